@@ -1,0 +1,146 @@
+"""The Python API behind every CLI command: train, evaluate, score.
+
+Each function is one call, e.g.::
+
+    import hyperimage.api as hi
+    hi.make_synthetic("data/exp1", experiment=1, n=1000, seed=0)
+    model = hi.train("data/exp1", "models/exp1", method="two-stage", seed=0)
+    print(hi.evaluate("models/exp1", "data/exp1", split="test"))
+    for p in hi.score("models/exp1", ["data/exp1/images"]):
+        print(p.path, p.score)
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from . import datasets, presets
+from .datasets import folder, synthetic
+from .datasets.records import ImageRecord
+from .io import list_images
+from .model import HyperImageModel
+from .pipeline import PipelineConfig, train as train_records
+from .protocol import random_split
+from .scoring import Prediction, evaluate_records, score_files
+from .storage import write_json
+
+SPLITS_FILE = "splits.csv"
+
+
+def make_synthetic(out: str | Path, experiment: int = 1, n: int = 1000, seed: int = 0, patches: int | None = None) -> Path:
+    """Write a synthetic-task data set (Eq. 3) as a folder with ``labels.csv``."""
+    images = synthetic.generate(experiment, n, seed=seed, patches=patches)
+    return synthetic.write_folder(out, images, {"experiment": experiment, "seed": seed, "patches": patches})
+
+
+def _preset_for(data: Path, preset: str | None) -> str:
+    if preset is not None:
+        return preset
+    task = folder.meta(data).get("task")
+    if task is None:
+        raise ValueError(f"{data}: cannot tell the task; pass a preset ({', '.join(presets.available())})")
+    return task
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def train(
+    data: str | Path,
+    out: str | Path,
+    method: str = "two-stage",
+    preset: str | None = None,
+    seed: int = 0,
+    settings: PipelineConfig | None = None,
+    progress: bool = True,
+) -> HyperImageModel:
+    """Train a model on a data set folder and save it to ``out``.
+
+    Images without a ``split`` are split 60/20/20 by group with ``seed``; the assignment is
+    saved as ``out/splits.csv`` so ``evaluate`` can use the same test set. Checkpoints go to
+    ``out/checkpoints`` during training; rerunning an interrupted command resumes there.
+    """
+    data, out = Path(data), Path(out)
+    records = random_split(datasets.load(data), seed=seed)
+    config = presets.get(_preset_for(data, preset), method)
+    model, result = train_records(records, config, settings, workdir=out, seed=seed, progress=progress)
+    model.save(out)
+    with open(out / SPLITS_FILE, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image", "split"])
+        writer.writerows((_relative(r.path, data), r.split) for r in records)
+    write_json(
+        out / "training.json",
+        {
+            "data": str(data.resolve()),
+            "seed": seed,
+            "n_train": result.n_train,
+            "n_val": result.n_val,
+            "skipped": result.skipped,
+            "stage1": asdict(result.stage1),
+            "stage2": asdict(result.stage2) if result.stage2 else None,
+        },
+    )
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return model
+
+
+def load_model(path: str | Path) -> HyperImageModel:
+    """Load a model folder (``model.safetensors`` + ``config.json``)."""
+    return HyperImageModel.load(path)
+
+
+def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Path | None) -> list[ImageRecord]:
+    if all(r.split is not None for r in records) or model_dir is None or not (model_dir / SPLITS_FILE).is_file():
+        return list(records)
+    with open(model_dir / SPLITS_FILE, newline="") as f:
+        known = {row["image"]: row["split"] for row in csv.DictReader(f)}
+    return [r if r.split is not None else replace(r, split=known.get(_relative(r.path, data))) for r in records]
+
+
+def evaluate(model: str | Path | HyperImageModel, data: str | Path, split: str = "test") -> dict:
+    """SROCC, PLCC and KROCC of ``model`` on ``data``.
+
+    ``split`` is ``train`` / ``val`` / ``test`` (taken from the data's ``split`` column, else
+    from the split the model was trained with) or ``all``.
+    """
+    data = Path(data)
+    model_dir = None if isinstance(model, HyperImageModel) else Path(model)
+    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    records = datasets.load(data)
+    if split != "all":
+        records = [r for r in _with_model_splits(records, data, model_dir) if r.split == split]
+        if not records:
+            raise ValueError(f"{data}: no images in split {split!r} (use --split all, or a data set with a split column)")
+    result = evaluate_records(net, records)
+    return {"split": split, "score": asdict(net.config.score), **result}
+
+
+def expand(paths: Iterable[str | Path]) -> list[Path]:
+    """Files stay as they are; folders become the image files under them."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out.extend(list_images(p) if p.is_dir() else [p])
+    return out
+
+
+def score(model: str | Path | HyperImageModel, paths: Iterable[str | Path], batch_size: int = 16) -> Iterator[Prediction]:
+    """Score image files and folders; yields one :class:`Prediction` per file, in order."""
+    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    return score_files(net, expand(paths), batch_size)
+
+
+def describe(model: HyperImageModel) -> str:
+    """One line saying what a model's score means."""
+    s = model.config.score
+    direction = "higher is better" if s.higher_is_better else "lower is better"
+    return f"{s.name}: range [{s.low:.4g}, {s.high:.4g}], {direction} ({model.config.method}, preset {model.config.preset})"
+

@@ -1,0 +1,153 @@
+"""The ``hyperimage`` command: a thin layer over :mod:`hyperimage.api`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import replace
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import api
+from .model import METHODS
+from .pipeline import PipelineConfig
+from .storage import write_json
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Two-stage hyper-image CNNs for localized image artefacts.")
+bench = typer.Typer(no_args_is_help=True, help="Reproduce the paper's tables.")
+app.add_typer(bench, name="benchmark")
+
+
+class Format(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("make-synthetic")
+def make_synthetic(
+    out: Path = typer.Argument(..., help="Folder to write (images/ and labels.csv)."),
+    experiment: int = typer.Option(1, help="1: everything random; 2: only patch positions vary."),
+    patches: Optional[int] = typer.Option(None, help="Number of patches (1-5); experiment 1 draws 1-5 per image if unset."),
+    n: int = typer.Option(1000, help="Number of images."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Write the paper's synthetic task (Eq. 3) as a folder data set."""
+    try:
+        api.make_synthetic(out, experiment=experiment, n=n, seed=seed, patches=patches)
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"wrote {n} images to {out}")
+
+
+@app.command()
+def train(
+    data: Path = typer.Argument(..., help="Data set folder (labels.csv, or LIVE / TID2013 / KADID-10k / CASIA v2)."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write."),
+    method: str = typer.Option("two-stage", help=f"One of {', '.join(METHODS)}."),
+    preset: Optional[str] = typer.Option(None, help="Architecture preset (default: the task in DATA/meta.json)."),
+    seed: int = typer.Option(0, help="Seed for the split, initialisation and sampling."),
+    stage1_epochs: Optional[int] = typer.Option(None, help="Stage-1 epochs (paper: 80)."),
+    stage1_patience: Optional[int] = typer.Option(None, help="Stage-1 early-stopping patience (paper: 20)."),
+    stage2_epochs: Optional[int] = typer.Option(None, help="Stage-2 epochs (paper: 200)."),
+    stage2_patience: Optional[int] = typer.Option(None, help="Stage-2 early-stopping patience (paper: 40)."),
+    windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all)."),
+    quiet: bool = typer.Option(False, help="No progress bars."),
+) -> None:
+    """Train a model (stage 1, hyper-images, stage 2) and save it; an interrupted run resumes."""
+    if method not in METHODS:
+        _fail(f"--method must be one of {', '.join(METHODS)}")
+    base = PipelineConfig()
+    s1, s2 = base.stage1, base.stage2
+    s1 = replace(s1, epochs=stage1_epochs or s1.epochs, patience=stage1_patience or s1.patience)
+    s2 = replace(s2, epochs=stage2_epochs or s2.epochs, patience=stage2_patience or s2.patience)
+    settings = replace(base, stage1=s1, stage2=s2, windows_per_image=windows_per_image)
+    if (out / "checkpoints").is_dir():
+        typer.echo(f"resuming from {out / 'checkpoints'}", err=True)
+    try:
+        model = api.train(data, out, method=method, preset=preset, seed=seed, settings=settings, progress=not quiet)
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"saved {out}: {api.describe(model)}")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="Model folder."),
+    data: Path = typer.Argument(..., help="Data set folder."),
+    split: str = typer.Option("test", help="train, val, test or all."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+) -> None:
+    """Print SROCC, PLCC and KROCC of a model on a data set."""
+    try:
+        result = api.evaluate(model, data, split=split)
+    except ValueError as err:
+        _fail(str(err))
+    for line in result["errors"]:
+        typer.echo(line, err=True)
+    typer.echo(f"{split}: n={result['n']}  SROCC {result['srocc']:.4f}  PLCC {result['plcc']:.4f}  KROCC {result['krocc']:.4f}")
+    if json_out:
+        write_json(json_out, result)
+
+
+@app.command()
+def score(
+    targets: List[Path] = typer.Argument(..., help="MODEL folder, then image files and folders."),
+    fmt: Format = typer.Option(Format.csv, "--format", help="csv or json lines."),
+    batch_size: int = typer.Option(16, help="Images scored together."),
+) -> None:
+    """Score images; a bad file gets one error line naming it, the rest are still scored (exit 1)."""
+    model_dir, paths = targets[0], targets[1:]
+    if not paths:
+        _fail("give a model folder and at least one image or folder")
+    try:
+        model = api.load_model(model_dir)
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"# {api.describe(model)}", err=True)
+    writer = csv.writer(sys.stdout)
+    if fmt is Format.csv:
+        writer.writerow(["image", "score"])
+    failed = 0
+    for pred in api.score(model, paths, batch_size=batch_size):
+        if pred.error is not None:
+            failed += 1
+            typer.echo(f"error: {pred.error}", err=True)
+        elif fmt is Format.csv:
+            writer.writerow([str(pred.path), f"{pred.score:.6f}"])
+        else:
+            typer.echo(json.dumps({"image": str(pred.path), "score": pred.score}))
+        sys.stdout.flush()
+    if failed:
+        raise typer.Exit(1)
+
+
+@bench.command("synthetic")
+def bench_synthetic(
+    quick: bool = typer.Option(False, help="Smaller data, one split, shorter training (a few minutes)."),
+    splits: Optional[int] = typer.Option(None, help="Number of random 60/20/20 splits."),
+    seed: int = typer.Option(0, help="Seed of data, splits and training."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
+) -> None:
+    """Table 1: both synthetic experiments, two-stage against patch averaging."""
+    from .benchmark import synthetic
+
+    budget = synthetic.QUICK if quick else synthetic.FULL
+    if splits is not None:
+        budget = replace(budget, splits=splits)
+    results = synthetic.run(budget, seed=seed, log=lambda s: typer.echo(s, err=True))
+    typer.echo(synthetic.table(results))
+    if json_out:
+        write_json(json_out, results)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,27 @@
+"""Data sets: a user's folder with ``labels.csv`` and the published layouts of LIVE R2,
+TID2013, KADID-10k and CASIA v2, all read into :class:`~.records.ImageRecord` lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import casia2, folder, kadid, live, tid2013
+from .records import ImageRecord
+
+#: Loaders tried in order by :func:`load`; a folder with ``labels.csv`` always wins.
+LOADERS = {"folder": folder, "live": live, "tid2013": tid2013, "kadid10k": kadid, "casia2": casia2}
+
+
+def detect(root: str | Path) -> str:
+    """Name of the layout of ``root`` (one of :data:`LOADERS`)."""
+    for name, module in LOADERS.items():
+        if module.looks_like(Path(root)):
+            return name
+    raise ValueError(
+        f"{root}: not a data set hyperimage knows (a folder with labels.csv, or LIVE, TID2013, KADID-10k, CASIA v2)"
+    )
+
+
+def load(root: str | Path) -> list[ImageRecord]:
+    """Read any supported data set folder into records."""
+    return LOADERS[detect(root)].load(Path(root))

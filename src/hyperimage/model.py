@@ -1,0 +1,155 @@
+"""The two-stage hyper-image model (Eq. 1) and its patch-averaging baseline.
+
+``forward`` is the method in four steps: preprocess the image, cut the Eq. 2 patch grid,
+compute stage-1 features of every patch and lay them on the grid (the hyper-image), and
+run stage 2. The patch-averaging baseline replaces stage 2 with the mean of the stage-1
+patch scores over the grid, so both are trained and evaluated by the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import __version__, networks, preprocess
+from .storage import CONFIG, WEIGHTS, load_tensors, save_tensors, write_json
+from .grid import PatchGrid
+from .hyper_image import lay_on_grid, stage1_features
+
+METHODS = ("two-stage", "patch-average")
+
+
+@dataclass
+class ScoreSpec:
+    """What a model's score means: its range and direction.
+
+    Scores are clipped to ``[low, high]``: the task's own range where it has one, else
+    (``None``) the range of the training targets, so a model never reports values outside
+    what it learnt.
+    """
+
+    name: str = "score"
+    low: float | None = None
+    high: float | None = None
+    higher_is_better: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; saved as ``config.json`` beside its weights."""
+
+    method: str = "two-stage"
+    stage1: str = "synthetic-stage1"
+    stage1_args: dict[str, Any] = field(default_factory=dict)
+    stage2: str = "synthetic-stage2"
+    stage2_args: dict[str, Any] = field(default_factory=dict)
+    patch: int = 32
+    grid: tuple[int, int] = (10, 10)
+    max_size: tuple[int, int] = (128, 128)
+    channels: int = 1
+    preprocess: str = "none"
+    window_labels: str = "image"
+    score: ScoreSpec = field(default_factory=ScoreSpec)
+    preset: str = "synthetic"
+    stage1_norm: tuple[float, float] = (0.0, 1.0)
+    stage2_norm: tuple[float, float] = (0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        self.grid = tuple(self.grid)
+        self.max_size = tuple(self.max_size)
+        self.stage1_norm = tuple(self.stage1_norm)
+        self.stage2_norm = tuple(self.stage2_norm)
+        if isinstance(self.score, dict):
+            self.score = ScoreSpec(**self.score)
+
+    @property
+    def image_mode(self) -> str:
+        """Pillow mode images are read in: ``"L"`` or ``"RGB"``."""
+        return "L" if self.channels == 1 else "RGB"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return cls(**data)
+
+
+class HyperImageModel(nn.Module):
+    """Stage 1 + hyper-image + stage 2 (or patch averaging), built from a :class:`ModelConfig`."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.grid = PatchGrid(config.patch, config.grid, config.max_size)
+        self.preprocess = preprocess.get(config.preprocess)
+        self.stage1 = networks.create(config.stage1, in_channels=config.channels, patch=config.patch, **config.stage1_args)
+        self.stage2: nn.Module | None = None
+        if config.method == "two-stage":
+            self.stage2 = networks.create(
+                config.stage2, in_features=self.stage1.num_features, grid=config.grid, **config.stage2_args
+            )
+
+    def hyper_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``."""
+        patches = self.grid.extract(self.preprocess(images))
+        return lay_on_grid(stage1_features(self.stage1, patches))
+
+    def cell_scores(self, hyper: torch.Tensor) -> torch.Tensor:
+        """Stage-1 patch scores of every grid cell, in window-label units.
+
+        Hyper-image ``(B, D, U, V)`` -> ``(B, U, V)``; this is also the heat map of where
+        stage 1 sees artefacts.
+        """
+        b, d, u, v = hyper.shape
+        shift, scale = self.config.stage1_norm
+        return shift + scale * self.stage1.head(hyper.permute(0, 2, 3, 1).reshape(-1, d)).view(b, u, v)
+
+    def aggregate_raw(self, hyper: torch.Tensor) -> torch.Tensor:
+        """Stage-2 output (normalised units), or the mean patch score for patch averaging."""
+        if self.stage2 is None:
+            return self.cell_scores(hyper).mean(dim=(1, 2))
+        return self.stage2(hyper)
+
+    def aggregate(self, hyper: torch.Tensor) -> torch.Tensor:
+        """Image score ``(B,)`` from a hyper-image, in the units of the training targets."""
+        shift, scale = self.config.stage2_norm
+        return shift + scale * self.aggregate_raw(hyper)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` -> raw image scores ``(B,)`` (Eq. 1)."""
+        return self.aggregate(self.hyper_image(images))
+
+    def clip(self, scores: torch.Tensor) -> torch.Tensor:
+        """Clip raw scores to the model's declared range."""
+        return scores.clamp(self.config.score.low, self.config.score.high)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``folder`` (atomically)."""
+        folder = Path(folder)
+        save_tensors(folder / WEIGHTS, self.state_dict(), {"format": "hyperimage", "version": __version__})
+        write_json(folder / CONFIG, {"format": "hyperimage", "version": __version__, **self.config.to_dict()})
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "HyperImageModel":
+        """Rebuild a model saved by :meth:`save`; no pickle is involved."""
+        folder = Path(folder)
+        if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
+            raise ValueError(f"{folder}: not a hyperimage model folder (needs {CONFIG} and {WEIGHTS})")
+        data = json.loads((folder / CONFIG).read_text())
+        data.pop("format", None)
+        data.pop("version", None)
+        model = cls(ModelConfig.from_dict(data))
+        tensors, _ = load_tensors(folder / WEIGHTS)
+        model.load_state_dict(tensors)
+        return model.eval()

@@ -1,0 +1,303 @@
+"""Training the two stages on a list of records (section "Proposed approach").
+
+1. Images are read, validated, scaled down if above the model's maximum size, and
+   preprocessed; they are kept in one padded tensor with each image's Eq. 2 grid origins.
+2. Stage 1 trains on grid windows labelled by the model's window-label rule; each epoch
+   draws ``windows_per_image`` windows of every training image, in proportion to the
+   rule's weights (all windows with a non-zero weight if ``None``).
+3. The trained stage 1 turns every image into a hyper-image ``(D, U, V)``.
+4. Stage 2 trains on the hyper-images and image targets. The patch-averaging baseline
+   instead fits one least-squares line from the mean patch score to the image target on
+   the training images (it changes no ranking, only puts scores in the targets' units).
+
+Targets are standardised with training statistics for both stages; the shift and scale are
+stored in the model config, so saved models predict in the original units.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import window_labels
+from .datasets.records import ImageRecord
+from .grid import PatchGrid
+from .hyper_image import lay_on_grid
+from .io import ImageError, load_image
+from .model import HyperImageModel, ModelConfig, ScoreSpec
+from .training import LoopState, TrainConfig, fit
+
+
+@dataclass
+class PipelineConfig:
+    """How both stages are trained (defaults: the paper's recipe)."""
+
+    stage1: TrainConfig = field(default_factory=TrainConfig)
+    stage2: TrainConfig = field(default_factory=TrainConfig.stage2_default)
+    windows_per_image: int | None = None
+    val_windows: int = 20000
+    feature_batch: int = 2048
+
+
+def read_image(record: ImageRecord, config: ModelConfig, grid: PatchGrid) -> torch.Tensor:
+    """One validated image as ``(C, H, W)``, scaled down to the grid's maximum size if needed."""
+    arr = grid.fit_image(load_image(record.path, mode=config.image_mode, min_size=grid.min_size))
+    t = torch.from_numpy(np.ascontiguousarray(arr))
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+
+
+class ImageBank:
+    """Preprocessed images of a record list, padded into one tensor, with their grid windows.
+
+    Unreadable images are left out with a warning naming each file (``errors`` keeps the
+    messages), so one bad file never stops training.
+    """
+
+    def __init__(self, records: Sequence[ImageRecord], model: HyperImageModel):
+        config, grid = model.config, model.grid
+        rule = window_labels.get(config.window_labels)
+        images, kept, self.errors = [], [], []
+        for rec in records:
+            try:
+                images.append(read_image(rec, config, grid))
+                kept.append(rec)
+            except ImageError as err:
+                self.errors.append(str(err))
+                warnings.warn(f"skipped: {err}", stacklevel=2)
+        if not images:
+            raise ValueError("no readable images in this set")
+        self.records = kept
+        self.grid = grid
+        self.targets = torch.tensor([r.target for r in kept], dtype=torch.float32)
+        h = max(t.shape[1] for t in images)
+        w = max(t.shape[2] for t in images)
+        self.images = torch.zeros(len(images), images[0].shape[0], h, w)
+        rows, cols, labels, weights = [], [], [], []
+        with torch.no_grad():
+            for i, img in enumerate(images):
+                r, c = grid.origins(img.shape[1], img.shape[2])
+                rows.append(r)
+                cols.append(c)
+                lab, wt = rule(img[None], self.targets[i : i + 1], grid)
+                labels.append(lab[0])
+                weights.append(wt[0])
+                self.images[i, :, : img.shape[1], : img.shape[2]] = model.preprocess(img[None])[0]
+        self.rows = torch.as_tensor(np.stack(rows))
+        self.cols = torch.as_tensor(np.stack(cols))
+        self.labels = torch.stack(labels)
+        self.weights = torch.stack(weights)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def windows(self, n: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Windows of images ``n`` at grid cells ``(u, v)``: ``(K,)`` x3 -> ``(K, C, p, p)``."""
+        ar = torch.arange(self.grid.patch)
+        r = self.rows[n, u][:, None] + ar
+        c = self.cols[n, v][:, None] + ar
+        return self.images[n[:, None, None], :, r[:, :, None], c[:, None, :]].permute(0, 3, 1, 2)
+
+    def kept_windows(self) -> torch.Tensor:
+        """Indices ``(K, 3)`` of all windows with a non-zero weight."""
+        return (self.weights > 0).nonzero()
+
+    def hyper_images(self, stage1: torch.nn.Module, batch: int = 2048) -> torch.Tensor:
+        """Hyper-images of all images ``(N, D, U, V)`` with stage 1 in eval mode."""
+        u, v = self.grid.grid
+        per = max(1, batch // (u * v))
+        uu, vv = torch.meshgrid(torch.arange(u), torch.arange(v), indexing="ij")
+        out = []
+        stage1.eval()
+        with torch.no_grad():
+            for start in range(0, len(self), per):
+                n = torch.arange(start, min(start + per, len(self)))
+                nn_ = n[:, None, None].expand(-1, u, v).reshape(-1)
+                win = self.windows(nn_, uu.reshape(1, -1).expand(len(n), -1).reshape(-1), vv.reshape(1, -1).expand(len(n), -1).reshape(-1))
+                feats = stage1.forward_features(win).view(len(n), u, v, -1)
+                out.append(lay_on_grid(feats))
+        return torch.cat(out)
+
+
+def _norm(values: torch.Tensor) -> tuple[float, float]:
+    scale = float(values.std()) if values.numel() > 1 else 1.0
+    return float(values.mean()), scale if scale > 1e-8 else 1.0
+
+
+def _sample(bank: ImageBank, per_image: int | None, gen: torch.Generator) -> torch.Tensor:
+    """Window indices ``(K, 3)`` for one epoch.
+
+    ``per_image`` windows of every image drawn without replacement in proportion to their
+    weights (Gumbel top-k), or every window with a non-zero weight if ``None``.
+    """
+    if per_image is None:
+        return bank.kept_windows()
+    n, u, v = bank.weights.shape
+    gumbel = -torch.log(-torch.log(torch.rand(n, u * v, generator=gen).clamp(1e-12, 1 - 1e-7)))
+    priority = bank.weights.view(n, -1).log() + gumbel
+    k = min(per_image, u * v)
+    top = priority.topk(k, dim=1)
+    idx = torch.stack(
+        [torch.arange(n)[:, None].expand(-1, k).reshape(-1), (top.indices // v).reshape(-1), (top.indices % v).reshape(-1)],
+        dim=1,
+    )
+    return idx[torch.isfinite(top.values).reshape(-1)]
+
+
+def train_stage1(
+    model: HyperImageModel,
+    train: ImageBank,
+    val: ImageBank,
+    settings: PipelineConfig,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+) -> LoopState:
+    """Train stage 1 on grid windows (Table 4/5 stage-1 nets), MAE on standardised labels.
+
+    The validation error is the weighted MAE over the validation windows, with the rule's weights.
+    """
+    kept = train.kept_windows()
+    shift, scale = _norm(train.labels[kept[:, 0], kept[:, 1], kept[:, 2]])
+    model.config.stage1_norm = (shift, scale)
+    cfg = settings.stage1
+    val_idx = val.kept_windows()
+    if len(val_idx) > settings.val_windows:
+        pick = torch.randperm(len(val_idx), generator=torch.Generator().manual_seed(cfg.seed))[: settings.val_windows]
+        val_idx = val_idx[pick.sort().values]
+    val_x = val.windows(val_idx[:, 0], val_idx[:, 1], val_idx[:, 2])
+    val_y = (val.labels[val_idx[:, 0], val_idx[:, 1], val_idx[:, 2]] - shift) / scale
+    val_w = val.weights[val_idx[:, 0], val_idx[:, 1], val_idx[:, 2]]
+    val_w = val_w / val_w.sum()
+
+    def batches(gen: torch.Generator):
+        idx = _sample(train, settings.windows_per_image, gen)
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        for start in range(0, len(idx), cfg.batch_size):
+            b = idx[start : start + cfg.batch_size]
+            yield train.windows(b[:, 0], b[:, 1], b[:, 2]), (train.labels[b[:, 0], b[:, 1], b[:, 2]] - shift) / scale
+
+    def validate() -> float:
+        pred = torch.cat([model.stage1(val_x[i : i + 4096]) for i in range(0, len(val_x), 4096)])
+        return float(((pred - val_y).abs() * val_w).sum())
+
+    return fit(model.stage1, batches, validate, cfg, checkpoint, desc="stage 1", progress=progress)
+
+
+def train_stage2(
+    model: HyperImageModel,
+    train_h: torch.Tensor,
+    train_y: torch.Tensor,
+    val_h: torch.Tensor,
+    val_y: torch.Tensor,
+    settings: PipelineConfig,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+) -> LoopState:
+    """Train stage 2 on hyper-images ``(N, D, U, V)`` and image targets ``(N,)``."""
+    shift, scale = _norm(train_y)
+    model.config.stage2_norm = (shift, scale)
+    cfg = settings.stage2
+    ty, vy = (train_y - shift) / scale, (val_y - shift) / scale
+
+    def batches(gen: torch.Generator):
+        order = torch.randperm(len(ty), generator=gen)
+        for start in range(0, len(order), cfg.batch_size):
+            b = order[start : start + cfg.batch_size]
+            yield train_h[b], ty[b]
+
+    def validate() -> float:
+        return float(F.l1_loss(model.stage2(val_h), vy))
+
+    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress)
+
+
+def calibrate_average(model: HyperImageModel, train_h: torch.Tensor, train_y: torch.Tensor) -> None:
+    """Patch averaging: least-squares line from the mean patch score to the image target."""
+    model.config.stage2_norm = (0.0, 1.0)
+    with torch.no_grad():
+        mean = model.aggregate_raw(train_h).double().numpy()
+    y = train_y.double().numpy()
+    if np.ptp(mean) > 0:
+        slope, intercept = np.polyfit(mean, y, 1)
+    else:
+        slope, intercept = 1.0, float(y.mean() - mean.mean())
+    model.config.stage2_norm = (float(intercept), float(slope))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced besides the model."""
+
+    stage1: LoopState
+    stage2: LoopState | None
+    skipped: list[str]
+    n_train: int
+    n_val: int
+
+
+def train(
+    records: Sequence[ImageRecord],
+    config: ModelConfig,
+    settings: PipelineConfig | None = None,
+    workdir: str | Path | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[HyperImageModel, TrainResult]:
+    """Train a model on records whose ``split`` is ``train`` / ``val`` (others are ignored).
+
+    With ``workdir`` each stage checkpoints there after every epoch, and a rerun with the same
+    arguments resumes from the checkpoints.
+    """
+    settings = settings or PipelineConfig()
+    settings = replace(
+        settings,
+        stage1=replace(settings.stage1, seed=seed),
+        stage2=replace(settings.stage2, seed=seed + 1),
+    )
+    train_recs = [r for r in records if r.split == "train"]
+    val_recs = [r for r in records if r.split == "val"]
+    if not train_recs or not val_recs:
+        raise ValueError(f"need train and val images, got {len(train_recs)} train and {len(val_recs)} val")
+    torch.manual_seed(seed)
+    model = HyperImageModel(config)
+    targets = torch.tensor([r.target for r in train_recs])
+    low, high = config.score.low, config.score.high
+    config.score = replace(
+        config.score,
+        low=float(targets.min()) if low is None else low,
+        high=float(targets.max()) if high is None else high,
+    )
+    ckpt = Path(workdir) / "checkpoints" if workdir is not None else None
+    train_bank, val_bank = ImageBank(train_recs, model), ImageBank(val_recs, model)
+    s1 = train_stage1(model, train_bank, val_bank, settings, ckpt / "stage1.safetensors" if ckpt else None, progress)
+    train_h = train_bank.hyper_images(model.stage1, settings.feature_batch)
+    s2 = None
+    if model.stage2 is None:
+        calibrate_average(model, train_h, train_bank.targets)
+    else:
+        val_h = val_bank.hyper_images(model.stage1, settings.feature_batch)
+        s2 = train_stage2(
+            model, train_h, train_bank.targets, val_h, val_bank.targets, settings,
+            ckpt / "stage2.safetensors" if ckpt else None, progress,
+        )
+    model.eval()
+    return model, TrainResult(s1, s2, train_bank.errors + val_bank.errors, len(train_bank), len(val_bank))
+
+
+def patch_average_of(model: HyperImageModel, records: Sequence[ImageRecord], batch: int = 2048) -> HyperImageModel:
+    """The patch-averaging baseline that shares a trained model's stage 1.
+
+    Calibrated on the ``train`` records, exactly as :func:`train` does for
+    ``method="patch-average"``.
+    """
+    config = replace(model.config, method="patch-average")
+    baseline = HyperImageModel(config)
+    baseline.stage1.load_state_dict(model.stage1.state_dict())
+    bank = ImageBank([r for r in records if r.split == "train"], baseline)
+    calibrate_average(baseline, bank.hyper_images(baseline.stage1, batch), bank.targets)
+    return baseline.eval()

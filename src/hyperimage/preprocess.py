@@ -1,0 +1,48 @@
+"""Whole-image preprocessing applied before the patch grid, selected by name.
+
+Stage 1 sees preprocessed patches; the preprocessing is part of the model's config so a
+saved model always scores images the way it was trained.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+Preprocess = Callable[[torch.Tensor], torch.Tensor]
+_REGISTRY: dict[str, Preprocess] = {}
+
+
+def register(name: str) -> Callable[[Preprocess], Preprocess]:
+    """Decorator: make an image transform ``(B, C, H, W) -> (B, C, H, W)`` available by name."""
+
+    def wrap(fn: Preprocess) -> Preprocess:
+        _REGISTRY[name] = fn
+        return fn
+
+    return wrap
+
+
+def get(name: str) -> Preprocess:
+    """The preprocessing called ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown preprocessing {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+@register("none")
+def identity(images: torch.Tensor) -> torch.Tensor:
+    """No preprocessing (the synthetic task)."""
+    return images
+
+
+@register("image-mean")
+def subtract_image_mean(images: torch.Tensor) -> torch.Tensor:
+    """Subtract each image's per-channel mean, so patches see contrast, not brightness.
+
+    On the synthetic task this maps the background to about 0 and leaves each patch's
+    difference to the background, the quantity Eq. 3 scores.
+    """
+    return images - images.mean(dim=(2, 3), keepdim=True)

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from hyperimage.io import ImageError, load_image, save_image
+
+
+def _png(tmp_path, arr, mode=None, name="a.png"):
+    path = tmp_path / name
+    Image.fromarray(arr, mode=mode).save(path) if mode else Image.fromarray(arr).save(path)
+    return path
+
+
+def test_reads_gray_and_rgb_in_unit_range(tmp_path):
+    arr = (np.arange(48 * 40) % 256).astype(np.uint8).reshape(48, 40)
+    path = _png(tmp_path, arr)
+    gray = load_image(path, mode="L")
+    rgb = load_image(path, mode="RGB")
+    assert gray.shape == (48, 40) and rgb.shape == (48, 40, 3)
+    assert gray.dtype == np.float32 and gray.max() <= 1.0
+    np.testing.assert_allclose(gray * 255, arr, atol=1e-4)
+
+
+def test_sixteen_bit_is_scaled_from_full_range(tmp_path):
+    arr = np.array([[0, 32768], [65535, 1000]], dtype=np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(arr).save(path)
+    out = load_image(path, mode="L")
+    np.testing.assert_allclose(out, arr / 65535.0, atol=1e-6)
+
+
+def test_rgba_palette_and_cmyk_are_converted(tmp_path):
+    rgba = np.zeros((8, 8, 4), dtype=np.uint8)
+    rgba[..., 0] = 255
+    rgba[:4, :, 3] = 255  # top opaque red, bottom transparent -> white
+    out = load_image(_png(tmp_path, rgba, name="rgba.png"))
+    assert out[0, 0].tolist() == [1.0, 0.0, 0.0] and out[7, 7].tolist() == [1.0, 1.0, 1.0]
+    pal = Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).convert("P")
+    pal.save(tmp_path / "p.png")
+    assert load_image(tmp_path / "p.png").shape == (8, 8, 3)
+    Image.new("CMYK", (8, 8), (0, 0, 0, 0)).save(tmp_path / "c.jpg")
+    assert load_image(tmp_path / "c.jpg").min() > 0.9  # no ink -> white
+
+
+@pytest.mark.parametrize(
+    "make,reason",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_bytes(b"this is not an image"), "not an image"),
+    ],
+)
+def test_bad_files_give_one_line_naming_the_file(tmp_path, make, reason):
+    path = tmp_path / "bad.png"
+    make(path)
+    with pytest.raises(ImageError) as err:
+        load_image(path)
+    msg = str(err.value)
+    assert str(path) in msg and reason in msg and "\n" not in msg
+
+
+def test_truncated_file(tmp_path):
+    path = _png(tmp_path, np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="truncated"):
+        load_image(path)
+
+
+def test_too_small_and_decompression_bomb(tmp_path):
+    path = _png(tmp_path, np.zeros((20, 30), np.uint8))
+    with pytest.raises(ImageError, match="smaller than one 32x32 patch"):
+        load_image(path, min_size=(32, 32))
+    with pytest.raises(ImageError, match="decompression bomb"):
+        load_image(path, max_pixels=100)
+
+
+def test_save_round_trip(tmp_path):
+    arr = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    save_image(tmp_path / "x.png", arr)
+    np.testing.assert_allclose(load_image(tmp_path / "x.png", "L"), np.rint(arr * 255) / 255, atol=1e-6)

@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hyperimage import networks, presets
+from hyperimage.datasets import synthetic
+from hyperimage.datasets.records import ImageRecord
+from hyperimage.model import HyperImageModel, ModelConfig
+from hyperimage.pipeline import ImageBank
+
+
+@pytest.mark.parametrize("name", networks.available())
+def test_every_network_runs_and_gets_gradients(name):
+    if "stage1" in name:
+        net = networks.create(name, in_channels=1, patch=32)
+        x = torch.rand(3, 1, 32, 32)
+        assert net.forward_features(x).shape == (3, net.num_features)
+    else:
+        net = networks.create(name, in_features=8, grid=(10, 10))
+        x = torch.rand(3, 8, 10, 10)
+    out = net(x)
+    assert out.shape == (3,) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_hyper_image_layout_patch_uv_lands_at_cell_uv():
+    torch.manual_seed(0)
+    model = HyperImageModel(presets.get("synthetic")).eval()
+    images = torch.rand(2, 1, 128, 128)
+    hyper = model.hyper_image(images)
+    assert hyper.shape == (2, 400, 10, 10)
+    rows, cols = model.grid.origins(128, 128)
+    pre = model.preprocess(images)
+    with torch.no_grad():
+        for u, v in [(0, 0), (3, 7), (9, 2), (9, 9)]:
+            patch = pre[:, :, rows[u] : rows[u] + 32, cols[v] : cols[v] + 32]
+            torch.testing.assert_close(hyper[:, :, u, v], model.stage1.forward_features(patch), rtol=1e-5, atol=1e-5)
+
+
+def test_training_bank_builds_the_same_hyper_images_as_inference(tmp_path):
+    model = HyperImageModel(presets.get("synthetic")).eval()
+    ims = synthetic.generate(1, 3, seed=0)
+    synthetic.write_folder(tmp_path, ims)
+    records = [ImageRecord(path=tmp_path / f"images/{i:05d}.png", target=im.score) for i, im in enumerate(ims)]
+    bank = ImageBank(records, model)
+    x = torch.tensor(np.stack([im.pixels for im in ims]) / 255.0, dtype=torch.float32)[:, None]
+    with torch.no_grad():
+        torch.testing.assert_close(bank.hyper_images(model.stage1), model.hyper_image(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["two-stage", "patch-average"])
+def test_save_load_round_trip_gives_identical_predictions(tmp_path, method):
+    model = HyperImageModel(presets.get("synthetic", method))
+    model.config.stage1_norm = (4.9, 0.1)
+    model.config.stage2_norm = (3.0, 0.7)
+    model.eval()
+    model.save(tmp_path / "m")
+    loaded = HyperImageModel.load(tmp_path / "m")
+    x = torch.rand(4, 1, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["method"] == method and config["score"]["higher_is_better"] is True
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_load_refuses_a_folder_that_is_not_a_model(tmp_path):
+    with pytest.raises(ValueError, match="not a hyperimage model"):
+        HyperImageModel.load(tmp_path)
+
+
+def test_config_rejects_unknown_method_and_network():
+    with pytest.raises(ValueError, match="method"):
+        ModelConfig(method="three-stage")
+    with pytest.raises(ValueError, match="unknown network"):
+        HyperImageModel(ModelConfig(stage1="nope"))

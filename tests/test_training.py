@@ -1,0 +1,79 @@
+import pytest
+import torch
+from torch import nn
+
+from hyperimage.training import TrainConfig, fit
+
+
+def _problem():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 4, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 0.0]) + 0.3
+    return x, y
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 1))
+
+    def forward(self, x):
+        return self.body(x).squeeze(1)
+
+
+def _run(checkpoint=None, epochs=6, interrupt_at=None):
+    x, y = _problem()
+    torch.manual_seed(1)
+    net = Net()
+    calls = {"n": 0}
+
+    def batches(gen):
+        calls["n"] += 1
+        if interrupt_at is not None and calls["n"] == interrupt_at:
+            raise KeyboardInterrupt
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), 32):
+            b = order[i : i + 32]
+            yield x[b], y[b]
+
+    def validate():
+        return float((net(x[:64]) - y[:64]).abs().mean())
+
+    state = fit(net, batches, validate, TrainConfig(epochs=epochs, patience=50, lr=0.01, seed=3), checkpoint, progress=False)
+    return net, state
+
+
+def test_loss_falls():
+    _, state = _run(epochs=8)
+    assert state.history[-1]["loss"] < 0.5 * state.history[0]["loss"]
+    assert state.best < state.history[0]["val"]
+
+
+def test_resume_after_interruption_is_identical(tmp_path):
+    ref, ref_state = _run(epochs=6)
+    ckpt = tmp_path / "ckpt.safetensors"
+    try:
+        _run(ckpt, epochs=6, interrupt_at=4)  # dies during the 4th epoch
+    except KeyboardInterrupt:
+        pass
+    assert ckpt.exists()
+    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporary files
+    resumed, state = _run(ckpt, epochs=6)
+    assert [h["epoch"] for h in state.history] == list(range(6))
+    for a, b in zip(ref.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    assert state.history == ref_state.history
+
+
+def test_plateau_divides_lr_and_early_stopping_stops():
+    x, y = _problem()
+    net = Net()
+    state = fit(
+        net,
+        lambda gen: iter([(x, y)]),
+        lambda: 1.0,  # never improves after the first epoch
+        TrainConfig(epochs=50, patience=6, plateau_patience=2, lr=0.01, decay=0.0),
+        progress=False,
+    )
+    assert state.stopped_early and state.epoch == 7
+    assert state.base_lr == pytest.approx(0.01 * 0.1**3)
