@@ -48,7 +48,7 @@ def test_training_bank_builds_the_same_hyper_images_as_inference(tmp_path):
     bank = ImageBank(records, model)
     x = torch.tensor(np.stack([im.pixels for im in ims]) / 255.0, dtype=torch.float32)[:, None]
     with torch.no_grad():
-        torch.testing.assert_close(bank.hyper_images(model.stage1), model.hyper_image(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(bank.hyper_images(model), model.hyper_image(x), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("method", ["two-stage", "patch-average"])

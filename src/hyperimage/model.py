@@ -13,12 +13,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from . import __version__, networks, preprocess
 from .storage import CONFIG, WEIGHTS, load_tensors, save_tensors, write_json
-from .grid import PatchGrid
+from .grid import PatchGrid, gather_windows
 from .hyper_image import lay_on_grid, stage1_features
 
 METHODS = ("two-stage", "patch-average")
@@ -99,10 +100,22 @@ class HyperImageModel(nn.Module):
                 config.stage2, in_features=self.stage1.num_features, grid=config.grid, **config.stage2_args
             )
 
+    def grid_features(self, x: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+        """Stage-1 features of the patches at ``rows`` x ``cols`` of preprocessed images.
+
+        ``(B, C, H, W)`` -> ``(B, U, V, D)``. A stage-1 network with a ``grid_features``
+        method computes them in one fully convolutional pass (the fast path); otherwise the
+        patches are cut out and pushed through stage 1 in batches.
+        """
+        fast = getattr(self.stage1, "grid_features", None)
+        if fast is not None:
+            return fast(x, torch.as_tensor(rows), torch.as_tensor(cols))
+        return stage1_features(self.stage1, gather_windows(x, rows, cols, self.grid.patch))
+
     def hyper_image(self, images: torch.Tensor) -> torch.Tensor:
         """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``."""
-        patches = self.grid.extract(self.preprocess(images))
-        return lay_on_grid(stage1_features(self.stage1, patches))
+        rows, cols = self.grid.origins(images.shape[2], images.shape[3])
+        return lay_on_grid(self.grid_features(self.preprocess(images), rows, cols))
 
     def cell_scores(self, hyper: torch.Tensor) -> torch.Tensor:
         """Stage-1 patch scores of every grid cell, in window-label units.

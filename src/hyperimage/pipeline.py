@@ -107,21 +107,25 @@ class ImageBank:
         """Indices ``(K, 3)`` of all windows with a non-zero weight."""
         return (self.weights > 0).nonzero()
 
-    def hyper_images(self, stage1: torch.nn.Module, batch: int = 2048) -> torch.Tensor:
-        """Hyper-images of all images ``(N, D, U, V)`` with stage 1 in eval mode."""
+    def hyper_images(self, model: HyperImageModel, batch: int = 2048) -> torch.Tensor:
+        """Hyper-images of all images ``(N, D, U, V)``, stage 1 in eval mode.
+
+        Images with the same grid origins (e.g. all of one size) go through
+        :meth:`HyperImageModel.grid_features` together, ``batch`` patches at a time.
+        """
         u, v = self.grid.grid
         per = max(1, batch // (u * v))
-        uu, vv = torch.meshgrid(torch.arange(u), torch.arange(v), indexing="ij")
-        out = []
-        stage1.eval()
+        keys = torch.cat([self.rows, self.cols], dim=1)
+        out = torch.empty(len(self), model.stage1.num_features, u, v)
+        model.eval()
         with torch.no_grad():
-            for start in range(0, len(self), per):
-                n = torch.arange(start, min(start + per, len(self)))
-                nn_ = n[:, None, None].expand(-1, u, v).reshape(-1)
-                win = self.windows(nn_, uu.reshape(1, -1).expand(len(n), -1).reshape(-1), vv.reshape(1, -1).expand(len(n), -1).reshape(-1))
-                feats = stage1.forward_features(win).view(len(n), u, v, -1)
-                out.append(lay_on_grid(feats))
-        return torch.cat(out)
+            for key in torch.unique(keys, dim=0):
+                members = (keys == key).all(dim=1).nonzero().flatten()
+                rows, cols = key[:u].numpy(), key[u:].numpy()
+                for start in range(0, len(members), per):
+                    n = members[start : start + per]
+                    out[n] = lay_on_grid(model.grid_features(self.images[n], rows, cols))
+        return out
 
 
 def _norm(values: torch.Tensor) -> tuple[float, float]:
@@ -275,12 +279,12 @@ def train(
     ckpt = Path(workdir) / "checkpoints" if workdir is not None else None
     train_bank, val_bank = ImageBank(train_recs, model), ImageBank(val_recs, model)
     s1 = train_stage1(model, train_bank, val_bank, settings, ckpt / "stage1.safetensors" if ckpt else None, progress)
-    train_h = train_bank.hyper_images(model.stage1, settings.feature_batch)
+    train_h = train_bank.hyper_images(model, settings.feature_batch)
     s2 = None
     if model.stage2 is None:
         calibrate_average(model, train_h, train_bank.targets)
     else:
-        val_h = val_bank.hyper_images(model.stage1, settings.feature_batch)
+        val_h = val_bank.hyper_images(model, settings.feature_batch)
         s2 = train_stage2(
             model, train_h, train_bank.targets, val_h, val_bank.targets, settings,
             ckpt / "stage2.safetensors" if ckpt else None, progress,
@@ -299,5 +303,5 @@ def patch_average_of(model: HyperImageModel, records: Sequence[ImageRecord], bat
     baseline = HyperImageModel(config)
     baseline.stage1.load_state_dict(model.stage1.state_dict())
     bank = ImageBank([r for r in records if r.split == "train"], baseline)
-    calibrate_average(baseline, bank.hyper_images(baseline.stage1, batch), bank.targets)
+    calibrate_average(baseline, bank.hyper_images(baseline, batch), bank.targets)
     return baseline.eval()

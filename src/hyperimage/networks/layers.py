@@ -1,4 +1,4 @@
-"""Building blocks written in the notation of Table 4.
+"""Building blocks written in the notation of Table 4, and the two generic network shapes.
 
 ``C(n)`` is a 3x3 "same" convolution with n filters and a ReLU, ``MP(2)`` a 2x2 max-pool,
 ``FC(n)`` a dense layer, ``Drop(r)`` dropout. A conv stack is given as a list such as
@@ -42,3 +42,54 @@ def init_weights(module: nn.Module) -> None:
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
+
+
+class PatchNet(nn.Module):
+    """Conv stack, two ReLU dense layers of width D, and a linear patch-score output."""
+
+    def __init__(self, in_channels: int, patch: int, spec: list[int | str], width: int, dropout: float):
+        super().__init__()
+        self.features = conv_stack(in_channels, spec)
+        self.num_features = width
+        self.dense = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(flat_size(self.features, (in_channels, patch, patch)), width),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(width, width),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, 1), nn.Flatten(0))
+        init_weights(self)
+
+    def forward_features(self, patches: torch.Tensor) -> torch.Tensor:
+        """``(N, C, p, p)`` -> ReLU'd penultimate features ``(N, D)`` (the hyper-image pixels)."""
+        return self.dense(self.features(patches))
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        """``(N, C, p, p)`` -> patch score ``(N,)``."""
+        return self.head(self.forward_features(patches))
+
+
+class GridNet(nn.Module):
+    """Stage 2: conv stack over the hyper-image, FC(w)-Drop-FC(w, tanh)-Drop-FC(1)."""
+
+    def __init__(self, in_features: int, grid: tuple[int, int], spec: list[int | str], width: int, dropout: float):
+        super().__init__()
+        self.features = conv_stack(in_features, spec)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(flat_size(self.features, (in_features, *grid)), width),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(width, width),
+            nn.Tanh(),
+            nn.Dropout(dropout),
+            nn.Linear(width, 1),
+            nn.Flatten(0),
+        )
+        init_weights(self)
+
+    def forward(self, hyper: torch.Tensor) -> torch.Tensor:
+        """Hyper-image ``(B, D, U, V)`` -> image score ``(B,)``."""
+        return self.head(self.features(hyper))
