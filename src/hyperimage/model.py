@@ -55,6 +55,7 @@ class ModelConfig:
     channels: int = 1
     preprocess: str = "none"
     window_labels: str = "image"
+    window_label_args: dict[str, Any] = field(default_factory=dict)
     score: ScoreSpec = field(default_factory=ScoreSpec)
     preset: str = "synthetic"
     stage1_norm: tuple[float, float] = (0.0, 1.0)

@@ -55,21 +55,34 @@ def read_image(record: ImageRecord, config: ModelConfig, grid: PatchGrid) -> tor
 class ImageBank:
     """Preprocessed images of a record list, padded into one tensor, with their grid windows.
 
-    Unreadable images are left out with a warning naming each file (``errors`` keeps the
-    messages), so one bad file never stops training.
+    Window labels and sampling weights come from the model's window-label rule, which also
+    sees each image's pristine reference where the record names one. Unreadable images are
+    left out with a warning naming each file (``errors`` keeps the messages), so one bad
+    file never stops training.
     """
 
     def __init__(self, records: Sequence[ImageRecord], model: HyperImageModel):
         config, grid = model.config, model.grid
         rule = window_labels.get(config.window_labels)
-        images, kept, self.errors = [], [], []
+        images, refs, kept, self.errors = [], [], [], []
+        ref_cache: dict[Path, torch.Tensor] = {}
         for rec in records:
             try:
-                images.append(read_image(rec, config, grid))
-                kept.append(rec)
+                img = read_image(rec, config, grid)
+                ref = None
+                if rec.reference is not None and rec.reference.resolve() != rec.path.resolve():
+                    if rec.reference not in ref_cache:
+                        ref_cache[rec.reference] = read_image(replace(rec, path=rec.reference), config, grid)
+                    ref = ref_cache[rec.reference]
+                    if ref.shape != img.shape:
+                        raise ImageError(rec.path, f"size {tuple(img.shape)} differs from its reference {tuple(ref.shape)}")
             except ImageError as err:
                 self.errors.append(str(err))
                 warnings.warn(f"skipped: {err}", stacklevel=2)
+                continue
+            images.append(img)
+            refs.append(ref)
+            kept.append(rec)
         if not images:
             raise ValueError("no readable images in this set")
         self.records = kept
@@ -80,11 +93,13 @@ class ImageBank:
         self.images = torch.zeros(len(images), images[0].shape[0], h, w)
         rows, cols, labels, weights = [], [], [], []
         with torch.no_grad():
-            for i, img in enumerate(images):
+            for i, (img, ref) in enumerate(zip(images, refs)):
                 r, c = grid.origins(img.shape[1], img.shape[2])
                 rows.append(r)
                 cols.append(c)
-                lab, wt = rule(img[None], self.targets[i : i + 1], grid)
+                lab, wt = rule(
+                    img[None], self.targets[i : i + 1], grid, None if ref is None else ref[None], **config.window_label_args
+                )
                 labels.append(lab[0])
                 weights.append(wt[0])
                 self.images[i, :, : img.shape[1], : img.shape[2]] = model.preprocess(img[None])[0]
@@ -92,6 +107,8 @@ class ImageBank:
         self.cols = torch.as_tensor(np.stack(cols))
         self.labels = torch.stack(labels)
         self.weights = torch.stack(weights)
+        if getattr(rule, "balance_references", False):
+            self.weights = balance(self.weights, torch.tensor([r is None for r in refs]))
 
     def __len__(self) -> int:
         return len(self.records)
@@ -133,24 +150,31 @@ def _norm(values: torch.Tensor) -> tuple[float, float]:
     return float(values.mean()), scale if scale > 1e-8 else 1.0
 
 
+def balance(weights: torch.Tensor, pristine: torch.Tensor) -> torch.Tensor:
+    """Scale the windows of pristine images ``(N,)`` so both kinds carry equal total weight."""
+    total_pristine = weights[pristine].sum()
+    total_distorted = weights[~pristine].sum()
+    if total_pristine == 0 or total_distorted == 0:
+        return weights
+    out = weights.clone()
+    out[pristine] *= total_distorted / total_pristine
+    return out
+
+
 def _sample(bank: ImageBank, per_image: int | None, gen: torch.Generator) -> torch.Tensor:
     """Window indices ``(K, 3)`` for one epoch.
 
-    ``per_image`` windows of every image drawn without replacement in proportion to their
-    weights (Gumbel top-k), or every window with a non-zero weight if ``None``.
+    ``per_image * len(bank)`` windows drawn without replacement from the whole set in
+    proportion to their weights (Gumbel top-k), or every window with a non-zero weight if
+    ``per_image`` is ``None``.
     """
+    kept = bank.kept_windows()
     if per_image is None:
-        return bank.kept_windows()
-    n, u, v = bank.weights.shape
-    gumbel = -torch.log(-torch.log(torch.rand(n, u * v, generator=gen).clamp(1e-12, 1 - 1e-7)))
-    priority = bank.weights.view(n, -1).log() + gumbel
-    k = min(per_image, u * v)
-    top = priority.topk(k, dim=1)
-    idx = torch.stack(
-        [torch.arange(n)[:, None].expand(-1, k).reshape(-1), (top.indices // v).reshape(-1), (top.indices % v).reshape(-1)],
-        dim=1,
-    )
-    return idx[torch.isfinite(top.values).reshape(-1)]
+        return kept
+    w = bank.weights[kept[:, 0], kept[:, 1], kept[:, 2]]
+    gumbel = -torch.log(-torch.log(torch.rand(len(w), generator=gen).clamp(1e-12, 1 - 1e-7)))
+    k = min(per_image * len(bank), len(w))
+    return kept[(w.log() + gumbel).topk(k).indices.sort().values]
 
 
 def train_stage1(

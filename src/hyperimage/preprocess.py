@@ -10,6 +10,8 @@ from typing import Callable
 
 import torch
 
+from .lcn import lcn_torch
+
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 _REGISTRY: dict[str, Preprocess] = {}
 
@@ -46,3 +48,9 @@ def subtract_image_mean(images: torch.Tensor) -> torch.Tensor:
     difference to the background, the quantity Eq. 3 scores.
     """
     return images - images.mean(dim=(2, 3), keepdim=True)
+
+
+@register("lcn")
+def local_contrast_normalisation(images: torch.Tensor) -> torch.Tensor:
+    """Eq. 4: 7x7 Gaussian-weighted local contrast normalisation, channel by channel."""
+    return lcn_torch(images)

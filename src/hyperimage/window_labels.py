@@ -2,12 +2,19 @@
 
 The paper trains stage 1 on patches whose labels are "inferred from the image label or
 provided as ground truth". A rule maps a batch of images ``(B, C, H, W)`` (the stored
-pixels, before any preprocessing), their image targets ``(B,)``
-and the grid to window labels ``(B, U, V)`` and sampling weights ``(B, U, V)``: each epoch
-stage 1 draws windows of an image in proportion to their weights (0: never used), and its
-validation error is weighted the same way.
+pixels, before any preprocessing), their image targets ``(B,)``, the grid and, where
+known, the pristine references ``(B, C, H, W)`` to window labels ``(B, U, V)`` and
+sampling weights ``(B, U, V)``: each epoch stage 1 draws windows in proportion to their
+weights (0: never used), and its validation error is weighted the same way. Extra keyword
+arguments come from the model config's ``window_label_args``.
 
 * ``image`` (Kang et al. 2014): every window inherits its image's label.
+* ``selective``: selective patch training (section "Data generation"): every window gets
+  its image's label, but a distorted image keeps only the windows whose mean SSIM
+  (Wang et al. 2004, scikit-image) against the same window of its reference is below
+  ``threshold``; a pristine image (no reference, or its own reference) keeps all windows.
+  The training set is then balanced so that pristine and distorted windows carry equal
+  total weight (the paper makes their counts equal).
 * ``synthetic``: the synthetic task's own definition, read from the pixels. The background
   s0 is the most frequent value of the image; a window's label is
   ``5 - sum_{x in window, I(x) != s0} |s0 - I(x)| / 256``, i.e. Eq. 3's dissimilarity term
@@ -24,11 +31,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
+from skimage.metrics import structural_similarity
 
 from .grid import PatchGrid
 
-Rule = Callable[[torch.Tensor, torch.Tensor, PatchGrid], tuple[torch.Tensor, torch.Tensor]]
+Rule = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 _RULES: dict[str, Rule] = {}
 
 
@@ -51,15 +60,47 @@ def get(name: str) -> Rule:
 
 
 @register("image")
-def image_labels(images: torch.Tensor, targets: torch.Tensor, grid: PatchGrid) -> tuple[torch.Tensor, torch.Tensor]:
+def image_labels(
+    images: torch.Tensor, targets: torch.Tensor, grid: PatchGrid, references: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Kang et al. 2014: every window gets its image's target; all weigh the same."""
     b = images.shape[0]
     labels = targets.view(b, 1, 1).expand(b, *grid.grid).clone()
     return labels, torch.ones_like(labels)
 
 
+@register("selective")
+def selective_labels(
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    grid: PatchGrid,
+    references: torch.Tensor | None = None,
+    threshold: float = 0.9,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Selective patch training: the image label on the low-SSIM windows of distorted images."""
+    labels, weights = image_labels(images, targets, grid)
+    if references is None:
+        return labels, weights
+    ssim = torch.stack([torch.from_numpy(_ssim_map(img, ref)) for img, ref in zip(images, references)])[:, None]
+    window_ssim = grid.window_sums(ssim) / grid.patch**2
+    return labels, (window_ssim < threshold).float()
+
+
+selective_labels.balance_references = True  # type: ignore[attr-defined]
+
+
+def _ssim_map(image: torch.Tensor, reference: torch.Tensor) -> np.ndarray:
+    """Per-pixel SSIM of two ``(C, H, W)`` images in [0, 1], on their luminance (mean of channels)."""
+    a = image.mean(dim=0).double().numpy()
+    b = reference.mean(dim=0).double().numpy()
+    _, full = structural_similarity(b, a, data_range=1.0, full=True)
+    return full.astype(np.float32)
+
+
 @register("synthetic")
-def synthetic_labels(images: torch.Tensor, targets: torch.Tensor, grid: PatchGrid) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_labels(
+    images: torch.Tensor, targets: torch.Tensor, grid: PatchGrid, references: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Synthetic task: 5 minus Eq. 3's dissimilarity mass inside each window (module docstring)."""
     gray = images.mean(dim=1, keepdim=True)
     levels = torch.round(gray * 65535).long().flatten(1)

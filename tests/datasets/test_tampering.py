@@ -46,7 +46,7 @@ def read_rows(out: Path) -> list[dict[str, str]]:
 def test_writes_folder_dataset(photos, tmp_path):
     records = make_tampering_dataset(photos, tmp_path, n_images=12, seed=1, size=SIZE)
     rows = read_rows(tmp_path)
-    assert list(rows[0]) == ["image", "label", "group", "mask", "kind"]
+    assert list(rows[0]) == ["image", "label", "group", "mask", "kind", "reference"]
     assert len(rows) == len(records) == 12
     n_tampered = round(12 * CASIA2_TAMPERED_FRACTION)
     assert sum(row["label"] == "0" for row in rows) == n_tampered == 5
@@ -64,6 +64,34 @@ def test_writes_folder_dataset(photos, tmp_path):
             assert mask.shape == SIZE and set(np.unique(mask)) == {0, 255}
     assert len(list((tmp_path / "masks").iterdir())) == n_tampered
     assert (tmp_path / "meta.json").is_file()
+
+
+def test_writes_the_source_of_every_tampered_image(photos, tmp_path):
+    kwargs = dict(n_images=8, seed=10, size=SIZE, tampered_fraction=0.5, config=TamperConfig(png_probability=0.5))
+    records = make_tampering_dataset(photos, tmp_path / "on", **kwargs)
+    rows = read_rows(tmp_path / "on")
+    assert {r.extra["format"].split(":")[0] for r in records if r.target == 0.0} == {"png", "jpeg"}
+    for row, record in zip(rows, records, strict=True):
+        if row["label"] == "1":
+            assert row["reference"] == "" and record.reference is None
+            continue
+        assert record.reference == tmp_path / "on" / row["reference"]
+        assert row["reference"].startswith("sources/") and Path(row["reference"]).suffix == record.path.suffix
+        image, source = np.asarray(Image.open(record.path)), np.asarray(Image.open(record.reference))
+        mask = np.asarray(Image.open(record.mask)) > 0
+        if record.extra["format"] == "png":  # lossless: the source is the image outside the mask
+            np.testing.assert_array_equal(source[~mask], image[~mask])
+            assert (source[mask] != image[mask]).any()
+        else:  # same JPEG quality: far from the mask the two share their 8x8 blocks
+            far = ~ndimage.binary_dilation(mask, iterations=32)
+            assert np.abs(source.astype(int) - image.astype(int))[far].max() <= 2
+    assert len(list((tmp_path / "on" / "sources").iterdir())) == 4
+    make_tampering_dataset(photos, tmp_path / "off", **kwargs, write_sources=False)
+    assert list(read_rows(tmp_path / "off")[0]) == ["image", "label", "group", "mask", "kind"]
+    assert not (tmp_path / "off" / "sources").exists()
+    for name in ("images", "masks"):  # the sources draw nothing from the random streams
+        for path in (tmp_path / "off" / name).iterdir():
+            assert path.read_bytes() == (tmp_path / "on" / name / path.name).read_bytes()
 
 
 @pytest.mark.parametrize("fraction, expected", [(0.0, 0), (0.5, 6), (1.0, 12)])

@@ -16,9 +16,15 @@ from pristine photographs (e.g. those of :func:`hyperimage.photos.gather_photos`
   or PNG), so that compression alone never gives the label away.
 
 The data set is written as a folder: ``images/<n>.jpg|png``, ``masks/<n>.png`` (255 where
-pixels were changed, tampered images only), ``labels.csv`` with columns
-``image,label,group,mask,kind`` (label 1 = authentic, 0 = tampered, the paper's convention),
-and ``meta.json`` with the settings and each image's provenance.
+pixels were changed, tampered images only), ``sources/<n>.jpg|png`` (the host crop of each
+tampered image before tampering, re-saved exactly as the tampered image was), ``labels.csv``
+with columns ``image,label,group,mask,kind,reference`` (label 1 = authentic, 0 = tampered, the
+paper's convention; ``reference`` the source file of a tampered image, empty for authentic
+ones), and ``meta.json`` with the settings and each image's provenance. The sources are the
+"authentic counterpart" from which the paper's forgery stage 1 cuts its patch pairs
+(:mod:`hyperimage.forgery_patches`); since a source goes through the same JPEG quality (or
+PNG) as its tampered image, the two differ only where the tampering reached (and in the JPEG
+blocks it touched), and compression cannot tell a stage-1 pair apart.
 
 Groups and leakage: a splice mixes two photos, so a group cannot be one photo. The photos are
 partitioned at random into *families* of ``TamperConfig.family_size`` (default 2) photos;
@@ -355,15 +361,23 @@ def _save(image: np.ndarray, stem: Path, rng: np.random.Generator, config: Tampe
 
     Returns the written path and the format (``png`` or ``jpeg:<quality>``).
     """
-    pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8))
     if rng.random() < config.png_probability:
-        path, fmt = stem.with_suffix(".png"), "png"
+        fmt = "png"
+    else:
+        fmt = f"jpeg:{int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))}"
+    return _encode(image, stem, fmt), fmt
+
+
+def _encode(image: np.ndarray, stem: Path, fmt: str) -> Path:
+    """Write ``image`` as ``stem.png`` or ``stem.jpg`` in format ``png`` / ``jpeg:<quality>``."""
+    pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8))
+    if fmt == "png":
+        path = stem.with_suffix(".png")
         pixels.save(path, format="PNG")
     else:
-        quality = int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))
-        path, fmt = stem.with_suffix(".jpg"), f"jpeg:{quality}"
-        pixels.save(path, format="JPEG", quality=quality, subsampling="4:2:0", optimize=False)
-    return path, fmt
+        path = stem.with_suffix(".jpg")
+        pixels.save(path, format="JPEG", quality=int(fmt.split(":")[1]), subsampling="4:2:0", optimize=False)
+    return path
 
 
 def _load_photos(
@@ -406,6 +420,7 @@ def make_tampering_dataset(
     *,
     names: Sequence[str] | None = None,
     config: TamperConfig = TamperConfig(),
+    write_sources: bool = True,
 ) -> list[ImageRecord]:
     """Write a forgery benchmark of authentic and tampered crops of ``photos`` to ``out``.
 
@@ -428,14 +443,18 @@ def make_tampering_dataset(
     size : (height, width) of every image; default the paper's 256x384 forgery CNN input.
     names : photo ids used in groups (default file stems, or ``photo000``... for arrays).
     config : how forgeries are made and saved.
+    write_sources : also write each tampered image's host crop before tampering to
+        ``sources/`` and list it in a ``reference`` column (see the module docstring). The
+        sources draw nothing from the random streams: the other files are the same either way.
 
     Returns
     -------
     list of ImageRecord
         One per image in file order: ``target`` 1.0 authentic / 0.0 tampered, ``group`` the
-        family, ``mask`` the mask file (tampered only), ``distortion`` the kind (tampered
-        only), ``extra`` the provenance (host, donor, flips, shape, seam, scale, rotation,
-        area, change, inpainting, format).
+        family, ``mask`` the mask file (tampered only), ``reference`` the source file
+        (tampered only, with ``write_sources``), ``distortion`` the kind (tampered only),
+        ``extra`` the provenance (host, donor, flips, shape, seam, scale, rotation, area,
+        change, inpainting, format).
 
     Raises
     ------
@@ -460,6 +479,8 @@ def make_tampering_dataset(
         raise ValueError(f"{out} is not empty")
     (out / "images").mkdir(parents=True)
     (out / "masks").mkdir()
+    if write_sources:
+        (out / "sources").mkdir()
 
     root = np.random.SeedSequence(seed)
     rng = np.random.default_rng(root)
@@ -485,8 +506,9 @@ def make_tampering_dataset(
         host_id = int(host_id)
         image, flipped = _crop(arrays[host_id], size, image_rng, config.flip_probability)
         extra = {"host": names[host_id], "flipped": str(flipped)}
-        mask_path = None
+        mask_path = source_path = None
         kind = "authentic"
+        host = image
         if label == 0:
             kind = KINDS[kind_id]
             donor = None
@@ -502,6 +524,8 @@ def make_tampering_dataset(
             Image.fromarray(tampered.mask.astype(np.uint8) * 255).save(mask_path, format="PNG")
             extra.update(tampered.info)
         path, extra["format"] = _save(image, out / "images" / f"{index:05d}", image_rng, config)
+        if label == 0 and write_sources:
+            source_path = _encode(host, out / "sources" / f"{index:05d}", extra["format"])
         extra["kind"] = kind
         group = group_of[host_id]
         records.append(
@@ -509,6 +533,7 @@ def make_tampering_dataset(
                 path=path,
                 target=float(label),
                 group=group,
+                reference=source_path,
                 mask=mask_path,
                 distortion=None if label == 1 else kind,
                 extra=extra,
@@ -517,12 +542,13 @@ def make_tampering_dataset(
         rows.append(
             [path.relative_to(out).as_posix(), int(label), group,
              mask_path.relative_to(out).as_posix() if mask_path else "", kind]
+            + ([source_path.relative_to(out).as_posix() if source_path else ""] if write_sources else [])
         )  # fmt: skip
         details.append({"image": rows[-1][0], **extra})
 
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["image", "label", "group", "mask", "kind"])
+        writer.writerow(["image", "label", "group", "mask", "kind"] + (["reference"] if write_sources else []))
         writer.writerows(rows)
     meta = {
         "seed": seed,

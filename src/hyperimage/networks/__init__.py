@@ -44,3 +44,5 @@ def available() -> list[str]:
 
 
 from . import synthetic  # noqa: E402,F401  (registers its networks)
+from . import forgery  # noqa: E402,F401  (registers its networks)
+from . import iqa, kang  # noqa: E402,F401  (register their networks)

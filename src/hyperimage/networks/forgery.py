@@ -1,0 +1,108 @@
+"""Table 4, the three forgery networks: "Forgery channel", "Forgery stage 2", "Forgery end-to-end CNN".
+
+Forgery channel (stage 1): Input(64,64,3)-2xC(64)-MP(2)-2xC(128)-MP(2)-2xC(128)-MP(2)
+-2xC(256)-MP(2)-FC(500)-Drop(0.5)-FC(500)-Drop(0.5). It is one of the two weight-sharing
+channels of the paper's Siamese ranker (Experiment 2), so ``"forgery-stage1"`` builds a
+:class:`~hyperimage.ranking.SiameseRanker` around it: its features (D = 500, ReLU'd, before
+the last Drop) are the hyper-image pixels, its ``head`` the ranker's authenticity score.
+
+Forgery stage 2: Input(15,15,500)-3xC(64)-MP(2)-3xC(128)-MP(2)-3xC(256)-MP(2)-FC(800)
+-Drop(0.5)-FC(800)-Drop(0.5)-FC(1,'sigmoid'). Unlike the other stage-2 networks of Table 4
+(:class:`~hyperimage.networks.layers.GridNet`) its second FC has no tanh; both FC(800) are
+ReLU, the activation Table 4 leaves implicit.
+
+Forgery end-to-end CNN (Experiment 1): Input(256,384,3)-C(32)-MP(2)-C(64)-MP(2)-2xC(64)
+-MP(2)-2xC(128)-MP(2)-2xC(256)-MP(2)-FC(500)-Drop(0.5)-FC(500)-Drop(0.5)-FC(1,'sigmoid').
+
+Both classifiers output LOGITS ``(B,)``: the final sigmoid of Table 4 is left to the loss
+(``binary_cross_entropy_with_logits``, the ``"bce"`` loss of :mod:`hyperimage.training`, which
+is exact where sigmoid-then-BCE overflows) and to ``torch.sigmoid`` at prediction time. As the
+data sets' labels, a higher output means more likely authentic (1 authentic, 0 tampered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..ranking import SiameseRanker
+from . import register
+from .layers import conv_stack, flat_size, init_weights
+
+CHANNEL_SPEC: list[int | str] = [64, 64, "M", 128, 128, "M", 128, 128, "M", 256, 256, "M"]
+STAGE2_SPEC: list[int | str] = [64, 64, 64, "M", 128, 128, 128, "M", 256, 256, 256, "M"]
+END_TO_END_SPEC: list[int | str] = [32, "M", 64, "M", 64, 64, "M", 128, 128, "M", 256, 256, "M"]
+
+
+def encoder(
+    in_channels: int, size: Sequence[int], spec: list[int | str], width: int, dropout: float
+) -> nn.Sequential:
+    """Conv stack then FC(width)-Drop-FC(width): inputs ``(N, C, H, W)`` of one ``size`` -> ``(N, width)``.
+
+    Both dense layers are ReLU'd; the dropout after the second belongs to whatever reads the
+    features (a head, or the ranker's comparator), so the features themselves are clean.
+    """
+    features = conv_stack(in_channels, spec)
+    return nn.Sequential(
+        features,
+        nn.Flatten(),
+        nn.Linear(flat_size(features, (in_channels, *size)), width),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(width, width),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ConvClassifier(nn.Module):
+    """:func:`encoder` then Drop-FC(1): ``(B, C, H, W)`` -> logit ``(B,)``.
+
+    PatchNet's shape for inputs of any (H, W), not only square patches: a hyper-image
+    ``(B, D, U, V)`` in stage 2, a whole image in the end-to-end network.
+    """
+
+    def __init__(self, in_channels: int, size: Sequence[int], spec: list[int | str], width: int, dropout: float):
+        super().__init__()
+        self.size = tuple(size)
+        self.num_features = width
+        self.encoder = encoder(in_channels, self.size, spec, width, dropout)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, 1), nn.Flatten(0))
+        init_weights(self)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> ReLU'd penultimate features ``(B, width)``."""
+        if tuple(x.shape[2:]) != self.size:
+            raise ValueError(f"expected inputs (B, C, {self.size[0]}, {self.size[1]}), got {tuple(x.shape)}")
+        return self.encoder(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> logit ``(B,)``; ``sigmoid`` of it is the probability of "authentic"."""
+        return self.head(self.forward_features(x))
+
+
+@register("forgery-stage1")
+def forgery_stage1(
+    in_channels: int = 3, patch: int = 64, width: int = 500, hidden: int | None = None, dropout: float = 0.5
+) -> SiameseRanker:
+    """Table 4 "Forgery channel" on ``patch`` x ``patch`` patches, inside the Siamese ranker; D = ``width``."""
+    ranker = SiameseRanker(encoder(in_channels, (patch, patch), CHANNEL_SPEC, width, dropout), width, hidden, dropout)
+    init_weights(ranker)
+    return ranker
+
+
+@register("forgery-stage2")
+def forgery_stage2(
+    in_features: int = 500, grid: Sequence[int] = (15, 15), width: int = 800, dropout: float = 0.5
+) -> ConvClassifier:
+    """Table 4 "Forgery stage 2" over a ``(D, U, V)`` hyper-image -> logit ``(B,)``."""
+    return ConvClassifier(in_features, grid, STAGE2_SPEC, width, dropout)
+
+
+@register("forgery-end-to-end")
+def forgery_end_to_end(
+    in_channels: int = 3, size: Sequence[int] = (256, 384), width: int = 500, dropout: float = 0.5
+) -> ConvClassifier:
+    """Table 4 "Forgery end-to-end CNN" (Experiment 1): images ``(B, 3, 256, 384)`` -> logit ``(B,)``."""
+    return ConvClassifier(in_channels, size, END_TO_END_SPEC, width, dropout)

@@ -1,0 +1,190 @@
+"""Kang et al. 2014 patch network, the LIVE/TID stage 1 of Table 5, with a fast grid path.
+
+Table 5: Input 32x32xC (C = 3 for TID, 1 for LIVE) - Conv1 50@7x7 (valid, 26x26 maps) -
+MinPool and MaxPool over the whole 26x26 map - Concat(MinPool, MaxPool) (100 values) -
+FC1 800 - FC2 800 - output node (linear), trained with the mean absolute error. As in
+Kang et al. the convolution has no non-linearity (min and max pooling take its place) and
+the two dense layers are ReLU layers; the ReLU'd FC2 output is the hyper-image pixel
+(D = 800).
+
+Dropout: Kang et al. (section 3.5) drop units of the second fully connected layer only,
+because dropout on every layer slowed convergence; the rate is not stated there, 0.5 (the
+rate of Hinton et al. 2012 and of every Drop(.) in Table 4) is used. Dropping FC2's units is
+a dropout in front of the output node, so it lives in :attr:`KangNet.head` and the
+hyper-image features never see it.
+
+Fast path: every grid patch's 7x7 convolution is a window of one convolution of the whole
+image, and its global min/max pooling is a 26x26 window min/max of that map. The map is
+computed in horizontal bands (bounded memory); each band is pooled separably, first over
+rows, then over columns, with one strided max-pool per axis (irregular origins are first
+gathered into back-to-back windows); the dense layers then run on all patches at once.
+
+References
+----------
+L. Kang, P. Ye, Y. Li, D. Doermann, "Convolutional neural networks for no-reference image
+quality assessment", CVPR 2014, pp. 1733-1740.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import register
+from .layers import init_weights
+
+BAND_ELEMENTS = 1 << 21
+"""Upper bound on the convolution map computed at once by the fast path, in values per
+image (8 MiB of float32): big enough for efficient convolutions, small enough that a band
+and its negative stay in the allocator's reusable memory."""
+
+
+def min_max_pool(maps: torch.Tensor) -> torch.Tensor:
+    """Global (MinPool, MaxPool) of Table 5: ``(N, K, h, w)`` -> ``(N, 2K)``."""
+    return torch.cat([maps.amin(dim=(2, 3)), maps.amax(dim=(2, 3))], dim=1)
+
+
+def window_max(maps: torch.Tensor, origins: torch.Tensor, window: int, dim: int) -> torch.Tensor:
+    """Maximum of ``maps`` over ``[o, o + window)`` along ``dim`` (2 or 3) for each origin o.
+
+    ``(B, K, H, W)`` -> ``(B, K, n, W)`` (``dim=2``) or ``(B, K, H, n)`` (``dim=3``), with
+    ``n = len(origins)``. Evenly spaced origins are one strided max-pool over the span they
+    cover; other origins are first gathered into back-to-back windows, which a max-pool
+    with stride ``window`` then reduces.
+    """
+    steps = origins.diff()
+    if steps.numel() and bool((steps == steps[0]).all()):
+        step = int(steps[0])
+        span = maps.narrow(dim, int(origins[0]), step * (origins.numel() - 1) + window)
+    elif steps.numel() == 0:
+        step = window
+        span = maps.narrow(dim, int(origins[0]), window)
+    else:
+        step = window
+        span = maps.index_select(dim, (origins[:, None] + torch.arange(window)).flatten())
+    kernel, stride = ((window, 1), (step, 1)) if dim == 2 else ((1, window), (1, step))
+    return F.max_pool2d(span, kernel, stride)
+
+
+def grid_min_max(maps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, window: int) -> torch.Tensor:
+    """(MinPool, MaxPool) of every ``window`` x ``window`` block at ``rows`` x ``cols``.
+
+    ``(B, K, H, W)`` -> ``(B, U, V, 2K)``; entry (u, v) equals :func:`min_max_pool` of
+    ``maps[:, :, rows[u]:rows[u] + window, cols[v]:cols[v] + window]``. Separable: rows
+    first (the big pass), then columns of the few pooled rows.
+    """
+
+    def pool(m: torch.Tensor) -> torch.Tensor:
+        return window_max(window_max(m, rows, window, 2), cols, window, 3)
+
+    return torch.cat([-pool(-maps), pool(maps)], dim=1).permute(0, 2, 3, 1)
+
+
+def row_bands(rows: torch.Tensor, extent: int, budget: int) -> list[slice]:
+    """Split patch rows into consecutive groups whose pixel span is at most ``budget`` rows.
+
+    ``extent`` is the height one patch row needs; a group always holds at least one row.
+    """
+    bands, start = [], 0
+    origins = rows.tolist()
+    for u, r in enumerate(origins):
+        if u > start and r + extent - origins[start] > budget:
+            bands.append(slice(start, u))
+            start = u
+    bands.append(slice(start, len(origins)))
+    return bands
+
+
+class KangNet(nn.Module):
+    """Table 5 stage 1: Conv(K@k x k) - (MinPool, MaxPool) - FC(D)+ReLU - FC(D)+ReLU - FC(1).
+
+    Parameters
+    ----------
+    in_channels : image channels (1 for LIVE, 3 for TID).
+    patch : side of the input patch; the pooled map is ``patch - kernel + 1`` wide.
+    kernels : number of convolution filters K (50).
+    kernel : side of the convolution filters (7).
+    width : D, the width of both dense layers (800).
+    dropout : rate of the dropout on FC2's units, in front of the output node.
+    """
+
+    def __init__(
+        self, in_channels: int = 3, patch: int = 32, kernels: int = 50, kernel: int = 7, width: int = 800, dropout: float = 0.5
+    ):
+        super().__init__()
+        if patch < kernel:
+            raise ValueError(f"a {patch}-px patch is smaller than the {kernel}x{kernel} convolution")
+        self.patch = patch
+        self.in_channels = in_channels
+        self.num_features = width
+        self.conv = nn.Conv2d(in_channels, kernels, kernel)
+        self.dense = nn.Sequential(
+            nn.Linear(2 * kernels, width), nn.ReLU(inplace=True), nn.Linear(width, width), nn.ReLU(inplace=True)
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, 1), nn.Flatten(0))
+        init_weights(self)
+
+    @property
+    def window(self) -> int:
+        """Side of the convolution map of one patch (26 for 32-px patches and 7x7 filters)."""
+        return self.patch - self.conv.kernel_size[0] + 1
+
+    def forward_features(self, patches: torch.Tensor) -> torch.Tensor:
+        """``(N, C, p, p)`` -> ReLU'd FC2 features ``(N, D)`` (the hyper-image pixels)."""
+        if patches.ndim != 4 or tuple(patches.shape[1:]) != (self.in_channels, self.patch, self.patch):
+            raise ValueError(
+                f"expected patches (N, {self.in_channels}, {self.patch}, {self.patch}), got {tuple(patches.shape)}"
+            )
+        return self.dense(min_max_pool(self.conv(patches)))
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        """``(N, C, p, p)`` -> patch score ``(N,)``."""
+        return self.head(self.forward_features(patches))
+
+    def grid_features(self, images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Features of the patches at ``rows`` x ``cols``, without cutting them out.
+
+        Equals :meth:`forward_features` of ``images[:, :, r:r + p, c:c + p]`` for every
+        origin (r, c) (up to float rounding), laid out as ``(B, U, V, D)``.
+
+        Parameters
+        ----------
+        images : ``(B, C, H, W)`` preprocessed images.
+        rows, cols : strictly increasing patch origins ``(U,)`` and ``(V,)``, any spacing.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, U, V, D)`` stage-1 features; the dense layers hold no dropout, so the
+            result does not depend on train/eval mode.
+        """
+        rows, cols = torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
+        if images.ndim != 4 or images.shape[1] != self.in_channels:
+            raise ValueError(f"expected images (B, {self.in_channels}, H, W), got {tuple(images.shape)}")
+        p = self.patch
+        for name, origins, size in (("rows", rows, images.shape[2]), ("cols", cols, images.shape[3])):
+            if origins.ndim != 1 or origins.numel() == 0 or (origins.diff() <= 0).any():
+                raise ValueError(f"{name} must be a non-empty strictly increasing 1-D sequence, got {origins.tolist()}")
+            if origins[0] < 0 or origins[-1] + p > size:
+                raise ValueError(f"{name} {origins.tolist()} put {p}-px patches outside the image's {size} px")
+        x = images[:, :, :, int(cols[0]) : int(cols[-1]) + p].contiguous(memory_format=torch.channels_last)
+        cols = cols - cols[0]
+        budget = max(p, BAND_ELEMENTS // (self.conv.out_channels * x.shape[3]))
+        pooled = [
+            torch.cat(
+                [
+                    grid_min_max(self.conv(x[i : i + 1, :, int(rows[band][0]) : int(rows[band][-1]) + p]), rows[band] - rows[band][0], cols, self.window)
+                    for band in row_bands(rows, p, budget)
+                ],
+                dim=1,
+            )
+            for i in range(x.shape[0])
+        ]
+        return self.dense(torch.cat(pooled))
+
+
+@register("kang-stage1")
+def kang_stage1(in_channels: int = 3, patch: int = 32, width: int = 800, dropout: float = 0.5) -> KangNet:
+    """Table 5 "LIVE/TID stage 1" (Kang et al. 2014) on ``patch`` x ``patch`` windows; D = ``width``."""
+    return KangNet(in_channels, patch, width=width, dropout=dropout)

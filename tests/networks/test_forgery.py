@@ -1,0 +1,103 @@
+"""Tests of the Table 4 forgery networks (hyperimage.networks.forgery)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hyperimage import networks
+from hyperimage.model import HyperImageModel, ModelConfig
+from hyperimage.networks.forgery import ConvClassifier
+from hyperimage.ranking import PairDecision, SiameseRanker, shuffle_pairs, siamese_hinge
+
+
+def conv_layers(module: torch.nn.Module) -> list[tuple[int, int]]:
+    return [(m.in_channels, m.out_channels) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
+def linear_layers(module: torch.nn.Module) -> list[tuple[int, int]]:
+    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, torch.nn.Linear)]
+
+
+def assert_every_parameter_has_a_gradient(module: torch.nn.Module) -> None:
+    missing = [name for name, p in module.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, missing
+    assert any(float(p.grad.abs().sum()) > 0 for p in module.parameters())
+
+
+def test_registered():
+    assert {"forgery-stage1", "forgery-stage2", "forgery-end-to-end"} <= set(networks.available())
+
+
+def test_stage1_is_the_table4_channel_in_a_siamese_ranker():
+    net = networks.create("forgery-stage1")
+    assert isinstance(net, SiameseRanker) and net.num_features == 500
+    assert conv_layers(net) == [(3, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 128), (128, 256), (256, 256)]
+    # channel FC(500)-FC(500) on 256 x 4 x 4, then the comparator w1 (500 -> 500), w2 (500 -> 1)
+    assert linear_layers(net) == [(4096, 500), (500, 500), (500, 500), (500, 1)]
+    patches = torch.rand(4, 3, 64, 64)
+    features = net.forward_features(patches)
+    assert features.shape == (4, 500) and (features >= 0).all()
+    assert net(patches).shape == (4,) and net.head(features).shape == (4,)
+
+
+def test_stage1_pairs_train_every_parameter():
+    net = networks.create("forgery-stage1").train()
+    a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    c1, c2, y = shuffle_pairs(a, b, torch.Generator().manual_seed(0))
+    pred = PairDecision(net)(torch.stack([c1, c2], 1))
+    assert pred.shape == (2,) and torch.isfinite(pred).all()
+    siamese_hinge(pred, y, delta=1e3).backward()  # a huge margin keeps every pair active
+    assert_every_parameter_has_a_gradient(net)
+
+
+def test_stage2_table4_layers_and_logits():
+    net = networks.create("forgery-stage2")
+    assert isinstance(net, ConvClassifier)
+    assert conv_layers(net) == [(500, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 128),
+                                (128, 256), (256, 256), (256, 256)]  # fmt: skip
+    assert linear_layers(net) == [(256, 800), (800, 800), (800, 1)]  # 15 -> 7 -> 3 -> 1 px
+    assert not any(isinstance(m, (torch.nn.Tanh, torch.nn.Sigmoid)) for m in net.modules())
+    hyper = torch.rand(2, 500, 15, 15)
+    out = net(hyper)
+    assert out.shape == (2,)
+    out.sum().backward()
+    assert_every_parameter_has_a_gradient(net)
+    with pytest.raises(ValueError, match=r"\(B, C, 15, 15\)"):
+        net(torch.rand(2, 500, 16, 15))
+
+
+def test_stage2_other_grids():
+    assert networks.create("forgery-stage2", in_features=64, grid=(10, 12))(torch.rand(3, 64, 10, 12)).shape == (3,)
+
+
+def test_end_to_end_table4_layers_and_logits():
+    net = networks.create("forgery-end-to-end")
+    assert conv_layers(net) == [(3, 32), (32, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256)]
+    assert linear_layers(net) == [(256 * 8 * 12, 500), (500, 500), (500, 1)]
+    out = net(torch.rand(1, 3, 256, 384))
+    assert out.shape == (1,) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert_every_parameter_has_a_gradient(net)
+
+
+def test_eval_is_deterministic_and_batch_independent():
+    net = networks.create("forgery-stage2", in_features=32, grid=(8, 8)).eval()
+    x = torch.rand(4, 32, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(net(x), net(x))
+        assert torch.allclose(net(x)[1:2], net(x[1:2]), atol=1e-5)
+
+
+def test_forgery_networks_form_a_hyper_image_model():
+    # Small patches and grid keep it fast; the paper's are 64 px on a 15 x 15 grid of 256 x 384 images.
+    config = ModelConfig(
+        stage1="forgery-stage1", stage2="forgery-stage2", patch=16, grid=(8, 8), max_size=(64, 96), channels=3
+    )
+    model = HyperImageModel(config).eval()
+    images = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        hyper = model.hyper_image(images)
+        assert hyper.shape == (2, 500, 8, 8)
+        assert model.cell_scores(hyper).shape == (2, 8, 8)
+        assert model(images).shape == (2,)
