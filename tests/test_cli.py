@@ -64,6 +64,8 @@ def test_train_evaluate_score_on_a_foreign_synthetic_folder(tmp_path):
     assert lines[0] == "image,score" and len(lines) == 3
     assert str(first) in lines[1] and str(second) in lines[2]
     assert f"error: {bad}" in res.stderr and "higher is better" in res.stderr
+    alone = runner.invoke(app, ["score", str(out)])
+    assert alone.exit_code == 2 and "at least one image" in alone.output
     again = runner.invoke(app, ["score", str(out), str(first), str(second), "--format", "json"])
     assert again.exit_code == 0
     scores = [json.loads(line)["score"] for line in again.stdout.strip().splitlines()]
@@ -82,6 +84,9 @@ def test_make_synthetic_then_train_patch_average_and_score_a_folder(tmp_path):
     res = runner.invoke(app, ["score", str(out), str(data / "images")])
     assert res.exit_code == 0
     assert len(res.stdout.strip().splitlines()) == 31
+    res = runner.invoke(app, ["explain", str(out), str(data / "images" / "00000.png"), "--out", str(tmp_path / "h.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize(
@@ -89,7 +94,6 @@ def test_make_synthetic_then_train_patch_average_and_score_a_folder(tmp_path):
     [
         (["train", "{tmp}", "--out", "{tmp}/m"], "labels.csv"),
         (["evaluate", "{tmp}", "{tmp}"], "not a hyperimage model"),
-        (["score", "{tmp}"], "at least one image"),
         (["make-synthetic", "{tmp}/x", "--experiment", "3"], "experiment must be 1 or 2"),
     ],
 )

@@ -29,3 +29,29 @@ def test_image_rule_copies_the_image_label():
 def test_unknown_rule():
     with pytest.raises(ValueError, match="unknown window-label rule"):
         window_labels.get("nope")
+
+
+def test_selective_rule_keeps_only_damaged_windows_of_distorted_images():
+    grid = PatchGrid(patch=16, grid=(4, 4), max_size=(64, 64))  # stride 16, no overlap
+    rng = np.random.default_rng(0)
+    ref = torch.from_numpy(rng.random((1, 3, 64, 64)).astype(np.float32))
+    img = ref.clone()
+    img[0, :, 16:32, 32:48] = torch.from_numpy(rng.random((3, 16, 16)).astype(np.float32))  # damage cell (1, 2)
+    labels, weights = window_labels.get("selective")(img, torch.tensor([3.0]), grid, ref, threshold=0.9)
+    assert torch.all(labels == 3.0)
+    expected = torch.zeros(1, 4, 4)
+    expected[0, 1, 2] = 1.0
+    assert torch.equal(weights, expected)
+    _, pristine = window_labels.get("selective")(ref, torch.tensor([9.0]), grid, None)
+    assert torch.all(pristine == 1.0)
+
+
+def test_balance_gives_pristine_and_distorted_windows_equal_total_weight():
+    from hyperimage.pipeline import balance
+
+    weights = torch.zeros(4, 2, 2)
+    weights[0] = 1.0  # pristine: 4 windows
+    weights[1:, 0, 0] = 1.0  # three distorted images, one kept window each
+    out = balance(weights, torch.tensor([True, False, False, False]))
+    assert out[0].sum() == pytest.approx(out[1:].sum().item())
+    assert torch.equal(out[1:], weights[1:])

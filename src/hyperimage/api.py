@@ -1,4 +1,4 @@
-"""The Python API behind every CLI command: train, evaluate, score.
+"""The Python API behind every CLI command: train, evaluate, score, explain.
 
 Each function is one call, e.g.::
 
@@ -18,17 +18,22 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import torch
+
 from . import datasets, presets
 from .datasets import folder, synthetic
 from .datasets.records import ImageRecord
-from .io import list_images
+from .explain import heat_map, save_overlay
+from .io import ImageError, list_images
 from .model import HyperImageModel
-from .pipeline import PipelineConfig, train as train_records
+from .pipeline import PipelineConfig, read_image, train as train_records
 from .protocol import random_split
 from .scoring import Prediction, evaluate_records, score_files
-from .storage import write_json
+from .storage import CONFIG, WEIGHTS, write_json
 
 SPLITS_FILE = "splits.csv"
+#: Models shipped inside the package, one folder per task.
+DEFAULT_MODELS = Path(__file__).parent / "models"
 
 
 def make_synthetic(out: str | Path, experiment: int = 1, n: int = 1000, seed: int = 0, patches: int | None = None) -> Path:
@@ -96,6 +101,33 @@ def train(
 def load_model(path: str | Path) -> HyperImageModel:
     """Load a model folder (``model.safetensors`` + ``config.json``)."""
     return HyperImageModel.load(path)
+
+
+def is_model_dir(path: str | Path) -> bool:
+    """True if ``path`` is a folder holding a saved model."""
+    return (Path(path) / CONFIG).is_file() and (Path(path) / WEIGHTS).is_file()
+
+
+def default_model(task: str = "iqa") -> HyperImageModel:
+    """The model shipped inside the package for ``task``."""
+    folder = DEFAULT_MODELS / task
+    if not is_model_dir(folder):
+        raise ValueError(f"no default {task} model is installed ({folder}); pass a model folder")
+    return load_model(folder)
+
+
+def explain(
+    model: str | Path | HyperImageModel, image: str | Path, out: str | Path, readout: str = "patch"
+) -> float:
+    """Write a heat map of where ``model`` sees damage in ``image`` to ``out``; returns the score."""
+    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    x = read_image(ImageRecord(path=Path(image), target=0.0), net.config, net.grid)[None]
+    heat = heat_map(net, x, readout)[0, 0].numpy()
+    with torch.no_grad():
+        value = float(net.clip(net(x))[0])
+    shown = x[0].permute(1, 2, 0).numpy()
+    save_overlay(out, shown[..., 0] if shown.shape[2] == 1 else shown, heat, f"{Path(image).name}: {describe(net)}\nscore {value:.3f}")
+    return value
 
 
 def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Path | None) -> list[ImageRecord]:

