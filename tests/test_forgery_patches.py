@@ -133,8 +133,11 @@ def test_pairs_from_records_of_the_tampering_benchmark(tmp_path):
         pairs_from_records([r for r in records if r.target == 1.0], rng)
     small = tmp_path / "small.png"
     save_image(small, np.zeros((8, 8, 3), np.float32))
-    with pytest.raises(ValueError, match="differ in size"):
-        pairs_from_records([ImageRecord(path=first.path, target=0.0, mask=first.mask, reference=small)], rng)
+    resized = ImageRecord(path=first.path, target=0.0, mask=first.mask, reference=small)
+    with pytest.warns(UserWarning, match="skipped 1 tampered images"):
+        assert len(pairs_from_records([resized, first], rng, count=3).centres) >= 1
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no tampered record"):
+        pairs_from_records([resized], rng)
 
 
 def test_mean_patch():

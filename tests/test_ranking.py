@@ -178,7 +178,16 @@ def toy_pairs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return as_tensor(authentic), as_tensor(tampered)
 
 
-def test_ranker_learns_authentic_above_tampered(monkeypatch):
+@pytest.fixture
+def one_thread():
+    """Tiny convolutions run faster on one thread; on a shared, busy CPU many times faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_ranker_learns_authentic_above_tampered(monkeypatch, one_thread):
     """The paper's stage-1 recipe on a toy problem, trained through ``fit`` as the pipeline would."""
     authentic, tampered = toy_pairs(100, seed=0)
     val_authentic, val_tampered = toy_pairs(40, seed=1)

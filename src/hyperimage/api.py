@@ -76,6 +76,7 @@ def train(
     data, out = Path(data), Path(out)
     records = random_split(datasets.load(data), seed=seed)
     config = presets.get(_preset_for(data, preset), method)
+    config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     model, result = train_records(records, config, settings, workdir=out, seed=seed, progress=progress)
     model.save(out)
     with open(out / SPLITS_FILE, "w", newline="") as f:

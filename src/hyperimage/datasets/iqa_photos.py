@@ -281,7 +281,9 @@ def proxy_quality(
     power of ``s`` (``9 * ((s - s_min) / (1 - s_min)) ** gamma``) left a quarter of the
     default data set of :func:`make_iqa_dataset` above 8; this log scale spreads its
     distorted images over 0.1-8.8 (quartiles 2.1, 3.4 and 4.9, mean 3.6; TID2013's MOS of
-    distorted images run from 0.2 to 7.2).
+    distorted images run from 0.2 to 7.2). Pooled dissimilarities below ``d_min`` do occur: in
+    the 17-type ``types="rankiqa"`` set, 6 of 800 distorted images (level 1, at the periphery)
+    score 9 like their reference.
 
     Parameters
     ----------

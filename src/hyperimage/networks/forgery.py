@@ -44,6 +44,12 @@ def encoder(
     Both dense layers are ReLU'd; the dropout after the second belongs to whatever reads the
     features (a head, or the ranker's comparator), so the features themselves are clean.
     """
+    smallest = 2 ** spec.count("M")
+    if len(size) != 2 or min(size) < smallest:
+        raise ValueError(
+            f"input size {tuple(size)} vanishes under {spec.count('M')} MP(2) layers; "
+            f"the minimum is {smallest}x{smallest}"
+        )
     features = conv_stack(in_channels, spec)
     return nn.Sequential(
         features,

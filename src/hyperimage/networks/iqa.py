@@ -21,7 +21,9 @@ LIVE_SPEC: list[int | str] = [32, 32, "M", 48, 48, "M", 64, 64, "M", 128, 128, "
 TID_SPEC: list[int | str] = [64, 64, "M", 64, 64, "M", 128, 128, "M", 128, 128, "M"]
 
 
-def pooled_grid_net(name: str, in_features: int, grid: Sequence[int], spec: list[int | str], width: int, dropout: float) -> GridNet:
+def pooled_grid_net(
+    name: str, in_features: int, grid: Sequence[int], spec: list[int | str], width: int, dropout: float
+) -> GridNet:
     """A :class:`GridNet`, after checking that the MP(2) layers of ``spec`` leave >= 1 cell."""
     grid = tuple(int(g) for g in grid)
     smallest = 2 ** spec.count("M")
@@ -34,12 +36,16 @@ def pooled_grid_net(name: str, in_features: int, grid: Sequence[int], spec: list
 
 
 @register("live-stage2")
-def live_stage2(in_features: int = 800, grid: tuple[int, int] = (24, 23), width: int = 500, dropout: float = 0.5) -> GridNet:
+def live_stage2(
+    in_features: int = 800, grid: tuple[int, int] = (24, 23), width: int = 500, dropout: float = 0.5
+) -> GridNet:
     """Table 4 "LIVE stage 2" over a (D, U, V) hyper-image (24 x 23 cells in the paper)."""
     return pooled_grid_net("live-stage2", in_features, grid, LIVE_SPEC, width, dropout)
 
 
 @register("tid-stage2")
-def tid_stage2(in_features: int = 800, grid: tuple[int, int] = (23, 31), width: int = 500, dropout: float = 0.5) -> GridNet:
+def tid_stage2(
+    in_features: int = 800, grid: tuple[int, int] = (23, 31), width: int = 500, dropout: float = 0.5
+) -> GridNet:
     """Table 4 "TID stage 2" over a (D, U, V) hyper-image (23 x 31 cells in the paper)."""
     return pooled_grid_net("tid-stage2", in_features, grid, TID_SPEC, width, dropout)

@@ -1,0 +1,148 @@
+"""Speed of the TID two-stage model with and without the fast hyper-image path.
+
+Model: the ``tid`` preset: Kang et al.'s stage 1 (Table 5) + "TID stage 2" (Table 4),
+32-px patches on the 23 x 31 grid of 512 x 384 images (stride 16), random weights, eval
+mode, no gradients. Timed from preprocessed (LCN'd) images to image scores (stage 1 +
+hyper-image + stage 2); the LCN both paths share is timed on its own.
+
+(a) fast path: ``model.grid_features``, i.e. ``KangNet.grid_features`` (one convolution
+    of the whole image, windowed min/max pooling, dense layers on all patches).
+(b) explicit patches: ``grid.extract`` cuts the 713 patches of each image and
+    ``stage1_features`` pushes them through stage 1.
+
+Peak memory: each path runs once more in a fresh (spawned) process; the figure is that
+process's peak resident set size (``VmHWM``, which counts every touched page: torch
+tensors, oneDNN scratch buffers and MKL workspaces alike) minus its resident size just
+before the call, after the model and the batch were built. ``tracemalloc`` sees none of
+torch's memory, torch's allocator statistics miss oneDNN/MKL buffers, and ``ru_maxrss``
+is no use here: Linux carries it from the parent into a spawned child.
+
+CPU-ms/image is the process CPU time per image (all threads): with one thread it is the
+work the path needs, whatever else runs on the machine; wall-clock rates depend on the load.
+
+Usage::
+
+    python benchmarks/hyper_image_speed.py [--images N] [--batch B] [--threads T] [--random]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from hyperimage import presets
+from hyperimage.hyper_image import lay_on_grid, stage1_features
+from hyperimage.model import HyperImageModel
+from hyperimage.photos import builtin_photos
+
+SIZE = (384, 512)
+
+
+def tid_model() -> HyperImageModel:
+    """The ``tid`` preset with random weights (speed does not depend on them)."""
+    torch.manual_seed(0)
+    return HyperImageModel(presets.get("tid")).eval()
+
+
+def benchmark_images(count: int, random: bool) -> tuple[torch.Tensor, str]:
+    """``count`` RGB 384 x 512 images: the built-in photos cycled, or uniform noise."""
+    photos = [] if random else builtin_photos(size=SIZE)
+    if not photos:
+        return torch.rand(count, 3, *SIZE, generator=torch.Generator().manual_seed(0)), "uniform noise"
+    stack = np.stack([photos[i % len(photos)][1] for i in range(count)]).transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(stack)), f"{len(photos)} built-in photos, cycled"
+
+
+def fast(model: HyperImageModel, images: torch.Tensor) -> torch.Tensor:
+    """(a) What ``model(images)`` does after preprocessing: stage 1 through ``grid_features``."""
+    rows, cols = model.grid.origins(images.shape[2], images.shape[3])
+    return model.aggregate(lay_on_grid(model.grid_features(images, rows, cols)))
+
+
+def explicit(model: HyperImageModel, images: torch.Tensor) -> torch.Tensor:
+    """(b) Stage 1 on patches cut out of the images, then the same stage 2."""
+    return model.aggregate(lay_on_grid(stage1_features(model.stage1, model.grid.extract(images))))
+
+
+PATHS: dict[str, Callable[[HyperImageModel, torch.Tensor], torch.Tensor]] = {"fast": fast, "explicit": explicit}
+
+
+def memory_kib(field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (peak resident) of this process, in KiB."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def peak_extra_memory(path: str, batch: int, threads: int | None, random: bool) -> float:
+    """MiB the path needs above the model and its batch, measured in this (fresh) process."""
+    if threads:
+        torch.set_num_threads(threads)
+    model = tid_model()
+    with torch.no_grad():
+        images = model.preprocess(benchmark_images(batch, random)[0])
+    before = memory_kib("VmRSS")
+    with torch.no_grad():
+        PATHS[path](model, images)
+    return (memory_kib("VmHWM") - before) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=48, help="images timed per path (default 48)")
+    parser.add_argument("--batch", type=int, default=8, help="images per forward call (default 8)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--random", action="store_true", help="use noise images instead of the built-in photos")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    model = tid_model()
+    raw, source = benchmark_images(args.batch, args.random)
+    with torch.no_grad():
+        model.preprocess(raw)  # warm-up
+        start = time.perf_counter()
+        images = model.preprocess(raw)
+        lcn_rate = args.batch / (time.perf_counter() - start)
+    rounds = max(1, args.images // args.batch)
+    print(f"model: preset 'tid' (kang-stage1 + tid-stage2, grid 23x31), {SIZE[1]}x{SIZE[0]} RGB ({source})")
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} threads, batch {args.batch}, {rounds * args.batch} images per path")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+    seconds: dict[str, list[float]] = {name: [] for name in PATHS}
+    cpu_seconds = dict.fromkeys(PATHS, 0.0)
+    with torch.no_grad():
+        outputs = {name: run(model, images) for name, run in PATHS.items()}  # warm-up
+        for _ in range(rounds):  # interleaved, so both paths see the same background load
+            for name, run in PATHS.items():
+                start, cpu_start = time.perf_counter(), time.process_time()
+                run(model, images)
+                seconds[name].append(time.perf_counter() - start)
+                cpu_seconds[name] += time.process_time() - cpu_start
+    print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"max |score difference| between the paths: {(outputs['fast'] - outputs['explicit']).abs().max().item():.2e}")
+
+    rate = {name: args.batch / statistics.median(s) for name, s in seconds.items()}
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, maxtasksperchild=1) as pool:
+        memory = {name: pool.apply(peak_extra_memory, (name, args.batch, args.threads, args.random)) for name in PATHS}
+    for name in PATHS:
+        best = args.batch / min(seconds[name])
+        print(
+            f"({'a' if name == 'fast' else 'b'}) {name:8s}: {rate[name]:6.2f} images/s (median of {rounds} batches; "
+            f"best {best:.2f}); {1e3 * cpu_seconds[name] / (rounds * args.batch):6.1f} CPU-ms/image; "
+            f"peak extra memory {memory[name]:7.1f} MiB"
+        )
+    print(f"(preprocessing, shared by both: {model.config.preprocess} at {lcn_rate:.2f} images/s)")
+    print(f"speed-up of the fast path: {rate['fast'] / rate['explicit']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
