@@ -14,7 +14,7 @@ from hyperimage.pipeline import ImageBank
 
 def _example_input(name):
     """A batch of 2 inputs matching the factory's default arguments."""
-    defaults = {k: p.default for k, p in inspect.signature(networks._REGISTRY[name]).parameters.items()}
+    defaults = {k: p.default for k, p in inspect.signature(networks.NETWORKS.get(name)).parameters.items()}
     if "patch" in defaults:  # stage 1: patches
         return torch.rand(2, defaults["in_channels"], defaults["patch"], defaults["patch"])
     if "grid" in defaults:  # stage 2: hyper-images

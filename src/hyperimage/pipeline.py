@@ -44,6 +44,17 @@ class PipelineConfig:
     val_windows: int = 20000
     feature_batch: int = 2048
 
+    @classmethod
+    def cpu(
+        cls, stage1_epochs: int, stage2_epochs: int, windows: int, stage2_patience: int, stage2_batch: int
+    ) -> "PipelineConfig":
+        """A short CPU budget: few epochs, ``windows`` sampled windows per image and epoch."""
+        return cls(
+            stage1=TrainConfig(epochs=stage1_epochs, patience=4),
+            stage2=TrainConfig(epochs=stage2_epochs, patience=stage2_patience, batch_size=stage2_batch),
+            windows_per_image=windows,
+        )
+
 
 def read_image(record: ImageRecord, config: ModelConfig, grid: PatchGrid) -> torch.Tensor:
     """One validated image as ``(C, H, W)``, scaled down to the grid's maximum size if needed."""

@@ -11,27 +11,12 @@ from typing import Callable
 import torch
 
 from .lcn import lcn_torch
+from .registry import Registry
 
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
-_REGISTRY: dict[str, Preprocess] = {}
-
-
-def register(name: str) -> Callable[[Preprocess], Preprocess]:
-    """Decorator: make an image transform ``(B, C, H, W) -> (B, C, H, W)`` available by name."""
-
-    def wrap(fn: Preprocess) -> Preprocess:
-        _REGISTRY[name] = fn
-        return fn
-
-    return wrap
-
-
-def get(name: str) -> Preprocess:
-    """The preprocessing called ``name``."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown preprocessing {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+PREPROCESSING: Registry[Preprocess] = Registry("preprocessing")
+register = PREPROCESSING.register
+get = PREPROCESSING.get
 
 
 @register("none")

@@ -6,30 +6,16 @@ import math
 from typing import Callable
 
 from .model import ModelConfig, ScoreSpec
+from .registry import Registry
 
-_PRESETS: dict[str, Callable[[str], ModelConfig]] = {}
-
-
-def register(name: str) -> Callable[[Callable[[str], ModelConfig]], Callable[[str], ModelConfig]]:
-    """Decorator: a function ``method -> ModelConfig`` becomes the preset ``name``."""
-
-    def wrap(fn: Callable[[str], ModelConfig]) -> Callable[[str], ModelConfig]:
-        _PRESETS[name] = fn
-        return fn
-
-    return wrap
+PRESETS: Registry[Callable[[str], ModelConfig]] = Registry("preset")
+register = PRESETS.register
+available = PRESETS.available
 
 
 def get(name: str, method: str = "two-stage") -> ModelConfig:
     """A fresh :class:`ModelConfig` of preset ``name`` for ``method``."""
-    try:
-        return _PRESETS[name](method)
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}; known: {', '.join(available())}") from None
-
-
-def available() -> list[str]:
-    return sorted(_PRESETS)
+    return PRESETS.get(name)(method)
 
 
 @register("synthetic")

@@ -36,27 +36,12 @@ import torch
 from skimage.metrics import structural_similarity
 
 from .grid import PatchGrid
+from .registry import Registry
 
 Rule = Callable[..., tuple[torch.Tensor, torch.Tensor]]
-_RULES: dict[str, Rule] = {}
-
-
-def register(name: str) -> Callable[[Rule], Rule]:
-    """Decorator: make a window-label rule available under ``name``."""
-
-    def wrap(rule: Rule) -> Rule:
-        _RULES[name] = rule
-        return rule
-
-    return wrap
-
-
-def get(name: str) -> Rule:
-    """The window-label rule called ``name``."""
-    try:
-        return _RULES[name]
-    except KeyError:
-        raise ValueError(f"unknown window-label rule {name!r}; known: {', '.join(sorted(_RULES))}") from None
+RULES: Registry[Rule] = Registry("window-label rule")
+register = RULES.register
+get = RULES.get
 
 
 @register("image")

@@ -23,7 +23,7 @@ def dense_widths(net):
     ],
 )
 def test_table4_architecture_and_defaults(name, grid, convs):
-    defaults = {k: p.default for k, p in inspect.signature(networks._REGISTRY[name]).parameters.items()}
+    defaults = {k: p.default for k, p in inspect.signature(networks.NETWORKS.get(name)).parameters.items()}
     assert defaults == {"in_features": 800, "grid": grid, "width": 500, "dropout": 0.5}
     net = networks.create(name)
     assert conv_widths(net) == convs

@@ -31,7 +31,6 @@ from ..datasets.records import ImageRecord
 from ..pipeline import PipelineConfig, patch_average_of, train
 from ..protocol import random_split, summarise
 from ..scoring import evaluate_records, score_files
-from ..training import TrainConfig
 
 #: Table 2 of the paper (SROCC, PLCC), TID2013, 100 splits.
 PAPER = {
@@ -52,16 +51,8 @@ class Budget:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
 
-def _cpu_recipe(stage1_epochs: int, stage2_epochs: int, windows: int) -> PipelineConfig:
-    return PipelineConfig(
-        stage1=TrainConfig(epochs=stage1_epochs, patience=4),
-        stage2=TrainConfig(epochs=stage2_epochs, patience=10, batch_size=16),
-        windows_per_image=windows,
-    )
-
-
-FULL = Budget(splits=5, photos="pypi", pipeline=_cpu_recipe(10, 40, 64))
-QUICK = Budget(splits=1, photos="builtin", pipeline=_cpu_recipe(4, 15, 32))
+FULL = Budget(splits=5, photos="pypi", pipeline=PipelineConfig.cpu(10, 40, 64, stage2_patience=10, stage2_batch=16))
+QUICK = Budget(splits=1, photos="builtin", pipeline=PipelineConfig.cpu(4, 15, 32, stage2_patience=10, stage2_batch=16))
 
 
 def build_photo_benchmark(folder: Path, photos: str = "builtin", seed: int = 0) -> Path:

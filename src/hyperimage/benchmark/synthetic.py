@@ -23,7 +23,6 @@ from ..pipeline import PipelineConfig, patch_average_of, train
 from ..presets import get as get_preset
 from ..protocol import random_split, summarise
 from ..scoring import evaluate_records
-from ..training import TrainConfig
 
 #: Table 1 of the paper. Experiment 2 reports the mean of SROCC and PLCC per patch count.
 PAPER = {
@@ -42,16 +41,8 @@ class Budget:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
 
-def _cpu_recipe(stage1_epochs: int, stage2_epochs: int, windows: int) -> PipelineConfig:
-    return PipelineConfig(
-        stage1=TrainConfig(epochs=stage1_epochs, patience=4),
-        stage2=TrainConfig(epochs=stage2_epochs, patience=15, batch_size=32),
-        windows_per_image=windows,
-    )
-
-
-FULL = Budget(n_exp1=1000, n_exp2=1000, splits=3, pipeline=_cpu_recipe(10, 60, 20))
-QUICK = Budget(n_exp1=500, n_exp2=400, splits=1, pipeline=_cpu_recipe(5, 40, 16))
+FULL = Budget(n_exp1=1000, n_exp2=1000, splits=3, pipeline=PipelineConfig.cpu(10, 60, 20, stage2_patience=15, stage2_batch=32))
+QUICK = Budget(n_exp1=500, n_exp2=400, splits=1, pipeline=PipelineConfig.cpu(5, 40, 16, stage2_patience=15, stage2_batch=32))
 
 
 def _datasets(budget: Budget, seed: int) -> list[tuple[str, int, list[synthetic.SyntheticImage]]]:

@@ -10,37 +10,18 @@ to an image score ``(B,)``.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from torch import nn
 
-_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+from ..registry import Registry
 
-
-def register(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator: make a network factory available to :func:`create` under ``name``."""
-
-    def wrap(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"network {name!r} is registered twice")
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
+NETWORKS: Registry = Registry("network")
+register = NETWORKS.register
+available = NETWORKS.available
 
 
 def create(name: str, **kwargs: object) -> nn.Module:
     """Build the registered network ``name``."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown network {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
-    return factory(**kwargs)
-
-
-def available() -> list[str]:
-    """Names of all registered networks."""
-    return sorted(_REGISTRY)
+    return NETWORKS.get(name)(**kwargs)
 
 
 from . import synthetic  # noqa: E402,F401  (registers its networks)

@@ -1,0 +1,38 @@
+"""Name -> object registries, so adding an architecture, a preset, a preprocessing or a
+window-label rule is one new function plus its decorator line."""
+
+from __future__ import annotations
+
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Objects of one ``kind`` (e.g. "network") registered by name."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: make the decorated object available under ``name``."""
+
+        def wrap(item: T) -> T:
+            if name in self._items:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._items[name] = item
+            return item
+
+        return wrap
+
+    def get(self, name: str) -> T:
+        """The object registered as ``name``; a clear error listing the known names otherwise."""
+        try:
+            return self._items[name]
+        except KeyError:
+            raise ValueError(f"unknown {self.kind} {name!r}; known: {', '.join(self.available())}") from None
+
+    def available(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._items)
