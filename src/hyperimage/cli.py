@@ -48,6 +48,25 @@ def make_synthetic(
     typer.echo(f"wrote {n} images to {out}")
 
 
+@app.command("make-iqa")
+def make_iqa(
+    out: Path = typer.Argument(..., help="Folder to write (images/, references/, masks/, labels.csv)."),
+    photos: Optional[Path] = typer.Option(None, help="Folder of pristine photos (from `hyperimage photos`); default: the 5 built-in ones."),
+    types: str = typer.Option("experiment3", help="experiment3 (#1, 8, 10, 11, 14, 15), live, rankiqa or all."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Write the photo NR-IQA benchmark: uniform and localized distortions, proxy quality labels."""
+    from .datasets.iqa_photos import make_iqa_dataset
+    from .photos import builtin_photos
+
+    source = photos if photos is not None else builtin_photos(size=(384, 512))
+    try:
+        records = make_iqa_dataset(source, out, types=types, seed=seed)
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"wrote {len(records)} images to {out}")
+
+
 @app.command()
 def train(
     data: Path = typer.Argument(..., help="Data set folder (labels.csv, or LIVE / TID2013 / KADID-10k / CASIA v2)."),

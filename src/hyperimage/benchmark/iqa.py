@@ -63,7 +63,7 @@ def build_photo_benchmark(folder: Path, photos: str = "builtin", seed: int = 0) 
     if photos == "builtin":
         from ..photos import builtin_photos
 
-        source: object = builtin_photos(size=(384, 512))
+        source: object = builtin_photos(size=(384, 512))  # as `hyperimage make-iqa OUT` does
     else:
         from ..photos import gather_photos
 

@@ -1,0 +1,47 @@
+"""The NR-IQA model shipped in the package: scores a photo with no model argument."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hyperimage import api
+from hyperimage.cli import app
+from hyperimage.io import save_image
+from hyperimage.photos import builtin_photos
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """scikit-image's gray ``camera`` as RGB: not one of the default model's training photos."""
+    gray = dict(builtin_photos(size=(384, 512), include_gray=True))["camera"]
+    path = tmp_path_factory.mktemp("photo") / "camera.png"
+    save_image(path, np.repeat(gray[..., None], 3, axis=2) if gray.ndim == 2 else gray)
+    return path
+
+
+def test_default_model_states_its_score(photo):
+    model = api.default_model()
+    assert model.config.preset == "tid" and model.config.score.higher_is_better
+    assert 0.0 <= model.config.score.low < model.config.score.high <= 9.0
+
+
+def test_score_and_explain_without_a_model_argument(photo, tmp_path):
+    first = CliRunner().invoke(app, ["score", str(photo)])
+    assert first.exit_code == 0, first.output
+    value = float(first.stdout.strip().splitlines()[1].split(",")[1])
+    again = CliRunner().invoke(app, ["score", str(photo)])
+    assert float(again.stdout.strip().splitlines()[1].split(",")[1]) == value  # deterministic
+    res = CliRunner().invoke(app, ["explain", str(photo), "--out", str(tmp_path / "heat.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "heat.png").stat().st_size > 1000
+
+
+def test_default_model_prefers_the_pristine_photo(photo, tmp_path):
+    from hyperimage.distortions import distort
+    from hyperimage.io import load_image
+
+    img = load_image(photo)
+    noisy = tmp_path / "noisy.png"
+    save_image(noisy, distort(img, 1, 5, np.random.default_rng(0)))
+    scores = [p.score for p in api.score(api.default_model(), [photo, noisy])]
+    assert scores[0] > scores[1]
