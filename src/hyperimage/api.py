@@ -29,7 +29,7 @@ from .model import HyperImageModel
 from .pipeline import PipelineConfig, read_image, train as train_records
 from .protocol import random_split
 from .scoring import Prediction, evaluate_records, score_files
-from .storage import CONFIG, WEIGHTS, write_json
+from .storage import is_model_dir, write_json
 
 SPLITS_FILE = "splits.csv"
 #: Models shipped inside the package, one folder per task.
@@ -102,11 +102,6 @@ def train(
 def load_model(path: str | Path) -> HyperImageModel:
     """Load a model folder (``model.safetensors`` + ``config.json``)."""
     return HyperImageModel.load(path)
-
-
-def is_model_dir(path: str | Path) -> bool:
-    """True if ``path`` is a folder holding a saved model."""
-    return (Path(path) / CONFIG).is_file() and (Path(path) / WEIGHTS).is_file()
 
 
 def default_model(task: str = "iqa") -> HyperImageModel:

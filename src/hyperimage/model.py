@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import __version__, networks, preprocess
-from .storage import CONFIG, WEIGHTS, load_tensors, save_tensors, write_json
+from .storage import CONFIG, WEIGHTS, is_model_dir, load_tensors, save_tensors, write_json
 from .grid import PatchGrid, gather_windows
 from .hyper_image import lay_on_grid, stage1_features
 
@@ -158,7 +158,7 @@ class HyperImageModel(nn.Module):
     def load(cls, folder: str | Path) -> "HyperImageModel":
         """Rebuild a model saved by :meth:`save`; no pickle is involved."""
         folder = Path(folder)
-        if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
+        if not is_model_dir(folder):
             raise ValueError(f"{folder}: not a hyperimage model folder (needs {CONFIG} and {WEIGHTS})")
         data = json.loads((folder / CONFIG).read_text())
         data.pop("format", None)

@@ -35,6 +35,11 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
+def is_model_dir(path: str | os.PathLike) -> bool:
+    """True if ``path`` is a folder holding a saved model (weights and config)."""
+    return (Path(path) / CONFIG).is_file() and (Path(path) / WEIGHTS).is_file()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
