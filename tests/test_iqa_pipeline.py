@@ -40,7 +40,7 @@ def test_tid_preset_trains_both_methods_and_scores(tiny_iqa):
     model, result = train(tiny_iqa, presets.get("tid"), settings, seed=0, progress=False)
     assert result.stage2 is not None and np.isfinite(result.stage2.best)
     test = [r for r in tiny_iqa if r.split == "test"]
-    for m in (model, patch_average_of(model, tiny_iqa)):
+    for m in (model, patch_average_of(model, result)):
         ev = evaluate_records(m, test)
         assert ev["n"] == len(test) and not ev["errors"]
         assert np.isfinite(ev["srocc"])

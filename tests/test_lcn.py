@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from hyperimage import lcn as lcn_module
 from hyperimage.lcn import gaussian_window, lcn, lcn_torch
 
 
@@ -119,6 +120,16 @@ def test_torch_agrees_with_numpy(border):
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
     got64 = lcn_torch(x.double(), border=border).permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(got64, expected, atol=1e-6, rtol=0)
+
+
+def test_torch_chunks_of_planes_give_the_same_result(monkeypatch):
+    rng = np.random.default_rng(6)
+    x = torch.from_numpy(np.stack([_textured(rng, (19, 23, 1)) for _ in range(5)])).permute(0, 3, 1, 2)
+    whole = lcn_torch(x)
+    monkeypatch.setattr(lcn_module, "CHUNK_VALUES", 2 * 19 * 23)  # chunks of 2, 2 and 1 planes
+    torch.testing.assert_close(lcn_torch(x), whole, rtol=0, atol=0)
+    expected = np.stack([lcn(image) for image in x.permute(0, 2, 3, 1).numpy()])
+    np.testing.assert_allclose(lcn_torch(x).permute(0, 2, 3, 1).numpy(), expected, atol=1e-5, rtol=0)
 
 
 def test_float32_stays_accurate_in_nearly_flat_regions():

@@ -5,7 +5,7 @@ import torch
 
 from hyperimage import presets
 from hyperimage.datasets import folder, synthetic
-from hyperimage.pipeline import PipelineConfig, patch_average_of, train
+from hyperimage.pipeline import PipelineConfig, dihedral, patch_average_of, random_flips, train
 from hyperimage.protocol import random_split
 from hyperimage.scoring import evaluate_records
 from hyperimage.training import TrainConfig
@@ -30,7 +30,7 @@ def test_two_stage_learns_position_and_beats_patch_averaging(position_task):
     assert min(h["val"] for h in history) < history[0]["val"]  # stage 2 learns
     test = [r for r in position_task if r.split == "test"]
     two_stage = evaluate_records(model, test)
-    baseline = evaluate_records(patch_average_of(model, position_task), test)
+    baseline = evaluate_records(patch_average_of(model, result), test)
     assert two_stage["srocc"] > 0.9
     assert two_stage["srocc"] > baseline["srocc"] + 0.05
 
@@ -52,3 +52,31 @@ def test_training_is_deterministic_and_resumes(position_task, tmp_path):
 def test_needs_train_and_val(position_task):
     with pytest.raises(ValueError, match="need train and val"):
         train([r for r in position_task if r.split == "test"], presets.get("synthetic"), FAST, progress=False)
+
+
+def test_random_flips_mirror_whole_hyper_images():
+    hyper = torch.arange(4 * 2 * 3 * 5, dtype=torch.float32).view(4, 2, 3, 5).repeat(16, 1, 1, 1)
+    out = random_flips(hyper, torch.Generator().manual_seed(0))
+    seen = set()
+    for h, o in zip(hyper, out):
+        variants = [h, h.flip(1), h.flip(2), h.flip(1).flip(2)]
+        matches = [i for i, v in enumerate(variants) if torch.equal(o, v)]
+        assert matches
+        seen.add(matches[0])
+    assert seen == {0, 1, 2, 3}
+
+
+def test_dihedral_moves_both_patches_of_a_pair_alike():
+    pair = torch.arange(2 * 16, dtype=torch.float32).view(1, 2, 1, 4, 4).repeat(64, 1, 1, 1, 1)
+    pair[:, 1] += 100.0
+    out = dihedral(pair, torch.Generator().manual_seed(0))
+    seen = set()
+    for p, o in zip(pair, out):
+        variants = [p]
+        for k in range(1, 4):
+            variants.append(torch.rot90(p, k, dims=(-2, -1)))
+        variants += [v.flip(-1) for v in variants]
+        index = [i for i, v in enumerate(variants) if torch.equal(o, v)]
+        assert index  # one transform, applied to both patches
+        seen.add(index[0])
+    assert seen == set(range(8))

@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 
 from hyperimage.datasets.records import ImageRecord
-from hyperimage.protocol import correlations, random_split, summarise
+from hyperimage.protocol import classification_metrics, correlations, random_split, summarise
 
 
 def test_correlations_match_scipy_and_handle_constants():
@@ -41,3 +41,19 @@ def test_fixed_splits_are_kept():
 def test_summarise():
     s = summarise([{"srocc": 0.9}, {"srocc": 0.7}])
     assert s["srocc"]["mean"] == pytest.approx(0.8) and s["srocc"]["std"] == pytest.approx(0.1) and s["srocc"]["n"] == 2
+
+
+def test_classification_metrics_by_hand():
+    # labels: 1 authentic, 0 tampered; scores grow with "authentic"
+    labels = [1, 1, 1, 0, 0]
+    scores = [0.9, 0.8, 0.3, 0.6, 0.1]  # one authentic missed, one tampered missed
+    m = classification_metrics(scores, labels)
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert m["auc"] == pytest.approx(5 / 6)  # 5 of the 6 (authentic, tampered) pairs ordered right
+    # tampered is the class F1 looks for: precision 1/2 (0.3 and 0.1 called tampered), recall 1/2
+    assert m["f1"] == pytest.approx(0.5)
+    assert classification_metrics([1.0, -1.0], [1, 0], threshold=0.0)["accuracy"] == 1.0
+    assert np.isnan(classification_metrics([0.2, 0.7], [1, 1])["auc"])
+    with pytest.raises(ValueError):
+        classification_metrics([0.1], [1, 0])

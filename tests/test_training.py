@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from hyperimage.training import TrainConfig, fit
+from hyperimage.training import LOSSES, TrainConfig, class_weighted, fit
 
 
 def _problem():
@@ -77,3 +77,15 @@ def test_plateau_divides_lr_and_early_stopping_stops():
     )
     assert state.stopped_early and state.epoch == 7
     assert state.base_lr == pytest.approx(0.01 * 0.1**3)
+
+
+def test_weighted_bce_with_class_weights():
+    logits = torch.tensor([2.0, -1.0, 0.5, 0.0])
+    labels = torch.tensor([1.0, 0.0, 0.0, 0.0])
+    target = class_weighted(labels)
+    # one positive, three negatives: each class carries half of the total weight 4
+    assert torch.allclose(target[:, 1], torch.tensor([2.0, 2 / 3, 2 / 3, 2 / 3]))
+    each = nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    expected = (each[0] * 2.0 + each[1:].sum() * 2 / 3) / 4.0
+    assert torch.allclose(LOSSES["bce"](logits, target), expected)
+    assert torch.allclose(LOSSES["bce"](logits, labels), each.mean())

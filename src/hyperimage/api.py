@@ -27,7 +27,7 @@ from .explain import heat_map, save_overlay
 from .io import ImageError, list_images
 from .model import HyperImageModel
 from .pipeline import PipelineConfig, read_image, train as train_records
-from .protocol import random_split
+from .protocol import FORGERY_SPLIT, IQA_SPLIT, random_split
 from .scoring import Prediction, evaluate_records, score_files
 from .storage import is_model_dir, write_json
 
@@ -42,10 +42,17 @@ def make_synthetic(out: str | Path, experiment: int = 1, n: int = 1000, seed: in
     return synthetic.write_folder(out, images, {"experiment": experiment, "seed": seed, "patches": patches})
 
 
+#: The preset a data set gets when none is named: by published layout, else by the
+#: ``task`` of a folder's ``meta.json`` (written by the project's generators).
+LAYOUT_PRESETS = {"live": "live", "tid2013": "tid", "kadid10k": "tid", "casia2": "forgery"}
+TASK_PRESETS = {"synthetic": "synthetic", "iqa": "tid", "forgery": "forgery"}
+
+
 def _preset_for(data: Path, preset: str | None) -> str:
     if preset is not None:
         return preset
-    task = folder.meta(data).get("task")
+    layout = datasets.detect(data)
+    task = LAYOUT_PRESETS.get(layout) or TASK_PRESETS.get(folder.meta(data).get("task"))
     if task is None:
         raise ValueError(f"{data}: cannot tell the task; pass a preset ({', '.join(presets.available())})")
     return task
@@ -69,13 +76,15 @@ def train(
 ) -> HyperImageModel:
     """Train a model on a data set folder and save it to ``out``.
 
-    Images without a ``split`` are split 60/20/20 by group with ``seed``; the assignment is
+    Images without a ``split`` are split by group with ``seed`` (60/20/20, or 2/3-1/6-1/6
+    for classification as in the paper's forgery experiment); the assignment is
     saved as ``out/splits.csv`` so ``evaluate`` can use the same test set. Checkpoints go to
     ``out/checkpoints`` during training; rerunning an interrupted command resumes there.
     """
     data, out = Path(data), Path(out)
-    records = random_split(datasets.load(data), seed=seed)
     config = presets.get(_preset_for(data, preset), method)
+    fractions = FORGERY_SPLIT if config.task == "classification" else IQA_SPLIT
+    records = random_split(datasets.load(data), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     model, result = train_records(records, config, settings, workdir=out, seed=seed, progress=progress)
     model.save(out)

@@ -27,6 +27,9 @@ class Format(str, Enum):
     json = "json"
 
 
+METRIC_NAMES = {"srocc": "SROCC", "plcc": "PLCC", "krocc": "KROCC", "balanced_accuracy": "balanced accuracy", "auc": "AUC", "f1": "F1"}
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
@@ -62,6 +65,26 @@ def make_iqa(
     source = photos if photos is not None else builtin_photos(size=(384, 512))
     try:
         records = make_iqa_dataset(source, out, types=types, seed=seed)
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"wrote {len(records)} images to {out}")
+
+
+@app.command("make-forgery")
+def make_forgery(
+    out: Path = typer.Argument(..., help="Folder to write (images/, masks/, sources/, labels.csv)."),
+    photos: Path = typer.Option(..., help="Folder of pristine colour photos (e.g. from `hyperimage photos`)."),
+    n: int = typer.Option(1000, help="Number of images (CASIA-2's 41% tampered)."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Write the tampering benchmark: authentic crops and splicing / copy-move / removal forgeries with masks."""
+    from PIL import Image
+
+    from .datasets.tampering import make_tampering_dataset
+
+    files = sorted(f for f in photos.glob("*.png") if Image.open(f).mode == "RGB")
+    try:
+        records = make_tampering_dataset(files, out, n, seed)
     except ValueError as err:
         _fail(str(err))
     typer.echo(f"wrote {len(records)} images to {out}")
@@ -105,20 +128,32 @@ def evaluate(
     split: str = typer.Option("test", help="train, val, test or all."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:
-    """Print SROCC, PLCC and KROCC of a model on a data set."""
+    """Print SROCC, PLCC and KROCC (a classifier: accuracy, balanced accuracy, AUC, F1) of a model on a data set."""
     try:
         result = api.evaluate(model, data, split=split)
     except ValueError as err:
         _fail(str(err))
     for line in result["errors"]:
         typer.echo(line, err=True)
-    typer.echo(f"{split}: n={result['n']}  SROCC {result['srocc']:.4f}  PLCC {result['plcc']:.4f}  KROCC {result['krocc']:.4f}")
+    shown = ("accuracy", "balanced_accuracy", "auc", "f1") if "accuracy" in result else ("srocc", "plcc", "krocc")
+    typer.echo(
+        f"{split}: n={result['n']}  "
+        + "  ".join(f"{METRIC_NAMES.get(m, m)} {result.get(m, float('nan')):.4f}" for m in shown)
+    )
     if json_out:
         write_json(json_out, result)
 
 
-def _model_and_paths(targets: List[Path]) -> tuple["api.HyperImageModel", List[Path]]:
-    """Split ``[MODEL] PATH...``: a leading model folder, else the default model."""
+class Task(str, Enum):
+    iqa = "iqa"
+    forgery = "forgery"
+
+
+TASK_OPTION = typer.Option(Task.iqa, help="Which default model to use when no model folder is given.")
+
+
+def _model_and_paths(targets: List[Path], task: Task = Task.iqa) -> tuple["api.HyperImageModel", List[Path]]:
+    """Split ``[MODEL] PATH...``: a leading model folder, else the default model of ``task``."""
     if targets and api.is_model_dir(targets[0]):
         model_dir, paths = targets[0], targets[1:]
     else:
@@ -126,7 +161,7 @@ def _model_and_paths(targets: List[Path]) -> tuple["api.HyperImageModel", List[P
     if not paths:
         _fail("give at least one image or folder (optionally after a model folder)")
     try:
-        return (api.load_model(model_dir) if model_dir else api.default_model()), paths
+        return (api.load_model(model_dir) if model_dir else api.default_model(task.value)), paths
     except ValueError as err:
         _fail(str(err))
 
@@ -136,9 +171,10 @@ def score(
     targets: List[Path] = typer.Argument(..., help="[MODEL folder] then image files and folders."),
     fmt: Format = typer.Option(Format.csv, "--format", help="csv or json lines."),
     batch_size: int = typer.Option(16, help="Images scored together."),
+    task: Task = TASK_OPTION,
 ) -> None:
     """Score images; a bad file gets one error line naming it, the rest are still scored (exit 1)."""
-    model, paths = _model_and_paths(targets)
+    model, paths = _model_and_paths(targets, task)
     typer.echo(f"# {api.describe(model)}", err=True)
     writer = csv.writer(sys.stdout)
     if fmt is Format.csv:
@@ -162,9 +198,10 @@ def explain(
     targets: List[Path] = typer.Argument(..., help="[MODEL folder] then one image."),
     out: Path = typer.Option(..., "--out", help="PNG to write."),
     readout: str = typer.Option("patch", help="patch (stage-1 cell scores) or gradient (stage-2 attribution)."),
+    task: Task = TASK_OPTION,
 ) -> None:
-    """Draw where the model sees damage, over the image (a heat map on the patch grid)."""
-    model, paths = _model_and_paths(targets)
+    """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid)."""
+    model, paths = _model_and_paths(targets, task)
     if len(paths) != 1:
         _fail("explain takes exactly one image")
     try:
@@ -223,6 +260,28 @@ def bench_iqa(
     root = data or iqa.build_photo_benchmark(cache, budget.photos, seed)
     results = iqa.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True))
     typer.echo(iqa.table(results))
+    if json_out:
+        write_json(json_out, results)
+
+
+@bench.command("forgery")
+def bench_forgery(
+    quick: bool = typer.Option(False, help="300 images, one split, short training."),
+    splits: Optional[int] = typer.Option(None, help="Number of random 2/3-1/6-1/6 splits by source photo."),
+    data: Optional[Path] = typer.Option(None, help="CASIA v2 / folder data set (default: the generated tampering benchmark)."),
+    cache: Path = typer.Option(Path("runs/forgery"), help="Where the tampering benchmark is built (once)."),
+    seed: int = typer.Option(0, help="Seed of data, splits and training."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
+) -> None:
+    """Table 3: DCT-Markov SVM, end-to-end CNN, patch averaging, two-stage; plus localisation F1/IoU."""
+    from .benchmark import forgery
+
+    budget = forgery.QUICK if quick else forgery.FULL
+    if splits is not None:
+        budget = replace(budget, splits=splits)
+    root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed)
+    results = forgery.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True))
+    typer.echo(forgery.table(results))
     if json_out:
         write_json(json_out, results)
 

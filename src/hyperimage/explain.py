@@ -27,16 +27,22 @@ READOUTS = ("patch", "gradient")
 
 def cell_map(model: HyperImageModel, images: torch.Tensor, readout: str = "patch") -> torch.Tensor:
     """Per-cell damage evidence ``(B, U, V)`` for images ``(B, C, H, W)`` of one size."""
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
     model.eval()
     with torch.no_grad():
         hyper = model.hyper_image(images)
+    return evidence(model, hyper, readout)
+
+
+def evidence(model: HyperImageModel, hyper: torch.Tensor, readout: str = "patch") -> torch.Tensor:
+    """Per-cell damage evidence ``(B, U, V)`` from hyper-images ``(B, D, U, V)`` already computed."""
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    model.eval()
     sign = -1.0 if model.config.score.higher_is_better else 1.0
     if readout == "patch" or model.stage2 is None:
         with torch.no_grad():
             return sign * model.cell_scores(hyper)
-    hyper = hyper.requires_grad_(True)
+    hyper = hyper.detach().requires_grad_(True)
     model.aggregate(hyper).sum().backward()
     return sign * (hyper.grad * hyper).sum(dim=1).detach()
 

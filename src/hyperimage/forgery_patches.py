@@ -158,7 +158,7 @@ def contour_patch_pairs(
 
 
 def pairs_from_records(
-    records: Iterable[ImageRecord], rng: np.random.Generator, count: int = POINTS, size: int = PATCH
+    records: Iterable[ImageRecord], rng: np.random.Generator, count: int = POINTS, size: int = PATCH, mode: str = "RGB"
 ) -> PatchPairs:
     """Stage-1 pairs of every tampered record that has a mask and a ``reference``, stacked.
 
@@ -167,7 +167,7 @@ def pairs_from_records(
     where one was given or derived. Other records are skipped, and so are those whose
     reference or mask differs in size from the image (some CASIA v2 forgeries were resized:
     there is no pixel-wise counterpart), with one warning that counts them. Images are read
-    as RGB.
+    in Pillow ``mode`` (``"RGB"`` or ``"L"``).
 
     Returns
     -------
@@ -183,8 +183,8 @@ def pairs_from_records(
     for record in records:
         if record.target != 0.0 or record.mask is None or record.reference is None:
             continue
-        tampered = load_image(record.path, mode="RGB")
-        authentic = load_image(record.reference, mode="RGB")
+        tampered = load_image(record.path, mode=mode)
+        authentic = load_image(record.reference, mode=mode)
         mask = load_image(record.mask, mode="L") > 0.5
         if authentic.shape != tampered.shape or mask.shape != tampered.shape[:2]:
             mismatched.append(record.path)

@@ -54,6 +54,11 @@ _TORCH_PAD = {"reflect": "reflect", "replicate": "replicate", "zeros": "constant
 
 ArrayT = TypeVar("ArrayT", np.ndarray, Tensor)
 
+CHUNK_VALUES = 1 << 18
+"""Pixels :func:`lcn_torch` normalises at once (a 384 x 512 plane is ~0.2 M): its ~30
+float64 passes then stay in the CPU caches instead of streaming a whole batch through
+memory each time, which measured ~4x faster on a 384 x 512 RGB batch."""
+
 
 def gaussian_window(radius: int = 3, window_sigma: float = 7 / 6) -> np.ndarray:
     """Circularly symmetric Gaussian weights ``w_kl`` of Eq. 4, summing to one.
@@ -164,8 +169,10 @@ def lcn_torch(
     The Gaussian window is the outer product of two 1-D Gaussians, so mu and E[I^2] are two
     separable blurs (14 shifted multiply-adds each instead of 49); they are computed in
     float64, where ``sigma^2 = E[I^2] - mu^2`` loses nothing that matters (the float32
-    form of it is off by 1e-2 in flat regions). About 6x faster than the 49-offset form of
-    :func:`lcn`, which stays the reference. The result is cast back to ``x``'s dtype.
+    form of it is off by 1e-2 in flat regions). The planes (image channels) go through in
+    chunks of about :data:`CHUNK_VALUES` pixels, so that the float64 work stays in cache.
+    Much faster than the 49-offset form of :func:`lcn`, which stays the reference. The
+    result is cast back to ``x``'s dtype.
 
     Parameters
     ----------
@@ -188,10 +195,15 @@ def lcn_torch(
         raise ValueError(f"x must be floating point in [0, 1], got dtype {x.dtype}")
     _check_args(x.shape[-2], x.shape[-1], radius, eps, border)
     taps = [float(w) for w in gaussian_window(radius, window_sigma).sum(axis=0)]
-    work = x.double()
-    mu = _separable_blur(work, taps, border)
-    var = _separable_blur(work * work, taps, border).sub_(mu * mu).clamp_(min=0.0)
-    return ((work - mu) / var.sqrt_().add_(eps)).to(x.dtype)
+    planes = x.reshape(-1, *x.shape[-2:])  # (B * C, H, W): every plane is normalised alone
+    out = torch.empty(planes.shape, dtype=x.dtype, device=x.device)
+    step = max(1, CHUNK_VALUES // (planes.shape[1] * planes.shape[2]))
+    for start in range(0, planes.shape[0], step):
+        work = planes[start : start + step].double()
+        mu = _separable_blur(work, taps, border)
+        var = _separable_blur(work * work, taps, border).sub_(mu * mu).clamp_(min=0.0)
+        out[start : start + step] = (work - mu) / var.sqrt_().add_(eps)
+    return out.view(x.shape)
 
 
 def _separable_blur(x: Tensor, taps: list[float], border: str) -> Tensor:

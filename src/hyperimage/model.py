@@ -23,6 +23,8 @@ from .grid import PatchGrid, gather_windows
 from .hyper_image import lay_on_grid, stage1_features
 
 METHODS = ("two-stage", "patch-average")
+TASKS = ("regression", "classification")
+STAGE1_DATA = ("windows", "contour-pairs")
 
 
 @dataclass
@@ -42,9 +44,19 @@ class ScoreSpec:
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a model; saved as ``config.json`` beside its weights."""
+    """Everything needed to rebuild a model; saved as ``config.json`` beside its weights.
+
+    ``task``: ``"regression"`` (a score, e.g. quality) or ``"classification"`` (stage 2 gives
+    a logit; the score is the probability of class 1, e.g. "authentic" for forgery).
+    ``stage1_data``: what stage 1 learns from: ``"windows"`` (grid windows labelled by the
+    ``window_labels`` rule) or ``"contour-pairs"`` (the forgery experiment's Siamese ranking
+    of authentic/tampered patch pairs cut along the tampering's contour, which needs a mask
+    and an authentic reference for every tampered training image).
+    """
 
     method: str = "two-stage"
+    task: str = "regression"
+    stage1_data: str = "windows"
     stage1: str = "synthetic-stage1"
     stage1_args: dict[str, Any] = field(default_factory=dict)
     stage2: str = "synthetic-stage2"
@@ -64,6 +76,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.stage1_data not in STAGE1_DATA:
+            raise ValueError(f"stage1_data must be one of {STAGE1_DATA}, got {self.stage1_data!r}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         self.grid = tuple(self.grid)
@@ -135,9 +151,11 @@ class HyperImageModel(nn.Module):
         return self.stage2(hyper)
 
     def aggregate(self, hyper: torch.Tensor) -> torch.Tensor:
-        """Image score ``(B,)`` from a hyper-image, in the units of the training targets."""
+        """Image score ``(B,)`` from a hyper-image: in the units of the training targets, or
+        for classification the probability of class 1 (the sigmoid of the stage-2 logit)."""
         shift, scale = self.config.stage2_norm
-        return shift + scale * self.aggregate_raw(hyper)
+        out = shift + scale * self.aggregate_raw(hyper)
+        return torch.sigmoid(out) if self.config.task == "classification" else out
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Images ``(B, C, H, W)`` -> raw image scores ``(B,)`` (Eq. 1)."""

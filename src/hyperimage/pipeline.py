@@ -23,15 +23,16 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import window_labels
 from .datasets.records import ImageRecord
+from .forgery_patches import pairs_from_records
 from .grid import PatchGrid
 from .hyper_image import lay_on_grid
 from .io import ImageError, load_image
-from .model import HyperImageModel, ModelConfig, ScoreSpec
-from .training import LoopState, TrainConfig, fit
+from .model import HyperImageModel, ModelConfig
+from .ranking import PairDecision, shuffle_pairs
+from .training import LOSSES, LoopState, TrainConfig, class_weighted, fit
 
 
 @dataclass
@@ -43,6 +44,7 @@ class PipelineConfig:
     windows_per_image: int | None = None
     val_windows: int = 20000
     feature_batch: int = 2048
+    stage2_flips: bool = False
 
     @classmethod
     def cpu(
@@ -75,13 +77,14 @@ class ImageBank:
     def __init__(self, records: Sequence[ImageRecord], model: HyperImageModel):
         config, grid = model.config, model.grid
         rule = window_labels.get(config.window_labels)
+        uses_reference = getattr(rule, "uses_reference", False)
         images, refs, kept, self.errors = [], [], [], []
         ref_cache: dict[Path, torch.Tensor] = {}
         for rec in records:
             try:
                 img = read_image(rec, config, grid)
                 ref = None
-                if rec.reference is not None and rec.reference.resolve() != rec.path.resolve():
+                if uses_reference and rec.reference is not None and rec.reference.resolve() != rec.path.resolve():
                     if rec.reference not in ref_cache:
                         ref_cache[rec.reference] = read_image(replace(rec, path=rec.reference), config, grid)
                     ref = ref_cache[rec.reference]
@@ -227,6 +230,83 @@ def train_stage1(
     return fit(model.stage1, batches, validate, cfg, checkpoint, desc="stage 1", progress=progress)
 
 
+def _patches(images: np.ndarray) -> torch.Tensor:
+    """``(K, p, p[, C])`` NumPy patches -> ``(K, C, p, p)`` float32 tensor."""
+    t = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    return t[:, None] if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
+
+
+def dihedral(patches: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Each item of ``(N, ..., p, p)`` square patches in one of the 8 flips/rotations, at random.
+
+    All patches of one item (e.g. the two of a pair) get the same transform. Tampering
+    traces (seams, resampling, inpainting) have no preferred orientation, so the 8 variants
+    multiply small training sets.
+    """
+    n = patches.shape[0]
+    shape = (n,) + (1,) * (patches.ndim - 1)
+    out = patches
+    for flip in (lambda x: x.flip(-1), lambda x: x.flip(-2), lambda x: x.transpose(-1, -2)):
+        chosen = (torch.rand(n, generator=gen) < 0.5).view(shape)
+        out = torch.where(chosen, flip(out), out)
+    return out
+
+
+def train_ranker(
+    model: HyperImageModel,
+    train_recs: Sequence[ImageRecord],
+    val_recs: Sequence[ImageRecord],
+    settings: PipelineConfig,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+) -> LoopState:
+    """Forgery stage 1 ("Experiment 2"): the Siamese ranker on contour patch pairs.
+
+    Every tampered record with a mask and its authentic reference gives the paper's 15
+    pairs of ``patch``-px patches centred on the tampering's contour
+    (:func:`~hyperimage.forgery_patches.pairs_from_records`). The mean training patch is
+    stored in the ranker and subtracted from every patch; each training pair gets one of the
+    8 flips/rotations (:func:`dihedral`, both patches alike) and a random channel order
+    (:func:`~hyperimage.ranking.shuffle_pairs`); the loss is the Siamese hinge with
+    delta = 3. The validation error is the share of validation pairs ranked the wrong way
+    (half in each order): the hinge itself is dominated by a few confident mistakes. Afterwards the ranker's reference feature (what a single patch is compared with
+    at test time) is set to the mean feature of the training patches.
+    """
+    ranker = model.stage1
+    if model.config.preprocess != "none":
+        raise ValueError("contour-pair training cuts patches from raw images: use preprocess 'none'")
+    cfg = replace(settings.stage1, loss="siamese")
+    rng = np.random.default_rng(cfg.seed)
+    size, mode = model.config.patch, model.config.image_mode
+    train_pairs = pairs_from_records(train_recs, rng, size=size, mode=mode)
+    val_pairs = pairs_from_records(val_recs, rng, size=size, mode=mode)
+    authentic, tampered = _patches(train_pairs.authentic), _patches(train_pairs.tampered)
+    ranker.set_input_mean(torch.cat([authentic, tampered]))
+    val_a, val_t = _patches(val_pairs.authentic), _patches(val_pairs.tampered)
+    val_y = torch.where(torch.arange(len(val_a)) % 2 == 0, 1.0, -1.0)
+    first = (val_y > 0).view(-1, 1, 1, 1)
+    val_x = torch.stack([torch.where(first, val_a, val_t), torch.where(first, val_t, val_a)], dim=1)
+    decision = PairDecision(ranker)
+
+    def batches(gen: torch.Generator):
+        order = torch.randperm(len(authentic), generator=gen)
+        for start in range(0, len(order), cfg.batch_size):
+            b = order[start : start + cfg.batch_size]
+            pair = dihedral(torch.stack([authentic[b], tampered[b]], dim=1), gen)
+            c1, c2, y = shuffle_pairs(pair[:, 0], pair[:, 1], gen)
+            yield torch.stack([c1, c2], dim=1), y
+
+    def validate() -> float:
+        pred = torch.cat([decision(val_x[i : i + 256]) for i in range(0, len(val_x), 256)])
+        return float((pred * val_y <= 0).float().mean())
+
+    state = fit(decision, batches, validate, cfg, checkpoint, desc="stage 1 (pairs)", progress=progress)
+    with torch.no_grad():
+        patches = torch.cat([authentic, tampered])
+        ranker.set_reference(torch.cat([ranker.forward_features(patches[i : i + 512]) for i in range(0, len(patches), 512)]))
+    return state
+
+
 def train_stage2(
     model: HyperImageModel,
     train_h: torch.Tensor,
@@ -237,30 +317,67 @@ def train_stage2(
     checkpoint: Path | None = None,
     progress: bool = True,
 ) -> LoopState:
-    """Train stage 2 on hyper-images ``(N, D, U, V)`` and image targets ``(N,)``."""
-    shift, scale = _norm(train_y)
-    model.config.stage2_norm = (shift, scale)
+    """Train stage 2 on hyper-images ``(N, D, U, V)`` and image targets ``(N,)``.
+
+    Regression: the loss of ``settings.stage2`` on standardised targets. Classification:
+    binary cross-entropy on the logit with class weights, so each class carries half the
+    loss whatever the balance (CASIA-2 is 59% authentic).
+    """
     cfg = settings.stage2
-    ty, vy = (train_y - shift) / scale, (val_y - shift) / scale
+    if model.config.task == "classification":
+        model.config.stage2_norm = (0.0, 1.0)
+        cfg = replace(cfg, loss="bce")
+        ty, vy = class_weighted(train_y), class_weighted(val_y)
+    else:
+        shift, scale = _norm(train_y)
+        model.config.stage2_norm = (shift, scale)
+        ty, vy = (train_y - shift) / scale, (val_y - shift) / scale
+    loss_fn = LOSSES[cfg.loss]
 
     def batches(gen: torch.Generator):
         order = torch.randperm(len(ty), generator=gen)
         for start in range(0, len(order), cfg.batch_size):
             b = order[start : start + cfg.batch_size]
-            yield train_h[b], ty[b]
+            yield (random_flips(train_h[b], gen) if settings.stage2_flips else train_h[b]), ty[b]
 
     def validate() -> float:
-        return float(F.l1_loss(model.stage2(val_h), vy))
+        return float(loss_fn(model.stage2(val_h), vy))
 
     return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress)
 
 
+def random_flips(hyper: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Flip each hyper-image ``(N, D, U, V)`` up-down and left-right, each with probability 1/2.
+
+    Stage-2 augmentation for tasks whose label does not change when the image is mirrored
+    (quality, forgery): a mirrored image has roughly the mirrored hyper-image, so the flips
+    teach stage 2 that the mirror images of a layout score alike, four layouts per image
+    on small data sets. Not for tasks whose label depends on absolute position.
+    """
+    n = hyper.shape[0]
+    out = hyper
+    for dim in (2, 3):
+        flip = (torch.rand(n, generator=gen) < 0.5).view(n, 1, 1, 1)
+        out = torch.where(flip, out.flip(dim), out)
+    return out
+
+
 def calibrate_average(model: HyperImageModel, train_h: torch.Tensor, train_y: torch.Tensor) -> None:
-    """Patch averaging: least-squares line from the mean patch score to the image target."""
+    """Patch averaging: map the mean patch score to the image target.
+
+    Regression: a least-squares line. Classification: a class-weighted logistic regression
+    (scikit-learn), whose intercept and slope turn the mean score into a logit.
+    """
     model.config.stage2_norm = (0.0, 1.0)
     with torch.no_grad():
         mean = model.aggregate_raw(train_h).double().numpy()
     y = train_y.double().numpy()
+    if model.config.task == "classification":
+        from sklearn.linear_model import LogisticRegression
+
+        fitted = LogisticRegression(class_weight="balanced").fit(mean[:, None], y > 0.5)
+        model.config.stage2_norm = (float(fitted.intercept_[0]), float(fitted.coef_[0, 0]))
+        return
     if np.ptp(mean) > 0:
         slope, intercept = np.polyfit(mean, y, 1)
     else:
@@ -270,13 +387,16 @@ def calibrate_average(model: HyperImageModel, train_h: torch.Tensor, train_y: to
 
 @dataclass
 class TrainResult:
-    """What :func:`train` produced besides the model."""
+    """What :func:`train` produced besides the model, including the training hyper-images
+    ``(N, D, U, V)`` and targets, which :func:`patch_average_of` reuses."""
 
     stage1: LoopState
     stage2: LoopState | None
     skipped: list[str]
     n_train: int
     n_val: int
+    train_hyper: torch.Tensor = field(repr=False)
+    train_targets: torch.Tensor = field(repr=False)
 
 
 def train(
@@ -312,8 +432,12 @@ def train(
         high=float(targets.max()) if high is None else high,
     )
     ckpt = Path(workdir) / "checkpoints" if workdir is not None else None
+    stage1_ckpt = ckpt / "stage1.safetensors" if ckpt else None
+    if config.stage1_data == "contour-pairs":
+        s1 = train_ranker(model, train_recs, val_recs, settings, stage1_ckpt, progress)
     train_bank, val_bank = ImageBank(train_recs, model), ImageBank(val_recs, model)
-    s1 = train_stage1(model, train_bank, val_bank, settings, ckpt / "stage1.safetensors" if ckpt else None, progress)
+    if config.stage1_data == "windows":
+        s1 = train_stage1(model, train_bank, val_bank, settings, stage1_ckpt, progress)
     train_h = train_bank.hyper_images(model, settings.feature_batch)
     s2 = None
     if model.stage2 is None:
@@ -325,18 +449,19 @@ def train(
             ckpt / "stage2.safetensors" if ckpt else None, progress,
         )
     model.eval()
-    return model, TrainResult(s1, s2, train_bank.errors + val_bank.errors, len(train_bank), len(val_bank))
+    return model, TrainResult(
+        s1, s2, train_bank.errors + val_bank.errors, len(train_bank), len(val_bank), train_h, train_bank.targets
+    )
 
 
-def patch_average_of(model: HyperImageModel, records: Sequence[ImageRecord], batch: int = 2048) -> HyperImageModel:
+def patch_average_of(model: HyperImageModel, result: TrainResult) -> HyperImageModel:
     """The patch-averaging baseline that shares a trained model's stage 1.
 
-    Calibrated on the ``train`` records, exactly as :func:`train` does for
-    ``method="patch-average"``.
+    Calibrated on the training hyper-images of ``result`` (what :func:`train` returned with
+    ``model``), exactly as :func:`train` does for ``method="patch-average"``.
     """
     config = replace(model.config, method="patch-average")
     baseline = HyperImageModel(config)
     baseline.stage1.load_state_dict(model.stage1.state_dict())
-    bank = ImageBank([r for r in records if r.split == "train"], baseline)
-    calibrate_average(baseline, bank.hyper_images(baseline, batch), bank.targets)
+    calibrate_average(baseline, result.train_hyper, result.train_targets)
     return baseline.eval()

@@ -66,3 +66,26 @@ def live(method: str) -> ModelConfig:
     """NR-IQA on gray images (LIVE, Table 2 experiment 1): Kang stage 1 on LCN'd 32x32 gray
     patches, selective patch training, "LIVE stage 2" on a 24x23 grid."""
     return _iqa(method, 1, (24, 23), (512, 768), "live-stage2", "live")
+
+
+@register("forgery")
+def forgery(method: str) -> ModelConfig:
+    """Image forgery classification (CASIA-2, Table 3, Experiment 2): the "Forgery channel" of
+    Table 4 in a Siamese ranker trained on 64x64 patch pairs along the tampering's contour,
+    "Forgery stage 2" on a 15x15x500 hyper-image with class-weighted cross-entropy. The score
+    is the probability that the image is authentic (label 1, CASIA-2's "Au")."""
+    return ModelConfig(
+        method=method,
+        task="classification",
+        stage1_data="contour-pairs",
+        stage1="forgery-stage1",
+        stage2="forgery-stage2",
+        patch=64,
+        grid=(15, 15),
+        max_size=(384, 384),
+        channels=3,
+        preprocess="none",
+        window_labels="image",
+        score=ScoreSpec(name="probability authentic", low=0.0, high=1.0, higher_is_better=True),
+        preset="forgery",
+    )

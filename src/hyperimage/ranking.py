@@ -179,13 +179,23 @@ class SiameseRanker(nn.Module):
     hidden : width of w1 (not given in the paper; default D).
     dropout : the channel's final Drop(0.5) of Table 4, applied to C1 and C2 separately
         (each channel of the paper has its own).
+    input_shape : shape ``(C, p, p)`` of one patch; the ranker then holds the mean training
+        patch (:meth:`set_input_mean`), which it subtracts from every patch, as the paper
+        does before stage 1, so a saved ranker carries its own normalisation.
 
     w1 and w2 start with PyTorch's default initialisation; the registered
     ``"forgery-stage1"`` factory re-initialises the whole ranker with He-normal weights
     (:func:`hyperimage.networks.layers.init_weights`), as every Table 4 network.
     """
 
-    def __init__(self, channel: nn.Module, num_features: int, hidden: int | None = None, dropout: float = 0.5):
+    def __init__(
+        self,
+        channel: nn.Module,
+        num_features: int,
+        hidden: int | None = None,
+        dropout: float = 0.5,
+        input_shape: tuple[int, ...] = (),
+    ):
         super().__init__()
         self.channel = channel
         self.num_features = num_features
@@ -193,14 +203,15 @@ class SiameseRanker(nn.Module):
         self.w1 = nn.Linear(num_features, hidden or num_features)
         self.w2 = nn.Linear(hidden or num_features, 1)
         self.register_buffer("reference", torch.zeros(num_features))
+        self.register_buffer("input_mean", torch.zeros(input_shape))
 
     def forward_features(self, patches: torch.Tensor) -> torch.Tensor:
         """``(N, C, p, p)`` -> channel features ``(N, D)`` (the hyper-image pixels)."""
-        return self.channel(patches)
+        return self.channel(patches - self.input_mean)
 
     def compare(self, c1: torch.Tensor, c2: torch.Tensor) -> torch.Tensor:
         """``g(C1 - C2)`` for features ``(N, D)`` x2 -> ``(N,)``; positive: C1 is the authentic one."""
-        return self.w2(torch.relu(self.w1(self.drop(c1) - self.drop(c2)))).squeeze(1)
+        return self.w2(torch.relu(self.w1(self.drop(c1 - c2)))).squeeze(1)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Authenticity score of single patches, ``g(C - r)``: features ``(N, D)`` -> ``(N,)``."""
@@ -209,6 +220,13 @@ class SiameseRanker(nn.Module):
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         """``(N, C, p, p)`` -> authenticity score ``(N,)`` (higher: more authentic)."""
         return self.head(self.forward_features(patches))
+
+    @torch.no_grad()
+    def set_input_mean(self, patches: torch.Tensor) -> None:
+        """Set the patch subtracted from every input to the mean of training ``patches`` ``(N, C, p, p)``."""
+        if patches.ndim < 2 or tuple(patches.shape[1:]) != tuple(self.input_mean.shape):
+            raise ValueError(f"patches must have shape (N, {tuple(self.input_mean.shape)}), got {tuple(patches.shape)}")
+        self.input_mean.copy_(patches.mean(dim=0))
 
     @torch.no_grad()
     def set_reference(self, features: torch.Tensor) -> None:

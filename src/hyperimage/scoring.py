@@ -17,7 +17,7 @@ from .datasets.records import ImageRecord
 from .io import ImageError
 from .model import HyperImageModel
 from .pipeline import read_image
-from .protocol import correlations
+from .protocol import classification_metrics, correlations
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,15 @@ def score_files(model: HyperImageModel, paths: Iterable[str | Path], batch_size:
 
 
 def evaluate_records(model: HyperImageModel, records: Sequence[ImageRecord], batch_size: int = 16) -> dict:
-    """SROCC / PLCC / KROCC of a model on records; unreadable images are listed, not scored."""
+    """Metrics of a model on records; unreadable images are listed, not scored.
+
+    SROCC / PLCC / KROCC for a regression model; accuracy, balanced accuracy, ROC AUC and F1
+    (:func:`~hyperimage.protocol.classification_metrics`) for a classifier.
+    """
     preds = list(score_files(model, [r.path for r in records], batch_size))
     pairs = [(p.score, r.target) for p, r in zip(preds, records) if p.score is not None]
-    metrics = correlations([p for p, _ in pairs], [t for _, t in pairs]) if len(pairs) > 1 else {}
+    measure = classification_metrics if model.config.task == "classification" else correlations
+    metrics = measure([p for p, _ in pairs], [t for _, t in pairs]) if len(pairs) > 1 else {}
     return {
         **metrics,
         "n": len(pairs),

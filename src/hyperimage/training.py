@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .ranking import siamese_hinge
 from .storage import load_tensors, prefixed, save_tensors, unprefixed
 
 Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]]
@@ -53,10 +54,32 @@ class TrainConfig:
         return cls(epochs=200, patience=40, batch_size=32)
 
 
+def weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy on logits ``(N,)``; ``target`` is ``(N,)`` labels or ``(N, 2)``
+    columns ``[label, weight]`` (e.g. class weights, so a minority class counts as much)."""
+    if target.ndim == 2 and target.shape[1] == 2:
+        weight = target[:, 1]
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, target[:, 0], reduction="none")
+        return (loss * weight).sum() / weight.sum()
+    return nn.functional.binary_cross_entropy_with_logits(logits, target)
+
+
+def class_weighted(labels: torch.Tensor) -> torch.Tensor:
+    """Binary labels ``(N,)`` -> ``(N, 2)`` ``[label, weight]`` for :func:`weighted_bce`.
+
+    Each class's weights sum to N / 2, so both classes carry half the loss whatever the
+    balance (CASIA-2 is 59% authentic).
+    """
+    positive = labels > 0.5
+    counts = torch.stack([(~positive).sum(), positive.sum()]).clamp(min=1).float()
+    return torch.stack([labels.float(), len(labels) / (2.0 * counts[positive.long()])], dim=1)
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mae": nn.functional.l1_loss,
     "mse": nn.functional.mse_loss,
-    "bce": nn.functional.binary_cross_entropy_with_logits,
+    "bce": weighted_bce,
+    "siamese": siamese_hinge,
 }
 
 

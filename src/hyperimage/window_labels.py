@@ -72,6 +72,7 @@ def selective_labels(
 
 
 selective_labels.balance_references = True  # type: ignore[attr-defined]
+selective_labels.uses_reference = True  # type: ignore[attr-defined]
 
 
 def _ssim_map(image: torch.Tensor, reference: torch.Tensor) -> np.ndarray:

@@ -7,7 +7,7 @@ from hyperimage.grid import PatchGrid, gather_windows
 from hyperimage.hyper_image import lay_on_grid, stage1_features
 from hyperimage.model import HyperImageModel, ModelConfig
 from hyperimage.networks import kang
-from hyperimage.networks.kang import KangNet, grid_min_max, min_max_pool, row_bands, windows
+from hyperimage.networks.kang import KangNet, grid_min_max, min_max_pool, row_bands, window_extreme, windows
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -118,6 +118,38 @@ def test_windows_and_grid_min_max_against_slicing():
     block = maps[:, 9:17, 12:20]  # (u, v) = (2, 1)
     torch.testing.assert_close(pooled[:, 2, 1, :4], block.amin(dim=(1, 2)))
     torch.testing.assert_close(pooled[:, 2, 1, 4:], block.amax(dim=(1, 2)))
+
+
+@pytest.mark.parametrize(
+    "origins, window",
+    [
+        ([1, 17, 33, 49], 26),  # the TID grid: one block and a 10-element head per window, up to the edge
+        ([3, 13, 23, 33, 43], 26),  # two blocks and a head
+        ([1, 9, 17, 25], 16),  # two whole blocks, no head
+        ([2, 9], 7),  # windows that touch
+        ([0, 20, 40], 7),  # gaps between the windows
+        ([0, 3, 11, 12, 30], 9),  # uneven spacing
+        ([5], 13),  # one window
+    ],
+)
+@pytest.mark.parametrize("dim", [1, 2])
+def test_window_extreme_against_slicing(origins, window, dim):
+    torch.manual_seed(8)
+    maps = torch.randn(2, 75, 81, 3)  # (B, H, W, K), odd sizes
+    origins = torch.tensor(origins)
+    for largest in (False, True):
+        expected = torch.stack(
+            [
+                getattr(maps.narrow(dim, o, window), "amax" if largest else "amin")(dim=dim)
+                for o in origins.tolist()
+            ],
+            dim=dim,
+        )
+        with torch.no_grad():
+            got = window_extreme(maps, origins, window, dim, largest)
+        assert torch.equal(got, expected)
+        grad_maps = maps.clone().requires_grad_(True)  # autograd takes the direct reduction
+        torch.testing.assert_close(window_extreme(grad_maps, origins, window, dim, largest), expected, rtol=0, atol=0)
 
 
 def test_row_bands_respect_the_budget_and_cover_every_row():

@@ -51,8 +51,16 @@ class Budget:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
 
-FULL = Budget(splits=5, photos="pypi", pipeline=PipelineConfig.cpu(10, 40, 64, stage2_patience=10, stage2_batch=16))
-QUICK = Budget(splits=1, photos="builtin", pipeline=PipelineConfig.cpu(4, 15, 32, stage2_patience=10, stage2_batch=16))
+FULL = Budget(
+    splits=5,
+    photos="pypi",
+    pipeline=replace(PipelineConfig.cpu(10, 30, 64, stage2_patience=8, stage2_batch=16), stage2_flips=True),
+)
+QUICK = Budget(
+    splits=1,
+    photos="builtin",
+    pipeline=replace(PipelineConfig.cpu(4, 15, 32, stage2_patience=10, stage2_batch=16), stage2_flips=True),
+)
 
 
 def build_photo_benchmark(folder: Path, photos: str = "builtin", seed: int = 0) -> Path:
@@ -103,8 +111,8 @@ def run(
         test = [r for r in recs if r.split == "test"]
         plain, _ = train(recs, replace(base, method="patch-average", window_labels="image", window_label_args={}),
                          budget.pipeline, seed=seed + split, progress=progress)
-        two_stage, _ = train(recs, replace(base, method="two-stage"), budget.pipeline, seed=seed + split, progress=progress)
-        models = {"cnn": plain, "cnn+selective": patch_average_of(two_stage, recs), "two-stage": two_stage}
+        two_stage, result = train(recs, replace(base, method="two-stage"), budget.pipeline, seed=seed + split, progress=progress)
+        models = {"cnn": plain, "cnn+selective": patch_average_of(two_stage, result), "two-stage": two_stage}
         for row, model in models.items():
             for subset in subsets:
                 chosen = iqa_photos.select(test, subset) if photo else test

@@ -69,8 +69,8 @@ def run(
                 t0 = time.time()
                 recs = random_split(records, seed=seed * 1000 + split)
                 test = [r for r in recs if r.split == "test"]
-                model, _ = train(recs, get_preset("synthetic"), budget.pipeline, seed=seed + split, progress=progress)
-                for method, m in (("two-stage", model), ("patch-average", patch_average_of(model, recs))):
+                model, result = train(recs, get_preset("synthetic"), budget.pipeline, seed=seed + split, progress=progress)
+                for method, m in (("two-stage", model), ("patch-average", patch_average_of(model, result))):
                     ev = evaluate_records(m, test)
                     runs[method].append({key: ev[key] for key in ("srocc", "plcc", "krocc")})
                 label = f"{name} K={k}" if k else name

@@ -551,6 +551,7 @@ def make_tampering_dataset(
         writer.writerow(["image", "label", "group", "mask", "kind"] + (["reference"] if write_sources else []))
         writer.writerows(rows)
     meta = {
+        "task": "forgery",
         "seed": seed,
         "n_images": n_images,
         "tampered_fraction": tampered_fraction,

@@ -36,6 +36,17 @@ STAGE2_SPEC: list[int | str] = [64, 64, 64, "M", 128, 128, 128, "M", 256, 256, 2
 END_TO_END_SPEC: list[int | str] = [32, "M", 64, "M", 64, 64, "M", 128, 128, "M", 256, 256, "M"]
 
 
+def scaled(spec: list[int | str], conv_width: float) -> list[int | str]:
+    """``spec`` with every convolution's filter count multiplied by ``conv_width`` (at least 1).
+
+    ``conv_width`` < 1 gives the thinner networks of a CPU budget: the multiply-adds of a
+    convolution scale with the square of the factor (0.25 does 1/16 of the work).
+    """
+    if conv_width <= 0:
+        raise ValueError(f"conv_width must be positive, got {conv_width}")
+    return [item if item == "M" else max(1, round(int(item) * conv_width)) for item in spec]
+
+
 def encoder(
     in_channels: int, size: Sequence[int], spec: list[int | str], width: int, dropout: float
 ) -> nn.Sequential:
@@ -90,10 +101,19 @@ class ConvClassifier(nn.Module):
 
 @register("forgery-stage1")
 def forgery_stage1(
-    in_channels: int = 3, patch: int = 64, width: int = 500, hidden: int | None = None, dropout: float = 0.5
+    in_channels: int = 3,
+    patch: int = 64,
+    width: int = 500,
+    hidden: int | None = None,
+    dropout: float = 0.5,
+    conv_width: float = 1.0,
 ) -> SiameseRanker:
-    """Table 4 "Forgery channel" on ``patch`` x ``patch`` patches, inside the Siamese ranker; D = ``width``."""
-    ranker = SiameseRanker(encoder(in_channels, (patch, patch), CHANNEL_SPEC, width, dropout), width, hidden, dropout)
+    """Table 4 "Forgery channel" on ``patch`` x ``patch`` patches, inside the Siamese ranker; D = ``width``.
+
+    ``conv_width`` scales the convolutions' filter counts (:func:`scaled`; 1 is Table 4).
+    """
+    channel = encoder(in_channels, (patch, patch), scaled(CHANNEL_SPEC, conv_width), width, dropout)
+    ranker = SiameseRanker(channel, width, hidden, dropout, input_shape=(in_channels, patch, patch))
     init_weights(ranker)
     return ranker
 
@@ -108,7 +128,10 @@ def forgery_stage2(
 
 @register("forgery-end-to-end")
 def forgery_end_to_end(
-    in_channels: int = 3, size: Sequence[int] = (256, 384), width: int = 500, dropout: float = 0.5
+    in_channels: int = 3, size: Sequence[int] = (256, 384), width: int = 500, dropout: float = 0.5, conv_width: float = 1.0
 ) -> ConvClassifier:
-    """Table 4 "Forgery end-to-end CNN" (Experiment 1): images ``(B, 3, 256, 384)`` -> logit ``(B,)``."""
-    return ConvClassifier(in_channels, size, END_TO_END_SPEC, width, dropout)
+    """Table 4 "Forgery end-to-end CNN" (Experiment 1): images ``(B, 3, 256, 384)`` -> logit ``(B,)``.
+
+    ``conv_width`` scales the convolutions' filter counts (:func:`scaled`; 1 is Table 4).
+    """
+    return ConvClassifier(in_channels, size, scaled(END_TO_END_SPEC, conv_width), width, dropout)

@@ -23,10 +23,13 @@ Fast path (:meth:`KangNet.grid_features`): a grid patch's 7x7 convolution is a w
 the convolution of the whole image, and its global min/max pooling is a 26x26 window
 min/max of that map. The map is computed once per image, in horizontal bands to bound
 memory, channels-last; each band is reduced separably, first over the row windows, then
-over the column windows (strided views for evenly spaced origins, a gather otherwise);
-the dense layers then run on the (B, U, V, 100) pooled values of all patches at once, the
-equivalent of 1x1 convolutions. On 512 x 384 images at stride 16 this is ~2.5x less
-convolution work than cutting out the 713 overlapping patches.
+over the column windows. Evenly spaced windows that overlap (26 wide at stride 16) share
+the work: the map is cut into stride-long blocks, each reduced once, and a window combines
+its blocks (:func:`window_extreme`); other origins reduce strided views or gathers of the
+windows. The dense layers then run on the (B, U, V, 100) pooled values of all patches at
+once, the equivalent of 1x1 convolutions. On 512 x 384 images at stride 16 this is ~2.5x
+less convolution work than cutting out the 713 overlapping patches; the convolution is
+then most of the time left.
 
 References
 ----------
@@ -84,19 +87,66 @@ def windows(maps: torch.Tensor, origins: torch.Tensor, window: int, dim: int) ->
     return maps.narrow(dim, int(origins[0]), step * (n - 1) + window).unfold(dim, window, step)
 
 
+def window_extreme(maps: torch.Tensor, origins: torch.Tensor, window: int, dim: int, largest: bool) -> torch.Tensor:
+    """Min (or max, if ``largest``) of the ``window``-long runs of ``maps`` along ``dim``
+    that start at ``origins``.
+
+    Returns ``maps`` with ``dim`` resized to ``n = len(origins)``: entry ``i`` along ``dim``
+    is the min (max) of ``maps`` over ``origins[i]`` to ``origins[i] + window - 1``, i.e.
+    ``windows(maps, origins, window, dim).amin(-1)`` (``amax``).
+
+    Evenly spaced origins whose windows overlap (step ``s < window``, the usual grid) share
+    the work: with ``window = q * s + r`` (``0 <= r < s``), the span is cut into ``s``-long
+    blocks, each reduced once, its first ``r`` elements (its "head") apart from the rest;
+    window ``i`` is then blocks ``i`` to ``i + q - 1`` plus the head of block ``i + q``. Every
+    element is read once instead of ``window / s`` times (a two-level form of the van Herk /
+    Gil-Werman running extremum), and the combining steps run in place on the small
+    reduced tensors. Other origins, and maps that need gradients (autograd cannot follow
+    the in-place steps: ``amin``/``amax`` keep their outputs for the backward pass), reduce
+    :func:`windows` directly.
+    """
+    reduce, combine = (torch.amax, torch.maximum) if largest else (torch.amin, torch.minimum)
+    n = origins.numel()
+    steps = origins.diff()
+    step = int(steps[0]) if n > 1 else window
+    autograd = torch.is_grad_enabled() and maps.requires_grad
+    if autograd or step >= window or not bool((steps == step).all()):
+        return reduce(windows(maps, origins, window, dim), dim=-1)
+    q, r = divmod(window, step)
+    count = n + q - 1  # whole blocks under the windows, followed by r more elements
+    start = int(origins[0])
+    blocks = maps.narrow(dim, start, count * step).unflatten(dim, (count, step))
+    if r:
+        heads = reduce(blocks.narrow(dim + 1, 0, r), dim=dim + 1)
+        whole = reduce(blocks.narrow(dim + 1, r, step - r), dim=dim + 1)
+        combine(whole, heads, out=whole)
+    else:
+        whole = reduce(blocks, dim=dim + 1)
+    result = whole.narrow(dim, 0, n).clone() if q > 1 else whole.narrow(dim, 0, n)
+    for k in range(1, q):
+        combine(result, whole.narrow(dim, k, n), out=result)
+    if r:  # the heads of blocks q .. n + q - 1; the last one lies past the blocks
+        inner, final = result.narrow(dim, 0, n - 1), result.narrow(dim, n - 1, 1)
+        combine(inner, heads.narrow(dim, q, n - 1), out=inner)
+        combine(final, reduce(maps.narrow(dim, start + count * step, r), dim=dim, keepdim=True), out=final)
+    return result
+
+
 def grid_min_max(maps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, window: int) -> torch.Tensor:
     """(MinPool, MaxPool) of every ``window`` x ``window`` block at ``rows`` x ``cols``.
 
     Channels-last maps ``(B, H, W, K)`` -> ``(B, U, V, 2K)``; entry (u, v) is
     :func:`min_max_pool` of ``maps[:, rows[u]:rows[u] + window, cols[v]:cols[v] + window]``.
-    Separable: the row windows first (the big pass), then the column windows of the U
-    pooled rows. With K innermost, each reduction runs over whole contiguous ``W * K``
-    rows, which vectorises; reducing a channels-first layout this way is ~15x slower.
+    Separable, by :func:`window_extreme`: the row windows first (the big pass), then the
+    column windows of the U pooled rows. With K innermost, each reduction runs over whole
+    contiguous ``W * K`` rows, which vectorises; reducing a channels-first layout this way
+    is ~15x slower.
     """
-    by_rows = windows(maps, rows, window, 1)
-    low = windows(by_rows.amin(dim=-1), cols, window, 2).amin(dim=-1)
-    high = windows(by_rows.amax(dim=-1), cols, window, 2).amax(dim=-1)
-    return torch.cat([low, high], dim=-1)
+    pooled = []
+    for largest in (False, True):
+        by_rows = window_extreme(maps, rows, window, 1, largest)
+        pooled.append(window_extreme(by_rows, cols, window, 2, largest))
+    return torch.cat(pooled, dim=-1)
 
 
 def row_bands(rows: torch.Tensor, extent: int, budget: int) -> list[slice]:

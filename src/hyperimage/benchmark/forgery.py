@@ -1,0 +1,221 @@
+"""Table 3: image forgery classification, the two-stage model against the paper's baselines.
+
+Rows, all trained and tested on the same splits:
+
+* ``dct-markov-svm``: block-DCT Markov transition features + linear SVM (Sutthiwan et al.
+  2011 style, :mod:`hyperimage.baselines.dct_markov`), C chosen on the validation set;
+* ``end-to-end``: the "Forgery end-to-end CNN" of Table 4 on whole 256x384 images
+  (:mod:`hyperimage.baselines.end_to_end`);
+* ``patch-average``: the two-stage model's stage 1, its patch authenticity scores averaged
+  over the grid and calibrated by a logistic fit on the training images;
+* ``two-stage``: the ``forgery`` preset: Siamese ranker on contour patch pairs, then
+  "Forgery stage 2" on the 15x15x500 hyper-image.
+
+Data: a CASIA v2 folder or a folder data set, or by default a tampering benchmark generated
+from real photographs (:mod:`hyperimage.datasets.tampering`: splicing, copy-move and
+inpainting removal, every image re-saved alike, CASIA-2's class balance). Splits: 2/3
+train, 1/6 validation, 1/6 test by group (source photos), repeated; figures are means and
+standard deviations over splits. Metrics: accuracy (the paper's), balanced accuracy, ROC
+AUC and F1 of the tampered class.
+
+Localisation (beyond the paper): on the tampered test images that have a mask, the two-stage
+model's heat maps (per-patch stage-1 scores, and stage-2 gradient x input) flag the same
+share of pixels as the mean tampered area of the training masks and are scored by pixel F1
+and IoU (:mod:`hyperimage.localisation`), beside two trivial maps measured in the same run:
+a centred box of that share, and the whole image.
+
+CPU budget: the convolutions of both CNNs are thinned (``conv_width``, 0.25 = 1/16 of Table
+4's multiply-adds) and trained for few epochs; the paper's full widths are the ``forgery``
+preset's default for ``hyperimage train``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .. import datasets, presets
+from ..baselines.dct_markov import DctMarkovSVM, dct_markov_features
+from ..baselines.end_to_end import EndToEndCNN
+from ..datasets.records import ImageRecord
+from ..explain import evidence, to_pixels
+from ..io import load_image
+from ..localisation import centre_mask, flag_top, mask_scores
+from ..model import HyperImageModel
+from ..pipeline import PipelineConfig, patch_average_of, read_image, train
+from ..protocol import FORGERY_SPLIT, classification_metrics, random_split, summarise
+from ..training import TrainConfig
+
+#: Table 3 of the paper: accuracy (%) on CASIA-2.
+PAPER = {"end-to-end": 75.22, "dct-markov-svm": 79.20, "two-stage": 83.11}
+ROWS = ("dct-markov-svm", "end-to-end", "patch-average", "two-stage")
+MAPS = ("two-stage (patch)", "two-stage (gradient)", "centre box", "whole image")
+
+
+@dataclass
+class Budget:
+    """Data, splits and CPU training budget of one run."""
+
+    splits: int
+    n_images: int
+    conv_width: float = 0.25
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    end_to_end: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _cpu(stage1_epochs: int, stage2_epochs: int, end_to_end_epochs: int) -> dict:
+    pipeline = PipelineConfig(
+        stage1=TrainConfig(epochs=stage1_epochs, patience=4, batch_size=32),
+        stage2=TrainConfig(epochs=stage2_epochs, patience=8, batch_size=16),
+        stage2_flips=True,
+    )
+    return {"pipeline": pipeline, "end_to_end": TrainConfig(epochs=end_to_end_epochs, patience=8, batch_size=16)}
+
+
+FULL = Budget(splits=3, n_images=1000, **_cpu(12, 30, 30))
+QUICK = Budget(splits=1, n_images=300, **_cpu(5, 12, 12))
+
+
+def build_tampering_benchmark(folder: Path, n_images: int, seed: int = 0) -> Path:
+    """Write (once) the tampering benchmark of ``n_images`` from the PyPI photos into ``folder``.
+
+    The colour photos of :func:`hyperimage.photos.gather_photos` (gray ones are left out: a
+    gray splice in a colour photo would be trivial) are cut into 256x384 crops by
+    :func:`hyperimage.datasets.tampering.make_tampering_dataset`.
+    """
+    from ..datasets.tampering import make_tampering_dataset
+    from ..photos import gather_photos
+
+    data = folder / f"forgery-pypi-n{n_images}-seed{seed}"
+    if (data / "labels.csv").is_file():
+        return data
+    source = folder / "photos-pypi"
+    if not (source / "manifest.json").is_file():
+        gather_photos(source, sources=("pypi",))
+    photos = sorted(p for p in source.glob("*.png") if Image.open(p).mode == "RGB")
+    make_tampering_dataset(photos, data, n_images, seed)
+    return data
+
+
+def _forgery_model_config(conv_width: float):
+    config = presets.get("forgery")
+    config.stage1_args = {"conv_width": conv_width}
+    return config
+
+
+def _truth(record: ImageRecord, shape: tuple[int, int]) -> np.ndarray:
+    mask = Image.open(record.mask).convert("L")
+    if mask.size != (shape[1], shape[0]):
+        mask = mask.resize((shape[1], shape[0]), Image.NEAREST)
+    return np.asarray(mask) > 127
+
+
+def test_outputs(
+    model: HyperImageModel, baseline: HyperImageModel, records: list[ImageRecord], fraction: float
+) -> tuple[np.ndarray, np.ndarray, dict[str, list[dict]]]:
+    """Scores of ``model`` and of its patch-averaging ``baseline`` (which shares its stage 1)
+    on ``records``, and the localisation scores of the maps on the tampered ones with a mask.
+
+    Each image's hyper-image is computed once and serves both scores and both heat maps.
+    """
+    scores, base_scores = [], []
+    maps: dict[str, list[dict]] = {name: [] for name in MAPS}
+    for record in records:
+        x = read_image(record, model.config, model.grid)[None]
+        with torch.no_grad():
+            hyper = model.hyper_image(x)
+            scores.append(float(model.clip(model.aggregate(hyper))[0]))
+            base_scores.append(float(baseline.clip(baseline.aggregate(hyper))[0]))
+        if record.target != 0.0 or record.mask is None:
+            continue
+        truth = _truth(record, tuple(x.shape[2:]))
+        for name, readout in (("two-stage (patch)", "patch"), ("two-stage (gradient)", "gradient")):
+            heat = to_pixels(model, evidence(model, hyper, readout), x.shape[2], x.shape[3])[0, 0].numpy()
+            maps[name].append(mask_scores(flag_top(heat, fraction), truth))
+        maps["centre box"].append(mask_scores(centre_mask(truth.shape, fraction), truth))
+        maps["whole image"].append(mask_scores(np.ones_like(truth), truth))
+    return np.array(scores), np.array(base_scores), maps
+
+
+def _mean_area(records: list[ImageRecord]) -> float:
+    areas = [float((load_image(r.mask, mode="L") > 0.5).mean()) for r in records]
+    return float(np.mean(areas)) if areas else 0.1
+
+
+def run(
+    data: Path,
+    budget: Budget = FULL,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+) -> dict:
+    """Train the four rows on ``budget.splits`` splits of ``data``; metrics and localisation."""
+    started = time.time()
+    records = datasets.load(data)
+    features = {r.path: dct_markov_features(load_image(r.path, mode="RGB")) for r in records}
+    runs: dict[str, list[dict]] = {row: [] for row in ROWS}
+    maps: dict[str, list[dict]] = {name: [] for name in MAPS}
+    for split in range(budget.splits):
+        t0 = time.time()
+        recs = random_split(records, seed=seed * 1000 + split, fractions=FORGERY_SPLIT)
+        part = {name: [r for r in recs if r.split == name] for name in ("train", "val", "test")}
+        labels = {name: np.array([r.target for r in rs]) for name, rs in part.items()}
+        test_paths = [r.path for r in part["test"]]
+
+        stacked = {name: np.stack([features[r.path] for r in rs]) for name, rs in part.items()}
+        svm = DctMarkovSVM().fit(stacked["train"], labels["train"], stacked["val"], labels["val"])
+        scores = {"dct-markov-svm": (svm.decision_function(stacked["test"]), 0.0)}
+
+        cnn = EndToEndCNN(conv_width=budget.conv_width, seed=seed + split)
+        cnn.fit([(r.path, r.target) for r in part["train"]], [(r.path, r.target) for r in part["val"]], budget.end_to_end, progress)
+        scores["end-to-end"] = (cnn.predict_proba(test_paths), 0.5)
+
+        model, result = train(recs, _forgery_model_config(budget.conv_width), budget.pipeline, seed=seed + split, progress=progress)
+        fraction = _mean_area([r for r in part["train"] if r.mask is not None])
+        two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
+        scores["patch-average"] = (average, 0.5)
+        scores["two-stage"] = (two_stage, 0.5)
+
+        for row, (s, threshold) in scores.items():
+            runs[row].append(classification_metrics(s, labels["test"], threshold))
+        for name, values in located.items():
+            if values:
+                maps[name].append({k: float(np.mean([v[k] for v in values])) for k in ("f1", "iou")})
+        log(
+            f"split {split + 1}/{budget.splits} ({time.time() - t0:.0f} s): "
+            + ", ".join(f"{row} acc {runs[row][-1]['accuracy']:.4f}" for row in ROWS)
+        )
+    return {
+        "data": str(data),
+        "budget": asdict(budget),
+        "seed": seed,
+        "splits": runs,
+        "localisation": maps,
+        "summary": {row: summarise(r) for row, r in runs.items()},
+        "localisation_summary": {name: summarise(v) for name, v in maps.items() if v},
+        "wall_seconds": time.time() - started,
+    }
+
+
+def table(results: dict) -> str:
+    """Table 3 as text: ours (mean +- std over splits) beside the paper's CASIA-2 accuracy."""
+    metrics = ("accuracy", "balanced_accuracy", "auc", "f1")
+    lines = [f"Table 3 rows on {results['data']} ({results['budget']['splits']} split(s), mean +- std)", ""]
+    lines.append(f"{'row':<16}" + "".join(f"{m:>19}" for m in metrics) + "   paper accuracy (CASIA-2)")
+    for row in ROWS:
+        s = results["summary"][row]
+        cells = "".join(f"{s[m]['mean']:>12.4f} +-{s[m]['std']:.3f}" for m in metrics)
+        paper = PAPER.get(row)
+        lines.append(f"{row:<16}{cells}   {'' if paper is None else f'{paper / 100:.4f}'}")
+    if results["localisation_summary"]:
+        lines += ["", "localisation on tampered test images (pixel F1 / IoU, same share of pixels flagged)"]
+        for name, s in results["localisation_summary"].items():
+            lines.append(f"{name:<22}F1 {s['f1']['mean']:.4f} +-{s['f1']['std']:.3f}   IoU {s['iou']['mean']:.4f} +-{s['iou']['std']:.3f}")
+    lines += ["", f"wall time {results['wall_seconds'] / 60:.1f} min"]
+    return "\n".join(lines)

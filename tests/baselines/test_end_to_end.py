@@ -1,0 +1,46 @@
+"""The end-to-end CNN baseline of the forgery experiment (hyperimage.baselines.end_to_end)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from hyperimage.baselines.end_to_end import EndToEndCNN, load_resized
+from hyperimage.io import save_image
+from hyperimage.networks.forgery import END_TO_END_SPEC, scaled
+from hyperimage.training import TrainConfig
+
+
+def test_load_resized_turns_portraits_and_resizes(tmp_path):
+    portrait = np.zeros((60, 40, 3), np.float32)
+    portrait[:, :20] = 1.0  # left half bright
+    save_image(tmp_path / "p.png", portrait)
+    out = load_resized(tmp_path / "p.png", (32, 48))
+    assert out.shape == (3, 32, 48) and out.dtype == torch.float32
+    # after a quarter turn the bright half is one horizontal band
+    rows = out.mean(dim=(0, 2))
+    assert abs(float(rows[0]) - float(rows[-1])) > 0.9
+
+
+def test_scaled_thins_convolutions_only():
+    assert scaled(END_TO_END_SPEC, 0.25)[:3] == [8, "M", 16]
+    assert scaled([3, "M"], 0.01) == [1, "M"]
+
+
+def test_learns_a_visible_tampering(tmp_path):
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(32):
+        image = rng.random((32, 48, 3)).astype(np.float32) * 0.3
+        label = i % 2
+        if label == 0:
+            image[8:20, 10:30] = 0.9  # a pasted bright block
+        save_image(tmp_path / f"{i}.png", image)
+        items.append((tmp_path / f"{i}.png", float(label)))
+    cnn = EndToEndCNN(size=(32, 48), conv_width=0.5, seed=0)
+    state = cnn.fit(items[:24], items[24:], TrainConfig(epochs=12, patience=12, batch_size=8, lr=0.01))
+    assert state.history[-1]["loss"] < state.history[0]["loss"]
+    p = cnn.predict_proba([path for path, _ in items])
+    labels = np.array([label for _, label in items])
+    assert p.shape == (32,) and ((p >= 0) & (p <= 1)).all()
+    assert p[labels == 1].mean() > p[labels == 0].mean()

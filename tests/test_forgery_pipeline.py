@@ -1,0 +1,124 @@
+"""The forgery preset end to end on a tiny tampering benchmark: contour-pair ranker, stage 2, baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from hyperimage import presets
+from hyperimage.datasets import folder
+from hyperimage.datasets.tampering import TamperConfig, make_tampering_dataset
+from hyperimage.model import HyperImageModel, ModelConfig
+from hyperimage.pipeline import PipelineConfig, patch_average_of, train
+from hyperimage.protocol import FORGERY_SPLIT, random_split
+from hyperimage.scoring import evaluate_records
+from hyperimage.training import TrainConfig
+
+SIZE = (96, 128)
+
+
+def forgery_config():
+    config = presets.get("forgery")
+    config.stage1_args = {"conv_width": 0.125, "width": 32}
+    config.stage2_args = {"width": 32}
+    return config
+
+
+@pytest.fixture(scope="module")
+def tiny_forgery(tmp_path_factory):
+    root = tmp_path_factory.mktemp("forgery")
+    rng = np.random.default_rng(0)
+    # Smooth photos of clearly different colours, spliced with hard seams only: a tiny
+    # ranker must be able to see the seams in a few epochs.
+    photos = [
+        np.clip(rng.random(3) * 0.7 + 0.3 * ndimage.gaussian_filter(rng.random((128, 160, 3)), (3, 3, 0)), 0, 1)
+        .astype(np.float32)
+        for _ in range(12)
+    ]
+    config = TamperConfig(kind_weights=(1.0, 0.0, 0.0), seam_weights=(1.0, 0.0, 0.0), png_probability=1.0)
+    make_tampering_dataset(photos, root, n_images=48, seed=0, size=SIZE, config=config)
+    return random_split(folder.load(root), seed=0, fractions=FORGERY_SPLIT)
+
+
+SETTINGS = PipelineConfig(
+    stage1=TrainConfig(epochs=6, patience=6, batch_size=16),
+    stage2=TrainConfig(epochs=3, patience=3, batch_size=8),
+    stage2_flips=True,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_forgery):
+    return train(tiny_forgery, forgery_config(), SETTINGS, seed=0, progress=False)
+
+
+def test_ranker_learns_from_contour_pairs(trained):
+    model, result = trained
+    history = result.stage1.history
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert result.stage1.best < 0.25  # share of validation pairs ranked the wrong way
+    ranker = model.stage1
+    assert float(ranker.reference.abs().sum()) > 0  # the test-time reference feature was set
+    assert float(ranker.input_mean.abs().sum()) > 0  # so was the mean training patch
+
+
+def test_classifier_scores_are_probabilities_and_survive_save_load(trained, tiny_forgery, tmp_path):
+    model, _ = trained
+    assert model.config.task == "classification" and model.config.stage2_norm == (0.0, 1.0)
+    test = [r for r in tiny_forgery if r.split in ("test", "val")]
+    ev = evaluate_records(model, test)
+    assert ev["n"] == len(test) and not ev["errors"]
+    assert set(ev) >= {"accuracy", "balanced_accuracy", "auc", "f1"}
+    x = torch.rand(2, 3, *SIZE)
+    with torch.no_grad():
+        p = model(x)
+    assert ((p >= 0) & (p <= 1)).all()
+    loaded = HyperImageModel.load(model.save(tmp_path / "m"))
+    with torch.no_grad():
+        assert torch.equal(loaded(x), p)
+
+
+def test_patch_average_of_a_classifier_is_a_logistic_calibration(trained, tiny_forgery):
+    model, result = trained
+    baseline = patch_average_of(model, result)
+    assert baseline.stage2 is None and baseline.config.task == "classification"
+    with torch.no_grad():
+        mean = baseline.cell_scores(result.train_hyper).mean(dim=(1, 2))
+        p = baseline.aggregate(result.train_hyper)
+    intercept, slope = baseline.config.stage2_norm
+    assert torch.allclose(p, torch.sigmoid(intercept + slope * mean), atol=1e-6)
+    assert ((p > 0) & (p < 1)).all()
+
+
+def test_contour_pair_training_refuses_preprocessing(tiny_forgery):
+    config = forgery_config()
+    config.preprocess = "lcn"
+    with pytest.raises(ValueError, match="preprocess"):
+        train(tiny_forgery, config, SETTINGS, seed=0, progress=False)
+
+
+def test_classification_config_is_validated():
+    with pytest.raises(ValueError, match="task"):
+        ModelConfig(task="ranking")
+    with pytest.raises(ValueError, match="stage1_data"):
+        ModelConfig(stage1_data="pixels")
+
+
+def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
+    from hyperimage.benchmark import forgery
+
+    root = tiny_forgery[0].path.parent.parent
+    budget = forgery.Budget(splits=1, n_images=48, conv_width=0.125, **forgery._cpu(1, 1, 1))
+    results = forgery.run(root, budget, seed=0, log=lambda s: None)
+    text = forgery.table(results)
+    for row in forgery.ROWS:
+        assert row in text
+        acc = results["summary"][row]["accuracy"]["mean"]
+        assert 0.0 <= acc <= 1.0
+    assert "0.8311" in text  # the paper's figure beside ours
+    maps = results["localisation_summary"]
+    assert set(maps) == set(forgery.MAPS)
+    assert 0.0 < maps["whole image"]["f1"]["mean"] < 1.0
+    assert np.isfinite(maps["two-stage (patch)"]["iou"]["mean"])
