@@ -107,3 +107,29 @@ def test_train_without_a_task_asks_for_a_preset(tmp_path):
     data = foreign_synthetic_folder(tmp_path / "f", n=10)
     res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m"), *FAST])
     assert res.exit_code == 2 and "preset" in res.output
+
+
+def test_generated_folders_pick_their_preset(tmp_path):
+    from hyperimage import api
+
+    for task, preset in (("iqa", "tid"), ("forgery", "forgery"), ("synthetic", "synthetic")):
+        data = foreign_synthetic_folder(tmp_path / task, n=2)
+        (data / "meta.json").write_text(json.dumps({"task": task}))
+        assert api._preset_for(data, None) == preset
+        assert api._preset_for(data, "live") == "live"  # an explicit preset wins
+
+
+def test_make_forgery_writes_a_folder_data_set(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray((rng.random((260, 390, 3)) * 255).astype(np.uint8)).save(photos / f"p{i}.png")
+    Image.fromarray((rng.random((260, 390)) * 255).astype(np.uint8)).save(photos / "gray.png")  # left out
+    res = runner.invoke(app, ["make-forgery", str(tmp_path / "data"), "--photos", str(photos), "--n", "5"])
+    assert res.exit_code == 0, res.output
+    with open(tmp_path / "data" / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5 and {r["label"] for r in rows} == {"0", "1"}
+    assert json.loads((tmp_path / "data" / "meta.json").read_text())["task"] == "forgery"
+    assert all("gray" not in r["group"] for r in rows)

@@ -73,6 +73,7 @@ def train(
     seed: int = 0,
     settings: PipelineConfig | None = None,
     progress: bool = True,
+    stage1_args: dict | None = None,
 ) -> HyperImageModel:
     """Train a model on a data set folder and save it to ``out``.
 
@@ -80,9 +81,11 @@ def train(
     for classification as in the paper's forgery experiment); the assignment is
     saved as ``out/splits.csv`` so ``evaluate`` can use the same test set. Checkpoints go to
     ``out/checkpoints`` during training; rerunning an interrupted command resumes there.
+    ``stage1_args`` go to the stage-1 network's factory (e.g. ``{"conv_width": 0.25}``).
     """
     data, out = Path(data), Path(out)
     config = presets.get(_preset_for(data, preset), method)
+    config.stage1_args.update(stage1_args or {})
     fractions = FORGERY_SPLIT if config.task == "classification" else IQA_SPLIT
     records = random_split(datasets.load(data), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))

@@ -102,6 +102,7 @@ def train(
     stage2_epochs: Optional[int] = typer.Option(None, help="Stage-2 epochs (paper: 200)."),
     stage2_patience: Optional[int] = typer.Option(None, help="Stage-2 early-stopping patience (paper: 40)."),
     windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all)."),
+    conv_width: Optional[float] = typer.Option(None, help="Forgery preset: share of Table 4's conv filters (0.25 for a CPU)."),
     quiet: bool = typer.Option(False, help="No progress bars."),
 ) -> None:
     """Train a model (stage 1, hyper-images, stage 2) and save it; an interrupted run resumes."""
@@ -115,7 +116,10 @@ def train(
     if (out / "checkpoints").is_dir():
         typer.echo(f"resuming from {out / 'checkpoints'}", err=True)
     try:
-        model = api.train(data, out, method=method, preset=preset, seed=seed, settings=settings, progress=not quiet)
+        model = api.train(
+            data, out, method=method, preset=preset, seed=seed, settings=settings, progress=not quiet,
+            stage1_args=None if conv_width is None else {"conv_width": conv_width},
+        )
     except ValueError as err:
         _fail(str(err))
     typer.echo(f"saved {out}: {api.describe(model)}")
@@ -272,6 +276,7 @@ def bench_forgery(
     cache: Path = typer.Option(Path("runs/forgery"), help="Where the tampering benchmark is built (once)."),
     seed: int = typer.Option(0, help="Seed of data, splits and training."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
+    save_model: Optional[Path] = typer.Option(None, help="Save the first split's two-stage model to this folder."),
 ) -> None:
     """Table 3: DCT-Markov SVM, end-to-end CNN, patch averaging, two-stage; plus localisation F1/IoU."""
     from .benchmark import forgery
@@ -280,7 +285,7 @@ def bench_forgery(
     if splits is not None:
         budget = replace(budget, splits=splits)
     root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed)
-    results = forgery.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True))
+    results = forgery.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), save_model=save_model)
     typer.echo(forgery.table(results))
     if json_out:
         write_json(json_out, results)

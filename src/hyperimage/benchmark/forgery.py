@@ -78,7 +78,7 @@ def _cpu(stage1_epochs: int, stage2_epochs: int, end_to_end_epochs: int) -> dict
     return {"pipeline": pipeline, "end_to_end": TrainConfig(epochs=end_to_end_epochs, patience=8, batch_size=16)}
 
 
-FULL = Budget(splits=3, n_images=1000, **_cpu(12, 30, 30))
+FULL = Budget(splits=3, n_images=600, **_cpu(10, 25, 25))
 QUICK = Budget(splits=1, n_images=300, **_cpu(5, 12, 12))
 
 
@@ -154,8 +154,13 @@ def run(
     seed: int = 0,
     log: Callable[[str], None] = print,
     progress: bool = False,
+    save_model: Path | None = None,
 ) -> dict:
-    """Train the four rows on ``budget.splits`` splits of ``data``; metrics and localisation."""
+    """Train the four rows on ``budget.splits`` splits of ``data``; metrics and localisation.
+
+    With ``save_model`` the two-stage model of the first split is saved there (this is how
+    the package's default forgery model is made).
+    """
     started = time.time()
     records = datasets.load(data)
     features = {r.path: dct_markov_features(load_image(r.path, mode="RGB")) for r in records}
@@ -177,6 +182,8 @@ def run(
         scores["end-to-end"] = (cnn.predict_proba(test_paths), 0.5)
 
         model, result = train(recs, _forgery_model_config(budget.conv_width), budget.pipeline, seed=seed + split, progress=progress)
+        if save_model is not None and split == 0:
+            model.save(save_model)
         fraction = _mean_area([r for r in part["train"] if r.mask is not None])
         two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
         scores["patch-average"] = (average, 0.5)
