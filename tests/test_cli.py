@@ -133,3 +133,10 @@ def test_make_forgery_writes_a_folder_data_set(tmp_path):
     assert len(rows) == 5 and {r["label"] for r in rows} == {"0", "1"}
     assert json.loads((tmp_path / "data" / "meta.json").read_text())["task"] == "forgery"
     assert all("gray" not in r["group"] for r in rows)
+
+
+def test_score_task_forgery_without_a_shipped_model_says_so(tmp_path):
+    image = tmp_path / "x.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(image)
+    res = runner.invoke(app, ["score", "--task", "forgery", str(image)])
+    assert res.exit_code == 2 and "no default forgery model" in res.output
