@@ -126,8 +126,10 @@ def test_make_forgery_writes_a_folder_data_set(tmp_path):
     for i in range(2):
         Image.fromarray((rng.random((260, 390, 3)) * 255).astype(np.uint8)).save(photos / f"p{i}.png")
     Image.fromarray((rng.random((260, 390)) * 255).astype(np.uint8)).save(photos / "gray.png")  # left out
+    (photos / "broken.png").write_bytes(b"not a png")  # left out, named
     res = runner.invoke(app, ["make-forgery", str(tmp_path / "data"), "--photos", str(photos), "--n", "5"])
     assert res.exit_code == 0, res.output
+    assert "broken.png: unreadable" in res.output and "gray.png: not a colour photo" in res.output
     with open(tmp_path / "data" / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 5 and {r["label"] for r in rows} == {"0", "1"}

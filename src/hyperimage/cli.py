@@ -78,11 +78,11 @@ def make_forgery(
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Write the tampering benchmark: authentic crops and splicing / copy-move / removal forgeries with masks."""
-    from PIL import Image
+    from .datasets.tampering import colour_photos, make_tampering_dataset
 
-    from .datasets.tampering import make_tampering_dataset
-
-    files = sorted(f for f in photos.glob("*.png") if Image.open(f).mode == "RGB")
+    files, skipped = colour_photos(photos)
+    for line in skipped:
+        typer.echo(f"skipped: {line}", err=True)
     try:
         records = make_tampering_dataset(files, out, n, seed)
     except ValueError as err:

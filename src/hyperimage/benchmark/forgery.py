@@ -89,7 +89,7 @@ def build_tampering_benchmark(folder: Path, n_images: int, seed: int = 0) -> Pat
     gray splice in a colour photo would be trivial) are cut into 256x384 crops by
     :func:`hyperimage.datasets.tampering.make_tampering_dataset`.
     """
-    from ..datasets.tampering import make_tampering_dataset
+    from ..datasets.tampering import colour_photos, make_tampering_dataset
     from ..photos import gather_photos
 
     data = folder / f"forgery-pypi-n{n_images}-seed{seed}"
@@ -98,8 +98,7 @@ def build_tampering_benchmark(folder: Path, n_images: int, seed: int = 0) -> Pat
     source = folder / "photos-pypi"
     if not (source / "manifest.json").is_file():
         gather_photos(source, sources=("pypi",))
-    photos = sorted(p for p in source.glob("*.png") if Image.open(p).mode == "RGB")
-    make_tampering_dataset(photos, data, n_images, seed)
+    make_tampering_dataset(colour_photos(source)[0], data, n_images, seed)
     return data
 
 

@@ -410,6 +410,29 @@ def _families(rng: np.random.Generator, count: int, size: int) -> list[np.ndarra
     return [order[i * size : (i + 1) * size] if i < parts - 1 else order[i * size :] for i in range(parts)]
 
 
+def colour_photos(folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
+    """The colour PNG/JPEG photos of ``folder`` and one line for each file left out.
+
+    Gray photos are left out (a gray splice in a colour photo would give the answer away), and
+    so are files that cannot be read, each with a line naming it.
+    """
+    kept, skipped = [], []
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            continue
+        try:
+            with Image.open(path) as image:
+                mode = image.mode
+        except (OSError, ValueError) as err:
+            skipped.append(f"{path}: unreadable ({err})")
+            continue
+        if mode in ("RGB", "RGBA", "P", "CMYK"):
+            kept.append(path)
+        else:
+            skipped.append(f"{path}: not a colour photo (mode {mode})")
+    return kept, skipped
+
+
 def make_tampering_dataset(
     photos: Sequence[np.ndarray | Path],
     out: str | os.PathLike,
