@@ -109,10 +109,10 @@ def _forgery_model_config(conv_width: float):
 
 
 def _truth(record: ImageRecord, shape: tuple[int, int]) -> np.ndarray:
-    mask = Image.open(record.mask).convert("L")
-    if mask.size != (shape[1], shape[0]):
-        mask = mask.resize((shape[1], shape[0]), Image.NEAREST)
-    return np.asarray(mask) > 127
+    mask = load_image(record.mask, mode="L") > 0.5
+    if mask.shape != tuple(shape):
+        mask = np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.NEAREST))
+    return mask
 
 
 def test_outputs(
