@@ -126,15 +126,17 @@ def test_make_forgery_writes_a_folder_data_set(tmp_path):
     for i in range(2):
         Image.fromarray((rng.random((260, 390, 3)) * 255).astype(np.uint8)).save(photos / f"p{i}.png")
     Image.fromarray((rng.random((260, 390)) * 255).astype(np.uint8)).save(photos / "gray.png")  # left out
+    Image.fromarray((rng.random((260, 390)) * 255).astype(np.uint8)).convert("RGB").save(photos / "rgbgray.png")
     (photos / "broken.png").write_bytes(b"not a png")  # left out, named
     res = runner.invoke(app, ["make-forgery", str(tmp_path / "data"), "--photos", str(photos), "--n", "5"])
     assert res.exit_code == 0, res.output
-    assert "broken.png: unreadable" in res.output and "gray.png: not a colour photo" in res.output
+    lines = {line.split(": ")[0].rsplit("/", 1)[-1]: line for line in res.output.splitlines() if "left out" in line}
+    assert set(lines) == {"broken.png", "gray.png", "rgbgray.png"}, res.output  # an RGB file with equal channels is gray
     with open(tmp_path / "data" / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 5 and {r["label"] for r in rows} == {"0", "1"}
     assert json.loads((tmp_path / "data" / "meta.json").read_text())["task"] == "forgery"
-    assert all("gray" not in r["group"] for r in rows)
+    assert all("gray" not in r["group"] and "broken" not in r["group"] for r in rows)
 
 
 def test_score_task_forgery_without_a_shipped_model_says_so(tmp_path):

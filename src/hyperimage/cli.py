@@ -82,7 +82,7 @@ def make_forgery(
 
     files, skipped = colour_photos(photos)
     for line in skipped:
-        typer.echo(f"skipped: {line}", err=True)
+        typer.echo(line, err=True)
     try:
         records = make_tampering_dataset(files, out, n, seed)
     except ValueError as err:

@@ -51,7 +51,7 @@ from skimage.filters import gaussian
 from skimage.transform import warp
 
 from hyperimage.datasets.records import ImageRecord
-from hyperimage.io import load_image
+from hyperimage.io import ImageError, load_image
 
 #: CASIA-2's share of tampered images: 5123 tampered, 7491 authentic.
 CASIA2_TAMPERED_FRACTION = 5123 / (7491 + 5123)
@@ -413,23 +413,23 @@ def _families(rng: np.random.Generator, count: int, size: int) -> list[np.ndarra
 def colour_photos(folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
     """The colour PNG/JPEG photos of ``folder`` and one line for each file left out.
 
-    Gray photos are left out (a gray splice in a colour photo would give the answer away), and
-    so are files that cannot be read, each with a line naming it.
+    Gray photos are left out (a gray splice in a colour photo would give the answer away),
+    judged by their pixels, so an RGB file whose three channels are equal counts as gray; so
+    are files that cannot be read, each with a line naming it.
     """
     kept, skipped = [], []
     for path in sorted(Path(folder).iterdir()):
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             continue
         try:
-            with Image.open(path) as image:
-                mode = image.mode
-        except (OSError, ValueError) as err:
-            skipped.append(f"{path}: unreadable ({err})")
+            pixels = load_image(path, mode="RGB")
+        except ImageError as err:
+            skipped.append(f"{err}; left out")
             continue
-        if mode in ("RGB", "RGBA", "P", "CMYK"):
-            kept.append(path)
+        if (pixels == pixels[..., :1]).all():
+            skipped.append(f"{path}: left out, a gray photo")
         else:
-            skipped.append(f"{path}: not a colour photo (mode {mode})")
+            kept.append(path)
     return kept, skipped
 
 
