@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from scipy import ndimage
 
 from hyperimage import presets
@@ -122,3 +123,26 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
     assert set(maps) == set(forgery.MAPS)
     assert 0.0 < maps["whole image"]["f1"]["mean"] < 1.0
     assert np.isfinite(maps["two-stage (patch)"]["iou"]["mean"])
+
+
+def test_benchmark_is_built_once_from_the_chosen_photo_sources(tmp_path, monkeypatch):
+    import hyperimage.photos
+    from hyperimage.benchmark import forgery
+
+    asked = []
+
+    def fake_gather(out, sources):  # the real one downloads packages
+        asked.append(tuple(sources))
+        out.mkdir(parents=True)
+        rng = np.random.default_rng(1)
+        for i in range(4):
+            Image.fromarray((rng.random((260, 390, 3)) * 255).astype(np.uint8)).save(out / f"p{i}.png")
+        (out / "manifest.json").write_text("[]")
+        return []
+
+    monkeypatch.setattr(hyperimage.photos, "gather_photos", fake_gather)
+    data = forgery.build_tampering_benchmark(tmp_path, 6, seed=0, sources=("pypi", "debian"))
+    assert data == tmp_path / "forgery-pypi-debian-n6-seed0" and asked == [("pypi", "debian")]
+    assert len(folder.load(data)) == 6
+    assert forgery.build_tampering_benchmark(tmp_path, 6, seed=0, sources=("pypi", "debian")) == data
+    assert len(asked) == 1  # built once, then reused

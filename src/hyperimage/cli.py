@@ -277,6 +277,7 @@ def bench_forgery(
     seed: int = typer.Option(0, help="Seed of data, splits and training."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
     save_model: Optional[Path] = typer.Option(None, help="Save the first split's two-stage model to this folder."),
+    debian: bool = typer.Option(False, help="Build the benchmark from the PyPI and Debian photos (needs apt-get)."),
 ) -> None:
     """Table 3: DCT-Markov SVM, end-to-end CNN, patch averaging, two-stage; plus localisation F1/IoU."""
     from .benchmark import forgery
@@ -284,7 +285,8 @@ def bench_forgery(
     budget = forgery.QUICK if quick else forgery.FULL
     if splits is not None:
         budget = replace(budget, splits=splits)
-    root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed)
+    sources = ("pypi", "debian") if debian else ("pypi",)
+    root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed, sources)
     results = forgery.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), save_model=save_model)
     typer.echo(forgery.table(results))
     if json_out:

@@ -78,26 +78,30 @@ def _cpu(stage1_epochs: int, stage2_epochs: int, end_to_end_epochs: int) -> dict
     return {"pipeline": pipeline, "end_to_end": TrainConfig(epochs=end_to_end_epochs, patience=8, batch_size=16)}
 
 
-FULL = Budget(splits=3, n_images=600, **_cpu(10, 25, 25))
+FULL = Budget(splits=3, n_images=600, **_cpu(15, 25, 25))
 QUICK = Budget(splits=1, n_images=300, **_cpu(5, 12, 12))
 
 
-def build_tampering_benchmark(folder: Path, n_images: int, seed: int = 0) -> Path:
-    """Write (once) the tampering benchmark of ``n_images`` from the PyPI photos into ``folder``.
+def build_tampering_benchmark(
+    folder: Path, n_images: int, seed: int = 0, sources: tuple[str, ...] = ("pypi",)
+) -> Path:
+    """Write (once) the tampering benchmark of ``n_images`` from the photos of ``sources`` into ``folder``.
 
     The colour photos of :func:`hyperimage.photos.gather_photos` (gray ones are left out: a
     gray splice in a colour photo would be trivial) are cut into 256x384 crops by
-    :func:`hyperimage.datasets.tampering.make_tampering_dataset`.
+    :func:`hyperimage.datasets.tampering.make_tampering_dataset`. The PyPI photos give 7
+    families of two photos (so one test family per split); adding ``"debian"`` gives 54.
     """
     from ..datasets.tampering import colour_photos, make_tampering_dataset
     from ..photos import gather_photos
 
-    data = folder / f"forgery-pypi-n{n_images}-seed{seed}"
+    name = "-".join(sources)
+    data = folder / f"forgery-{name}-n{n_images}-seed{seed}"
     if (data / "labels.csv").is_file():
         return data
-    source = folder / "photos-pypi"
+    source = folder / f"photos-{name}"
     if not (source / "manifest.json").is_file():
-        gather_photos(source, sources=("pypi",))
+        gather_photos(source, sources=sources)
     make_tampering_dataset(colour_photos(source)[0], data, n_images, seed)
     return data
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from hyperimage.datasets import _layout
 from hyperimage.datasets.records import ImageRecord
+from hyperimage.distortions import LIVE_SHARED_TYPES, NON_UNIFORM_TYPES
 
 NAME = "tid2013"
 HIGHER_IS_BETTER = True
@@ -60,10 +61,10 @@ DISTORTION_NAMES: dict[int, str] = {
     23: "chromatic aberrations",
     24: "sparse sampling and reconstruction",
 }
-#: The four types TID2013 shares with LIVE (the paper's experiment 3, first part).
-SHARED_WITH_LIVE = (1, 8, 10, 11)
-#: The two most non-uniform types, added to those four in the second part of experiment 3.
-NON_UNIFORM = (14, 15)
+#: The four types TID2013 shares with LIVE (the paper's experiment 3, first part), and the
+#: two most non-uniform types added to them in its second part: one definition, the
+#: distortion library's.
+SHARED_WITH_LIVE, NON_UNIFORM = LIVE_SHARED_TYPES, NON_UNIFORM_TYPES
 #: Reference 25 is a synthetic picture, not a natural photo; some studies leave it out.
 SYNTHETIC_REFERENCE = 25
 
