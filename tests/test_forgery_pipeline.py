@@ -65,6 +65,18 @@ def test_ranker_learns_from_contour_pairs(trained):
     assert float(ranker.input_mean.abs().sum()) > 0  # so was the mean training patch
 
 
+def test_contour_pair_metrics_tell_a_trained_ranker_from_an_untrained_one(trained, tiny_forgery):
+    from hyperimage.pipeline import contour_pair_metrics
+
+    model, _ = trained
+    val = [r for r in tiny_forgery if r.split == "val"]
+    learned = contour_pair_metrics(model, val)
+    untrained = HyperImageModel(forgery_config()).eval()
+    chance = contour_pair_metrics(untrained, val)
+    assert learned["pair_accuracy"] > 0.9 and learned["patch_auc"] > 0.9
+    assert learned["pair_accuracy"] > chance["pair_accuracy"] + 0.2
+
+
 def test_classifier_scores_are_probabilities_and_survive_save_load(trained, tiny_forgery, tmp_path):
     model, _ = trained
     assert model.config.task == "classification" and model.config.stage2_norm == (0.0, 1.0)
@@ -119,6 +131,7 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
         acc = results["summary"][row]["accuracy"]["mean"]
         assert 0.0 <= acc <= 1.0
     assert "0.8311" in text  # the paper's figure beside ours
+    assert "stage 1 alone" in text and 0.0 <= results["stage1_summary"]["pair_accuracy"]["mean"] <= 1.0
     maps = results["localisation_summary"]
     assert set(maps) == set(forgery.MAPS)
     assert 0.0 < maps["whole image"]["f1"]["mean"] < 1.0

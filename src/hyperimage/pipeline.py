@@ -307,6 +307,30 @@ def train_ranker(
     return state
 
 
+@torch.no_grad()
+def contour_pair_metrics(
+    model: HyperImageModel, records: Sequence[ImageRecord], seed: int = 0, batch: int = 256
+) -> dict[str, float]:
+    """Stage 1 of a forgery model alone, on the contour pairs of ``records`` (e.g. test images).
+
+    Two figures that separate what stage 1 learned from what the image-level score makes of
+    it: ``pair_accuracy``, the share of (tampered, authentic) patch pairs at the same contour
+    point that the Siamese decision ranks the right way (the task it was trained on), and
+    ``patch_auc``, the ROC AUC of the single-patch scores ``d(C, r)`` that the hyper-image
+    read-out uses, authentic against tampered patches, with no partner to compare with.
+    """
+    ranker = model.stage1
+    pairs = pairs_from_records(records, np.random.default_rng(seed), size=model.config.patch, mode=model.config.image_mode)
+    a, t = _patches(pairs.authentic), _patches(pairs.tampered)
+    feats = [torch.cat([ranker.forward_features(x[i : i + batch]) for i in range(0, len(x), batch)]) for x in (a, t)]
+    decided = ranker.compare(feats[0], feats[1])
+    single = torch.cat([ranker.head(f) for f in feats]).numpy()
+    truth = np.r_[np.ones(len(a)), np.zeros(len(t))]
+    from sklearn.metrics import roc_auc_score
+
+    return {"pair_accuracy": float((decided > 0).float().mean()), "patch_auc": float(roc_auc_score(truth, single))}
+
+
 def train_stage2(
     model: HyperImageModel,
     train_h: torch.Tensor,
