@@ -318,7 +318,10 @@ def contour_pair_metrics(
     point that the Siamese decision ranks the right way (the task it was trained on), and
     ``patch_auc``, the ROC AUC of the single-patch scores ``d(C, r)`` that the hyper-image
     read-out uses, authentic against tampered patches, with no partner to compare with.
+    ``model`` should be in eval mode (as :func:`train` returns it), or dropout blurs both.
     """
+    from sklearn.metrics import roc_auc_score
+
     ranker = model.stage1
     pairs = pairs_from_records(records, np.random.default_rng(seed), size=model.config.patch, mode=model.config.image_mode)
     a, t = _patches(pairs.authentic), _patches(pairs.tampered)
@@ -326,8 +329,6 @@ def contour_pair_metrics(
     decided = ranker.compare(feats[0], feats[1])
     single = torch.cat([ranker.head(f) for f in feats]).numpy()
     truth = np.r_[np.ones(len(a)), np.zeros(len(t))]
-    from sklearn.metrics import roc_auc_score
-
     return {"pair_accuracy": float((decided > 0).float().mean()), "patch_auc": float(roc_auc_score(truth, single))}
 
 
