@@ -117,7 +117,9 @@ def _forgery_model_config(conv_width: float):
     return config
 
 
-def _truth(record: ImageRecord, shape: tuple[int, int]) -> np.ndarray:
+def truth_mask(record: ImageRecord, shape: tuple[int, int]) -> np.ndarray:
+    """The tampered-region mask of ``record`` as a bool (H, W) array of ``shape`` (the image as
+    the model sees it, perhaps scaled down)."""
     mask = load_image(record.mask, mode="L") > 0.5
     if mask.shape != tuple(shape):
         mask = np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.NEAREST))
@@ -142,7 +144,7 @@ def test_outputs(
             base_scores.append(float(baseline.clip(baseline.aggregate(hyper))[0]))
         if record.target != 0.0 or record.mask is None:
             continue
-        truth = _truth(record, tuple(x.shape[2:]))
+        truth = truth_mask(record, tuple(x.shape[2:]))
         for name, readout in (("two-stage (patch)", "patch"), ("two-stage (gradient)", "gradient")):
             heat = to_pixels(model, evidence(model, hyper, readout), x.shape[2], x.shape[3])[0, 0].numpy()
             maps[name].append(mask_scores(flag_top(heat, fraction), truth))

@@ -380,6 +380,11 @@ def _encode(image: np.ndarray, stem: Path, fmt: str) -> Path:
     return path
 
 
+def _is_gray(image: np.ndarray) -> bool:
+    """True for an (H, W, 3) image whose three channels are equal everywhere."""
+    return bool((image == image[..., :1]).all())
+
+
 def _load_photos(
     photos: Sequence[np.ndarray | Path], names: Sequence[str] | None
 ) -> tuple[list[np.ndarray], list[str]]:
@@ -397,7 +402,7 @@ def _load_photos(
     names = list(names)
     if len(names) != len(arrays) or len(set(names)) != len(names):
         raise ValueError("need one unique name per photo")
-    gray = [n for n, a in zip(names, arrays, strict=True) if (a == a[..., :1]).all()]
+    gray = [n for n, a in zip(names, arrays, strict=True) if _is_gray(a)]
     if gray and len(gray) < len(arrays):
         raise ValueError(f"gray photos {gray} among colour ones would make colour splices obvious; pass one kind")
     return arrays, names
@@ -426,7 +431,7 @@ def colour_photos(folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
         except ImageError as err:
             skipped.append(f"{err}; left out")
             continue
-        if (pixels == pixels[..., :1]).all():
+        if _is_gray(pixels):
             skipped.append(f"{path}: left out, a gray photo")
         else:
             kept.append(path)

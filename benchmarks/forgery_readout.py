@@ -1,0 +1,115 @@
+"""Where forgery evidence is lost: stage 1 on contour pairs against image-level read-outs.
+
+Trains only the forgery stage 1 (Siamese ranker on contour patch pairs) on one
+2/3-1/6-1/6 split of a tampering data set, then prints, on the test images:
+
+* stage 1 on its own task (:func:`hyperimage.pipeline.contour_pair_metrics`): the share of
+  contour pairs ranked right and the AUC of single-patch scores ``d(C, r)``;
+* image AUC of three poolings of the per-patch scores over the grid (mean, minimum, 5%
+  quantile: evidence of tampering should be local, so the lowest scores should count);
+* a read-out supervised per grid cell: a class-balanced logistic regression on the
+  hyper-image pixels, trained on the training images' cells (cells of authentic images
+  against cells whose patch straddles a tampered region's border, 5-95% of its pixels in
+  the mask), its cell AUC on test, and image AUC of its highest cell score (max, top 5)
+  and of its mean.
+
+If stage 1 ranks pairs well but every image read-out stays near 0.5, the evidence is lost
+between the patch and the image, not in stage 1's training.
+
+Usage::
+
+    python benchmarks/forgery_readout.py DATA [--conv-width 0.25] [--epochs 15] [--split-seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from hyperimage import datasets, presets
+from hyperimage.benchmark.forgery import truth_mask
+from hyperimage.datasets.records import ImageRecord
+from hyperimage.io import load_image
+from hyperimage.model import HyperImageModel
+from hyperimage.pipeline import ImageBank, PipelineConfig, contour_pair_metrics, train_ranker
+from hyperimage.protocol import FORGERY_SPLIT, random_split
+from hyperimage.training import TrainConfig
+
+
+def cell_labels(model: HyperImageModel, records: list[ImageRecord]) -> np.ndarray:
+    """(N, U * V): 0 for every cell of an authentic image, 1 for a cell whose patch holds 5-95%
+    tampered pixels, -1 (unused) for the other cells of a tampered image."""
+    p = model.config.patch
+    labels = np.full((len(records), model.grid.grid[0] * model.grid.grid[1]), -1)
+    for i, record in enumerate(records):
+        if record.target == 1.0:
+            labels[i] = 0
+            continue
+        height, width = load_image(record.path, mode="L").shape
+        mask = truth_mask(record, model.grid.fit_size(height, width))
+        rows, cols = model.grid.origins(*mask.shape)
+        share = np.array([[mask[r : r + p, c : c + p].mean() for c in cols] for r in rows]).ravel()
+        labels[i] = np.where((share > 0.05) & (share < 0.95), 1, -1)
+    return labels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--conv-width", type=float, default=0.25)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    records = random_split(datasets.load(args.data), seed=args.split_seed, fractions=FORGERY_SPLIT)
+    part = {name: [r for r in records if r.split == name] for name in ("train", "val", "test")}
+    config = presets.get("forgery")
+    config.stage1_args = {"conv_width": args.conv_width}
+    config.method = "patch-average"
+    torch.manual_seed(0)
+    model = HyperImageModel(config)
+    t0 = time.time()
+    settings = PipelineConfig(stage1=TrainConfig(epochs=args.epochs, patience=6, batch_size=32, seed=0))
+    train_ranker(model, part["train"], part["val"], settings, progress=False)
+    model.eval()
+    print(f"stage 1 trained in {time.time() - t0:.0f} s (conv_width {args.conv_width}, {args.epochs} epochs)")
+
+    pairs = contour_pair_metrics(model, part["test"], seed=args.split_seed)
+    print(f"test contour pairs: pair accuracy {pairs['pair_accuracy']:.4f}, single-patch AUC {pairs['patch_auc']:.4f}")
+
+    features = {}
+    for name in ("train", "test"):
+        bank = ImageBank(part[name], model)
+        with torch.no_grad():
+            hyper = bank.hyper_images(model)
+        n, d = hyper.shape[:2]
+        features[name] = (hyper.permute(0, 2, 3, 1).reshape(n, -1, d), bank.targets.numpy())
+    test_x, test_y = features["test"]
+    with torch.no_grad():
+        patch = model.stage1.head(test_x.reshape(-1, test_x.shape[2])).reshape(test_x.shape[:2]).numpy()
+    for pool, value in (("mean", patch.mean(1)), ("min", patch.min(1)), ("5% quantile", np.quantile(patch, 0.05, axis=1))):
+        print(f"image AUC, {pool} of patch scores: {roc_auc_score(test_y, value):.4f}")
+
+    train_x, _ = features["train"]
+    train_cells = cell_labels(model, part["train"])
+    kept = train_cells >= 0
+    readout = LogisticRegression(C=0.01, max_iter=2000, class_weight="balanced")
+    readout.fit(train_x.numpy()[kept], train_cells[kept])
+    tamper = readout.decision_function(test_x.reshape(-1, test_x.shape[2]).numpy()).reshape(test_x.shape[:2])
+    test_cells = cell_labels(model, part["test"])
+    print(f"cell read-out: test cell AUC {roc_auc_score(test_cells[test_cells >= 0], tamper[test_cells >= 0]):.4f}")
+    top5 = np.sort(tamper, axis=1)[:, -5:].mean(1)
+    for pool, value in (("max", tamper.max(1)), ("top-5 mean", top5), ("mean", tamper.mean(1))):
+        print(f"image AUC, {pool} of cell tamper scores: {roc_auc_score(test_y, -value):.4f}")
+
+
+if __name__ == "__main__":
+    main()
