@@ -45,16 +45,14 @@ from hyperimage.training import TrainConfig
 def cell_labels(model: HyperImageModel, records: list[ImageRecord]) -> np.ndarray:
     """(N, U * V): 0 for every cell of an authentic image, 1 for a cell whose patch holds 5-95%
     tampered pixels, -1 (unused) for the other cells of a tampered image."""
-    p = model.config.patch
     labels = np.full((len(records), model.grid.grid[0] * model.grid.grid[1]), -1)
     for i, record in enumerate(records):
         if record.target == 1.0:
             labels[i] = 0
             continue
-        height, width = load_image(record.path, mode="L").shape
-        mask = truth_mask(record, model.grid.fit_size(height, width))
-        rows, cols = model.grid.origins(*mask.shape)
-        share = np.array([[mask[r : r + p, c : c + p].mean() for c in cols] for r in rows]).ravel()
+        # A mask has its image's size; the model sees the image scaled by grid.fit_size.
+        mask = truth_mask(record, model.grid.fit_size(*load_image(record.mask, mode="L").shape))
+        share = model.grid.window_sums(torch.from_numpy(mask).float()[None, None])[0].ravel().numpy() / model.config.patch**2
         labels[i] = np.where((share > 0.05) & (share < 0.95), 1, -1)
     return labels
 
