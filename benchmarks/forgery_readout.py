@@ -18,7 +18,7 @@ between the patch and the image, not in stage 1's training.
 
 Usage::
 
-    python benchmarks/forgery_readout.py DATA [--conv-width 0.25] [--epochs 15] [--split-seed 0]
+    python benchmarks/forgery_readout.py DATA [--no-residual] [--conv-width 0.25] [--epochs 15] [--split-seed 0]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("data", type=Path)
     parser.add_argument("--conv-width", type=float, default=0.25)
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--no-residual", action="store_true", help="stage 1 without the noise-residual front end")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -70,7 +71,7 @@ def main() -> None:
     records = random_split(datasets.load(args.data), seed=args.split_seed, fractions=FORGERY_SPLIT)
     part = {name: [r for r in records if r.split == name] for name in ("train", "val", "test")}
     config = presets.get("forgery")
-    config.stage1_args = {"conv_width": args.conv_width}
+    config.stage1_args.update(conv_width=args.conv_width, residual=not args.no_residual)
     config.method = "patch-average"
     torch.manual_seed(0)
     model = HyperImageModel(config)
@@ -78,7 +79,7 @@ def main() -> None:
     settings = PipelineConfig(stage1=TrainConfig(epochs=args.epochs, patience=6, batch_size=32, seed=0))
     train_ranker(model, part["train"], part["val"], settings, progress=False)
     model.eval()
-    print(f"stage 1 trained in {time.time() - t0:.0f} s (conv_width {args.conv_width}, {args.epochs} epochs)")
+    print(f"stage 1 trained in {time.time() - t0:.0f} s ({config.stage1_args}, {args.epochs} epochs)")
 
     pairs = contour_pair_metrics(model, part["test"], seed=args.split_seed)
     print(f"test contour pairs: pair accuracy {pairs['pair_accuracy']:.4f}, single-patch AUC {pairs['patch_auc']:.4f}")

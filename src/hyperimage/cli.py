@@ -279,7 +279,7 @@ def bench_forgery(
     save_model: Optional[Path] = typer.Option(None, help="Save the first split's two-stage model to this folder."),
     debian: bool = typer.Option(False, help="Build the benchmark from the PyPI and Debian photos (needs apt-get)."),
 ) -> None:
-    """Table 3: DCT-Markov SVM, end-to-end CNN, patch averaging, two-stage; plus localisation F1/IoU."""
+    """Table 3: DCT-Markov SVM, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     from .benchmark import forgery
 
     budget = forgery.QUICK if quick else forgery.FULL

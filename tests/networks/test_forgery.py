@@ -7,7 +7,8 @@ import torch
 
 from hyperimage import networks
 from hyperimage.model import HyperImageModel, ModelConfig
-from hyperimage.networks.forgery import ConvClassifier
+from hyperimage import presets
+from hyperimage.networks.forgery import ConvClassifier, NoiseResidual
 from hyperimage.ranking import PairDecision, SiameseRanker, shuffle_pairs, siamese_hinge
 
 
@@ -106,3 +107,32 @@ def test_forgery_networks_form_a_hyper_image_model():
         assert hyper.shape == (2, 500, 8, 8)
         assert model.cell_scores(hyper).shape == (2, 8, 8)
         assert model(images).shape == (2,)
+
+
+def test_noise_residual_ignores_content_and_keeps_noise():
+    front = NoiseResidual(3)
+    assert not list(front.parameters())  # fixed filters: nothing to train
+    flat = torch.full((1, 3, 32, 32), 0.6)
+    ramp = torch.linspace(0, 1, 32).expand(1, 3, 32, 32).contiguous()
+    gen = torch.Generator().manual_seed(0)
+    noisy = (flat + torch.randn(flat.shape, generator=gen) * 4 / 255).clamp(0, 1)
+    for x in (flat, ramp):  # constants and linear gradients: no residual away from the border
+        assert front(x).shape == (1, 9, 32, 32)
+        assert float(front(x)[..., 2:-2, 2:-2].abs().max()) < 1e-4
+    r = front(noisy)[..., 2:-2, 2:-2]
+    assert float(r.abs().mean()) > 0.3 and float(r.abs().max()) == pytest.approx(1.0)  # truncated to [-1, 1]
+    # Channels are filtered separately: noise in red shows only in red's three residuals.
+    red = flat.clone()
+    red[:, 0] = noisy[:, 0]
+    per_channel = front(red)[..., 2:-2, 2:-2].abs().mean(dim=(0, 2, 3))
+    assert (per_channel[:3] > 0.3).all() and (per_channel[3:] < 1e-4).all()
+
+
+def test_residual_front_end_on_both_forgery_cnns():
+    ranker = networks.create("forgery-stage1", residual=True, conv_width=0.125)
+    assert conv_layers(ranker)[0] == (9, 8) and isinstance(ranker.channel[0], NoiseResidual)
+    assert ranker.forward_features(torch.rand(2, 3, 64, 64)).shape == (2, 500)
+    cnn = networks.create("forgery-end-to-end", residual=True, conv_width=0.125)
+    assert conv_layers(cnn)[0] == (9, 4)
+    assert cnn(torch.rand(2, 3, 256, 384)).shape == (2,)
+    assert presets.get("forgery").stage1_args == {"residual": True}

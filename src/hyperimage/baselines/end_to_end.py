@@ -51,12 +51,14 @@ class EndToEndCNN:
     conv_width : multiplier of the convolutions' filter counts (1 is Table 4; a CPU budget
         may thin the network, see :func:`hyperimage.networks.forgery.scaled`).
     seed : seed of the initial weights.
+    residual : put the fixed noise-residual front end
+        (:class:`hyperimage.networks.forgery.NoiseResidual`) before the first convolution.
     """
 
-    def __init__(self, size: tuple[int, int] = (256, 384), conv_width: float = 1.0, seed: int = 0):
+    def __init__(self, size: tuple[int, int] = (256, 384), conv_width: float = 1.0, seed: int = 0, residual: bool = False):
         torch.manual_seed(seed)
         self.size = tuple(size)
-        self.network = create("forgery-end-to-end", size=self.size, conv_width=conv_width)
+        self.network = create("forgery-end-to-end", size=self.size, conv_width=conv_width, residual=residual)
         self.mean = torch.zeros(3, 1, 1)
 
     def fit(

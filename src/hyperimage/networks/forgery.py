@@ -99,6 +99,36 @@ class ConvClassifier(nn.Module):
         return self.head(self.forward_features(x))
 
 
+class NoiseResidual(nn.Module):
+    """Fixed high-pass front end: three SRM residual filters per colour channel, truncated.
+
+    A CNN trained on a few thousand RGB patches learns their content; tampering shows in the
+    noise (a spliced or resampled region's noise differs from its host's, an inpainted one has
+    almost none). The three 5x5 kernels of the spatial rich model (Fridrich & Kodovsky 2012),
+    as the noise stream of RGB-N (Zhou et al. 2018) uses them, are applied to each channel of
+    an image in [0, 1]; the residuals, in 8-bit grey levels, are clipped to
+    [-``threshold``, ``threshold``] (the truncation of rich-model features, which keeps strong
+    edges from dominating) and divided by it. ``(N, C, H, W)`` -> ``(N, 3 C, H, W)``.
+    """
+
+    def __init__(self, in_channels: int = 3, threshold: float = 3.0):
+        super().__init__()
+        k1 = torch.zeros(5, 5)
+        k1[1:4, 1:4] = torch.tensor([[-1.0, 2, -1], [2, -4, 2], [-1, 2, -1]]) / 4
+        k2 = torch.tensor(
+            [[-1.0, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2], [2, -6, 8, -6, 2], [-1, 2, -2, 2, -1]]
+        ) / 12
+        k3 = torch.zeros(5, 5)
+        k3[2, 1:4] = torch.tensor([1.0, -2, 1]) / 2
+        kernels = torch.stack([k1, k2, k3])[:, None].repeat(in_channels, 1, 1, 1)
+        self.register_buffer("weight", kernels * 255.0 / threshold)
+        self.in_channels = in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = nn.functional.conv2d(x, self.weight, padding=2, groups=self.in_channels)
+        return r.clamp(-1.0, 1.0)
+
+
 @register("forgery-stage1")
 def forgery_stage1(
     in_channels: int = 3,
@@ -107,12 +137,18 @@ def forgery_stage1(
     hidden: int | None = None,
     dropout: float = 0.5,
     conv_width: float = 1.0,
+    residual: bool = False,
 ) -> SiameseRanker:
     """Table 4 "Forgery channel" on ``patch`` x ``patch`` patches, inside the Siamese ranker; D = ``width``.
 
     ``conv_width`` scales the convolutions' filter counts (:func:`scaled`; 1 is Table 4).
+    ``residual`` puts the fixed :class:`NoiseResidual` front end before the first
+    convolution (not in the paper; the ``forgery`` preset's default, see there).
     """
-    channel = encoder(in_channels, (patch, patch), scaled(CHANNEL_SPEC, conv_width), width, dropout)
+    spec = scaled(CHANNEL_SPEC, conv_width)
+    channel = encoder(3 * in_channels if residual else in_channels, (patch, patch), spec, width, dropout)
+    if residual:
+        channel = nn.Sequential(NoiseResidual(in_channels), channel)
     ranker = SiameseRanker(channel, width, hidden, dropout, input_shape=(in_channels, patch, patch))
     init_weights(ranker)
     return ranker
@@ -128,10 +164,18 @@ def forgery_stage2(
 
 @register("forgery-end-to-end")
 def forgery_end_to_end(
-    in_channels: int = 3, size: Sequence[int] = (256, 384), width: int = 500, dropout: float = 0.5, conv_width: float = 1.0
-) -> ConvClassifier:
+    in_channels: int = 3,
+    size: Sequence[int] = (256, 384),
+    width: int = 500,
+    dropout: float = 0.5,
+    conv_width: float = 1.0,
+    residual: bool = False,
+) -> nn.Module:
     """Table 4 "Forgery end-to-end CNN" (Experiment 1): images ``(B, 3, 256, 384)`` -> logit ``(B,)``.
 
-    ``conv_width`` scales the convolutions' filter counts (:func:`scaled`; 1 is Table 4).
+    ``conv_width`` scales the convolutions' filter counts (:func:`scaled`; 1 is Table 4);
+    ``residual`` puts the :class:`NoiseResidual` front end first, as stage 1 of the
+    ``forgery`` preset has it (an ablation: is a gain of the two-stage model the front end's?).
     """
-    return ConvClassifier(in_channels, size, scaled(END_TO_END_SPEC, conv_width), width, dropout)
+    classifier = ConvClassifier(3 * in_channels if residual else in_channels, size, scaled(END_TO_END_SPEC, conv_width), width, dropout)
+    return nn.Sequential(NoiseResidual(in_channels), classifier) if residual else classifier
