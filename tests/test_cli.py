@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from hyperimage import api
 from hyperimage.cli import app
 
 runner = CliRunner()
@@ -139,7 +140,8 @@ def test_make_forgery_writes_a_folder_data_set(tmp_path):
     assert all("gray" not in r["group"] and "broken" not in r["group"] for r in rows)
 
 
-def test_score_task_forgery_without_a_shipped_model_says_so(tmp_path):
+def test_score_without_an_installed_default_model_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(api, "DEFAULT_MODELS", tmp_path / "models")
     image = tmp_path / "x.png"
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(image)
     res = runner.invoke(app, ["score", "--task", "forgery", str(image)])

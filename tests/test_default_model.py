@@ -1,4 +1,4 @@
-"""The NR-IQA model shipped in the package: scores a photo with no model argument."""
+"""The models shipped in the package (NR-IQA, forgery): they score a photo with no model argument."""
 
 import numpy as np
 import pytest
@@ -45,3 +45,23 @@ def test_default_model_prefers_the_pristine_photo(photo, tmp_path):
     save_image(noisy, distort(img, 1, 5, np.random.default_rng(0)))
     scores = [p.score for p in api.score(api.default_model(), [photo, noisy])]
     assert scores[0] > scores[1]
+
+
+def test_default_forgery_model_states_its_score():
+    model = api.default_model("forgery")
+    assert model.config.preset == "forgery" and model.config.task == "classification"
+    assert model.config.stage1_args["residual"] and model.config.score.higher_is_better
+    assert (model.config.score.low, model.config.score.high) == (0.0, 1.0)
+    assert "probability authentic" in api.describe(model)
+
+
+def test_score_and_explain_task_forgery(photo, tmp_path):
+    first = CliRunner().invoke(app, ["score", "--task", "forgery", str(photo)])
+    assert first.exit_code == 0, first.output
+    value = float(first.stdout.strip().splitlines()[1].split(",")[1])
+    assert 0.0 <= value <= 1.0
+    again = CliRunner().invoke(app, ["score", "--task", "forgery", str(photo)])
+    assert float(again.stdout.strip().splitlines()[1].split(",")[1]) == value  # deterministic
+    res = CliRunner().invoke(app, ["explain", "--task", "forgery", str(photo), "--out", str(tmp_path / "where.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "where.png").stat().st_size > 1000

@@ -111,7 +111,7 @@ def test_forgery_networks_form_a_hyper_image_model():
 
 def test_noise_residual_ignores_content_and_keeps_noise():
     front = NoiseResidual(3)
-    assert not list(front.parameters())  # fixed filters: nothing to train
+    assert not list(front.parameters()) and not front.state_dict()  # fixed filters: nothing to train or save
     flat = torch.full((1, 3, 32, 32), 0.6)
     ramp = torch.linspace(0, 1, 32).expand(1, 3, 32, 32).contiguous()
     gen = torch.Generator().manual_seed(0)

@@ -121,7 +121,7 @@ class NoiseResidual(nn.Module):
         k3 = torch.zeros(5, 5)
         k3[2, 1:4] = torch.tensor([1.0, -2, 1]) / 2
         kernels = torch.stack([k1, k2, k3])[:, None].repeat(in_channels, 1, 1, 1)
-        self.register_buffer("weight", kernels * 255.0 / threshold)
+        self.register_buffer("weight", kernels * 255.0 / threshold, persistent=False)  # a constant, not saved
         self.in_channels = in_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
