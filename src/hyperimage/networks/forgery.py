@@ -22,7 +22,7 @@ data sets' labels, a higher output means more likely authentic (1 authentic, 0 t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -129,6 +129,13 @@ class NoiseResidual(nn.Module):
         return r.clamp(-1.0, 1.0)
 
 
+def behind_residual(in_channels: int, residual: bool, build: Callable[[int], nn.Module]) -> nn.Module:
+    """``build(in_channels)``, or with ``residual`` ``build(3 * in_channels)`` behind a :class:`NoiseResidual`."""
+    if not residual:
+        return build(in_channels)
+    return nn.Sequential(NoiseResidual(in_channels), build(3 * in_channels))
+
+
 @register("forgery-stage1")
 def forgery_stage1(
     in_channels: int = 3,
@@ -146,9 +153,7 @@ def forgery_stage1(
     convolution (not in the paper; the ``forgery`` preset's default, see there).
     """
     spec = scaled(CHANNEL_SPEC, conv_width)
-    channel = encoder(3 * in_channels if residual else in_channels, (patch, patch), spec, width, dropout)
-    if residual:
-        channel = nn.Sequential(NoiseResidual(in_channels), channel)
+    channel = behind_residual(in_channels, residual, lambda c: encoder(c, (patch, patch), spec, width, dropout))
     ranker = SiameseRanker(channel, width, hidden, dropout, input_shape=(in_channels, patch, patch))
     init_weights(ranker)
     return ranker
@@ -177,5 +182,5 @@ def forgery_end_to_end(
     ``residual`` puts the :class:`NoiseResidual` front end first, as stage 1 of the
     ``forgery`` preset has it (an ablation: is a gain of the two-stage model the front end's?).
     """
-    classifier = ConvClassifier(3 * in_channels if residual else in_channels, size, scaled(END_TO_END_SPEC, conv_width), width, dropout)
-    return nn.Sequential(NoiseResidual(in_channels), classifier) if residual else classifier
+    spec = scaled(END_TO_END_SPEC, conv_width)
+    return behind_residual(in_channels, residual, lambda c: ConvClassifier(c, size, spec, width, dropout))
