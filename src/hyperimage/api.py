@@ -134,7 +134,9 @@ def explain(
     with torch.no_grad():
         value = float(net.clip(net(x))[0])
     shown = x[0].permute(1, 2, 0).numpy()
-    save_overlay(out, shown[..., 0] if shown.shape[2] == 1 else shown, heat, f"{Path(image).name}: {describe(net)}\nscore {value:.3f}")
+    label = "tampering evidence" if net.config.task == "classification" else "damage evidence"
+    title = f"{Path(image).name}: score {value:.3f}\n{describe(net)}"
+    save_overlay(out, shown[..., 0] if shown.shape[2] == 1 else shown, heat, title, label)
     return value
 
 

@@ -14,6 +14,7 @@ its window, averaging where windows overlap: a map ``(B, 1, H, W)``, NaN outside
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +69,10 @@ def heat_map(model: HyperImageModel, images: torch.Tensor, readout: str = "patch
     return to_pixels(model, cell_map(model, images, readout), images.shape[2], images.shape[3])
 
 
-def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, title: str = "") -> Path:
-    """Draw ``heat`` (H, W) over ``image`` ((H, W) or (H, W, 3) in [0, 1]) and save a PNG."""
+def save_overlay(
+    path: str | Path, image: np.ndarray, heat: np.ndarray, title: str = "", label: str = "damage evidence"
+) -> Path:
+    """Draw ``heat`` (H, W) over ``image`` ((H, W) or (H, W, 3) in [0, 1]) and save a PNG; ``label`` names the colour bar."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,8 +82,8 @@ def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, title: s
     fig, ax = plt.subplots(figsize=(6.0, 6.0 * h / w + 0.4), dpi=100)
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
     shown = ax.imshow(np.ma.masked_invalid(heat), cmap="inferno", alpha=0.55)
-    fig.colorbar(shown, ax=ax, fraction=0.035, pad=0.02, label="damage evidence")
-    ax.set_title(title, fontsize=9)
+    fig.colorbar(shown, ax=ax, fraction=0.035, pad=0.02, label=label)
+    ax.set_title("\n".join(textwrap.fill(line, 72) for line in title.splitlines()), fontsize=9)
     ax.axis("off")
     fig.tight_layout()
     path = Path(path)
