@@ -126,7 +126,7 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
 
     root = tiny_forgery[0].path.parent.parent
     budget = forgery.Budget(splits=1, n_images=48, conv_width=0.125, **forgery._cpu(1, 1, 1))
-    results = forgery.run(root, budget, seed=0, log=lambda s: None)
+    results = forgery.run(root, budget, seed=0, log=lambda s: None, save_model=tmp_path / "model", half=True)
     text = forgery.table(results)
     for row in forgery.ROWS:
         assert row in text
@@ -138,6 +138,12 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
     assert set(maps) == set(forgery.MAPS)
     assert 0.0 < maps["whole image"]["f1"]["mean"] < 1.0
     assert np.isfinite(maps["two-stage (patch)"]["iou"]["mean"])
+    # The saved model keeps its split: `evaluate` tests it on the same images as the run did.
+    from hyperimage import api
+
+    saved = api.evaluate(tmp_path / "model", root)
+    assert saved["n"] == sum(r.split == "test" for r in random_split(folder.load(root), seed=0, fractions=FORGERY_SPLIT))
+    assert saved["auc"] == pytest.approx(results["splits"]["two-stage"][0]["auc"], abs=0.1)  # float16 weights
 
 
 def test_benchmark_is_built_once_from_the_chosen_photo_sources(tmp_path, monkeypatch):

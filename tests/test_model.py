@@ -76,6 +76,24 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path, method):
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
 
 
+def test_half_precision_save_halves_the_file_and_keeps_the_scores(tmp_path):
+    torch.manual_seed(0)
+    model = HyperImageModel(presets.get("synthetic")).eval()
+    model.save(tmp_path / "full")
+    model.save(tmp_path / "half", half=True)
+    full, half = ((tmp_path / name / "model.safetensors").stat().st_size for name in ("full", "half"))
+    assert half < 0.55 * full
+    loaded = HyperImageModel.load(tmp_path / "half")
+    assert all(v.dtype == torch.float32 for v in loaded.state_dict().values() if v.is_floating_point())
+    x = torch.rand(4, 1, 128, 128)
+    with torch.no_grad():
+        expected, got = model(x), loaded(x)
+    assert not torch.equal(expected, got)  # the weights were rounded...
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-2 * float(expected.abs().max()))  # ...only a little
+    loaded.save(tmp_path / "again", half=True)  # float16 -> float32 -> float16 loses nothing more
+    assert (tmp_path / "again" / "model.safetensors").read_bytes() == (tmp_path / "half" / "model.safetensors").read_bytes()
+
+
 def test_load_refuses_a_folder_that_is_not_a_model(tmp_path):
     with pytest.raises(ValueError, match="not a hyperimage model"):
         HyperImageModel.load(tmp_path)

@@ -12,7 +12,6 @@ Each function is one call, e.g.::
 
 from __future__ import annotations
 
-import csv
 import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -27,11 +26,10 @@ from .explain import heat_map, save_overlay
 from .io import ImageError, list_images
 from .model import HyperImageModel
 from .pipeline import PipelineConfig, read_image, train as train_records
-from .protocol import FORGERY_SPLIT, IQA_SPLIT, random_split
+from .protocol import FORGERY_SPLIT, IQA_SPLIT, SPLITS_FILE, apply_saved_splits, random_split, save_splits
 from .scoring import Prediction, evaluate_records, score_files
 from .storage import is_model_dir, write_json
 
-SPLITS_FILE = "splits.csv"
 #: Models shipped inside the package, one folder per task.
 DEFAULT_MODELS = Path(__file__).parent / "models"
 
@@ -58,13 +56,6 @@ def _preset_for(data: Path, preset: str | None) -> str:
     return task
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
-
-
 def train(
     data: str | Path,
     out: str | Path,
@@ -74,6 +65,7 @@ def train(
     settings: PipelineConfig | None = None,
     progress: bool = True,
     stage1_args: dict | None = None,
+    half: bool = False,
 ) -> HyperImageModel:
     """Train a model on a data set folder and save it to ``out``.
 
@@ -81,7 +73,8 @@ def train(
     for classification as in the paper's forgery experiment); the assignment is
     saved as ``out/splits.csv`` so ``evaluate`` can use the same test set. Checkpoints go to
     ``out/checkpoints`` during training; rerunning an interrupted command resumes there.
-    ``stage1_args`` go to the stage-1 network's factory (e.g. ``{"conv_width": 0.25}``).
+    ``stage1_args`` go to the stage-1 network's factory (e.g. ``{"conv_width": 0.25}``);
+    ``half`` saves the weights as float16 (:meth:`HyperImageModel.save`).
     """
     data, out = Path(data), Path(out)
     config = presets.get(_preset_for(data, preset), method)
@@ -90,11 +83,8 @@ def train(
     records = random_split(datasets.load(data), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     model, result = train_records(records, config, settings, workdir=out, seed=seed, progress=progress)
-    model.save(out)
-    with open(out / SPLITS_FILE, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["image", "split"])
-        writer.writerows((_relative(r.path, data), r.split) for r in records)
+    model.save(out, half=half)
+    save_splits(out / SPLITS_FILE, records, data)
     write_json(
         out / "training.json",
         {
@@ -143,9 +133,7 @@ def explain(
 def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Path | None) -> list[ImageRecord]:
     if all(r.split is not None for r in records) or model_dir is None or not (model_dir / SPLITS_FILE).is_file():
         return list(records)
-    with open(model_dir / SPLITS_FILE, newline="") as f:
-        known = {row["image"]: row["split"] for row in csv.DictReader(f)}
-    return [r if r.split is not None else replace(r, split=known.get(_relative(r.path, data))) for r in records]
+    return apply_saved_splits(records, model_dir / SPLITS_FILE, data)
 
 
 def evaluate(model: str | Path | HyperImageModel, data: str | Path, split: str = "test") -> dict:

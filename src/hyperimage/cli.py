@@ -103,6 +103,7 @@ def train(
     stage2_patience: Optional[int] = typer.Option(None, help="Stage-2 early-stopping patience (paper: 40)."),
     windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all)."),
     conv_width: Optional[float] = typer.Option(None, help="Forgery preset: share of Table 4's conv filters (0.25 for a CPU)."),
+    half: bool = typer.Option(False, help="Save the weights as float16 (half the file)."),
     quiet: bool = typer.Option(False, help="No progress bars."),
 ) -> None:
     """Train a model (stage 1, hyper-images, stage 2) and save it; an interrupted run resumes."""
@@ -118,7 +119,7 @@ def train(
     try:
         model = api.train(
             data, out, method=method, preset=preset, seed=seed, settings=settings, progress=not quiet,
-            stage1_args=None if conv_width is None else {"conv_width": conv_width},
+            stage1_args=None if conv_width is None else {"conv_width": conv_width}, half=half,
         )
     except ValueError as err:
         _fail(str(err))
@@ -278,6 +279,7 @@ def bench_forgery(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
     save_model: Optional[Path] = typer.Option(None, help="Save the first split's two-stage model to this folder."),
     debian: bool = typer.Option(False, help="Build the benchmark from the PyPI and Debian photos (needs apt-get)."),
+    half: bool = typer.Option(False, help="Save that model's weights as float16 (half the file)."),
 ) -> None:
     """Table 3: DCT-Markov SVM, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     from .benchmark import forgery
@@ -287,7 +289,7 @@ def bench_forgery(
         budget = replace(budget, splits=splits)
     sources = ("pypi", "debian") if debian else ("pypi",)
     root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed, sources)
-    results = forgery.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), save_model=save_model)
+    results = forgery.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), save_model=save_model, half=half)
     typer.echo(forgery.table(results))
     if json_out:
         write_json(json_out, results)

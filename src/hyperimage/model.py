@@ -165,10 +165,16 @@ class HyperImageModel(nn.Module):
         """Clip raw scores to the model's declared range."""
         return scores.clamp(self.config.score.low, self.config.score.high)
 
-    def save(self, folder: str | Path) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` into ``folder`` (atomically)."""
+    def save(self, folder: str | Path, half: bool = False) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``folder`` (atomically).
+
+        ``half`` stores floating-point weights as float16: half the file, for shipping a
+        model; they are read back into float32, so scores move only slightly (the model
+        cards give the measured change).
+        """
         folder = Path(folder)
-        save_tensors(folder / WEIGHTS, self.state_dict(), {"format": "hyperimage", "version": __version__})
+        state = {k: v.half() if half and v.is_floating_point() else v for k, v in self.state_dict().items()}
+        save_tensors(folder / WEIGHTS, state, {"format": "hyperimage", "version": __version__})
         write_json(folder / CONFIG, {"format": "hyperimage", "version": __version__, **self.config.to_dict()})
         return folder
 

@@ -13,7 +13,9 @@ when the classes are unbalanced (CASIA-2 is 59% authentic).
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -81,6 +83,36 @@ def random_split(
     names = np.array(["train"] * n_train + ["val"] * n_val + ["test"] * (len(keys) - n_train - n_val))
     assign = {keys[i]: str(names[rank]) for rank, i in enumerate(order)}
     return [r if r.split is not None else replace(r, split=assign[r.group_key]) for r in records]
+
+
+#: The file in a model folder that records which split each training image fell into.
+SPLITS_FILE = "splits.csv"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
+
+
+def save_splits(path: str | Path, records: Sequence[ImageRecord], root: str | Path) -> None:
+    """Write the split of each record (``image,split`` rows, paths relative to ``root``) to a CSV.
+
+    A model folder keeps the split it was trained with, so that it can be evaluated on the
+    same test images later (:func:`apply_saved_splits`).
+    """
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image", "split"])
+        writer.writerows((_relative(r.path, Path(root)), r.split) for r in records)
+
+
+def apply_saved_splits(records: Sequence[ImageRecord], path: str | Path, root: str | Path) -> list[ImageRecord]:
+    """``records`` of the data set in ``root``, those without a split given the one saved in ``path``."""
+    with open(path, newline="") as f:
+        known = {row["image"]: row["split"] for row in csv.DictReader(f)}
+    return [r if r.split is not None else replace(r, split=known.get(_relative(r.path, Path(root)))) for r in records]
 
 
 def summarise(runs: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -57,7 +57,7 @@ from ..io import load_image
 from ..localisation import centre_mask, flag_top, mask_scores
 from ..model import HyperImageModel
 from ..pipeline import PipelineConfig, contour_pair_metrics, patch_average_of, read_image, train
-from ..protocol import FORGERY_SPLIT, classification_metrics, random_split, summarise
+from ..protocol import FORGERY_SPLIT, SPLITS_FILE, classification_metrics, random_split, save_splits, summarise
 from ..training import TrainConfig
 
 #: Table 3 of the paper: accuracy (%) on CASIA-2.
@@ -168,11 +168,12 @@ def run(
     log: Callable[[str], None] = print,
     progress: bool = False,
     save_model: Path | None = None,
+    half: bool = False,
 ) -> dict:
     """Train the five rows on ``budget.splits`` splits of ``data``; metrics and localisation.
 
-    With ``save_model`` the two-stage model of the first split is saved there (this is how
-    the package's default forgery model is made).
+    With ``save_model`` the two-stage model of the first split is saved there with its split
+    (this is how the package's default forgery model is made), as float16 with ``half``.
     """
     started = time.time()
     records = datasets.load(data)
@@ -198,7 +199,8 @@ def run(
 
         model, result = train(recs, _forgery_model_config(budget.conv_width), budget.pipeline, seed=seed + split, progress=progress)
         if save_model is not None and split == 0:
-            model.save(save_model)
+            model.save(save_model, half=half)
+            save_splits(save_model / SPLITS_FILE, recs, data)  # so that `hyperimage evaluate` tests on the same images
         fraction = _mean_area([r for r in part["train"] if r.mask is not None])
         two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
         scores["patch-average"] = (average, 0.5)
