@@ -42,7 +42,15 @@ def make_synthetic(out: str | Path, experiment: int = 1, n: int = 1000, seed: in
 
 #: The preset a data set gets when none is named: by published layout, else by the
 #: ``task`` of a folder's ``meta.json`` (written by the project's generators).
-LAYOUT_PRESETS = {"live": "live", "tid2013": "tid", "kadid10k": "tid", "casia2": "forgery"}
+LAYOUT_PRESETS = {
+    "live": "live",
+    "tid2013": "tid",
+    "kadid10k": "tid",
+    "livec": "livec",
+    "koniq10k": "koniq",
+    "casia1": "forgery",
+    "casia2": "forgery",
+}
 TASK_PRESETS = {"synthetic": "synthetic", "iqa": "tid", "forgery": "forgery"}
 
 

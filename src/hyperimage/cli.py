@@ -250,8 +250,8 @@ def bench_synthetic(
 @bench.command("iqa")
 def bench_iqa(
     quick: bool = typer.Option(False, help="The 5 built-in photos, one split, short training."),
-    splits: Optional[int] = typer.Option(None, help="Number of random 60/20/20 splits by reference."),
-    data: Optional[Path] = typer.Option(None, help="LIVE / TID2013 / KADID-10k / folder data set (default: the photo benchmark)."),
+    splits: Optional[int] = typer.Option(None, help="Number of random splits (60/20/20 by reference; LIVE-C, KonIQ: 80/20 by image, 10 by default)."),
+    data: Optional[Path] = typer.Option(None, help="LIVE / TID2013 / KADID-10k / LIVE-C / KonIQ-10k / folder data set (default: the photo benchmark)."),
     cache: Path = typer.Option(Path("runs/iqa"), help="Where the photo benchmark is built (once)."),
     seed: int = typer.Option(0, help="Seed of data, splits and training."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
@@ -259,7 +259,7 @@ def bench_iqa(
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
     from .benchmark import iqa
 
-    budget = iqa.QUICK if quick else iqa.FULL
+    budget = iqa.QUICK if quick else iqa.WILD if data is not None and iqa.in_the_wild(data) else iqa.FULL
     if splits is not None:
         budget = replace(budget, splits=splits)
     root = data or iqa.build_photo_benchmark(cache, budget.photos, seed)

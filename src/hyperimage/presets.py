@@ -36,7 +36,15 @@ def synthetic(method: str) -> ModelConfig:
     )
 
 
-def _iqa(method: str, channels: int, grid: tuple[int, int], max_size: tuple[int, int], stage2: str, preset: str) -> ModelConfig:
+def _iqa(
+    method: str,
+    channels: int,
+    grid: tuple[int, int],
+    max_size: tuple[int, int],
+    stage2: str,
+    preset: str,
+    window_labels: str = "selective",
+) -> ModelConfig:
     return ModelConfig(
         method=method,
         stage1="kang-stage1",
@@ -46,8 +54,8 @@ def _iqa(method: str, channels: int, grid: tuple[int, int], max_size: tuple[int,
         max_size=max_size,
         channels=channels,
         preprocess="lcn",
-        window_labels="selective",
-        window_label_args={"threshold": 0.9},
+        window_labels=window_labels,
+        window_label_args={"threshold": 0.9} if window_labels == "selective" else {},
         score=ScoreSpec(name="image quality", higher_is_better=True),
         preset=preset,
     )
@@ -66,6 +74,24 @@ def live(method: str) -> ModelConfig:
     """NR-IQA on gray images (LIVE, Table 2 experiment 1): Kang stage 1 on LCN'd 32x32 gray
     patches, selective patch training, "LIVE stage 2" on a 24x23 grid."""
     return _iqa(method, 1, (24, 23), (512, 768), "live-stage2", "live")
+
+
+@register("livec")
+def livec(method: str) -> ModelConfig:
+    """NR-IQA on in-the-wild photos of about 500 x 500 (LIVE In the Wild Challenge): the ``tid``
+    networks on LCN'd 32x32 RGB patches over a 30 x 30 grid (Eq. 2 stride 16 on 500 px, the
+    paper's TID stride), images up to 512 x 512 kept at full size. Every patch gets its image's
+    MOS (Kang's rule): authentic distortions have no pristine reference, so selective patch
+    training does not apply."""
+    return _iqa(method, 3, (30, 30), (512, 512), "tid-stage2", "livec", window_labels="image")
+
+
+@register("koniq")
+def koniq(method: str) -> ModelConfig:
+    """NR-IQA on KonIQ-10k's 1024 x 768 photos: scaled down isotropically by 2 to 512 x 384 (the
+    release's own smaller copy), then the ``tid`` grid (23 x 31 at stride 16) and networks, and
+    Kang's rule (no references)."""
+    return _iqa(method, 3, (23, 31), (384, 512), "tid-stage2", "koniq", window_labels="image")
 
 
 @register("forgery")

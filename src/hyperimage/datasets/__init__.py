@@ -1,15 +1,25 @@
 """Data sets: a user's folder with ``labels.csv`` and the published layouts of LIVE R2,
-TID2013, KADID-10k and CASIA v2, all read into :class:`~.records.ImageRecord` lists."""
+TID2013, KADID-10k, LIVE In the Wild (LIVE-C), KonIQ-10k, CASIA v1 and CASIA v2, all read into
+:class:`~.records.ImageRecord` lists."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import casia2, folder, kadid, live, tid2013
+from . import casia1, casia2, folder, kadid, koniq, live, livec, tid2013
 from .records import ImageRecord
 
 #: Loaders tried in order by :func:`load`; a folder with ``labels.csv`` always wins.
-LOADERS = {"folder": folder, "live": live, "tid2013": tid2013, "kadid10k": kadid, "casia2": casia2}
+LOADERS = {
+    "folder": folder,
+    "live": live,
+    "tid2013": tid2013,
+    "kadid10k": kadid,
+    "livec": livec,
+    "koniq10k": koniq,
+    "casia1": casia1,
+    "casia2": casia2,
+}
 
 
 def detect(root: str | Path) -> str:
@@ -18,7 +28,7 @@ def detect(root: str | Path) -> str:
         if module.looks_like(Path(root)):
             return name
     raise ValueError(
-        f"{root}: not a data set hyperimage knows (a folder with labels.csv, or LIVE, TID2013, KADID-10k, CASIA v2)"
+        f"{root}: not a data set hyperimage knows (a folder with labels.csv, or LIVE, TID2013, KADID-10k, LIVE-C, KonIQ-10k, CASIA v1, CASIA v2)"
     )
 
 

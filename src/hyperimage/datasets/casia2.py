@@ -41,6 +41,7 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -68,7 +69,6 @@ MASK_SUFFIX = "_gt.png"
 _DIRS = ("Au", "Tp")
 _CAT = "|".join(CATEGORIES)
 _AU = re.compile(rf"au_({_CAT})_(\d+)", re.IGNORECASE)
-_TP = re.compile(rf"tp_([ds])_([a-z_]+?)_({_CAT})(\d+)_({_CAT})(\d+)_(\d+)", re.IGNORECASE)
 
 
 def looks_like(root: str | os.PathLike) -> bool:
@@ -143,26 +143,57 @@ def load(root: str | os.PathLike, *, masks: str | os.PathLike | None = None) -> 
     mask_dir = Path(masks) if masks is not None else names.get("gt")
     mask_files = _layout.entries(mask_dir) if mask_dir is not None and mask_dir.is_dir() else {}
 
+    authentic, tampered = parse_names(names["au"], names["tp"], "Tp", "CASIA v2")
+    return build_records(authentic, tampered, lambda path: mask_files.get(f"{path.stem}{MASK_SUFFIX}".lower()))
+
+
+def parse_names(
+    au: Path, tp: Path, prefix: str, release: str
+) -> tuple[list[tuple[Path, str, str]], list[tuple[Path, str, str, str, str]]]:
+    """Parse the file names of a CASIA release's authentic folder ``au`` and tampered folder ``tp``.
+
+    Tampered names are ``<prefix>_<D|S>_<flags>_<donor>_<host>_<id>`` (``Tp`` in v2, ``Sp``
+    in v1). Returns (file, source id, category) of each authentic image and (file, kind
+    letter, flags, donor id, host id) of each tampered one; files named otherwise are skipped
+    with one warning that counts them.
+    """
+    pattern = re.compile(rf"{prefix}_([ds])_([a-z_]+?)_({_CAT})(\d+)_({_CAT})(\d+)_(\d+)", re.IGNORECASE)
     skipped: list[str] = []
-    authentic: list[tuple[Path, str, str]] = []  # (file, source id, category)
-    for path in _images(names["au"]):
+    authentic: list[tuple[Path, str, str]] = []
+    for path in _images(au):
         if m := _AU.fullmatch(path.stem):
             authentic.append((path, _source(*m.groups()), m.group(1).lower()))
         else:
             skipped.append(path.name)
-    tampered: list[tuple[Path, str, str, str, str]] = []  # (file, kind letter, flags, donor, host)
-    for path in _images(names["tp"]):
-        if m := _TP.fullmatch(path.stem):
+    tampered: list[tuple[Path, str, str, str, str]] = []
+    for path in _images(tp):
+        if m := pattern.fullmatch(path.stem):
             kind, flags, d_cat, d_num, h_cat, h_num, _ = m.groups()
             tampered.append((path, kind.upper(), flags, _source(d_cat, d_num), _source(h_cat, h_num)))
         else:
             skipped.append(path.name)
     if skipped:
         warnings.warn(
-            f"{root}: skipped {len(skipped)} image file(s) not named as CASIA v2 names them, e.g. {skipped[0]}",
-            stacklevel=2,
+            f"{au.parent}: skipped {len(skipped)} image file(s) not named as {release} names them, e.g. {skipped[0]}",
+            stacklevel=3,
         )
+    return authentic, tampered
 
+
+def build_records(
+    authentic: list[tuple[Path, str, str]],
+    tampered: list[tuple[Path, str, str, str, str]],
+    mask_of: Callable[[Path], Path | None],
+) -> list[ImageRecord]:
+    """Records of a CASIA release (v1 or v2) from its parsed file names: the authentic ones,
+    then the tampered, grouped by source-photo component (:func:`source_groups`).
+
+    Parameters
+    ----------
+    authentic : (file, source id, category) of each authentic image.
+    tampered : (file, kind letter ``D``/``S``, flags, donor id, host id) of each tampered image.
+    mask_of : the mask file of a tampered image, or None.
+    """
     groups = source_groups([(s, s) for _, s, _ in authentic] + [(d, h) for _, _, _, d, h in tampered])
     by_source = {s: path for path, s, _ in authentic}
     records = [
@@ -177,7 +208,7 @@ def load(root: str | os.PathLike, *, masks: str | os.PathLike | None = None) -> 
                 group=groups[host],
                 reference=by_source.get(host),
                 distortion=KINDS[kind],
-                mask=mask_files.get(f"{path.stem}{MASK_SUFFIX}".lower()),
+                mask=mask_of(path),
                 extra={"flags": flags, "donor": donor, "host": host},
             )
         )

@@ -1,0 +1,48 @@
+"""`benchmark iqa` on a tiny LIVE In the Wild folder: the in-the-wild protocol and its rows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from hyperimage.benchmark import iqa
+from hyperimage.pipeline import PipelineConfig
+
+N = 30
+
+
+@pytest.fixture
+def tiny_livec(tmp_path, make_livec):
+    names = [f"t{i}.bmp" for i in range(1, 8)] + [f"{100 + i}.bmp" for i in range(N)]
+    rng = np.random.default_rng(0)
+    noise = np.concatenate([np.zeros(7), np.linspace(0.0, 0.5, N)])
+    images = [np.clip(0.5 + rng.normal(0, 0.02 + s, (64, 64, 3)), 0, 1) for s in noise]
+    return make_livec(tmp_path, names, 90 - 150 * noise, images=images)
+
+
+def test_livec_runs_the_80_20_protocol_with_a_registered_baseline(tiny_livec, monkeypatch):
+    seen = []
+
+    def noise_level(train, val, test, seed):
+        seen.append((len(train), len(val), len(test), {r.path for r in train} & {r.path for r in test}))
+        return [-float(np.std(np.asarray(__import__("PIL.Image").Image.open(r.path)))) for r in test]
+
+    monkeypatch.setitem(iqa.BASELINES, "noise", noise_level)
+    budget = iqa.Budget(
+        splits=2,
+        photos="builtin",
+        pipeline=replace(PipelineConfig.cpu(1, 2, 4, stage2_patience=2, stage2_batch=4), stage2_flips=True),
+        baselines=("noise",),
+    )
+    results = iqa.run(tiny_livec, budget, seed=0, log=lambda s: None)
+    assert results["layout"] == "livec" and results["split_fractions"] == list(iqa.REAL_IQA_SPLIT)
+    assert seen == [(21, 3, 6, set()), (21, 3, 6, set())]  # 70/10/20 of 30 images, disjoint
+    summary = results["summary"]["all"]
+    assert set(summary) == {"cnn", "two-stage", "noise"}  # no selective row without references
+    assert summary["noise"]["srocc"]["median"] > 0.9  # the baseline's scores reach the metrics
+    assert summary["two-stage"]["srocc"]["n"] == 2
+    text = iqa.table(results)
+    assert "cnn+selective  n/a: selective patch training needs a pristine reference" in text
+    assert "published in-set LIVE-C SROCC: BRISQUE 0.629" in text
