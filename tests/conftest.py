@@ -37,3 +37,32 @@ def make_livec():
         return root
 
     return make
+
+
+@pytest.fixture
+def make_koniq():
+    """Writes a KonIQ-10k folder in its published layout: ``make_koniq(parent, rows=None,
+    sets=None)`` -> ``parent/koniq10k`` with 6 images in ``1024x768/``; ``rows`` replace the
+    CSV's data rows, ``sets`` add the official ``set`` column (the release's sets file)."""
+    from hyperimage.datasets import koniq
+    from hyperimage.io import save_image
+
+    header = "image_name,c1,c2,c3,c4,c5,c_total,MOS,SD,MOS_zscore"
+
+    def make(parent, rows=None, *, sets=None):
+        root = parent / "koniq10k"
+        (root / "1024x768").mkdir(parents=True)
+        rng = np.random.default_rng(0)
+        names = [f"{826373 + i}.jpg" for i in range(6)]
+        for name in names:
+            save_image(root / "1024x768" / name, rng.random((24, 32, 3)))
+        if rows is None:
+            rows = [f"{n},0,1,2,3,4,10,{1.5 + 0.5 * i},0.5,{20 + 10 * i}" for i, n in enumerate(names)]
+        top, name = header, koniq.SCORES
+        if sets is not None:
+            top, name = header + ",set", "koniq10k_distributions_sets.csv"
+            rows = [f"{r},{s}" for r, s in zip(rows, sets)]
+        (root / name).write_text("\n".join([top, *rows]) + "\n")
+        return root
+
+    return make

@@ -255,6 +255,7 @@ def bench_iqa(
     cache: Path = typer.Option(Path("runs/iqa"), help="Where the photo benchmark is built (once)."),
     seed: int = typer.Option(0, help="Seed of data, splits and training."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
+    random_splits: bool = typer.Option(False, help="Ignore a data set's fixed split (KonIQ-10k's official one) and draw random ones."),
 ) -> None:
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
     from .benchmark import iqa
@@ -263,7 +264,7 @@ def bench_iqa(
     if splits is not None:
         budget = replace(budget, splits=splits)
     root = data or iqa.build_photo_benchmark(cache, budget.photos, seed)
-    results = iqa.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True))
+    results = iqa.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), fixed_splits=not random_splits)
     typer.echo(iqa.table(results))
     if json_out:
         write_json(json_out, results)

@@ -14,6 +14,7 @@ when the classes are unbalanced (CASIA-2 is 59% authentic).
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -126,10 +127,12 @@ def summarise(runs: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
     out = {}
     for k in keys:
         values = np.array([r[k] for r in runs], dtype=np.float64)
-        out[k] = {
-            "mean": float(np.nanmean(values)),
-            "std": float(np.nanstd(values)),
-            "median": float(np.nanmedian(values)),
-            "n": int(len(values)),
-        }
+        with warnings.catch_warnings():  # a metric that is NaN on every split stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[k] = {
+                "mean": float(np.nanmean(values)),
+                "std": float(np.nanstd(values)),
+                "median": float(np.nanmedian(values)),
+                "n": int(len(values)),
+            }
     return out

@@ -46,3 +46,17 @@ def test_livec_runs_the_80_20_protocol_with_a_registered_baseline(tiny_livec, mo
     text = iqa.table(results)
     assert "cnn+selective  n/a: selective patch training needs a pristine reference" in text
     assert "published in-set LIVE-C SROCC: BRISQUE 0.629" in text
+
+
+def test_an_official_split_gives_one_run_unless_random_splits_are_asked(tmp_path, make_koniq, monkeypatch):
+    root = make_koniq(tmp_path, sets=["training", "training", "training", "validation", "test", "test"])
+    seen, logged = [], []
+    monkeypatch.setattr(iqa, "_cnn_rows", lambda *args: {})
+    monkeypatch.setitem(iqa.BASELINES, "mos", lambda train, val, test, seed: seen.append(len(test)) or [r.target for r in test])
+    budget = iqa.Budget(splits=3, photos="builtin", baselines=("mos",))
+    results = iqa.run(root, budget, log=logged.append)
+    assert seen == [2] and results["budget"]["splits"] == 1
+    assert "official one" in logged[0]
+    seen.clear()
+    iqa.run(root, budget, log=logged.append, fixed_splits=False)
+    assert seen == [1, 1, 1]  # 20% of 6 images, three random splits

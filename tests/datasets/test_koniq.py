@@ -4,56 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from hyperimage import datasets
 from hyperimage.datasets import koniq
-from hyperimage.io import save_image
 
 HEADER = "image_name,c1,c2,c3,c4,c5,c_total,MOS,SD,MOS_zscore"
 
 
-def make_koniq(parent: Path, rows: list[str] | None = None, *, sets: list[str] | None = None) -> Path:
-    root = parent / "koniq10k"
-    (root / "1024x768").mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    names = [f"{826373 + i}.jpg" for i in range(6)]
-    for name in names:
-        save_image(root / "1024x768" / name, rng.random((24, 32, 3)))
-    if rows is None:
-        rows = [f"{n},0,1,2,3,4,10,{1.5 + 0.5 * i},0.5,{20 + 10 * i}" for i, n in enumerate(names)]
-    header = HEADER
-    if sets is not None:
-        header += ",set"
-        rows = [f"{r},{s}" for r, s in zip(rows, sets)]
-        name = "koniq10k_distributions_sets.csv"
-    else:
-        name = koniq.SCORES
-    (root / name).write_text("\n".join([header, *rows]) + "\n")
-    return root
-
-
-def test_reads_mos_in_csv_order(tmp_path: Path) -> None:
+def test_reads_mos_in_csv_order(tmp_path: Path, make_koniq) -> None:
     records = koniq.load(make_koniq(tmp_path))
     assert [r.target for r in records] == pytest.approx([1.5, 2.0, 2.5, 3.0, 3.5, 4.0])
     assert all(r.split is None and r.group == r.path.name for r in records)
     assert records[0].extra["MOS_zscore"] == "20"
 
 
-def test_zscore_column_on_request(tmp_path: Path) -> None:
+def test_zscore_column_on_request(tmp_path: Path, make_koniq) -> None:
     records = koniq.load(make_koniq(tmp_path), score="MOS_zscore")
     assert records[-1].target == 70.0
 
 
-def test_official_split_from_the_set_column(tmp_path: Path) -> None:
+def test_official_split_from_the_set_column(tmp_path: Path, make_koniq) -> None:
     sets = ["training", "training", "validation", "test", "training", "test"]
     root = make_koniq(tmp_path, sets=sets)
     assert [r.split for r in koniq.load(root)] == ["train", "train", "val", "test", "train", "test"]
     assert all(r.split is None for r in koniq.load(root, official=False))
 
 
-def test_detected_and_higher_is_better(tmp_path: Path) -> None:
+def test_detected_and_higher_is_better(tmp_path: Path, make_koniq) -> None:
     root = make_koniq(tmp_path)
     assert datasets.detect(tmp_path) == "koniq10k"
     assert datasets.higher_is_better(root)
@@ -68,13 +46,13 @@ def test_detected_and_higher_is_better(tmp_path: Path) -> None:
         ("999.jpg,0,0,0,0,0,0,3.0,0,0", r":2: 999.jpg is not in"),
     ],
 )
-def test_bad_rows_name_file_and_line(tmp_path: Path, row: str, message: str) -> None:
+def test_bad_rows_name_file_and_line(tmp_path: Path, row: str, message: str, make_koniq) -> None:
     root = make_koniq(tmp_path, [row])
     with pytest.raises(ValueError, match=message):
         koniq.load(root)
 
 
-def test_duplicate_and_bad_set_are_refused(tmp_path: Path) -> None:
+def test_duplicate_and_bad_set_are_refused(tmp_path: Path, make_koniq) -> None:
     row = "826373.jpg,0,0,0,0,0,0,3.0,0,0"
     with pytest.raises(ValueError, match=":3: 826373.jpg is listed twice"):
         koniq.load(make_koniq(tmp_path / "a", [row, row]))
@@ -82,7 +60,7 @@ def test_duplicate_and_bad_set_are_refused(tmp_path: Path) -> None:
         koniq.load(make_koniq(tmp_path / "b", [row], sets=["holdout"]))
 
 
-def test_not_utf8_names_the_byte(tmp_path: Path) -> None:
+def test_not_utf8_names_the_byte(tmp_path: Path, make_koniq) -> None:
     root = make_koniq(tmp_path)
     (root / koniq.SCORES).write_bytes(HEADER.encode() + b"\n\xff\xfe,1\n")
     with pytest.raises(ValueError, match=r"not UTF-8 text \(byte"):

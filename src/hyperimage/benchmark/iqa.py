@@ -141,15 +141,22 @@ def run(
     seed: int = 0,
     log: Callable[[str], None] = print,
     progress: bool = False,
+    fixed_splits: bool = True,
 ) -> dict:
     """Train every row on ``budget.splits`` splits of ``data``; per-subset metrics.
 
     Splits are random 60/20/20 by reference (the paper's protocol), or for LIVE-C and
-    KonIQ-10k the community's 80/20 by image (:data:`~hyperimage.protocol.REAL_IQA_SPLIT`);
-    images with a fixed split (KonIQ-10k's official one) keep it, so every split is that one.
+    KonIQ-10k the community's 80/20 by image (:data:`~hyperimage.protocol.REAL_IQA_SPLIT`).
+    Images with a fixed split (KonIQ-10k's official one) keep it, so a single run is made on
+    it; ``fixed_splits=False`` ignores such splits and draws random ones.
     """
     started = time.time()
     records = datasets.load(data)
+    if not fixed_splits:
+        records = [replace(r, split=None) for r in records]
+    if all(r.split is not None for r in records) and budget.splits > 1:
+        log("every image has a fixed split (the data set's official one): one run on it")
+        budget = replace(budget, splits=1)
     layout = datasets.detect(data)
     photo = _is_photo_benchmark(records)
     subsets = PHOTO_SUBSETS if photo else ("all",)
