@@ -203,6 +203,7 @@ def explain(
     targets: List[Path] = typer.Argument(..., help="[MODEL folder] then one image."),
     out: Path = typer.Option(..., "--out", help="PNG to write."),
     readout: str = typer.Option("patch", help="patch (stage-1 cell scores) or gradient (stage-2 attribution)."),
+    raw: bool = typer.Option(False, "--raw", help="Also save the grid of cell values beside OUT as .npy and .csv."),
     task: Task = TASK_OPTION,
 ) -> None:
     """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid)."""
@@ -210,10 +211,11 @@ def explain(
     if len(paths) != 1:
         _fail("explain takes exactly one image")
     try:
-        result = api.explain(model, paths[0], out, readout=readout)
+        result = api.explain(model, paths[0], out, readout=readout, raw=raw)
     except (ValueError, api.ImageError) as err:
         _fail(str(err))
-    typer.echo(f"wrote {out}: score {result:.4f} ({api.describe(model)})")
+    extra = f" and {out.with_suffix('.npy')}, {out.with_suffix('.csv')}" if raw else ""
+    typer.echo(f"wrote {out}{extra}: score {result:.4f} ({api.describe(model)})")
 
 
 @app.command()
