@@ -183,9 +183,13 @@ def score(model: str | Path | HyperImageModel, paths: Iterable[str | Path], batc
     return score_files(net, expand(paths), batch_size)
 
 
+def direction(model: HyperImageModel) -> str:
+    """``"higher is better"`` or ``"lower is better"``, for ``model``'s score."""
+    return "higher is better" if model.config.score.higher_is_better else "lower is better"
+
+
 def describe(model: HyperImageModel) -> str:
     """One line saying what a model's score means."""
     s = model.config.score
-    direction = "higher is better" if s.higher_is_better else "lower is better"
-    return f"{s.name}: range [{s.low:.4g}, {s.high:.4g}], {direction} ({model.config.method}, preset {model.config.preset})"
+    return f"{s.name}: range [{s.low:.4g}, {s.high:.4g}], {direction(model)} ({model.config.method}, preset {model.config.preset})"
 
