@@ -173,7 +173,7 @@ def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, scale: H
         bar.ax.invert_yaxis()
     for y, words, va in ((1.06, scale.worse, "bottom"), (-0.06, scale.better, "top")):
         bar.ax.text(0.5, y, textwrap.fill(words, 12), transform=bar.ax.transAxes, ha="center", va=va, fontsize=7.5)
-    ax.set_title("\n".join(textwrap.fill(line, 72) for line in title.splitlines()), fontsize=9)
+    ax.set_title("\n".join(textwrap.fill(line, 84) for line in title.splitlines()), fontsize=9)
     ax.axis("off")
     fig.tight_layout()
     path = Path(path)
