@@ -155,3 +155,18 @@ def test_concurrent_requests_share_the_model_safely(client, models, photo):
 def test_serve_command_refuses_bad_options_before_starting(tmp_path, args, message):
     res = CliRunner().invoke(cli, ["serve", *[a.format(tmp=tmp_path) for a in args]])
     assert res.exit_code == 2 and message in res.output
+
+
+def test_serve_command_loads_the_models_once_and_warns_off_loopback(monkeypatch):
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    res = CliRunner().invoke(cli, ["serve", "--port", "8123", "--max-mb", "5"])
+    assert res.exit_code == 0, res.output
+    assert "warning" not in res.output and "http://127.0.0.1:8123/" in res.output
+    app, kw = calls[0]
+    assert kw == {"host": "127.0.0.1", "port": 8123, "log_level": "warning"}
+    assert TestClient(app).get("/api/models").json()["max_bytes"] == 5 * 2**20
+    res = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
+    assert res.exit_code == 0 and "warning: serving on 0.0.0.0" in res.output and calls[1][1]["host"] == "0.0.0.0"
