@@ -85,9 +85,12 @@ def test_make_synthetic_then_train_patch_average_and_score_a_folder(tmp_path):
     res = runner.invoke(app, ["score", str(out), str(data / "images")])
     assert res.exit_code == 0
     assert len(res.stdout.strip().splitlines()) == 31
-    res = runner.invoke(app, ["explain", str(out), str(data / "images" / "00000.png"), "--out", str(tmp_path / "h.png")])
+    res = runner.invoke(app, ["explain", str(out), str(data / "images" / "00000.png"), "--out", str(tmp_path / "h.png"), "--raw"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    grid = np.load(tmp_path / "h.npy")
+    assert grid.shape == (10, 10) and np.isfinite(grid).all()  # the synthetic preset's grid
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "h.csv", delimiter=","), grid, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

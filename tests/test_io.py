@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hyperimage.io import ImageError, load_image, save_image
+from hyperimage.io import ImageError, image_size, load_image, save_image
 
 
 def _png(tmp_path, arr, mode=None, name="a.png"):
@@ -73,6 +73,17 @@ def test_too_small_and_decompression_bomb(tmp_path):
         load_image(path, min_size=(32, 32))
     with pytest.raises(ImageError, match="decompression bomb"):
         load_image(path, max_pixels=100)
+
+
+def test_image_size_reads_the_header_and_refuses_like_load_image(tmp_path):
+    path = _png(tmp_path, np.zeros((20, 30), np.uint8))
+    assert image_size(path) == (20, 30)
+    with pytest.raises(ImageError, match="30x20 image exceeds the 599-pixel limit"):
+        image_size(path, max_pixels=599)
+    assert image_size(path, max_pixels=600) == (20, 30)
+    (tmp_path / "bad.png").write_bytes(b"this is not an image")
+    with pytest.raises(ImageError, match="not an image"):
+        image_size(tmp_path / "bad.png")
 
 
 def test_save_round_trip(tmp_path):

@@ -22,7 +22,7 @@ import torch
 from . import datasets, presets
 from .datasets import folder, synthetic
 from .datasets.records import ImageRecord
-from .explain import heat_map, save_overlay
+from .explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
 from .io import ImageError, list_images
 from .model import HyperImageModel
 from .pipeline import PipelineConfig, read_image, train as train_records
@@ -123,18 +123,33 @@ def default_model(task: str = "iqa") -> HyperImageModel:
 
 
 def explain(
-    model: str | Path | HyperImageModel, image: str | Path, out: str | Path, readout: str = "patch"
+    model: str | Path | HyperImageModel,
+    image: str | Path,
+    out: str | Path,
+    readout: str = "patch",
+    raw: bool = False,
 ) -> float:
-    """Write a heat map of where ``model`` sees damage in ``image`` to ``out``; returns the score."""
+    """Write a heat map of where ``model`` sees damage in ``image`` to ``out``; returns the score.
+
+    The colour bar says what it shows and which end is bad, on one fixed range per model
+    and read-out (:func:`hyperimage.explain.heat_scale`), so maps of one model compare.
+    ``raw`` also writes the ``(U, V)`` grid of cell values beside ``out`` as ``.npy`` and
+    ``.csv``, in the colour bar's units.
+    """
     net = model if isinstance(model, HyperImageModel) else load_model(model)
+    scale = heat_scale(net, readout)
     x = read_image(ImageRecord(path=Path(image), target=0.0), net.config, net.grid)[None]
-    heat = heat_map(net, x, readout)[0, 0].numpy()
+    net.eval()
     with torch.no_grad():
-        value = float(net.clip(net(x))[0])
+        hyper = net.hyper_image(x)
+        value = float(net.clip(net.aggregate(hyper))[0])
+    cells = cell_values(net, hyper, readout)
+    heat = to_pixels(net, cells, x.shape[2], x.shape[3])[0, 0].numpy()
     shown = x[0].permute(1, 2, 0).numpy()
-    label = "tampering evidence" if net.config.task == "classification" else "damage evidence"
     title = f"{Path(image).name}: score {value:.3f}\n{describe(net)}"
-    save_overlay(out, shown[..., 0] if shown.shape[2] == 1 else shown, heat, title, label)
+    save_overlay(out, shown[..., 0] if shown.shape[2] == 1 else shown, heat, scale, title)
+    if raw:
+        save_grid(out, cells[0].numpy(), scale)
     return value
 
 
@@ -176,9 +191,13 @@ def score(model: str | Path | HyperImageModel, paths: Iterable[str | Path], batc
     return score_files(net, expand(paths), batch_size)
 
 
+def direction(model: HyperImageModel) -> str:
+    """``"higher is better"`` or ``"lower is better"``, for ``model``'s score."""
+    return "higher is better" if model.config.score.higher_is_better else "lower is better"
+
+
 def describe(model: HyperImageModel) -> str:
     """One line saying what a model's score means."""
     s = model.config.score
-    direction = "higher is better" if s.higher_is_better else "lower is better"
-    return f"{s.name}: range [{s.low:.4g}, {s.high:.4g}], {direction} ({model.config.method}, preset {model.config.preset})"
+    return f"{s.name}: range [{s.low:.4g}, {s.high:.4g}], {direction(model)} ({model.config.method}, preset {model.config.preset})"
 

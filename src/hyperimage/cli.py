@@ -203,6 +203,7 @@ def explain(
     targets: List[Path] = typer.Argument(..., help="[MODEL folder] then one image."),
     out: Path = typer.Option(..., "--out", help="PNG to write."),
     readout: str = typer.Option("patch", help="patch (stage-1 cell scores) or gradient (stage-2 attribution)."),
+    raw: bool = typer.Option(False, "--raw", help="Also save the grid of cell values beside OUT as .npy and .csv."),
     task: Task = TASK_OPTION,
 ) -> None:
     """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid)."""
@@ -210,10 +211,46 @@ def explain(
     if len(paths) != 1:
         _fail("explain takes exactly one image")
     try:
-        result = api.explain(model, paths[0], out, readout=readout)
+        result = api.explain(model, paths[0], out, readout=readout, raw=raw)
     except (ValueError, api.ImageError) as err:
         _fail(str(err))
-    typer.echo(f"wrote {out}: score {result:.4f} ({api.describe(model)})")
+    extra = f" and {out.with_suffix('.npy')}, {out.with_suffix('.csv')}" if raw else ""
+    typer.echo(f"wrote {out}{extra}: score {result:.4f} ({api.describe(model)})")
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on: this machine only by default; 0.0.0.0 opens it to the network."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    model: Optional[Path] = typer.Option(None, help="Quality model folder (default: the shipped one)."),
+    forgery_model: Optional[Path] = typer.Option(None, help="Forgery model folder (default: the shipped one)."),
+    max_mb: float = typer.Option(20.0, help="Largest upload accepted, in MB."),
+) -> None:
+    """A local web page (and JSON API, POST /api/score) to score photos and see their heat maps."""
+    try:
+        import uvicorn
+
+        from .serve import create_app
+    except ImportError as err:
+        _fail(f"serve needs FastAPI, uvicorn and python-multipart ({err}): pip install 'hyperimage[serve]'")
+    if max_mb <= 0:
+        _fail("--max-mb must be positive")
+    try:
+        models = {
+            "iqa": api.load_model(model) if model else api.default_model("iqa"),
+            "forgery": api.load_model(forgery_model) if forgery_model else api.default_model("forgery"),
+        }
+    except ValueError as err:
+        _fail(str(err))
+    for task, net in models.items():
+        typer.echo(f"# {task}: {api.describe(net)}", err=True)
+    if host not in LOOPBACK:
+        typer.echo(f"warning: serving on {host}: anyone who can reach it can upload images; there is no login", err=True)
+    typer.echo(f"open http://{'[' + host + ']' if ':' in host else host}:{port}/ (Ctrl-C stops)", err=True)
+    uvicorn.run(create_app(models, max_bytes=int(max_mb * 2**20)), host=host, port=port, log_level="warning")
 
 
 @app.command()

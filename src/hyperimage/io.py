@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -60,6 +61,34 @@ def _to_mode(img: Image.Image, mode: Mode) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
+@contextmanager
+def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+    """Open an image file lazily (header only) and refuse it, as an :class:`ImageError`, if it
+    is missing, empty, not an image or over ``max_pixels``; errors while the caller decodes it
+    (truncated, unreadable) become an :class:`ImageError` too."""
+    if not path.is_file():
+        raise ImageError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise ImageError(path, "empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise ImageError(path, f"{w}x{h} image exceeds the {max_pixels}-pixel limit (decompression bomb?)")
+                yield img
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageError(path, f"refused as a possible decompression bomb ({err})") from None
+    except UnidentifiedImageError:
+        raise ImageError(path, "not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        msg = " ".join(str(err).split()) or type(err).__name__
+        raise ImageError(path, f"unreadable or truncated image ({msg})") from None
+
+
 def load_image(
     path: str | os.PathLike,
     mode: Mode = "RGB",
@@ -81,33 +110,25 @@ def load_image(
         One line naming the file and what is wrong with it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise ImageError(path, "empty file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                w, h = img.size
-                if w * h > max_pixels:
-                    raise ImageError(path, f"{w}x{h} image exceeds the {max_pixels}-pixel limit (decompression bomb?)")
-                img.load()
-                arr = _to_mode(img, mode)
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(path, f"refused as a possible decompression bomb ({err})") from None
-    except UnidentifiedImageError:
-        raise ImageError(path, "not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        msg = " ".join(str(err).split()) or type(err).__name__
-        raise ImageError(path, f"unreadable or truncated image ({msg})") from None
+    with _opened(path, max_pixels) as img:
+        img.load()
+        arr = _to_mode(img, mode)
     if arr.shape[0] < min_size[0] or arr.shape[1] < min_size[1]:
         raise ImageError(
             path, f"{arr.shape[1]}x{arr.shape[0]} image is smaller than one {min_size[1]}x{min_size[0]} patch"
         )
     return arr
+
+
+def image_size(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(height, width) of an image file from its header, without decoding it.
+
+    A cheap first check, e.g. with a tighter ``max_pixels`` than :func:`load_image` uses,
+    before an image is decoded; refuses missing, empty and non-image files and decompression
+    bombs with :func:`load_image`'s messages (:class:`ImageError`).
+    """
+    with _opened(Path(path), max_pixels) as img:
+        return img.size[1], img.size[0]
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray) -> None:

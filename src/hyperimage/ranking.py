@@ -105,7 +105,12 @@ def rank_hinge(pred: torch.Tensor, target: torch.Tensor, margin: float = 1.0) ->
     return all_pairs_hinge(pred, target, None, margin)
 
 
-def siamese_hinge(pred: torch.Tensor, target: torch.Tensor, delta: float = 3.0) -> torch.Tensor:
+#: The paper's Siamese margin delta: a pair is ranked "surely" once ``y g(C1 - C2) >= DELTA``;
+#: it fixes the scale of the forgery stage-1 scores (and of their heat maps).
+DELTA = 3.0
+
+
+def siamese_hinge(pred: torch.Tensor, target: torch.Tensor, delta: float = DELTA) -> torch.Tensor:
     """The forgery stage-1 loss ``mean(max(0, delta - y g(C1 - C2)))`` (see the module docstring).
 
     Parameters

@@ -1,0 +1,184 @@
+"""``hyperimage serve``: a local web page and JSON API that score photos and draw their heat maps.
+
+Built on FastAPI (a maintained, typed layer over the standard ASGI interface; it validates
+the form fields and documents the API at ``/docs`` for free) served by uvicorn; uploads are
+parsed by python-multipart. Only the public inference API is used:
+:func:`hyperimage.api.explain` (score and heat map), :func:`hyperimage.api.score` (score
+only), :func:`hyperimage.api.describe` and :func:`hyperimage.explain.heat_scale`.
+
+Every upload is validated like any other input before a model sees it: a request whose
+``Content-Length`` exceeds what ``max_files`` files of ``max_bytes`` could need is refused
+before it is parsed (413); each file is copied in chunks into a fresh
+:class:`tempfile.TemporaryDirectory` and refused once over ``max_bytes`` (413); its header
+is checked against ``max_pixels`` (:func:`hyperimage.io.image_size`: non-images and
+decompression bombs, 400) and the model's reader refuses truncated files and images smaller
+than one patch (400). Messages are :class:`~hyperimage.io.ImageError`'s one line, naming the
+uploaded file. The folder is deleted when the request ends, whatever happened; the server
+keeps running. Models are loaded once, by the caller; scoring is CPU-bound, so the endpoint
+is a plain ``def`` that FastAPI runs in its thread pool, and each model is used under its
+own lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import tempfile
+import threading
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+from typing import Mapping
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from . import api
+from .explain import READOUTS, heat_scale
+from .io import ImageError, image_size
+from .model import HyperImageModel
+
+#: Largest upload accepted by default, in bytes.
+MAX_BYTES = 20 * 1024 * 1024
+#: Largest image accepted by default, in pixels (a 50-megapixel photo; decoding one takes
+#: about 0.6 GB as float32 RGB).
+MAX_PIXELS = 50_000_000
+#: Most files in one request.
+MAX_FILES = 50
+_CHUNK = 1 << 20
+#: Room in a request's body for the multipart headers and form fields besides the files.
+_SLACK = 64 * 1024
+
+
+class UploadError(Exception):
+    """An uploaded file that cannot be scored: ``str(err)`` names it, ``status`` is its HTTP code."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def model_info(model: HyperImageModel, readout: str = "patch") -> dict:
+    """What a model's score and heat map mean, as JSON: range, direction, colour-bar legend."""
+    s = model.config.score
+    scale = heat_scale(model, readout)
+    return {
+        "name": s.name,
+        "low": s.low,
+        "high": s.high,
+        "higher_is_better": s.higher_is_better,
+        "direction": api.direction(model),
+        "description": api.describe(model),
+        "legend": {**asdict(scale), "top": scale.worse, "bottom": scale.better},
+    }
+
+
+def _safe_name(name: str | None) -> str:
+    """The uploaded file's base name, reduced to characters safe in a path."""
+    base = Path(name or "upload").name or "upload"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[-100:].lstrip(".") or "upload"
+
+
+def _save_upload(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
+    """Copy ``upload`` into ``folder`` in chunks, refusing it once it exceeds ``max_bytes``."""
+    shown = Path(upload.filename or "upload").name
+    path = folder / _safe_name(upload.filename)
+    size = 0
+    with path.open("wb") as out:
+        while chunk := upload.file.read(_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise UploadError(f"{shown}: file exceeds the {max_bytes / 2**20:g} MB upload limit", 413)
+            out.write(chunk)
+    return path
+
+
+def create_app(
+    models: Mapping[str, HyperImageModel],
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+    max_files: int = MAX_FILES,
+) -> FastAPI:
+    """The web application scoring uploads with ``models`` (task name -> loaded model, e.g. ``iqa``, ``forgery``).
+
+    ``GET /`` is the page, ``GET /api/models`` says what each model's score means, and
+    ``POST /api/score`` (multipart: ``files``, ``task``, ``readout``, ``heat_map``) scores.
+    """
+    if not models:
+        raise ValueError("create_app needs at least one model")
+    models = dict(models)
+    locks = {task: threading.Lock() for task in models}
+    page = (resources.files("hyperimage") / "web" / "index.html").read_text(encoding="utf-8")
+    app = FastAPI(title="hyperimage", summary="Score photos and see where the model looks.")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_files * max_bytes + _SLACK:
+            return JSONResponse({"detail": f"request exceeds the {max_bytes / 2**20:g} MB upload limit"}, 413)
+        return await call_next(request)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return page
+
+    @app.get("/api/models")
+    def list_models() -> dict:
+        """Each task's model: what its score means and how to read its heat map."""
+        return {"max_bytes": max_bytes, "max_files": max_files, "models": {t: model_info(m) for t, m in models.items()}}
+
+    def score_one(task: str, upload: UploadFile, readout: str, heat: bool) -> dict:
+        shown = Path(upload.filename or "upload").name
+        model = models[task]
+        with tempfile.TemporaryDirectory(prefix="hyperimage-") as tmp:
+            path = _save_upload(upload, Path(tmp), max_bytes)
+            try:
+                image_size(path, max_pixels)
+                with locks[task]:
+                    if heat:
+                        value = api.explain(model, path, Path(tmp) / "heat.png", readout=readout)
+                    else:
+                        pred = next(api.score(model, [path]))
+                        if pred.error is not None:
+                            raise UploadError(f"{shown}: {pred.error.split(': ', 1)[-1]}")
+                        value = pred.score
+            except ImageError as err:
+                raise UploadError(f"{shown}: {err.reason}") from None
+            result = {"file": shown, "score": value, "error": None}
+            if heat:
+                png = (Path(tmp) / "heat.png").read_bytes()
+                result["heat_map"] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        return result
+
+    @app.post("/api/score")
+    def score(
+        files: list[UploadFile] = File(..., description="One or more image files."),
+        task: str = Form("iqa", description=f"Which model scores them: {', '.join(models)}."),
+        readout: str = Form("patch", description=f"Heat-map read-out: {', '.join(READOUTS)}."),
+        heat_map: bool = Form(True, description="Also draw each heat map (a PNG data URL)."),
+    ) -> JSONResponse:
+        """Score uploaded images; per file, the score or why there is none, and its heat map.
+
+        200 if at least one file was scored (the others carry their ``error``); 400 (413 if
+        every file was too large) when none was, with the messages in ``detail``.
+        """
+        if task not in models:
+            return JSONResponse({"detail": f"unknown task {task!r}: this server scores {', '.join(models)}"}, 400)
+        if readout not in READOUTS:
+            return JSONResponse({"detail": f"unknown readout {readout!r}: use one of {', '.join(READOUTS)}"}, 400)
+        if len(files) > max_files:
+            return JSONResponse({"detail": f"{len(files)} files: at most {max_files} in one request"}, 413)
+        body = {"task": task, "readout": readout, "model": model_info(models[task], readout), "results": []}
+        statuses = []
+        for upload in files:
+            try:
+                body["results"].append(score_one(task, upload, readout, heat_map))
+            except UploadError as err:
+                body["results"].append({"file": Path(upload.filename or "upload").name, "score": None, "error": str(err)})
+                statuses.append(err.status)
+        if len(statuses) == len(files):
+            body["detail"] = "; ".join(r["error"] for r in body["results"])
+            return JSONResponse(body, 413 if set(statuses) == {413} else 400)
+        return JSONResponse(body)
+
+    return app
