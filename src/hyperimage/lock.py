@@ -91,7 +91,7 @@ class FolderLock:
         if old not in ("?", str(os.getpid())):
             self.log(f"{folder}: taking over the lock of process {old}, which is no longer running")
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
         os.fsync(fd)
         self._fds.append(fd)
 

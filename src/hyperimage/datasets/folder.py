@@ -118,8 +118,8 @@ def load(root: str | Path, allow_outside: bool = False) -> list[ImageRecord]:
                     extra={k: v for k, v in row.items() if k not in known},
                 )
             )
-    except csv.Error as err:
-        raise ValueError(f"{path}:{reader.line_num}: not readable as CSV ({err})") from None
+    except csv.Error as err:  # raised before the reader counts the line it failed on
+        raise ValueError(f"{path}:{reader.line_num + 1}: not readable as CSV ({err})") from None
     if not records:
         raise ValueError(f"{path}: no images listed")
     return records
