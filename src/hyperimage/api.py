@@ -97,8 +97,8 @@ def train(
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     with FolderLock(out, log) as held:
-        for folder in (out, out / CHECKPOINTS):
-            remove_stale_temporaries(folder)
+        for where in (out, out / CHECKPOINTS):
+            remove_stale_temporaries(where)
         if (out / CHECKPOINTS).is_dir():
             log(f"resuming from {out / CHECKPOINTS}")
         model, result = train_records(records, config, settings, workdir=out, seed=seed, progress=progress)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -56,14 +57,14 @@ def check_free(folder: str | os.PathLike) -> None:
 class FolderLock:
     """An exclusive lock on a model folder, for a ``with`` block (created if missing).
 
-    ``log`` hears about a stale lock taken over. :meth:`follow` locks the same name in the
+    ``log`` (default: stderr) hears about a stale lock taken over. :meth:`follow` locks the same name in the
     new folder that replaces this one (:func:`~hyperimage.storage.write_folder`), so the lock
     stays held across the swap.
     """
 
-    def __init__(self, folder: str | os.PathLike, log: Callable[[str], None] = print):
+    def __init__(self, folder: str | os.PathLike, log: Callable[[str], None] | None = None):
         self.folder = Path(folder)
-        self.log = log
+        self.log = log or (lambda line: print(line, file=sys.stderr))
         self._fds: list[int] = []
 
     def _take(self, folder: Path, wait: float = 1.0) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from .datasets.records import ImageRecord
-from .storage import SPLITS_FILE
+from .storage import SPLITS_FILE  # noqa: F401  (the model folder's splits file, named here for its readers)
 
 
 def correlations(pred: Sequence[float], target: Sequence[float]) -> dict[str, float]:
