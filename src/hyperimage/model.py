@@ -192,7 +192,8 @@ class HyperImageModel(nn.Module):
             if extras is not None:
                 extras(tmp)
 
-        return write_folder(folder, write, replaces=MODEL_ENTRIES)
+        write_folder(folder, write, replaces=MODEL_ENTRIES)
+        return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path) -> "HyperImageModel":
