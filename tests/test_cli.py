@@ -2,10 +2,17 @@
 
 import csv
 import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from hyperimage import api
@@ -149,3 +156,212 @@ def test_score_without_an_installed_default_model_says_so(tmp_path, monkeypatch)
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(image)
     res = runner.invoke(app, ["score", "--task", "forgery", str(image)])
     assert res.exit_code == 2 and "no default forgery model" in res.output
+
+
+def assert_fails(res, message):
+    """Exit status 2 and exactly ``error: message`` on stderr: no traceback, no score on stdout."""
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit)  # not an exception escaping as a traceback
+    assert res.stdout == ""
+    assert res.stderr == f"error: {message}\n"
+
+
+def _tensors(edit):
+    def change(folder):
+        tensors = load_file(str(folder / "model.safetensors"))
+        edit(tensors, next(iter(tensors)))
+        save_file(tensors, str(folder / "model.safetensors"))
+
+    return change
+
+
+def _config(key, value):
+    def change(folder):
+        config = json.loads((folder / "config.json").read_text())
+        config[key] = value
+        (folder / "config.json").write_text(json.dumps(config))
+
+    return change
+
+
+def _weights_bytes(make):
+    return lambda folder: (folder / "model.safetensors").write_bytes(make((folder / "model.safetensors").read_bytes()))
+
+
+FIRST = "stage1.dense.1.bias"  # the synthetic preset's first tensor, of shape [400]
+BROKEN_MODELS = {
+    "weights only": (lambda m: (m / "config.json").unlink(), "incomplete model folder {m}: no config.json (was the training run interrupted?)"),
+    "config only": (lambda m: (m / "model.safetensors").unlink(), "incomplete model folder {m}: no model.safetensors (was the training run interrupted?)"),
+    "killed training run": (
+        lambda m: [(m / n).unlink() for n in ("config.json", "model.safetensors")] and (m / "checkpoints").mkdir(),
+        "incomplete model folder {m}: no config.json (was the training run interrupted?)",
+    ),
+    "truncated weights": (
+        _weights_bytes(lambda b: b[: len(b) // 2]),
+        "{m}/model.safetensors: not a valid model file (Error while deserializing header: incomplete metadata, file not fully covered)",
+    ),
+    "giant header": (
+        _weights_bytes(lambda b: struct.pack("<Q", 1 << 60) + b[8:]),
+        "{m}/model.safetensors: not a valid model file (header claims 1152921504606846976 bytes, the file holds {size})",
+    ),
+    "a pickle": (
+        _weights_bytes(lambda b: pickle.dumps({"w": [1.0, 2.0]})),
+        "{m}/model.safetensors: not a valid model file (header claims 513082496 bytes, the file holds 41)",
+    ),
+    "wrong shape": (
+        _tensors(lambda t, k: t.__setitem__(k, torch.zeros(3, 3))),
+        f"{{m}}/model.safetensors: not a valid model file (tensor '{FIRST}' has shape [3, 3], the config needs [400])",
+    ),
+    "missing tensor": (
+        _tensors(lambda t, k: t.pop(k)),
+        f"{{m}}/model.safetensors: not a valid model file (no tensor '{FIRST}'; made for another architecture?)",
+    ),
+    "int64 weights": (
+        _tensors(lambda t, k: t.__setitem__(k, t[k].long())),
+        f"{{m}}/model.safetensors: not a valid model file (tensor '{FIRST}' is int64, needs floating point)",
+    ),
+    "NaN weights": (
+        _tensors(lambda t, k: t[k].view(-1).__setitem__(0, float("nan"))),
+        f"{{m}}/model.safetensors: not a valid model file (tensor '{FIRST}' holds NaN or infinity)",
+    ),
+    "unknown config key": (_config("colour", 1), "{m}/config.json: unknown key 'colour'"),
+    "wrong config type": (_config("patch", "32"), "{m}/config.json: patch must be a whole number, got '32'"),
+    "giant grid": (_config("grid", [100000, 100000]), "{m}/config.json: grid [100000, 100000] is outside the bounds 1-256"),
+    "not JSON": (
+        lambda m: (m / "config.json").write_text("{not json"),
+        "{m}/config.json: not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
+    ),
+}
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    """A freshly initialised synthetic-preset model folder (no training needed to test loading)."""
+    from hyperimage import presets
+    from hyperimage.model import HyperImageModel
+
+    return HyperImageModel(presets.get("synthetic")).save(tmp_path / "model")
+
+
+@pytest.fixture
+def gray_image(tmp_path):
+    path = tmp_path / "x.png"
+    Image.fromarray(np.zeros((128, 128), np.uint8)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "case,command",
+    [(case, "score") for case in BROKEN_MODELS]
+    + [(case, command) for case in ("weights only", "giant header", "NaN weights") for command in ("score --model", "explain", "evaluate")],
+)
+def test_a_broken_model_folder_is_one_line_and_exit_2(saved_model, gray_image, tmp_path, case, command):
+    break_it, message = BROKEN_MODELS[case]
+    break_it(saved_model)
+    size = (saved_model / "model.safetensors").stat().st_size if (saved_model / "model.safetensors").exists() else 0
+    m = str(saved_model)
+    args = {
+        "score": ["score", m, str(gray_image)],
+        "score --model": ["score", "--model", m, str(gray_image)],
+        "explain": ["explain", m, str(gray_image), "--out", str(tmp_path / "h.png")],
+        "evaluate": ["evaluate", m, str(foreign_synthetic_folder(tmp_path / "data", n=2))],
+    }[command]
+    assert_fails(runner.invoke(app, args), message.format(m=m, size=size))
+    assert not (tmp_path / "h.png").exists()
+
+
+def test_the_first_argument_is_a_model_or_an_error_and_help_says_so(saved_model, gray_image):
+    res = runner.invoke(app, ["score", str(saved_model), str(gray_image)])  # a model folder: read as the model
+    assert res.exit_code == 0 and res.stdout.splitlines() == ["image,score", f"{gray_image},{res.stdout.split(',')[-1].strip()}"]
+    assert "synthetic" in res.stderr  # described as the synthetic model, not the shipped quality model
+    explicit = runner.invoke(app, ["score", "--model", str(saved_model), str(gray_image)])
+    assert explicit.exit_code == 0 and explicit.stdout == res.stdout
+    folder = gray_image.parent / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(gray_image.read_bytes())
+    by_default = runner.invoke(app, ["score", str(folder)])  # a folder of images: the shipped model
+    assert by_default.exit_code == 0 and "image quality" in by_default.stderr and len(by_default.stdout.splitlines()) == 2
+    for command in ("score", "explain"):
+        text = " ".join(runner.invoke(app, [command, "--help"]).stdout.replace("│", " ").split())
+        assert "is the model, or an error if it is incomplete, never a folder of images" in text and "--model" in text
+
+
+def test_score_and_train_refuse_a_folder_another_run_is_training(saved_model, gray_image, tmp_path):
+    data = foreign_synthetic_folder(tmp_path / "data", n=4)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from hyperimage.lock import FolderLock\n"
+         "with FolderLock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)", str(saved_model)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        message = f"{saved_model}: in use by a training run (pid {holder.pid}, {saved_model / 'train.lock'}); wait for it to finish"
+        assert_fails(runner.invoke(app, ["score", str(saved_model), str(gray_image)]), message)
+        assert_fails(runner.invoke(app, ["evaluate", str(saved_model), str(data)]), message)
+        assert_fails(runner.invoke(app, ["train", str(data), "--out", str(saved_model), "--preset", "synthetic", *FAST]), message)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (saved_model / "config.json").is_file()  # the refused train touched nothing
+
+
+def test_train_takes_over_a_stale_lock_with_a_message(tmp_path):
+    data = foreign_synthetic_folder(tmp_path / "data", n=1)  # one image: fails after the lock, before training
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "train.lock").write_text(str(dead.pid))
+    res = runner.invoke(app, ["train", str(data), "--out", str(out), "--preset", "synthetic", *FAST])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.stderr.splitlines() == [
+        f"{out}: taking over the lock of process {dead.pid}, which is no longer running",
+        "error: need train and val images, got 1 train and 0 val",
+    ]
+    assert not (out / "train.lock").exists()  # released on exit
+
+
+LABEL_CASES = {
+    "nan score": ("sample_0.png,nan\n", "{csv}:2: score 'nan' is not a finite number"),
+    "inf score": ("sample_0.png,inf\n", "{csv}:2: score 'inf' is not a finite number"),
+    "missing score": ("sample_0.png,\n", "{csv}:2: score '' is not a number"),
+    "conflicting duplicate": (
+        "sample_0.png,3\nsample_1.png,4\nsample_0.png,2\n",
+        "{csv}:4: 'sample_0.png' is listed again with a different score (2 here, 3 there) (first at line 2); list each image once",
+    ),
+    "outside the folder": (
+        "../outside.png,3\n",
+        "{csv}:2: image '../outside.png' resolves outside the data folder ({tmp}/outside.png); pass --allow-outside to read it",
+    ),
+    "not UTF-8": ("sample_0.png,3\nsample_\xff.png,3\n", "{csv}:3: not UTF-8 text (byte 0xff at offset 34); save it as UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", LABEL_CASES)
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_bad_labels_never_train_or_evaluate(saved_model, tmp_path, case, command):
+    rows, message = LABEL_CASES[case]
+    data = foreign_synthetic_folder(tmp_path / "data", n=2)
+    text = "image,score\n" + rows
+    (data / "labels.csv").write_bytes(text.encode("latin-1") if "\xff" in text else text.encode())
+    args = ["train", str(data), "--out", str(tmp_path / "new"), "--preset", "synthetic", *FAST]
+    if command == "evaluate":
+        args = ["evaluate", str(saved_model), str(data), "--split", "all"]
+    assert_fails(runner.invoke(app, args), message.format(csv=data / "labels.csv", tmp=tmp_path))
+    assert not (tmp_path / "new").exists()
+
+
+def test_allow_outside_reads_labels_that_leave_the_folder(tmp_path):
+    data = foreign_synthetic_folder(tmp_path / "data", n=1)
+    (tmp_path / "outside.png").write_bytes((data / "sample_0.png").read_bytes())
+    (data / "labels.csv").write_text("image,score\n../outside.png,3\n")
+    res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m"), "--preset", "synthetic", "--allow-outside", *FAST])
+    assert_fails(res, "need train and val images, got 1 train and 0 val")  # read, then too few to train on
+
+
+def test_train_refuses_an_out_folder_that_holds_other_things(tmp_path):
+    data = foreign_synthetic_folder(tmp_path / "data", n=4)
+    assert_fails(
+        runner.invoke(app, ["train", str(data), "--out", str(data), "--preset", "synthetic", *FAST]),
+        f"{data}: exists and is not a model folder; give a new or empty folder to write the model to",
+    )

@@ -1,8 +1,11 @@
+import struct
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from hyperimage.io import ImageError, image_size, load_image, save_image
+from hyperimage.io import MAX_PIXELS, ImageError, image_size, load_image, save_image
 
 
 def _png(tmp_path, arr, mode=None, name="a.png"):
@@ -78,7 +81,7 @@ def test_too_small_and_decompression_bomb(tmp_path):
 def test_image_size_reads_the_header_and_refuses_like_load_image(tmp_path):
     path = _png(tmp_path, np.zeros((20, 30), np.uint8))
     assert image_size(path) == (20, 30)
-    with pytest.raises(ImageError, match="30x20 image exceeds the 599-pixel limit"):
+    with pytest.raises(ImageError, match=r"refused as a possible decompression bomb \(Image size \(600 pixels\) exceeds limit of 599"):
         image_size(path, max_pixels=599)
     assert image_size(path, max_pixels=600) == (20, 30)
     (tmp_path / "bad.png").write_bytes(b"this is not an image")
@@ -90,3 +93,34 @@ def test_save_round_trip(tmp_path):
     arr = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
     save_image(tmp_path / "x.png", arr)
     np.testing.assert_allclose(load_image(tmp_path / "x.png", "L"), np.rint(arr * 255) / 255, atol=1e-6)
+
+
+def _png_header(path, width, height):
+    """A PNG whose header claims ``width`` x ``height`` gray pixels but holds no pixel data."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_the_bomb_limit_is_max_pixels_not_pillows(tmp_path, monkeypatch):
+    assert Image.MAX_IMAGE_PIXELS < 12000 * 12000 < MAX_PIXELS < 20000 * 20000
+    under = _png_header(tmp_path / "under.png", 12000, 12000)  # over Pillow's default guard, under ours
+    with pytest.raises(ImageError, match="truncated"):  # read up to its missing pixels: not refused by size
+        load_image(under)
+    over = _png_header(tmp_path / "over.png", 20000, 20000)
+    with pytest.raises(ImageError, match=f"decompression bomb .*exceeds limit of {MAX_PIXELS} pixels"):
+        load_image(over)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # another user's Pillow setting...
+    path = _png(tmp_path, np.zeros((20, 30), np.uint8))
+    assert load_image(path, mode="L").shape == (20, 30)  # ...does not decide for load_image
+    assert Image.MAX_IMAGE_PIXELS == 100  # and is left as it was
+
+
+def test_the_bomb_limit_at_both_sides_of_the_exact_size(tmp_path):
+    path = _png(tmp_path, np.zeros((20, 30), np.uint8))
+    assert load_image(path, mode="L", max_pixels=600).shape == (20, 30)
+    with pytest.raises(ImageError, match=f"^{path}: refused as a possible decompression bomb .*600 pixels"):
+        load_image(path, max_pixels=599)

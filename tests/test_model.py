@@ -104,3 +104,36 @@ def test_config_rejects_unknown_method_and_network():
         ModelConfig(method="three-stage")
     with pytest.raises(ValueError, match="unknown network"):
         HyperImageModel(ModelConfig(stage1="nope"))
+
+
+def test_shipped_models_pass_the_load_checks():
+    from hyperimage.api import DEFAULT_MODELS
+
+    for task in ("iqa", "forgery"):
+        model = HyperImageModel.load(DEFAULT_MODELS / task)
+        assert all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize(
+    "key,value,reason",
+    [
+        ("score", {"name": "q", "colour": 1}, "unknown key score.colour"),
+        ("score", {"low": "0"}, "score.low must be a finite number or null, got '0'"),
+        ("stage2_norm", [0.0, float("nan")], "stage2_norm must be a list of 2 finite numbers, got [0.0, nan]"),
+        ("max_size", [128, 128.5], "max_size must be a list of 2 whole numbers, got [128, 128.5]"),
+        ("patch", True, "patch must be a whole number, got True"),
+        ("patch", 1025, "patch 1025 is outside the bounds 1-1024"),
+        ("max_size", [128, 20000], "max_size [128, 20000] is outside the bounds 1-16384"),
+        ("method", "three-stage", "method must be one of ('two-stage', 'patch-average'), got 'three-stage'"),
+        ("stage1", "nope", None),
+    ],
+)
+def test_load_checks_every_config_key(tmp_path, key, value, reason):
+    folder = HyperImageModel(presets.get("synthetic")).save(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config[key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError) as err:
+        HyperImageModel.load(folder)
+    expected = reason and f"{folder / 'config.json'}: {reason}"
+    assert str(err.value) == (expected or f"{folder / 'config.json'}: cannot build this model (unknown network 'nope'; known: {', '.join(networks.available())})")

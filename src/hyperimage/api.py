@@ -12,10 +12,10 @@ Each function is one call, e.g.::
 
 from __future__ import annotations
 
-import shutil
+import sys
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 
@@ -24,11 +24,14 @@ from .datasets import folder, synthetic
 from .datasets.records import ImageRecord
 from .explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
 from .io import ImageError, list_images
+from .lock import FolderLock
 from .model import HyperImageModel
 from .pipeline import PipelineConfig, read_image, train as train_records
-from .protocol import FORGERY_SPLIT, IQA_SPLIT, SPLITS_FILE, apply_saved_splits, random_split, save_splits
+from .protocol import FORGERY_SPLIT, IQA_SPLIT, apply_saved_splits, random_split, save_splits
 from .scoring import Prediction, evaluate_records, score_files
-from .storage import is_model_dir, write_json
+from .storage import (
+    CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
+)
 
 #: Models shipped inside the package, one folder per task.
 DEFAULT_MODELS = Path(__file__).parent / "models"
@@ -74,6 +77,8 @@ def train(
     progress: bool = True,
     stage1_args: dict | None = None,
     half: bool = False,
+    allow_outside: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> HyperImageModel:
     """Train a model on a data set folder and save it to ``out``.
 
@@ -82,20 +87,30 @@ def train(
     saved as ``out/splits.csv`` so ``evaluate`` can use the same test set. Checkpoints go to
     ``out/checkpoints`` during training; rerunning an interrupted command resumes there.
     ``stage1_args`` go to the stage-1 network's factory (e.g. ``{"conv_width": 0.25}``);
-    ``half`` saves the weights as float16 (:meth:`HyperImageModel.save`).
+    ``half`` saves the weights as float16 (:meth:`HyperImageModel.save`); ``allow_outside``
+    lets ``labels.csv`` name images outside ``data`` (:func:`.datasets.folder.load`).
+
+    ``out`` has one writer: the run holds its lock (:class:`.lock.FolderLock`; another
+    run's raises :class:`.lock.FolderInUse`) and writes the model, ``splits.csv`` and
+    ``training.json`` as one folder that replaces ``out`` whole, dropping the checkpoints.
+    ``log`` (default: stderr) hears about a resumed run or a stale lock taken over.
     """
     data, out = Path(data), Path(out)
+    log = log or (lambda line: print(line, file=sys.stderr))
+    if out.exists() and not (out.is_dir() and (looks_like_model_dir(out) or not any(out.iterdir()))):
+        raise ValueError(f"{out}: exists and is not a model folder; give a new or empty folder to write the model to")
     config = presets.get(_preset_for(data, preset), method)
     config.stage1_args.update(stage1_args or {})
     fractions = FORGERY_SPLIT if config.task == "classification" else IQA_SPLIT
-    records = random_split(datasets.load(data), seed=seed, fractions=fractions)
+    records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
-    model, result = train_records(records, config, settings, workdir=out, seed=seed, progress=progress)
-    model.save(out, half=half)
-    save_splits(out / SPLITS_FILE, records, data)
-    write_json(
-        out / "training.json",
-        {
+    with FolderLock(out, log) as held:
+        for where in (out, out / CHECKPOINTS):
+            remove_stale_temporaries(where)
+        if (out / CHECKPOINTS).is_dir():
+            log(f"resuming from {out / CHECKPOINTS}")
+        model, result = train_records(records, config, settings, workdir=out, seed=seed, progress=progress)
+        report = {
             "data": str(data.resolve()),
             "seed": seed,
             "n_train": result.n_train,
@@ -103,14 +118,20 @@ def train(
             "skipped": result.skipped,
             "stage1": asdict(result.stage1),
             "stage2": asdict(result.stage2) if result.stage2 else None,
-        },
-    )
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        }
+
+        def extras(tmp: Path) -> None:
+            save_splits(tmp / SPLITS_FILE, records, data)
+            write_json(tmp / TRAINING_FILE, report)
+            held.follow(tmp)
+
+        model.save(out, half=half, extras=extras)
     return model
 
 
 def load_model(path: str | Path) -> HyperImageModel:
-    """Load a model folder (``model.safetensors`` + ``config.json``)."""
+    """Load a model folder (``model.safetensors`` + ``config.json``), checked before use
+    (:meth:`HyperImageModel.load`: ValueError with one line if anything is wrong)."""
     return HyperImageModel.load(path)
 
 
@@ -159,16 +180,18 @@ def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Pa
     return apply_saved_splits(records, model_dir / SPLITS_FILE, data)
 
 
-def evaluate(model: str | Path | HyperImageModel, data: str | Path, split: str = "test") -> dict:
+def evaluate(
+    model: str | Path | HyperImageModel, data: str | Path, split: str = "test", allow_outside: bool = False
+) -> dict:
     """SROCC, PLCC and KROCC of ``model`` on ``data``.
 
     ``split`` is ``train`` / ``val`` / ``test`` (taken from the data's ``split`` column, else
-    from the split the model was trained with) or ``all``.
+    from the split the model was trained with) or ``all``; ``allow_outside`` as in :func:`train`.
     """
     data = Path(data)
     model_dir = None if isinstance(model, HyperImageModel) else Path(model)
     net = model if isinstance(model, HyperImageModel) else load_model(model)
-    records = datasets.load(data)
+    records = datasets.load(data, allow_outside=allow_outside)
     if split != "all":
         records = [r for r in _with_model_splits(records, data, model_dir) if r.split == split]
         if not records:

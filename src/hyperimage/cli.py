@@ -15,7 +15,7 @@ import typer
 from . import api
 from .model import METHODS
 from .pipeline import PipelineConfig
-from .storage import write_json
+from .storage import looks_like_model_dir, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Two-stage hyper-image CNNs for localized image artefacts.")
 bench = typer.Typer(no_args_is_help=True, help="Reproduce the paper's tables.")
@@ -90,6 +90,9 @@ def make_forgery(
     typer.echo(f"wrote {len(records)} images to {out}")
 
 
+ALLOW_OUTSIDE_HELP = "Let labels.csv name images outside the data folder (../, absolute paths, symlinks leading out)."
+
+
 @app.command()
 def train(
     data: Path = typer.Argument(..., help="Data set folder (labels.csv, or LIVE / TID2013 / KADID-10k / CASIA v2)."),
@@ -104,9 +107,14 @@ def train(
     windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all)."),
     conv_width: Optional[float] = typer.Option(None, help="Forgery preset: share of Table 4's conv filters (0.25 for a CPU)."),
     half: bool = typer.Option(False, help="Save the weights as float16 (half the file)."),
+    allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
     quiet: bool = typer.Option(False, help="No progress bars."),
 ) -> None:
-    """Train a model (stage 1, hyper-images, stage 2) and save it; an interrupted run resumes."""
+    """Train a model (stage 1, hyper-images, stage 2) and save it; an interrupted run resumes.
+
+    One run at a time per --out folder: the run holds OUT/train.lock, and the model is
+    written as a whole folder that replaces OUT in one step.
+    """
     if method not in METHODS:
         _fail(f"--method must be one of {', '.join(METHODS)}")
     base = PipelineConfig()
@@ -114,12 +122,11 @@ def train(
     s1 = replace(s1, epochs=stage1_epochs or s1.epochs, patience=stage1_patience or s1.patience)
     s2 = replace(s2, epochs=stage2_epochs or s2.epochs, patience=stage2_patience or s2.patience)
     settings = replace(base, stage1=s1, stage2=s2, windows_per_image=windows_per_image)
-    if (out / "checkpoints").is_dir():
-        typer.echo(f"resuming from {out / 'checkpoints'}", err=True)
     try:
         model = api.train(
             data, out, method=method, preset=preset, seed=seed, settings=settings, progress=not quiet,
             stage1_args=None if conv_width is None else {"conv_width": conv_width}, half=half,
+            allow_outside=allow_outside, log=lambda line: typer.echo(line, err=True),
         )
     except ValueError as err:
         _fail(str(err))
@@ -132,10 +139,11 @@ def evaluate(
     data: Path = typer.Argument(..., help="Data set folder."),
     split: str = typer.Option("test", help="train, val, test or all."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
 ) -> None:
     """Print SROCC, PLCC and KROCC (a classifier: accuracy, balanced accuracy, AUC, F1) of a model on a data set."""
     try:
-        result = api.evaluate(model, data, split=split)
+        result = api.evaluate(model, data, split=split, allow_outside=allow_outside)
     except ValueError as err:
         _fail(str(err))
     for line in result["errors"]:
@@ -155,37 +163,47 @@ class Task(str, Enum):
 
 
 TASK_OPTION = typer.Option(Task.iqa, help="Which default model to use when no model folder is given.")
+MODEL_OPTION = typer.Option(None, "--model", help="Model folder (else a first argument that is a model folder, else the default model of --task).")
+TARGETS_HELP = (
+    "A first path that is a model folder (it holds config.json, model.safetensors, checkpoints/ or train.lock) "
+    "is the model, or an error if it is incomplete, never a folder of images; the rest are {what}."
+)
 
 
-def _model_and_paths(targets: List[Path], task: Task = Task.iqa) -> tuple["api.HyperImageModel", List[Path]]:
-    """Split ``[MODEL] PATH...``: a leading model folder, else the default model of ``task``."""
-    if targets and api.is_model_dir(targets[0]):
-        model_dir, paths = targets[0], targets[1:]
-    else:
-        model_dir, paths = None, targets
-    if not paths:
+def _model_and_paths(
+    targets: List[Path], task: Task = Task.iqa, model: Optional[Path] = None
+) -> tuple["api.HyperImageModel", List[Path]]:
+    """Split ``[MODEL] PATH...``: ``--model``, else a leading model folder, else the default model of ``task``."""
+    if model is None and targets and looks_like_model_dir(targets[0]):
+        model, targets = targets[0], targets[1:]
+    if not targets:
         _fail("give at least one image or folder (optionally after a model folder)")
     try:
-        return (api.load_model(model_dir) if model_dir else api.default_model(task.value)), paths
+        return (api.load_model(model) if model is not None else api.default_model(task.value)), targets
     except ValueError as err:
         _fail(str(err))
 
 
 @app.command()
 def score(
-    targets: List[Path] = typer.Argument(..., help="[MODEL folder] then image files and folders."),
+    targets: List[Path] = typer.Argument(..., help=TARGETS_HELP.format(what="image files and folders")),
     fmt: Format = typer.Option(Format.csv, "--format", help="csv or json lines."),
     batch_size: int = typer.Option(16, help="Images scored together."),
     task: Task = TASK_OPTION,
+    model: Optional[Path] = MODEL_OPTION,
 ) -> None:
-    """Score images; a bad file gets one error line naming it, the rest are still scored (exit 1)."""
-    model, paths = _model_and_paths(targets, task)
-    typer.echo(f"# {api.describe(model)}", err=True)
+    """Score images; a bad file gets one error line naming it, the rest are still scored (exit 1).
+
+    The model is --model, else the first argument if it is a model folder, else the shipped
+    model of --task. A broken, incomplete or still-training model folder is an error (exit 2).
+    """
+    net, paths = _model_and_paths(targets, task, model)
+    typer.echo(f"# {api.describe(net)}", err=True)
     writer = csv.writer(sys.stdout)
     if fmt is Format.csv:
         writer.writerow(["image", "score"])
     failed = 0
-    for pred in api.score(model, paths, batch_size=batch_size):
+    for pred in api.score(net, paths, batch_size=batch_size):
         if pred.error is not None:
             failed += 1
             typer.echo(f"error: {pred.error}", err=True)
@@ -200,22 +218,27 @@ def score(
 
 @app.command()
 def explain(
-    targets: List[Path] = typer.Argument(..., help="[MODEL folder] then one image."),
+    targets: List[Path] = typer.Argument(..., help=TARGETS_HELP.format(what="one image")),
     out: Path = typer.Option(..., "--out", help="PNG to write."),
     readout: str = typer.Option("patch", help="patch (stage-1 cell scores) or gradient (stage-2 attribution)."),
     raw: bool = typer.Option(False, "--raw", help="Also save the grid of cell values beside OUT as .npy and .csv."),
     task: Task = TASK_OPTION,
+    model: Optional[Path] = MODEL_OPTION,
 ) -> None:
-    """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid)."""
-    model, paths = _model_and_paths(targets, task)
+    """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid).
+
+    The model is chosen as for score: --model, else a first argument that is a model folder,
+    else the shipped model of --task.
+    """
+    net, paths = _model_and_paths(targets, task, model)
     if len(paths) != 1:
         _fail("explain takes exactly one image")
     try:
-        result = api.explain(model, paths[0], out, readout=readout, raw=raw)
+        result = api.explain(net, paths[0], out, readout=readout, raw=raw)
     except (ValueError, api.ImageError) as err:
         _fail(str(err))
     extra = f" and {out.with_suffix('.npy')}, {out.with_suffix('.csv')}" if raw else ""
-    typer.echo(f"wrote {out}{extra}: score {result:.4f} ({api.describe(model)})")
+    typer.echo(f"wrote {out}{extra}: score {result:.4f} ({api.describe(net)})")
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

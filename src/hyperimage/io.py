@@ -11,6 +11,7 @@ converted to the requested mode (alpha is composited over white).
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +22,9 @@ from PIL import Image, UnidentifiedImageError
 
 Mode = Literal["L", "RGB"]
 
-#: Largest image accepted, in pixels (about 16k x 16k); larger files are refused as
-#: possible decompression bombs before they are decoded.
+#: Largest image accepted, in pixels (16k x 16k); larger files are refused as possible
+#: decompression bombs before they are decoded. This, not Pillow's own 89.5-megapixel
+#: guard, is the limit: :func:`load_image` sets Pillow's to it while it reads a file.
 MAX_PIXELS = 1 << 28
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
@@ -61,10 +63,27 @@ def _to_mode(img: Image.Image, mode: Mode) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
+_PILLOW_LIMIT = threading.Lock()
+
+
+@contextmanager
+def _pillow_limit(max_pixels: int):
+    """Pillow's bomb guard (``Image.MAX_IMAGE_PIXELS``, one global) at ``max_pixels`` for the
+    block, restored after; the lock keeps threads reading images through here from racing
+    on it (other Pillow users in the process see the change only during such a block)."""
+    with _PILLOW_LIMIT:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
 @contextmanager
 def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
     """Open an image file lazily (header only) and refuse it, as an :class:`ImageError`, if it
-    is missing, empty, not an image or over ``max_pixels``; errors while the caller decodes it
+    is missing, empty, not an image or over ``max_pixels`` (Pillow's own bomb guard, set to
+    ``max_pixels`` while it reads the header); errors while the caller decodes it
     (truncated, unreadable) become an :class:`ImageError` too."""
     if not path.is_file():
         raise ImageError(path, "no such file")
@@ -73,10 +92,9 @@ def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                w, h = img.size
-                if w * h > max_pixels:
-                    raise ImageError(path, f"{w}x{h} image exceeds the {max_pixels}-pixel limit (decompression bomb?)")
+            with _pillow_limit(max_pixels):
+                img = Image.open(path)  # Pillow checks the size against its limit here
+            with img:
                 yield img
     except ImageError:
         raise
@@ -102,7 +120,8 @@ def load_image(
     path : file to read.
     mode : ``"L"`` gives (H, W); ``"RGB"`` gives (H, W, 3).
     min_size : smallest accepted (height, width), e.g. one patch of the model's grid.
-    max_pixels : larger images are refused as possible decompression bombs.
+    max_pixels : larger images (width x height) are refused as possible decompression bombs;
+        Pillow's own guard is set to the same limit while the file is read.
 
     Raises
     ------

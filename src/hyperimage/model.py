@@ -9,22 +9,30 @@ patch scores over the grid, so both are trained and evaluated by the same code.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import __version__, networks, preprocess
-from .storage import CONFIG, WEIGHTS, is_model_dir, load_tensors, save_tensors, write_json
+from . import __version__, lock, networks, preprocess
+from .storage import CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json
 from .grid import PatchGrid, gather_windows
 from .hyper_image import lay_on_grid, stage1_features
 
 METHODS = ("two-stage", "patch-average")
 TASKS = ("regression", "classification")
 STAGE1_DATA = ("windows", "contour-pairs")
+
+#: Bounds a saved config must keep to be loaded (inclusive): the patch side, the grid's
+#: cells per side and the largest image side, in pixels (16384^2 is :data:`io.MAX_PIXELS`).
+#: They keep a damaged or hostile ``config.json`` from asking for terabytes.
+PATCH_BOUNDS = (1, 1024)
+GRID_BOUNDS = (1, 256)
+SIZE_BOUNDS = (1, 16384)
 
 
 @dataclass
@@ -165,29 +173,139 @@ class HyperImageModel(nn.Module):
         """Clip raw scores to the model's declared range."""
         return scores.clamp(self.config.score.low, self.config.score.high)
 
-    def save(self, folder: str | Path, half: bool = False) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` into ``folder`` (atomically).
+    def save(self, folder: str | Path, half: bool = False, extras: Callable[[Path], Any] | None = None) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``folder``, whole.
 
+        The folder is written as one (:func:`~hyperimage.storage.write_folder`): ``extras``,
+        if given, adds files (splits, a training report) to the new folder before it
+        replaces the old one, so a reader never sees weights without their config or
+        splits of another model. Other files already in ``folder`` (a model card) are kept.
         ``half`` stores floating-point weights as float16: half the file, for shipping a
         model; they are read back into float32, so scores move only slightly (the model
         cards give the measured change).
         """
-        folder = Path(folder)
         state = {k: v.half() if half and v.is_floating_point() else v for k, v in self.state_dict().items()}
-        save_tensors(folder / WEIGHTS, state, {"format": "hyperimage", "version": __version__})
-        write_json(folder / CONFIG, {"format": "hyperimage", "version": __version__, **self.config.to_dict()})
-        return folder
+
+        def write(tmp: Path) -> None:
+            save_tensors(tmp / WEIGHTS, state, {"format": "hyperimage", "version": __version__})
+            write_json(tmp / CONFIG, {"format": "hyperimage", "version": __version__, **self.config.to_dict()})
+            if extras is not None:
+                extras(tmp)
+
+        write_folder(folder, write, replaces=MODEL_ENTRIES)
+        return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path) -> "HyperImageModel":
-        """Rebuild a model saved by :meth:`save`; no pickle is involved."""
+        """Rebuild a model saved by :meth:`save`, checking everything first; no pickle is involved.
+
+        Raises
+        ------
+        ValueError
+            One line naming the folder or file: not a model folder, a folder being written
+            by a training run or left incomplete by one, a config that breaks the schema or
+            :data:`GRID_BOUNDS` etc., or weights that are not a whole safetensors file of
+            finite floating-point tensors of the shapes the config needs.
+        """
         folder = Path(folder)
-        if not is_model_dir(folder):
+        if not looks_like_model_dir(folder):
             raise ValueError(f"{folder}: not a hyperimage model folder (needs {CONFIG} and {WEIGHTS})")
-        data = json.loads((folder / CONFIG).read_text())
-        data.pop("format", None)
-        data.pop("version", None)
-        model = cls(ModelConfig.from_dict(data))
-        tensors, _ = load_tensors(folder / WEIGHTS)
+        lock.check_free(folder)
+        for name in (CONFIG, WEIGHTS):
+            if not (folder / name).is_file():
+                raise ValueError(f"incomplete model folder {folder}: no {name} (was the training run interrupted?)")
+        config = read_config(folder / CONFIG)
+        try:
+            model = cls(config)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{folder / CONFIG}: cannot build this model ({err})") from None
+        tensors, _ = load_tensors(folder / WEIGHTS, kind="model file")
+        check_weights(folder / WEIGHTS, tensors, model.state_dict())
         model.load_state_dict(tensors)
         return model.eval()
+
+
+def _check_value(key: str, value: Any, default: Any) -> str | None:
+    """Why ``value`` cannot stand where ``default`` is, or None if it can (the schema is
+    the type of each default of :class:`ModelConfig`)."""
+    if is_dataclass(default):
+        if not isinstance(value, dict):
+            return f"{key} must be an object, got {value!r}"
+        known = {f.name: getattr(default, f.name) for f in fields(default)}
+        for k, v in value.items():
+            if k not in known:
+                return f"unknown key {key}.{k}"
+            if (why := _check_value(f"{key}.{k}", v, known[k])) is not None:
+                return why
+        return None
+    if isinstance(default, tuple):
+        ok = isinstance(value, list) and len(value) == len(default)
+        if ok and all(_check_value(key, v, d) is None for v, d in zip(value, default)):
+            return None
+        kind = "whole numbers" if isinstance(default[0], int) else "finite numbers"
+        return f"{key} must be a list of {len(default)} {kind}, got {value!r}"
+    expected = {bool: (bool, "true or false"), str: (str, "a string"), dict: (dict, "an object"), int: (int, "a whole number")}
+    if isinstance(default, (float, type(None))):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if number or (default is None and value is None):
+            return None
+        return f"{key} must be a finite number{' or null' if default is None else ''}, got {value!r}"
+    kind, words = expected[type(default)]
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return None
+    return f"{key} must be {words}, got {value!r}"
+
+
+def read_config(path: Path) -> ModelConfig:
+    """Read and check a model's ``config.json``: every key known, of the schema's type,
+    sizes within :data:`PATCH_BOUNDS`, :data:`GRID_BOUNDS` and :data:`SIZE_BOUNDS`.
+
+    Raises ValueError: one line naming the file and the key.
+    """
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    data = {k: v for k, v in data.items() if k not in ("format", "version")}
+    defaults = ModelConfig()
+    known = {f.name for f in fields(ModelConfig)}
+    for key, value in data.items():
+        why = f"unknown key {key!r}" if key not in known else _check_value(key, value, getattr(defaults, key))
+        if why is not None:
+            raise ValueError(f"{path}: {why}")
+    for key, bounds in (("patch", PATCH_BOUNDS), ("grid", GRID_BOUNDS), ("max_size", SIZE_BOUNDS)):
+        values = data.get(key, getattr(defaults, key))
+        if not all(bounds[0] <= v <= bounds[1] for v in (values if isinstance(values, (list, tuple)) else [values])):
+            raise ValueError(f"{path}: {key} {values} is outside the bounds {bounds[0]}-{bounds[1]}")
+    try:
+        return ModelConfig.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def check_weights(path: Path, tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Check loaded weights against the tensors the config's model has: the same names and
+    shapes, floating point where the model's are (else the same dtype), all finite.
+
+    Raises ValueError: ``PATH: not a valid model file (reason)``, naming the first bad tensor.
+    """
+
+    def invalid(reason: str) -> ValueError:
+        return ValueError(f"{path}: not a valid model file ({reason})")
+
+    if missing := sorted(set(expected) - set(tensors)):
+        raise invalid(f"no tensor {missing[0]!r}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}; "
+                      "made for another architecture?")
+    if extra := sorted(set(tensors) - set(expected)):
+        raise invalid(f"unexpected tensor {extra[0]!r}; made for another architecture?")
+    for name, want in expected.items():
+        got = tensors[name]
+        if got.shape != want.shape:
+            raise invalid(f"tensor {name!r} has shape {list(got.shape)}, the config needs {list(want.shape)}")
+        if want.is_floating_point() != got.is_floating_point() or (not want.is_floating_point() and got.dtype != want.dtype):
+            raise invalid(f"tensor {name!r} is {str(got.dtype).removeprefix('torch.')}, "
+                          f"needs {'floating point' if want.is_floating_point() else want.dtype}")
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            raise invalid(f"tensor {name!r} holds NaN or infinity")

@@ -32,6 +32,7 @@ from .hyper_image import lay_on_grid
 from .io import ImageError, load_image
 from .model import HyperImageModel, ModelConfig
 from .ranking import PairDecision, shuffle_pairs
+from .storage import CHECKPOINTS
 from .training import LOSSES, LoopState, TrainConfig, class_weighted, fit
 
 
@@ -456,7 +457,7 @@ def train(
         low=float(targets.min()) if low is None else low,
         high=float(targets.max()) if high is None else high,
     )
-    ckpt = Path(workdir) / "checkpoints" if workdir is not None else None
+    ckpt = Path(workdir) / CHECKPOINTS if workdir is not None else None
     stage1_ckpt = ckpt / "stage1.safetensors" if ckpt else None
     if config.stage1_data == "contour-pairs":
         s1 = train_ranker(model, train_recs, val_recs, settings, stage1_ckpt, progress)

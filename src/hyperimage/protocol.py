@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from .datasets.records import ImageRecord
+from .storage import SPLITS_FILE  # noqa: F401  (the model folder's splits file, named here for its readers)
 
 
 def correlations(pred: Sequence[float], target: Sequence[float]) -> dict[str, float]:
@@ -90,8 +91,6 @@ def random_split(
     return [r if r.split is not None else replace(r, split=assign[r.group_key]) for r in records]
 
 
-#: The file in a model folder that records which split each training image fell into.
-SPLITS_FILE = "splits.csv"
 
 
 def _relative(path: Path, root: Path) -> str:

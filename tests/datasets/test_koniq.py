@@ -41,7 +41,7 @@ def test_detected_and_higher_is_better(tmp_path: Path, make_koniq) -> None:
 @pytest.mark.parametrize(
     "row, message",
     [
-        ("826373.jpg,0,0,0,0,0,0,nan,0,0", r":2: MOS 'nan' is not finite"),
+        ("826373.jpg,0,0,0,0,0,0,nan,0,0", r":2: 'nan' is not a finite number"),
         ("826373.jpg,0,0,0,0,0,0,good,0,0", r":2: 'good' is not a number"),
         ("999.jpg,0,0,0,0,0,0,3.0,0,0", r":2: 999.jpg is not in"),
     ],

@@ -199,8 +199,8 @@ def run(
 
         model, result = train(recs, _forgery_model_config(budget.conv_width), budget.pipeline, seed=seed + split, progress=progress)
         if save_model is not None and split == 0:
-            model.save(save_model, half=half)
-            save_splits(save_model / SPLITS_FILE, recs, data)  # so that `hyperimage evaluate` tests on the same images
+            # with its splits, so that `hyperimage evaluate` tests on the same images
+            model.save(save_model, half=half, extras=lambda tmp: save_splits(tmp / SPLITS_FILE, recs, data))
         fraction = _mean_area([r for r in part["train"] if r.mask is not None])
         two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
         scores["patch-average"] = (average, 0.5)

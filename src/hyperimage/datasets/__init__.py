@@ -32,9 +32,16 @@ def detect(root: str | Path) -> str:
     )
 
 
-def load(root: str | Path) -> list[ImageRecord]:
-    """Read any supported data set folder into records."""
-    return LOADERS[detect(root)].load(Path(root))
+def load(root: str | Path, allow_outside: bool = False) -> list[ImageRecord]:
+    """Read any supported data set folder into records.
+
+    ``allow_outside``: a ``labels.csv`` may name images outside its folder (see
+    :func:`.folder.load`); the published layouts only list their own files.
+    """
+    name = detect(root)
+    if name == "folder":
+        return folder.load(Path(root), allow_outside=allow_outside)
+    return LOADERS[name].load(Path(root))
 
 
 def higher_is_better(root: str | Path) -> bool:

@@ -9,6 +9,7 @@ as the folders and files its root must hold, and use these helpers to find it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -71,11 +72,14 @@ def resolve_root(root: str | os.PathLike, dirs: Sequence[str], files: Sequence[s
 
 
 def number(text: str, where: str) -> float:
-    """``text`` as a float; ValueError naming ``where`` (file and line) otherwise."""
+    """``text`` as a finite float; ValueError naming ``where`` (file and line) otherwise."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ValueError(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: {text!r} is not a finite number")
+    return value
 
 
 def select_types(types: Iterable[int] | None, known: Iterable[int], name: str) -> set[int] | None:
