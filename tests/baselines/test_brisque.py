@@ -134,9 +134,12 @@ def test_rgb_and_gray_agree_and_extraction_is_fast():
     gray = rng.integers(0, 256, (500, 500)) / 255.0  # 8-bit levels, which rgb2gray keeps
     rgb = np.repeat(gray[..., None], 3, axis=2)
     assert np.allclose(brisque_features(rgb), brisque_features(gray))
-    start = time.perf_counter()
-    features = brisque_features(rgb)
-    assert time.perf_counter() - start < 0.5  # ~0.03 s measured; loose for a loaded machine
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        features = brisque_features(rgb)
+        times.append(time.perf_counter() - start)
+    assert min(times) < 1.0  # 0.03 s measured on 2 idle cores; loose for a shared machine
     assert np.isfinite(features).all()
     assert np.array_equal(features, brisque_features(rgb))  # deterministic
 

@@ -105,25 +105,46 @@ def ggd_fit(x: np.ndarray) -> tuple[float, float]:
     return float(SHAPES[np.argmin(np.abs(rho - 1.0 / _RATIO))]), var
 
 
-def aggd_fit(x: np.ndarray) -> tuple[float, float, float, float]:
-    """Shape nu, mean eta, left and right variances of an asymmetric generalised Gaussian.
+def nearest_shape(ratio: np.ndarray) -> np.ndarray:
+    """The shape of :data:`SHAPES` whose ``Gamma(2/a)^2 / (Gamma(1/a) Gamma(3/a))`` is nearest ``ratio``.
+
+    The MATLAB code's ``min((r_gam - ratio).^2)``; the table increases with the shape, so a
+    binary search finds it (ties go to the smaller shape). NaN where ``ratio`` is NaN.
+    """
+    ratio = np.asarray(ratio, dtype=np.float64)
+    i = np.clip(np.searchsorted(_RATIO, np.nan_to_num(ratio)), 1, len(_RATIO) - 1)
+    lower = (ratio - _RATIO[i - 1]) <= (_RATIO[i] - ratio)
+    return np.where(np.isnan(ratio), np.nan, SHAPES[np.where(lower, i - 1, i)])
+
+
+def aggd_params(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shape nu and left / right RMS of an asymmetric generalised Gaussian, along the last axis.
 
     Moment matching as in ``estimateaggdparam.m`` (Lasmar et al. 2009): the left and right
     standard deviations are the RMS of the negative and positive samples; the shape solves
-    ``Gamma(2/a)^2 / (Gamma(1/a) Gamma(3/a)) = r`` on :data:`SHAPES` for the generalised
-    moment ratio r corrected for the asymmetry; ``eta = (s_r - s_l) Gamma(2/nu) / Gamma(1/nu)
-    sqrt(Gamma(1/nu) / Gamma(3/nu))``.
+    ``Gamma(2/a)^2 / (Gamma(1/a) Gamma(3/a)) = r`` (:func:`nearest_shape`) for the
+    generalised moment ratio r corrected for the asymmetry. ``x`` is ``(..., M)`` (samples
+    last, e.g. one row per block); the results are ``(...)``, NaN where a side has no samples.
     """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    negative, positive = x[x < 0], x[x > 0]
-    if negative.size == 0 or positive.size == 0:
-        return float("nan"), 0.0, 0.0, 0.0
-    left = float(np.sqrt(np.mean(negative * negative)))
-    right = float(np.sqrt(np.mean(positive * positive)))
-    g = left / right
-    r_hat = float(np.mean(np.abs(x))) ** 2 / float(np.mean(x * x))
-    r_norm = r_hat * (g**3 + 1) * (g + 1) / (g**2 + 1) ** 2
-    nu = float(SHAPES[np.argmin((_RATIO - r_norm) ** 2)])
+    x = np.asarray(x, dtype=np.float64)
+    sq = x * x
+    negative, positive = x < 0, x > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        left = np.sqrt((sq * negative).sum(axis=-1) / negative.sum(axis=-1))
+        right = np.sqrt((sq * positive).sum(axis=-1) / positive.sum(axis=-1))
+        g = left / right
+        r_hat = np.abs(x).mean(axis=-1) ** 2 / sq.mean(axis=-1)
+        r_norm = r_hat * (g**3 + 1) * (g + 1) / (g**2 + 1) ** 2
+    return nearest_shape(r_norm), left, right
+
+
+def aggd_fit(x: np.ndarray) -> tuple[float, float, float, float]:
+    """BRISQUE's AGGD features of samples ``x``: shape nu, mean eta, left and right variances.
+
+    :func:`aggd_params` then ``eta = (s_r - s_l) Gamma(2/nu) / Gamma(1/nu)
+    sqrt(Gamma(1/nu) / Gamma(3/nu))`` (``brisque_feature.m``).
+    """
+    nu, left, right = (float(v) for v in aggd_params(np.ravel(x)))
     eta = (right - left) * gamma_fn(2 / nu) / gamma_fn(1 / nu) * np.sqrt(gamma_fn(1 / nu) / gamma_fn(3 / nu))
     return nu, float(eta), left * left, right * right
 
