@@ -29,7 +29,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from scipy import stats
 from skimage import data
@@ -42,8 +41,9 @@ from hyperimage.baselines.brisque import (
     downscale_half,
     ggd_fit,
     gray_255,
+    mscn,
 )
-from hyperimage.lcn import lcn_torch
+from hyperimage.lcn import lcn
 
 REFERENCE = {
     "camera": [1.586835, 0.283035, 0.558619, -0.009539, 0.117978, 0.106918, 0.557991, 0.018148, 0.099361, 0.120145, 0.556267, -0.046875, 0.137727, 0.084034, 0.554749, -0.048733, 0.138507, 0.082719, 1.353016, 0.245734, 0.540981, 0.045508, 0.063874, 0.110645, 0.534692, 0.03109, 0.073018, 0.105698, 0.535934, -0.021992, 0.097527, 0.074806, 0.531452, -0.040665, 0.109774, 0.067243],  # noqa: E501
@@ -61,7 +61,7 @@ def _pillow_half(gray: np.ndarray) -> np.ndarray:
 
 def _cropped_pair_features(gray: np.ndarray) -> list[float]:
     """One scale's 18 features with the reference's cropped (not wrapped) neighbour pairs."""
-    m = lcn_torch(torch.from_numpy(gray / 255.0)[None, None], eps=1 / 255, border="zeros")[0, 0].numpy()
+    m, _ = mscn(gray)
     features = list(ggd_fit(m))
     for pair in (m[:, :-1] * m[:, 1:], m[:-1] * m[1:], m[:-1, :-1] * m[1:, 1:], m[1:, :-1] * m[:-1, 1:]):
         features += aggd_fit(pair)
@@ -121,10 +121,18 @@ def test_aggd_fit_recovers_left_and_right_scales():
     assert eta > 0  # heavier on the right
 
 
+@pytest.mark.parametrize("border, rule", [("constant", "zeros"), ("nearest", "replicate")])
+def test_mscn_is_the_projects_lcn(border, rule):
+    gray = np.round(data.coins()[:64, :80] * 1.0)
+    coefficients, sigma = mscn(gray, border)
+    assert np.abs(coefficients - lcn(gray / 255.0, eps=1 / 255, border=rule)).max() < 1e-5  # lcn is float32
+    assert sigma.min() >= 0
+
+
 def test_flat_image_has_zero_mscn_inside():
     flat = np.full((32, 40), 0.5)
-    mscn = lcn_torch(torch.from_numpy(flat)[None, None], eps=1 / 255, border="zeros")[0, 0].numpy()
-    assert np.abs(mscn[3:-3, 3:-3]).max() < 1e-9  # only the zero-padded border sees contrast
+    coefficients, _ = mscn(gray_255(flat))
+    assert np.abs(coefficients[3:-3, 3:-3]).max() < 1e-9  # only the zero-padded border sees contrast
     features = brisque_features(flat)
     assert features[1] > 0 and np.isnan(features[2])  # all pair products >= 0: no left side to fit
 
@@ -139,7 +147,7 @@ def test_rgb_and_gray_agree_and_extraction_is_fast():
         start = time.perf_counter()
         features = brisque_features(rgb)
         times.append(time.perf_counter() - start)
-    assert min(times) < 1.0  # 0.03 s measured on 2 idle cores; loose for a shared machine
+    assert min(times) < 0.5  # 0.03 s measured on a loaded 2-core machine
     assert np.isfinite(features).all()
     assert np.array_equal(features, brisque_features(rgb))  # deterministic
 

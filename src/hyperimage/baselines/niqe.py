@@ -42,13 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from scipy.ndimage import correlate1d
 from scipy.special import gamma as gamma_fn
 
 from ..io import list_images, load_image
-from ..lcn import gaussian_window, lcn_torch
-from .brisque import SHIFTS, aggd_params, downscale_half, gray_255
+from .brisque import SHIFTS, aggd_params, downscale_half, gray_255, mscn
 
 #: Block side at the first scale (the second scale's blocks are half as wide).
 BLOCK = 96
@@ -116,14 +113,12 @@ def block_features(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("image holds NaN or infinity")
     gray = gray_255(image)
     gray = gray[: gray.shape[0] // BLOCK * BLOCK, : gray.shape[1] // BLOCK * BLOCK]
-    taps = gaussian_window().sum(axis=0)
-    mean = correlate1d(correlate1d(gray, taps, axis=0, mode="nearest"), taps, axis=1, mode="nearest")
-    square = correlate1d(correlate1d(gray * gray, taps, axis=0, mode="nearest"), taps, axis=1, mode="nearest")
-    sharpness = _blocks(np.sqrt(np.abs(square - mean * mean)), BLOCK).mean(axis=(1, 2))
     features = []
     for scale in (1, 2):
-        mscn = lcn_torch(torch.from_numpy(gray / 255.0)[None, None], eps=1 / 255, border="replicate")[0, 0].numpy()
-        features.append(_scale_features(_blocks(mscn, BLOCK // scale)))
+        coefficients, sigma = mscn(gray, border="nearest")
+        if scale == 1:
+            sharpness = _blocks(sigma, BLOCK).mean(axis=(1, 2))
+        features.append(_scale_features(_blocks(coefficients, BLOCK // scale)))
         gray = downscale_half(gray)
     return np.concatenate(features, axis=1), sharpness
 
