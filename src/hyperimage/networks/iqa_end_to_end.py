@@ -35,18 +35,21 @@ SHALLOW_SPEC: list = [(32, 7, 2), "M", (64, 7, 1), "M", 128, "M", 128, "M", 256,
 DEEP_SPEC: list = [32, "M", 64, "M", 128, "M", 128, "M", 256, 256, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 
 
-def whole_image_net(name: str, size: Sequence[int], spec: list, width: int, dropout: float, conv_width: float) -> GridNet:
-    """A :class:`GridNet` over ``(B, 3, H, W)`` images, after checking ``size`` survives the downsampling."""
+def whole_image_net(
+    name: str, in_channels: int, size: Sequence[int], spec: list, width: int, dropout: float, conv_width: float
+) -> GridNet:
+    """A :class:`GridNet` over ``(B, C, H, W)`` images, after checking ``size`` survives the downsampling."""
     size = tuple(int(s) for s in size)
     spec = scaled(spec, conv_width)
     factor = 2 ** spec.count("M") * prod(item[2] for item in spec if isinstance(item, tuple))
     if len(size) != 2 or min(size) < factor:
         raise ValueError(f"{name}: input size {size} vanishes under its {factor}x downsampling; the minimum is {factor}x{factor}")
-    return GridNet(3, size, spec, width, dropout)
+    return GridNet(in_channels, size, spec, width, dropout)
 
 
 @register("iqa-shallow-end-to-end")
 def iqa_shallow_end_to_end(
+    in_channels: int = 3,
     size: Sequence[int] = (384, 512), width: int = 400, dropout: float = 0.25, conv_width: float = 1.0
 ) -> GridNet:
     """Table 4 "Shallow end-to-end network for TID (Expt 4)": images ``(B, 3, H, W)`` -> score ``(B,)``.
@@ -54,12 +57,13 @@ def iqa_shallow_end_to_end(
     ``conv_width`` scales the convolutions' filter counts (:func:`~hyperimage.networks.forgery.scaled`;
     1 is Table 4).
     """
-    return whole_image_net("iqa-shallow-end-to-end", size, SHALLOW_SPEC, width, dropout, conv_width)
+    return whole_image_net("iqa-shallow-end-to-end", in_channels, size, SHALLOW_SPEC, width, dropout, conv_width)
 
 
 @register("iqa-deep-end-to-end")
 def iqa_deep_end_to_end(
+    in_channels: int = 3,
     size: Sequence[int] = (384, 512), width: int = 400, dropout: float = 0.25, conv_width: float = 1.0
 ) -> GridNet:
     """Table 4 "Deep end-to-end network for TID (Expt 4)": images ``(B, 3, H, W)`` -> score ``(B,)``."""
-    return whole_image_net("iqa-deep-end-to-end", size, DEEP_SPEC, width, dropout, conv_width)
+    return whole_image_net("iqa-deep-end-to-end", in_channels, size, DEEP_SPEC, width, dropout, conv_width)
