@@ -253,7 +253,7 @@ class BrisqueSVR:
 
     def __init__(
         self,
-        c_grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
+        c_grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0),
         gamma_grid: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3),
         epsilon: float = 0.1,
         folds: int = 3,
