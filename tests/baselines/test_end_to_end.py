@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from hyperimage.baselines.end_to_end import EndToEndCNN, load_resized
@@ -44,3 +45,32 @@ def test_learns_a_visible_tampering(tmp_path):
     labels = np.array([label for _, label in items])
     assert p.shape == (32,) and ((p >= 0) & (p <= 1)).all()
     assert p[labels == 1].mean() > p[labels == 0].mean()
+
+
+def test_regression_cnn_learns_the_blur_level(tmp_path):
+    from scipy.ndimage import gaussian_filter
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(40):
+        blur = float(rng.uniform(0.0, 3.0))
+        texture = gaussian_filter(rng.random((64, 64, 3)), (0.7, 0.7, 0))
+        image = gaussian_filter(texture, (blur, blur, 0)).astype(np.float32)
+        save_image(tmp_path / f"{i}.png", (image - image.min()) / np.ptp(image))
+        items.append((tmp_path / f"{i}.png", 10.0 * blur))  # any target scale: standardised inside
+    cnn = EndToEndCNN(size=(64, 64), conv_width=0.25, seed=0, network="iqa-shallow-end-to-end", loss="mae")
+    assert not cnn.classifier
+    state = cnn.fit(items[:30], items[30:], TrainConfig(epochs=8, patience=8, batch_size=8, lr=0.01))
+    assert state.history[-1]["loss"] < state.history[0]["loss"]
+    train_paths, train_targets = zip(*items[:30])
+    scores = cnn.predict(list(train_paths))
+    assert scores.shape == (30,) and scores.dtype == np.float64
+    assert spearmanr(scores, train_targets).statistic > 0.5
+    with pytest.raises(ValueError, match="predict_proba needs a classifier"):
+        cnn.predict_proba(list(train_paths))
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        EndToEndCNN(size=(64, 64), network="iqa-shallow-end-to-end", loss="siamese")

@@ -26,4 +26,4 @@ def create(name: str, **kwargs: object) -> nn.Module:
 
 from . import synthetic  # noqa: E402,F401  (registers its networks)
 from . import forgery  # noqa: E402,F401  (registers its networks)
-from . import iqa, kang  # noqa: E402,F401  (register their networks)
+from . import iqa, iqa_end_to_end, kang  # noqa: E402,F401  (register their networks)

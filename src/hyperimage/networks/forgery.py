@@ -36,15 +36,20 @@ STAGE2_SPEC: list[int | str] = [64, 64, 64, "M", 128, 128, 128, "M", 256, 256, 2
 END_TO_END_SPEC: list[int | str] = [32, "M", 64, "M", 64, 64, "M", 128, 128, "M", 256, 256, "M"]
 
 
-def scaled(spec: list[int | str], conv_width: float) -> list[int | str]:
+def scaled(spec: list, conv_width: float) -> list:
     """``spec`` with every convolution's filter count multiplied by ``conv_width`` (at least 1).
 
     ``conv_width`` < 1 gives the thinner networks of a CPU budget: the multiply-adds of a
-    convolution scale with the square of the factor (0.25 does 1/16 of the work).
+    convolution scale with the square of the factor (0.25 does 1/16 of the work). A
+    ``(n, k, s)`` convolution keeps its kernel and stride.
     """
     if conv_width <= 0:
         raise ValueError(f"conv_width must be positive, got {conv_width}")
-    return [item if item == "M" else max(1, round(int(item) * conv_width)) for item in spec]
+
+    def thin(n: int) -> int:
+        return max(1, round(int(n) * conv_width))
+
+    return [item if item == "M" else (thin(item[0]), *item[1:]) if isinstance(item, tuple) else thin(item) for item in spec]
 
 
 def encoder(
