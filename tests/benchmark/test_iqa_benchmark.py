@@ -25,7 +25,7 @@ def tiny_livec(tmp_path, make_livec):
 def test_livec_runs_the_80_20_protocol_with_a_registered_baseline(tiny_livec, monkeypatch):
     seen = []
 
-    def noise_level(train, val, test, seed):
+    def noise_level(train, val, test, seed, budget):
         seen.append((len(train), len(val), len(test), {r.path for r in train} & {r.path for r in test}))
         return [-float(np.std(np.asarray(__import__("PIL.Image").Image.open(r.path)))) for r in test]
 
@@ -52,7 +52,7 @@ def test_an_official_split_gives_one_run_unless_random_splits_are_asked(tmp_path
     root = make_koniq(tmp_path, sets=["training", "training", "training", "validation", "test", "test"])
     seen, logged = [], []
     monkeypatch.setattr(iqa, "_cnn_rows", lambda *args: {})
-    monkeypatch.setitem(iqa.BASELINES, "mos", lambda train, val, test, seed: seen.append(len(test)) or [r.target for r in test])
+    monkeypatch.setitem(iqa.BASELINES, "mos", lambda train, val, test, seed, budget: seen.append(len(test)) or [r.target for r in test])
     budget = iqa.Budget(splits=3, photos="builtin", baselines=("mos",))
     results = iqa.run(root, budget, log=logged.append)
     assert seen == [2] and results["budget"]["splits"] == 1
@@ -60,3 +60,19 @@ def test_an_official_split_gives_one_run_unless_random_splits_are_asked(tmp_path
     seen.clear()
     iqa.run(root, budget, log=logged.append, fixed_splits=False)
     assert seen == [1, 1, 1]  # 20% of 6 images, three random splits
+
+
+def test_classic_rows_rank_noisy_photos_below_clean_ones(tmp_path, make_livec, monkeypatch):
+    from hyperimage.photos import builtin_photos
+
+    photo = dict(builtin_photos())["coffee"][:200, :200]
+    levels = np.linspace(0.0, 0.2, 24)
+    rng = np.random.default_rng(1)
+    images = [photo] * 7 + [np.clip(photo + rng.normal(0, s, photo.shape), 0, 1) for s in levels]
+    names = [f"t{i}.bmp" for i in range(1, 8)] + [f"{100 + i}.bmp" for i in range(len(levels))]
+    root = make_livec(tmp_path, names, np.concatenate([np.zeros(7), 90 - 300 * levels]), images=images)
+    monkeypatch.setattr(iqa, "_cnn_rows", lambda *args: {})
+    budget = iqa.Budget(splits=1, photos="builtin", baselines=("brisque+svr", "niqe"))
+    results = iqa.run(root, budget, log=lambda s: None)
+    for row in ("brisque+svr", "niqe"):
+        assert results["summary"]["all"][row]["srocc"]["mean"] > 0.8, row
