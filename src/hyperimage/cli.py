@@ -316,6 +316,7 @@ def bench_iqa(
     seed: int = typer.Option(0, help="Seed of data, splits and training."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
     random_splits: bool = typer.Option(False, help="Ignore a data set's fixed split (KonIQ-10k's official one) and draw random ones."),
+    rows: Optional[str] = typer.Option(None, help="Comma-separated rows to run (default: all); the same --seed gives the same splits."),
 ) -> None:
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
     from .benchmark import iqa
@@ -323,6 +324,11 @@ def bench_iqa(
     budget = iqa.QUICK if quick else iqa.WILD if data is not None and iqa.in_the_wild(data) else iqa.FULL
     if splits is not None:
         budget = replace(budget, splits=splits)
+    if rows is not None:
+        try:
+            budget = budget.only([r.strip() for r in rows.split(",") if r.strip()])
+        except ValueError as err:
+            _fail(str(err))
     root = data or iqa.build_photo_benchmark(cache, budget.photos, seed)
     results = iqa.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), fixed_splits=not random_splits)
     typer.echo(iqa.table(results))

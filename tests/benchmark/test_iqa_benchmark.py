@@ -71,8 +71,15 @@ def test_classic_rows_rank_noisy_photos_below_clean_ones(tmp_path, make_livec, m
     images = [photo] * 7 + [np.clip(photo + rng.normal(0, s, photo.shape), 0, 1) for s in levels]
     names = [f"t{i}.bmp" for i in range(1, 8)] + [f"{100 + i}.bmp" for i in range(len(levels))]
     root = make_livec(tmp_path, names, np.concatenate([np.zeros(7), 90 - 300 * levels]), images=images)
-    monkeypatch.setattr(iqa, "_cnn_rows", lambda *args: {})
-    budget = iqa.Budget(splits=1, photos="builtin", baselines=("brisque+svr", "niqe"))
+    budget = iqa.Budget(splits=1, photos="builtin").only(["brisque+svr", "niqe"])
     results = iqa.run(root, budget, log=lambda s: None)
     for row in ("brisque+svr", "niqe"):
         assert results["summary"]["all"][row]["srocc"]["mean"] > 0.8, row
+
+
+def test_rows_are_chosen_by_name():
+    budget = iqa.WILD.only(["two-stage", "niqe"])
+    assert budget.cnn and budget.baselines == ("niqe",)
+    assert not iqa.WILD.only(["brisque+svr"]).cnn
+    with pytest.raises(ValueError, match="unknown row.s. brisk"):
+        iqa.WILD.only(["brisk"])
