@@ -11,15 +11,27 @@ import torch
 from torch import nn
 
 
-def stage1_features(stage1: nn.Module, patches: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+#: Patches pushed through stage 1 at once by :func:`stage1_features`. Small on purpose: the
+#: forgery channel's first maps of 64 patches (16 x 64 x 64 floats each) stay in the caches,
+#: which ran its convolutions ~2x faster than chunks of 256 or more on 2 cores.
+CHUNK = 64
+
+
+def stage1_features(stage1: nn.Module, patches: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
     """Stage-1 features of grid patches: ``(B, U, V, C, p, p)`` -> ``(B, U, V, D)``.
 
     Patches of the whole batch are pushed through stage 1 together, ``chunk`` at a time
-    to bound memory.
+    (bounding memory), each chunk channels-last, the layout oneDNN's CPU convolutions are
+    fastest in (the same sums in another order: equal up to float rounding).
     """
     b, u, v = patches.shape[:3]
     flat = patches.reshape(b * u * v, *patches.shape[3:])
-    feats = torch.cat([stage1.forward_features(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
+    feats = torch.cat(
+        [
+            stage1.forward_features(flat[i : i + chunk].contiguous(memory_format=torch.channels_last))
+            for i in range(0, flat.shape[0], chunk)
+        ]
+    )
     return feats.view(b, u, v, -1)
 
 

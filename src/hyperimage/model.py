@@ -122,12 +122,14 @@ class HyperImageModel(nn.Module):
 
         ``(B, C, H, W)`` -> ``(B, U, V, D)``. A stage-1 network with a ``grid_features``
         method computes them in one fully convolutional pass (the fast path); otherwise the
-        patches are cut out and pushed through stage 1 in batches.
+        patches are cut out one image at a time (a 15 x 15 grid of 64-px RGB patches is
+        11 MB per image) and pushed through stage 1 in small channels-last chunks
+        (:func:`~hyperimage.hyper_image.stage1_features`).
         """
         fast = getattr(self.stage1, "grid_features", None)
         if fast is not None:
             return fast(x, torch.as_tensor(rows), torch.as_tensor(cols))
-        return stage1_features(self.stage1, gather_windows(x, rows, cols, self.grid.patch))
+        return torch.cat([stage1_features(self.stage1, gather_windows(image, rows, cols, self.grid.patch)) for image in x.split(1)])
 
     def hyper_image(self, images: torch.Tensor) -> torch.Tensor:
         """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``."""
