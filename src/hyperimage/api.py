@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 
@@ -23,11 +23,11 @@ from . import datasets, presets
 from .datasets import folder, synthetic
 from .datasets.records import ImageRecord
 from .explain import heat_map, save_overlay
-from .io import ImageError, list_images
+from .io import ImageError
 from .model import HyperImageModel
 from .pipeline import PipelineConfig, read_image, train as train_records
 from .protocol import FORGERY_SPLIT, IQA_SPLIT, SPLITS_FILE, apply_saved_splits, random_split, save_splits
-from .scoring import Prediction, evaluate_records, score_files
+from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files, shard_from_env
 from .storage import is_model_dir, write_json
 
 #: Models shipped inside the package, one folder per task.
@@ -154,18 +154,42 @@ def evaluate(model: str | Path | HyperImageModel, data: str | Path, split: str =
     return {"split": split, "score": asdict(net.config.score), **result}
 
 
-def expand(paths: Iterable[str | Path]) -> list[Path]:
-    """Files stay as they are; folders become the image files under them."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        out.extend(list_images(p) if p.is_dir() else [p])
-    return out
+def score(
+    model: str | Path | HyperImageModel, paths: Iterable[str | Path], batch_size: int = 16, workers: int = 0
+) -> Iterator[Prediction]:
+    """Score image files and folders (walked lazily); yields one :class:`Prediction` per file, in order.
 
-
-def score(model: str | Path | HyperImageModel, paths: Iterable[str | Path], batch_size: int = 16) -> Iterator[Prediction]:
-    """Score image files and folders; yields one :class:`Prediction` per file, in order."""
+    ``workers`` processes decode and preprocess the images while the model scores (0: all
+    in this process).
+    """
     net = model if isinstance(model, HyperImageModel) else load_model(model)
-    return score_files(net, expand(paths), batch_size)
+    return score_files(net, list(paths), batch_size, workers)
+
+
+def score_to_file(
+    model: str | Path | HyperImageModel,
+    paths: Sequence[str | Path],
+    output: str | Path | None = None,
+    fmt: str = "csv",
+    resume: bool = False,
+    batch_size: int = 16,
+    workers: int | None = None,
+    progress: bool = False,
+    on_error: Callable[[str], None] | None = None,
+) -> ArchiveSummary:
+    """``hyperimage score``: stream rows of files and folders of any size into ``output`` (CSV
+    or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
+
+    See :func:`hyperimage.scoring.score_archive`; the shard comes from ``RANK`` and
+    ``WORLD_SIZE`` (:func:`~hyperimage.scoring.shard_from_env`).
+    """
+    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    rank, world = shard_from_env()
+    extra = {} if on_error is None else {"on_error": on_error}
+    return score_archive(
+        net, paths, None if output is None else Path(output), fmt, resume, batch_size, workers, progress,
+        rank=rank, world=world, **extra,
+    )
 
 
 def describe(model: HyperImageModel) -> str:

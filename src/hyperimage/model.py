@@ -131,10 +131,14 @@ class HyperImageModel(nn.Module):
             return fast(x, torch.as_tensor(rows), torch.as_tensor(cols))
         return torch.cat([stage1_features(self.stage1, gather_windows(image, rows, cols, self.grid.patch)) for image in x.split(1)])
 
-    def hyper_image(self, images: torch.Tensor) -> torch.Tensor:
-        """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``."""
+    def hyper_image(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``.
+
+        ``preprocessed``: the images already went through :attr:`preprocess` (which works
+        image by image), e.g. in the decoding workers of :func:`~hyperimage.scoring.score_files`.
+        """
         rows, cols = self.grid.origins(images.shape[2], images.shape[3])
-        return lay_on_grid(self.grid_features(self.preprocess(images), rows, cols))
+        return lay_on_grid(self.grid_features(images if preprocessed else self.preprocess(images), rows, cols))
 
     def cell_scores(self, hyper: torch.Tensor) -> torch.Tensor:
         """Stage-1 patch scores of every grid cell, in window-label units.
@@ -159,9 +163,9 @@ class HyperImageModel(nn.Module):
         out = shift + scale * self.aggregate_raw(hyper)
         return torch.sigmoid(out) if self.config.task == "classification" else out
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images ``(B, C, H, W)`` -> raw image scores ``(B,)`` (Eq. 1)."""
-        return self.aggregate(self.hyper_image(images))
+    def forward(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` -> raw image scores ``(B,)`` (Eq. 1); ``preprocessed`` as in :meth:`hyper_image`."""
+        return self.aggregate(self.hyper_image(images, preprocessed))
 
     def clip(self, scores: torch.Tensor) -> torch.Tensor:
         """Clip raw scores to the model's declared range."""
