@@ -14,7 +14,8 @@ in the same rounds, and the end-to-end figure (raw images to scores by path (a))
     dense layers on all patches). For forgery there is no exact whole-image path (the
     patches' zero padding, the per-position mean patch before the clamped residual, and
     MP(2) grids aligned to origins 13 and 22 px apart), so it is the per-patch path batched
-    tightly: patches cut one image at a time, 64 at a time through stage 1, channels-last.
+    tightly: patches cut one image at a time, 85 at a time through stage 1 (about 2^20
+    input values, :data:`hyperimage.hyper_image.CHUNK_VALUES`), channels-last.
 (b) explicit patches: ``grid.extract`` cuts all patches of the batch. For tid
     ``stage1_features`` pushes them through stage 1; for forgery (b) is the per-patch path
     as it was before the fast path (4096 patches at a time, contiguous NCHW layout; it does

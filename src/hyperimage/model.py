@@ -20,7 +20,7 @@ from torch import nn
 from . import __version__, networks, preprocess
 from .storage import CONFIG, WEIGHTS, is_model_dir, load_tensors, save_tensors, write_json
 from .grid import PatchGrid, gather_windows
-from .hyper_image import lay_on_grid, stage1_features
+from .hyper_image import chunk_size, lay_on_grid, stage1_features
 
 METHODS = ("two-stage", "patch-average")
 TASKS = ("regression", "classification")
@@ -122,14 +122,16 @@ class HyperImageModel(nn.Module):
 
         ``(B, C, H, W)`` -> ``(B, U, V, D)``. A stage-1 network with a ``grid_features``
         method computes them in one fully convolutional pass (the fast path); otherwise the
-        patches are cut out one image at a time (a 15 x 15 grid of 64-px RGB patches is
-        11 MB per image) and pushed through stage 1 in small channels-last chunks
-        (:func:`~hyperimage.hyper_image.stage1_features`).
+        patches are cut out a few images at a time (as many as fill one stage-1 chunk, at
+        least one: a 15 x 15 grid of 64-px RGB patches is 11 MB per image) and pushed
+        through stage 1 in channels-last chunks (:func:`~hyperimage.hyper_image.stage1_features`).
         """
         fast = getattr(self.stage1, "grid_features", None)
         if fast is not None:
             return fast(x, torch.as_tensor(rows), torch.as_tensor(cols))
-        return torch.cat([stage1_features(self.stage1, gather_windows(image, rows, cols, self.grid.patch)) for image in x.split(1)])
+        p = self.grid.patch
+        per = max(1, chunk_size(x.shape[1] * p * p) // (len(rows) * len(cols)))
+        return torch.cat([stage1_features(self.stage1, gather_windows(x[i : i + per], rows, cols, p)) for i in range(0, x.shape[0], per)])
 
     def hyper_image(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:
         """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``.
