@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -107,10 +108,21 @@ def test_two_ranks_merge_into_the_one_process_output(tmp_path, model):
     (tmp_path / "img" / "b" / "004.png").write_bytes(b"broken")
     single, sharded = tmp_path / "single.jsonl", tmp_path / "sharded.jsonl"
     score_archive(model, [tmp_path / "img"], single, fmt="json", batch_size=2, workers=0)
-    one = score_archive(model, [tmp_path / "img"], sharded, fmt="json", batch_size=2, workers=0, rank=1, world=2)
-    assert not one.merged and part_file(sharded, 1).is_file() and not sharded.exists()
-    zero = score_archive(model, [tmp_path / "img"], sharded, fmt="json", batch_size=2, workers=0, rank=0, world=2)
-    assert zero.merged and one.rows + zero.rows == 8 and one.errors + zero.errors == 1
+    ranks: dict[int, object] = {}
+
+    def run(rank: int) -> None:
+        ranks[rank] = score_archive(model, [tmp_path / "img"], sharded, fmt="json", batch_size=2, workers=0, rank=rank, world=2)
+
+    other = threading.Thread(target=run, args=(1,))
+    other.start()  # rank 1 finishes and waits for rank 0's merge
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "sharded.jsonl.part1.done").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert part_file(sharded, 1).is_file() and not sharded.exists() and other.is_alive()
+    run(0)
+    other.join(timeout=30)
+    one, zero = ranks[1], ranks[0]
+    assert zero.merged and not one.merged and one.rows + zero.rows == 8 and one.errors + zero.errors == 1
     assert_same_rows(sharded, "json", single, "json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img", "sharded.jsonl", "single.jsonl"]  # parts gone
     assert len(images) == 9

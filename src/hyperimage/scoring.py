@@ -419,8 +419,8 @@ def score_archive(
     rank, world : the shard of a ``torchrun`` process (:func:`shard_from_env`). With
         ``world > 1`` rows go to ``OUTPUT.partR``; a rank that finishes leaves a completion
         marker, and rank 0, once every marker is there, merges the parts into ``output``
-        in walk order (:func:`merge_parts`). Needs an ``output`` on a file system all
-        ranks share.
+        in walk order (:func:`merge_parts`); the other ranks return once the merge is
+        done. Needs an ``output`` on a file system all ranks share.
 
     SIGINT or SIGTERM stops it after the batch in flight, every finished row kept; the
     summary's ``signal`` says so (rank 0 then merges nothing).
@@ -461,13 +461,17 @@ def score_archive(
             summary.signal = stopped()
             if world > 1 and summary.signal is None:
                 stream.close()
-                _done_marker(output, rank).touch()
+                marker = _done_marker(output, rank)
+                marker.touch()
+                # Rank 0 waits for every marker, the others for the merge (which removes
+                # them): torchrun stops all ranks when one exits with an error status (a
+                # bad file's 1), so no rank may exit before the merge is done.
+                while not (all(_done_marker(output, r).is_file() for r in range(world)) if rank == 0 else not marker.is_file()):
+                    if stopped() is not None:
+                        summary.signal = stopped()
+                        return summary
+                    time.sleep(0.2)
                 if rank == 0:
-                    while not all(_done_marker(output, r).is_file() for r in range(world)):
-                        if stopped() is not None:
-                            summary.signal = stopped()
-                            return summary
-                        time.sleep(0.2)
                     merge_parts(output, paths, world, fmt, include_output=resume)
                     summary.merged = True
     finally:
