@@ -170,7 +170,7 @@ def score_files(
     skip: frozenset[str] | set[str] = frozenset(),
     rank: int = 0,
     world: int = 1,
-    stop: Callable[[], bool] | None = None,
+    stop: Callable[[], object] | None = None,
 ) -> Iterator[Prediction]:
     """Score image files and folders in walk order, one :class:`Prediction` per file as batches finish.
 
