@@ -150,3 +150,19 @@ def test_sigint_keeps_complete_rows_and_resume_finishes_without_duplicates(tmp_p
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert [row[0] for row in read_rows(out, "csv")] == list(map(str, images))
+
+
+def test_score_cli_refuses_resume_without_output_and_a_foreign_output_file(tmp_path, model):
+    from typer.testing import CliRunner
+
+    from hyperimage.cli import app
+
+    model.save(tmp_path / "model")
+    write_images(tmp_path / "img", 2)
+    runner = CliRunner()
+    res = runner.invoke(app, ["score", str(tmp_path / "model"), str(tmp_path / "img"), "--resume"])
+    assert res.exit_code == 2 and "error: --resume needs --output FILE" in res.output
+    (tmp_path / "notes.csv").write_text("name,value\n")
+    res = runner.invoke(app, ["score", str(tmp_path / "model"), str(tmp_path / "img"), "-o", str(tmp_path / "notes.csv"), "--resume"])
+    assert res.exit_code == 2 and "notes.csv: not a CSV file of `hyperimage score`" in res.output
+    assert "Traceback" not in res.output
