@@ -1,16 +1,25 @@
-"""Speed of the TID two-stage model with and without the fast hyper-image path.
+"""Speed of a two-stage model's hyper-image path against cutting out its patches.
 
-Model: the ``tid`` preset: Kang et al.'s stage 1 (Table 5) + "TID stage 2" (Table 4),
-32-px patches on the 23 x 31 grid of 512 x 384 images (stride 16), random weights, eval
-mode, no gradients. Timed from preprocessed (LCN'd) images to image scores (stage 1 +
-hyper-image + stage 2); the LCN both paths share is timed on its own, in the same rounds,
-and the end-to-end figure (raw images to scores by the fast path) adds the two.
+``--preset tid`` (default): the ``tid`` preset, Kang et al.'s stage 1 (Table 5) + "TID stage
+2" (Table 4), 32-px patches on the 23 x 31 grid of 512 x 384 images (stride 16), random
+weights. ``--preset forgery``: the shipped forgery model (``src/hyperimage/models/forgery``:
+noise residual + quarter-width "Forgery channel" + "Forgery stage 2"), 64-px patches on the
+15 x 15 grid of 384 x 256 RGB images (CASIA v1's size; strides 13 and 22). Eval mode, no
+gradients. Timed from preprocessed images to image scores (stage 1 + hyper-image + stage
+2); the preprocessing both paths share (LCN for tid, none for forgery) is timed on its own,
+in the same rounds, and the end-to-end figure (raw images to scores by path (a)) adds the two.
 
-(a) fast path: ``model.grid_features``, i.e. ``KangNet.grid_features`` (one convolution
+(a) fast path: ``model.grid_features``. For tid, ``KangNet.grid_features`` (one convolution
     of the whole image, windowed min/max pooling sharing the work of overlapping windows,
-    dense layers on all patches).
-(b) explicit patches: ``grid.extract`` cuts the 713 patches of each image and
-    ``stage1_features`` pushes them through stage 1.
+    dense layers on all patches). For forgery there is no exact whole-image path (the
+    patches' zero padding, the per-position mean patch before the clamped residual, and
+    MP(2) grids aligned to origins 13 and 22 px apart), so it is the per-patch path batched
+    tightly: patches cut one image at a time, 85 at a time through stage 1 (about 2^20
+    input values, :data:`hyperimage.hyper_image.CHUNK_VALUES`), channels-last.
+(b) explicit patches: ``grid.extract`` cuts all patches of the batch. For tid
+    ``stage1_features`` pushes them through stage 1; for forgery (b) is the per-patch path
+    as it was before the fast path (4096 patches at a time, contiguous NCHW layout; it does
+    use the new dense residual convolution, so it is slightly faster than the old code).
 
 Peak memory: each path runs once more in a fresh (spawned) process; the figure is that
 process's peak resident set size (``VmHWM``, which counts every touched page: torch
@@ -24,7 +33,8 @@ work the path needs, whatever else runs on the machine; wall-clock rates depend 
 
 Usage::
 
-    python benchmarks/hyper_image_speed.py [--images N] [--batch B] [--threads T] [--random]
+    python benchmarks/hyper_image_speed.py [--preset tid|forgery] [--images N] [--batch B]
+        [--threads T] [--random]
 """
 
 from __future__ import annotations
@@ -40,25 +50,28 @@ from typing import Callable
 import numpy as np
 import torch
 
-from hyperimage import presets
+from hyperimage import api, presets
 from hyperimage.hyper_image import lay_on_grid, stage1_features
 from hyperimage.model import HyperImageModel
 from hyperimage.photos import builtin_photos
 
-SIZE = (384, 512)
+#: (height, width) of the benchmark images of each preset.
+SIZES = {"tid": (384, 512), "forgery": (256, 384)}
 
 
-def tid_model() -> HyperImageModel:
-    """The ``tid`` preset with random weights (speed does not depend on them)."""
+def benchmark_model(preset: str) -> HyperImageModel:
+    """The ``tid`` preset with random weights (speed does not depend on them), or the shipped forgery model."""
+    if preset == "forgery":
+        return api.default_model("forgery").eval()
     torch.manual_seed(0)
-    return HyperImageModel(presets.get("tid")).eval()
+    return HyperImageModel(presets.get(preset)).eval()
 
 
-def benchmark_images(count: int, random: bool) -> tuple[torch.Tensor, str]:
-    """``count`` RGB 384 x 512 images: the built-in photos cycled, or uniform noise."""
-    photos = [] if random else builtin_photos(size=SIZE)
+def benchmark_images(count: int, random: bool, size: tuple[int, int]) -> tuple[torch.Tensor, str]:
+    """``count`` RGB images of ``size``: the built-in photos cycled, or uniform noise."""
+    photos = [] if random else builtin_photos(size=size)
     if not photos:
-        return torch.rand(count, 3, *SIZE, generator=torch.Generator().manual_seed(0)), "uniform noise"
+        return torch.rand(count, 3, *size, generator=torch.Generator().manual_seed(0)), "uniform noise"
     stack = np.stack([photos[i % len(photos)][1] for i in range(count)]).transpose(0, 3, 1, 2)
     return torch.from_numpy(np.ascontiguousarray(stack)), f"{len(photos)} built-in photos, cycled"
 
@@ -70,8 +83,17 @@ def fast(model: HyperImageModel, images: torch.Tensor) -> torch.Tensor:
 
 
 def explicit(model: HyperImageModel, images: torch.Tensor) -> torch.Tensor:
-    """(b) Stage 1 on patches cut out of the images, then the same stage 2."""
-    return model.aggregate(lay_on_grid(stage1_features(model.stage1, model.grid.extract(images))))
+    """(b) Stage 1 on patches cut out of the images, then the same stage 2.
+
+    For the forgery model this is the per-patch path before the fast one: all patches of
+    the batch cut at once and 4096 at a time through stage 1 in the contiguous layout.
+    """
+    patches = model.grid.extract(images)
+    if model.config.preset != "forgery":
+        return model.aggregate(lay_on_grid(stage1_features(model.stage1, patches)))
+    flat = patches.flatten(0, 2)
+    feats = torch.cat([model.stage1.forward_features(flat[i : i + 4096]) for i in range(0, flat.shape[0], 4096)])
+    return model.aggregate(lay_on_grid(feats.view(*patches.shape[:3], -1)))
 
 
 PATHS: dict[str, Callable[[HyperImageModel, torch.Tensor], torch.Tensor]] = {"fast": fast, "explicit": explicit}
@@ -83,13 +105,13 @@ def memory_kib(field: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
-def peak_extra_memory(path: str, batch: int, threads: int | None, random: bool) -> float:
+def peak_extra_memory(path: str, batch: int, threads: int | None, random: bool, preset: str) -> float:
     """MiB the path needs above the model and its batch, measured in this (fresh) process."""
     if threads:
         torch.set_num_threads(threads)
-    model = tid_model()
+    model = benchmark_model(preset)
     with torch.no_grad():
-        images = model.preprocess(benchmark_images(batch, random)[0])
+        images = model.preprocess(benchmark_images(batch, random, SIZES[preset])[0])
     before = memory_kib("VmRSS")
     with torch.no_grad():
         PATHS[path](model, images)
@@ -98,6 +120,7 @@ def peak_extra_memory(path: str, batch: int, threads: int | None, random: bool) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", choices=sorted(SIZES), default="tid", help="model to time (default tid)")
     parser.add_argument("--images", type=int, default=48, help="images timed per path (default 48)")
     parser.add_argument("--batch", type=int, default=8, help="images per forward call (default 8)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
@@ -106,12 +129,17 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    model = tid_model()
-    raw, source = benchmark_images(args.batch, args.random)
+    model = benchmark_model(args.preset)
+    size = SIZES[args.preset]
+    raw, source = benchmark_images(args.batch, args.random, size)
     with torch.no_grad():
         images = model.preprocess(raw)  # also the warm-up of the preprocessing
     rounds = max(1, args.images // args.batch)
-    print(f"model: preset 'tid' (kang-stage1 + tid-stage2, grid 23x31), {SIZE[1]}x{SIZE[0]} RGB ({source})")
+    c = model.config
+    print(
+        f"model: preset {c.preset!r} ({c.stage1} {c.stage1_args} + {c.stage2}, grid {c.grid[0]}x{c.grid[1]}), "
+        f"{size[1]}x{size[0]} RGB ({source})"
+    )
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads, batch {args.batch}, {rounds * args.batch} images per path")
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
@@ -134,7 +162,9 @@ def main() -> None:
     cpu_ms = {name: 1e3 * cpu / (rounds * args.batch) for name, cpu in cpu_seconds.items()}
     context = multiprocessing.get_context("spawn")
     with context.Pool(1, maxtasksperchild=1) as pool:
-        memory = {name: pool.apply(peak_extra_memory, (name, args.batch, args.threads, args.random)) for name in PATHS}
+        memory = {
+            name: pool.apply(peak_extra_memory, (name, args.batch, args.threads, args.random, args.preset)) for name in PATHS
+        }
     for name in PATHS:
         best = args.batch / min(seconds[name])
         print(

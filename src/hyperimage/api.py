@@ -23,12 +23,12 @@ from . import datasets, presets
 from .datasets import folder, synthetic
 from .datasets.records import ImageRecord
 from .explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
-from .io import ImageError, list_images
+from .io import ImageError
 from .lock import FolderLock
 from .model import HyperImageModel
 from .pipeline import PipelineConfig, read_image, train as train_records
 from .protocol import FORGERY_SPLIT, IQA_SPLIT, apply_saved_splits, random_split, save_splits
-from .scoring import Prediction, evaluate_records, score_files
+from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files, shard_from_env
 from .storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
@@ -200,18 +200,42 @@ def evaluate(
     return {"split": split, "score": asdict(net.config.score), **result}
 
 
-def expand(paths: Iterable[str | Path]) -> list[Path]:
-    """Files stay as they are; folders become the image files under them."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        out.extend(list_images(p) if p.is_dir() else [p])
-    return out
+def score(
+    model: str | Path | HyperImageModel, paths: Iterable[str | Path], batch_size: int = 16, workers: int = 0
+) -> Iterator[Prediction]:
+    """Score image files and folders (walked lazily); yields one :class:`Prediction` per file, in order.
 
-
-def score(model: str | Path | HyperImageModel, paths: Iterable[str | Path], batch_size: int = 16) -> Iterator[Prediction]:
-    """Score image files and folders; yields one :class:`Prediction` per file, in order."""
+    ``workers`` processes decode and preprocess the images while the model scores (0: all
+    in this process).
+    """
     net = model if isinstance(model, HyperImageModel) else load_model(model)
-    return score_files(net, expand(paths), batch_size)
+    return score_files(net, list(paths), batch_size, workers)
+
+
+def score_to_file(
+    model: str | Path | HyperImageModel,
+    paths: Sequence[str | Path],
+    output: str | Path | None = None,
+    fmt: str = "csv",
+    resume: bool = False,
+    batch_size: int = 16,
+    workers: int | None = None,
+    progress: bool = False,
+    on_error: Callable[[str], None] | None = None,
+) -> ArchiveSummary:
+    """``hyperimage score``: stream rows of files and folders of any size into ``output`` (CSV
+    or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
+
+    See :func:`hyperimage.scoring.score_archive`; the shard comes from ``RANK`` and
+    ``WORLD_SIZE`` (:func:`~hyperimage.scoring.shard_from_env`).
+    """
+    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    rank, world = shard_from_env()
+    extra = {} if on_error is None else {"on_error": on_error}
+    return score_archive(
+        net, paths, None if output is None else Path(output), fmt, resume, batch_size, workers, progress,
+        rank=rank, world=world, **extra,
+    )
 
 
 def direction(model: HyperImageModel) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from dataclasses import replace
 from enum import Enum
@@ -191,28 +189,36 @@ def score(
     batch_size: int = typer.Option(16, help="Images scored together."),
     task: Task = TASK_OPTION,
     model: Optional[Path] = MODEL_OPTION,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file (default: stdout)."),
+    resume: bool = typer.Option(False, help="Skip the images --output already holds; append the rest."),
+    workers: Optional[int] = typer.Option(None, min=0, help="Decoding processes (default: cores - 1, at most 4; 0: none)."),
+    quiet: bool = typer.Option(False, help="No progress bar (there is none either when stderr is not a terminal)."),
 ) -> None:
-    """Score images; a bad file gets one error line naming it, the rest are still scored (exit 1).
+    """Score images, each row written as soon as it is scored; folders are walked lazily.
 
     The model is --model, else the first argument if it is a model folder, else the shipped
     model of --task. A broken, incomplete or still-training model folder is an error (exit 2).
+
+    A bad file gets one error line naming it, the rest are still scored (exit 1). Ctrl-C
+    stops after the batch in flight, keeping every finished row (exit 130; rerun with
+    --resume). Under torchrun each rank scores its share into FILE.partR and rank 0
+    merges them into FILE.
     """
     net, paths = _model_and_paths(targets, task, model)
     typer.echo(f"# {api.describe(net)}", err=True)
-    writer = csv.writer(sys.stdout)
-    if fmt is Format.csv:
-        writer.writerow(["image", "score"])
-    failed = 0
-    for pred in api.score(net, paths, batch_size=batch_size):
-        if pred.error is not None:
-            failed += 1
-            typer.echo(f"error: {pred.error}", err=True)
-        elif fmt is Format.csv:
-            writer.writerow([str(pred.path), f"{pred.score:.6f}"])
-        else:
-            typer.echo(json.dumps({"image": str(pred.path), "score": pred.score}))
-        sys.stdout.flush()
-    if failed:
+    try:
+        summary = api.score_to_file(
+            net, paths, output, fmt=fmt.value, resume=resume, batch_size=batch_size, workers=workers,
+            progress=not quiet and sys.stderr.isatty(), on_error=lambda message: typer.echo(f"error: {message}", err=True),
+        )
+    except ValueError as err:
+        _fail(str(err))
+    if summary.signal is not None:
+        where = f"{summary.rows} new rows kept in {output}" if output else f"{summary.rows} rows written"
+        again = "rerun the same command with --resume to go on" if output else "use --output FILE --resume to make a run resumable"
+        typer.echo(f"interrupted: {where}; {again}", err=True)
+        raise typer.Exit(128 + summary.signal)
+    if summary.errors:
         raise typer.Exit(1)
 
 

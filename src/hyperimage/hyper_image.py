@@ -11,15 +11,36 @@ import torch
 from torch import nn
 
 
-def stage1_features(stage1: nn.Module, patches: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+#: Input values (patches x channels x pixels) pushed through stage 1 at once by
+#: :func:`stage1_features`: 85 of the forgery model's 64-px RGB patches, whose first maps
+#: (16 x 64 x 64 floats each) then stay in the caches; on one thread its convolutions ran
+#: 3.3x faster in chunks of 64 channels-last patches than in chunks of 4096 (0.25 against
+#: 0.83 CPU-s per 384 x 256 image), while small patches (the synthetic task's 32-px grey
+#: ones) come 1024 at a time, enough to keep the per-call overhead small.
+CHUNK_VALUES = 1 << 20
+
+
+def chunk_size(patch_values: int) -> int:
+    """Patches of ``patch_values`` values each (C x p x p) per stage-1 call."""
+    return max(1, CHUNK_VALUES // patch_values)
+
+
+def stage1_features(stage1: nn.Module, patches: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
     """Stage-1 features of grid patches: ``(B, U, V, C, p, p)`` -> ``(B, U, V, D)``.
 
     Patches of the whole batch are pushed through stage 1 together, ``chunk`` at a time
-    to bound memory.
+    (default :func:`chunk_size`), each chunk channels-last, the layout oneDNN's CPU
+    convolutions are fastest in (the same sums in another order: equal up to float rounding).
     """
     b, u, v = patches.shape[:3]
     flat = patches.reshape(b * u * v, *patches.shape[3:])
-    feats = torch.cat([stage1.forward_features(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
+    chunk = chunk or chunk_size(flat[0].numel())
+    feats = torch.cat(
+        [
+            stage1.forward_features(flat[i : i + chunk].contiguous(memory_format=torch.channels_last))
+            for i in range(0, flat.shape[0], chunk)
+        ]
+    )
     return feats.view(b, u, v, -1)
 
 

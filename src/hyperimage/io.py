@@ -156,7 +156,20 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
     Image.fromarray(arr).save(path)
 
 
-def list_images(root: str | os.PathLike) -> list[Path]:
-    """Image files under ``root`` (recursively), sorted, by suffix."""
-    root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def walk_images(root: str | os.PathLike) -> Iterator[Path]:
+    """Image files under ``root`` (recursively, by suffix), one at a time, in sorted order.
+
+    A lazy walk for archives of any size: each folder is read with one ``os.scandir`` and
+    sorted by name, and its sub-folders are walked when their turn comes, so the first
+    file comes at once and memory holds one folder's names per level, never the whole
+    tree. Depth first with names sorted per folder is the order of sorting all the paths
+    (paths compare part by part). Links to folders are not followed (as ``Path.rglob``).
+    """
+    with os.scandir(root) as entries:
+        ordered = sorted(entries, key=lambda e: e.name)
+    for entry in ordered:
+        if entry.is_dir(follow_symlinks=False):
+            yield from walk_images(entry.path)
+        elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+            yield Path(entry.path)
+

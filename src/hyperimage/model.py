@@ -21,7 +21,7 @@ from torch import nn
 from . import __version__, lock, networks, preprocess
 from .storage import CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json
 from .grid import PatchGrid, gather_windows
-from .hyper_image import lay_on_grid, stage1_features
+from .hyper_image import chunk_size, lay_on_grid, stage1_features
 
 METHODS = ("two-stage", "patch-average")
 TASKS = ("regression", "classification")
@@ -130,17 +130,25 @@ class HyperImageModel(nn.Module):
 
         ``(B, C, H, W)`` -> ``(B, U, V, D)``. A stage-1 network with a ``grid_features``
         method computes them in one fully convolutional pass (the fast path); otherwise the
-        patches are cut out and pushed through stage 1 in batches.
+        patches are cut out a few images at a time (as many as fill one stage-1 chunk, at
+        least one: a 15 x 15 grid of 64-px RGB patches is 11 MB per image) and pushed
+        through stage 1 in channels-last chunks (:func:`~hyperimage.hyper_image.stage1_features`).
         """
         fast = getattr(self.stage1, "grid_features", None)
         if fast is not None:
             return fast(x, torch.as_tensor(rows), torch.as_tensor(cols))
-        return stage1_features(self.stage1, gather_windows(x, rows, cols, self.grid.patch))
+        p = self.grid.patch
+        per = max(1, chunk_size(x.shape[1] * p * p) // (len(rows) * len(cols)))
+        return torch.cat([stage1_features(self.stage1, gather_windows(x[i : i + per], rows, cols, p)) for i in range(0, x.shape[0], per)])
 
-    def hyper_image(self, images: torch.Tensor) -> torch.Tensor:
-        """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``."""
+    def hyper_image(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``.
+
+        ``preprocessed``: the images already went through :attr:`preprocess` (which works
+        image by image), e.g. in the decoding workers of :func:`~hyperimage.scoring.score_files`.
+        """
         rows, cols = self.grid.origins(images.shape[2], images.shape[3])
-        return lay_on_grid(self.grid_features(self.preprocess(images), rows, cols))
+        return lay_on_grid(self.grid_features(images if preprocessed else self.preprocess(images), rows, cols))
 
     def cell_scores(self, hyper: torch.Tensor) -> torch.Tensor:
         """Stage-1 patch scores of every grid cell, in window-label units.
@@ -165,9 +173,9 @@ class HyperImageModel(nn.Module):
         out = shift + scale * self.aggregate_raw(hyper)
         return torch.sigmoid(out) if self.config.task == "classification" else out
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images ``(B, C, H, W)`` -> raw image scores ``(B,)`` (Eq. 1)."""
-        return self.aggregate(self.hyper_image(images))
+    def forward(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` -> raw image scores ``(B,)`` (Eq. 1); ``preprocessed`` as in :meth:`hyper_image`."""
+        return self.aggregate(self.hyper_image(images, preprocessed))
 
     def clip(self, scores: torch.Tensor) -> torch.Tensor:
         """Clip raw scores to the model's declared range."""

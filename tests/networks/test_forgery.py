@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from hyperimage import networks
 from hyperimage.model import HyperImageModel, ModelConfig
 from hyperimage import presets
+from hyperimage.hyper_image import lay_on_grid
 from hyperimage.networks.forgery import ConvClassifier, NoiseResidual
 from hyperimage.ranking import PairDecision, SiameseRanker, shuffle_pairs, siamese_hinge
 
@@ -136,3 +139,47 @@ def test_residual_front_end_on_both_forgery_cnns():
     assert conv_layers(cnn)[0] == (9, 4)
     assert cnn(torch.rand(2, 3, 256, 384)).shape == (2,)
     assert presets.get("forgery").stage1_args == {"residual": True}
+
+
+def test_noise_residual_equals_the_grouped_per_channel_filtering():
+    front = NoiseResidual(3)
+    x = torch.rand(2, 3, 20, 24, generator=torch.Generator().manual_seed(1))
+    kernels = front.weight[0:3, 0:1]  # channel 0's three kernels; every channel has the same
+    grouped = torch.nn.functional.conv2d(x, kernels.repeat(3, 1, 1, 1), padding=2, groups=3).clamp(-1, 1)
+    assert torch.equal(front(x), grouped)  # the block-diagonal zeros add exact zeros
+
+
+def test_forgery_grid_path_equals_every_patch_scored_on_its_own():
+    """The batched, channels-last grid path against each patch alone, in float64.
+
+    Shipped shape (quarter-width channel, residual front end, 64-px patches on a 15 x 15 grid
+    of a 256 x 384 image, strides 13 and 22) with a non-constant mean patch, random weights.
+    Tolerance 1e-5 relative to the largest feature (and 1e-6 on the probability): float32
+    sums of at most 9 x 64 = 576 products over eight layers round to about 1e-6; an
+    indexing or layout mistake moves features by their own size.
+    """
+    torch.manual_seed(0)
+    config = presets.get("forgery")
+    config.stage1_args["conv_width"] = 0.25
+    model = HyperImageModel(config).eval()
+    gen = torch.Generator().manual_seed(2)
+    model.stage1.input_mean.copy_(0.45 + 0.05 * torch.rand(3, 64, 64, generator=gen))
+    image = torch.rand(1, 3, 256, 384, generator=gen)
+    rows, cols = model.grid.origins(256, 384)
+    assert model.grid.strides(256, 384) == (13, 22)
+    with torch.no_grad():
+        fast = model.grid_features(image, rows, cols)[0]  # (U, V, D)
+        ref_stage1 = copy.deepcopy(model.stage1).double()
+        ref = torch.stack(
+            [
+                torch.cat([ref_stage1.forward_features(image[:, :, r : r + 64, c : c + 64].double()) for c in cols])
+                for r in rows
+            ]
+        )
+        assert fast.shape == ref.shape == (15, 15, 500) and float(ref.abs().max()) > 0
+        assert float((fast.double() - ref).abs().max()) <= 1e-5 * float(ref.abs().max())
+        scores = model.aggregate(lay_on_grid(fast[None]))
+        ref_model = copy.deepcopy(model).double()
+        ref_scores = ref_model.aggregate(lay_on_grid(ref[None]))
+        assert float((scores.double() - ref_scores).abs().max()) <= 1e-6
+        assert torch.allclose(model(image), scores)

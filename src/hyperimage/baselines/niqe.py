@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import gamma as gamma_fn
 
-from ..io import list_images, load_image
+from ..io import load_image, walk_images
 from .brisque import SHIFTS, aggd_params, downscale_half, gray_255, mscn
 
 #: Block side at the first scale (the second scale's blocks are half as wide).
@@ -236,7 +236,7 @@ def fit_folder(folder: str | os.PathLike, corpus: str | None = None) -> NiqeMode
     ValueError
         ``PATH: reason`` for the first unreadable or too small image, or an empty folder.
     """
-    paths = list_images(folder)
+    paths = list(walk_images(folder)) if Path(folder).is_dir() else []
     if not paths:
         raise ValueError(f"{folder}: no images")
 

@@ -114,6 +114,11 @@ class NoiseResidual(nn.Module):
     an image in [0, 1]; the residuals, in 8-bit grey levels, are clipped to
     [-``threshold``, ``threshold``] (the truncation of rich-model features, which keeps strong
     edges from dominating) and divided by it. ``(N, C, H, W)`` -> ``(N, 3 C, H, W)``.
+
+    The per-channel filtering is one dense convolution whose weight is block-diagonal (zero
+    from every other channel), not a grouped one: the zero terms add exact zeros, so the
+    result is the same, and oneDNN's dense kernels ran it ~1.5x faster than the grouped
+    convolution on the forgery model's 64-px patches (measured for the fast grid path).
     """
 
     def __init__(self, in_channels: int = 3, threshold: float = 3.0):
@@ -125,13 +130,15 @@ class NoiseResidual(nn.Module):
         ) / 12
         k3 = torch.zeros(5, 5)
         k3[2, 1:4] = torch.tensor([1.0, -2, 1]) / 2
-        kernels = torch.stack([k1, k2, k3])[:, None].repeat(in_channels, 1, 1, 1)
-        self.register_buffer("weight", kernels * 255.0 / threshold, persistent=False)  # a constant, not saved
+        kernels = torch.stack([k1, k2, k3]) * 255.0 / threshold
+        weight = torch.zeros(3 * in_channels, in_channels, 5, 5)
+        for c in range(in_channels):
+            weight[3 * c : 3 * c + 3, c] = kernels
+        self.register_buffer("weight", weight, persistent=False)  # a constant, not saved
         self.in_channels = in_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r = nn.functional.conv2d(x, self.weight, padding=2, groups=self.in_channels)
-        return r.clamp(-1.0, 1.0)
+        return nn.functional.conv2d(x, self.weight, padding=2).clamp_(-1.0, 1.0)
 
 
 def behind_residual(in_channels: int, residual: bool, build: Callable[[int], nn.Module]) -> nn.Module:
