@@ -128,6 +128,12 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
     budget = forgery.Budget(splits=1, n_images=48, conv_width=0.125, **forgery._cpu(1, 1, 1))
     results = forgery.run(root, budget, seed=0, log=lambda s: None, save_model=tmp_path / "model", half=True)
     text = forgery.table(results)
+    records = folder.load(root)
+    assert results["images"] == {
+        "all": len(records),
+        "tampered": sum(r.target == 0.0 for r in records),
+        "tampered_with_mask": sum(r.target == 0.0 and r.mask is not None for r in records),
+    }
     for row in forgery.ROWS:
         assert row in text
         acc = results["summary"][row]["accuracy"]["mean"]

@@ -177,6 +177,9 @@ def run(
     """
     started = time.time()
     records = datasets.load(data)
+    tampered = [r for r in records if r.target == 0.0]
+    masked = sum(r.mask is not None for r in tampered)
+    log(f"{len(records)} images, {len(tampered)} tampered, {masked} of them with a mask")
     features = {r.path: dct_markov_features(load_image(r.path, mode="RGB")) for r in records}
     runs: dict[str, list[dict]] = {row: [] for row in ROWS}
     maps: dict[str, list[dict]] = {name: [] for name in MAPS}
@@ -221,6 +224,7 @@ def run(
         )
     return {
         "data": str(data),
+        "images": {"all": len(records), "tampered": len(tampered), "tampered_with_mask": masked},
         "budget": asdict(budget),
         "seed": seed,
         "splits": runs,
