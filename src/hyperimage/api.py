@@ -43,17 +43,8 @@ def make_synthetic(out: str | Path, experiment: int = 1, n: int = 1000, seed: in
     return synthetic.write_folder(out, images, {"experiment": experiment, "seed": seed, "patches": patches})
 
 
-#: The preset a data set gets when none is named: by published layout, else by the
-#: ``task`` of a folder's ``meta.json`` (written by the project's generators).
-LAYOUT_PRESETS = {
-    "live": "live",
-    "tid2013": "tid",
-    "kadid10k": "tid",
-    "livec": "livec",
-    "koniq10k": "koniq",
-    "casia1": "forgery",
-    "casia2": "forgery",
-}
+#: The preset a folder data set gets by the ``task`` of its ``meta.json`` (written by the
+#: project's generators); published layouts have theirs in :data:`presets.LAYOUT_PRESETS`.
 TASK_PRESETS = {"synthetic": "synthetic", "iqa": "tid", "forgery": "forgery"}
 
 
@@ -61,7 +52,7 @@ def _preset_for(data: Path, preset: str | None) -> str:
     if preset is not None:
         return preset
     layout = datasets.detect(data)
-    task = LAYOUT_PRESETS.get(layout) or TASK_PRESETS.get(folder.meta(data).get("task"))
+    task = presets.LAYOUT_PRESETS.get(layout) or TASK_PRESETS.get(folder.meta(data).get("task"))
     if task is None:
         raise ValueError(f"{data}: cannot tell the task; pass a preset ({', '.join(presets.available())})")
     return task

@@ -13,6 +13,18 @@ register = PRESETS.register
 available = PRESETS.available
 
 
+#: The preset of each published data set layout (:data:`hyperimage.datasets.LOADERS` names).
+LAYOUT_PRESETS = {
+    "live": "live",
+    "tid2013": "tid",
+    "kadid10k": "tid",
+    "livec": "livec",
+    "koniq10k": "koniq",
+    "casia1": "forgery",
+    "casia2": "forgery",
+}
+
+
 def get(name: str, method: str = "two-stage") -> ModelConfig:
     """A fresh :class:`ModelConfig` of preset ``name`` for ``method``."""
     return PRESETS.get(name)(method)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from hyperimage import datasets
 from hyperimage.datasets import casia1
+from hyperimage.datasets.records import mask_count
 from hyperimage.io import save_image
 
 AU = ["Au_ani_0001.jpg", "Au_ani_0002.jpg", "Au_pla_0005.jpg", "Au_pla_0023.jpg", "Au_sec_0015.jpg"]
@@ -65,11 +66,11 @@ def test_masks_by_name_then_by_loose_key(tmp_path: Path) -> None:
     assert masks[SP[1]].name == "Sp_D_NRN_A_ani0002_ani0001_0404_gt.png"
     assert masks[SP[2]].parent.name == "CM"
     assert masks[SP[3]] is None  # flags differ from the only unused mask with number 0004
-    assert casia1.mask_count(records) == (3, 4)
+    assert mask_count(records) == (3, 4)
 
 
 def test_detected_as_casia1_and_trained_with_the_forgery_preset(tmp_path: Path) -> None:
-    from hyperimage.api import LAYOUT_PRESETS
+    from hyperimage.presets import LAYOUT_PRESETS
 
     make_casia1(tmp_path)
     assert datasets.detect(tmp_path) == "casia1"

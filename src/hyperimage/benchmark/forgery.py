@@ -51,7 +51,7 @@ from PIL import Image
 from .. import datasets, presets
 from ..baselines.dct_markov import DctMarkovSVM, dct_markov_features
 from ..baselines.end_to_end import EndToEndCNN
-from ..datasets.records import ImageRecord
+from ..datasets.records import ImageRecord, mask_count
 from ..explain import evidence, to_pixels
 from ..io import load_image
 from ..localisation import centre_mask, flag_top, mask_scores
@@ -177,9 +177,8 @@ def run(
     """
     started = time.time()
     records = datasets.load(data)
-    tampered = [r for r in records if r.target == 0.0]
-    masked = sum(r.mask is not None for r in tampered)
-    log(f"{len(records)} images, {len(tampered)} tampered, {masked} of them with a mask")
+    masked, tampered = mask_count(records)
+    log(f"{len(records)} images, {tampered} tampered, {masked} of them with a mask")
     features = {r.path: dct_markov_features(load_image(r.path, mode="RGB")) for r in records}
     runs: dict[str, list[dict]] = {row: [] for row in ROWS}
     maps: dict[str, list[dict]] = {name: [] for name in MAPS}
@@ -224,7 +223,7 @@ def run(
         )
     return {
         "data": str(data),
-        "images": {"all": len(records), "tampered": len(tampered), "tampered_with_mask": masked},
+        "images": {"all": len(records), "tampered": tampered, "tampered_with_mask": masked},
         "budget": asdict(budget),
         "seed": seed,
         "splits": runs,

@@ -121,8 +121,6 @@ def _is_photo_benchmark(records: list[ImageRecord]) -> bool:
     return all("region" in r.extra for r in records)
 
 
-#: The preset of each published layout (anything else: ``tid``).
-LAYOUT_PRESETS = {"live": "live", "livec": "livec", "koniq10k": "koniq"}
 #: Layouts evaluated with the community's in-the-wild protocol (80/20 by image, 10 splits).
 IN_THE_WILD = ("livec", "koniq10k")
 #: Why a row has no figure on a data set without pristine references.
@@ -192,7 +190,8 @@ def in_the_wild(root: Path) -> bool:
 
 
 def _preset(root: Path) -> str:
-    return LAYOUT_PRESETS.get(datasets.detect(root), "tid")
+    """The preset of a published IQA layout (:data:`presets.LAYOUT_PRESETS`); folders: ``tid``."""
+    return presets.LAYOUT_PRESETS.get(datasets.detect(root), "tid")
 
 
 def _cnn_rows(recs: list[ImageRecord], base, budget: Budget, seed: int, progress: bool) -> dict[str, HyperImageModel]:
@@ -250,10 +249,10 @@ def run(
             scores[row] = [p.score for p in score_files(model, [r.path for r in test])]
         for row in budget.baselines:
             scores[row] = list(BASELINES[row](parts["train"], parts["val"], test, seed + split, budget))
+        chosen = {subset: {r.path for r in (iqa_photos.select(test, subset) if photo else test)} for subset in subsets}
         for row, pred in scores.items():
             for subset in subsets:
-                chosen = {r.path for r in (iqa_photos.select(test, subset) if photo else test)}
-                pairs = [(p, r.target) for p, r in zip(pred, test) if r.path in chosen and p is not None]
+                pairs = [(p, r.target) for p, r in zip(pred, test) if r.path in chosen[subset] and p is not None]
                 runs[subset][row].append(correlations([p for p, _ in pairs], [t for _, t in pairs]))
             if photo:
                 lev = iqa_photos.level_srocc(test, pred, higher_is_better=base.score.higher_is_better)

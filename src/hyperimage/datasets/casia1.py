@@ -20,7 +20,7 @@ one mask that shares its kind letter, flags and trailing number
 (``Sp_D_NRN_A_ani0001_arc0059_0404`` -> ``Sp_D_NRN_A_arc0059_ani0001_0404_gt.png``). Five
 tampered files of the release are misnamed (``..._ani0100.0288.jpg``, categories ``obj``,
 ``ant``, ``sce``) and skipped with a warning, leaving 916; of those 888 get a mask (814 by
-name, 74 by the loose key). :func:`mask_count` reports the figures of a copy.
+name, 74 by the loose key). :func:`hyperimage.datasets.records.mask_count` reports the figures of a copy.
 
 Terms: research use; cite the CASIA paper and, with the masks, the ground-truth paper.
 
@@ -119,8 +119,3 @@ def load(root: str | os.PathLike, *, masks: str | os.PathLike | None = None) -> 
     found = match_masks([t[0] for t in tampered], mask_files)
     return build_records(authentic, tampered, found.get)
 
-
-def mask_count(records: list[ImageRecord]) -> tuple[int, int]:
-    """(tampered images with a mask, tampered images) of a record list."""
-    tampered = [r for r in records if r.target == 0.0]
-    return sum(r.mask is not None for r in tampered), len(tampered)

@@ -43,3 +43,9 @@ class ImageRecord:
     def group_key(self) -> str:
         """The key that keeps related images in one split (the path where no group is set)."""
         return self.group if self.group is not None else str(self.path)
+
+
+def mask_count(records: list[ImageRecord]) -> tuple[int, int]:
+    """(tampered images with a mask, tampered images) of a forgery record list (target 0.0)."""
+    tampered = [r for r in records if r.target == 0.0]
+    return sum(r.mask is not None for r in tampered), len(tampered)
