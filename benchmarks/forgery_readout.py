@@ -3,7 +3,7 @@
 Trains only the forgery stage 1 (Siamese ranker on contour patch pairs) on one
 2/3-1/6-1/6 split of a tampering data set, then prints, on the test images:
 
-* stage 1 on its own task (:func:`hyperimage.pipeline.contour_pair_metrics`): the share of
+* stage 1 on its own task (:func:`hyperimage.training.phases.contour_pairs.contour_pair_metrics`): the share of
   contour pairs ranked right and the AUC of single-patch scores ``d(C, r)``;
 * image AUC of three poolings of the per-patch scores over the grid (mean, minimum, 5%
   quantile: evidence of tampering should be local, so the lowest scores should count);
@@ -24,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,9 +38,10 @@ from hyperimage.benchmark.forgery import truth_mask
 from hyperimage.datasets.records import ImageRecord
 from hyperimage.io import load_image
 from hyperimage.model import HyperImageModel
-from hyperimage.pipeline import ImageBank, PipelineConfig, contour_pair_metrics, train_ranker
 from hyperimage.protocol import FORGERY_SPLIT, random_split
-from hyperimage.training import TrainConfig
+from hyperimage.training import Recipe, TrainConfig, train
+from hyperimage.training.phases.contour_pairs import contour_pair_metrics
+from hyperimage.training.store import HyperImageCache, ImageStore
 
 
 def cell_labels(model: HyperImageModel, records: list[ImageRecord]) -> np.ndarray:
@@ -73,12 +75,9 @@ def main() -> None:
     config = presets.get("forgery")
     config.stage1_args.update(conv_width=args.conv_width, residual=not args.no_residual)
     config.method = "patch-average"
-    torch.manual_seed(0)
-    model = HyperImageModel(config)
     t0 = time.time()
-    settings = PipelineConfig(stage1=TrainConfig(epochs=args.epochs, patience=6, batch_size=32, seed=0))
-    train_ranker(model, part["train"], part["val"], settings, progress=False)
-    model.eval()
+    recipe = Recipe.simple(TrainConfig(epochs=args.epochs, patience=6, batch_size=32))
+    model, _ = train(part["train"] + part["val"], config, recipe, seed=0, progress=False)
     print(f"stage 1 trained in {time.time() - t0:.0f} s ({config.stage1_args}, {args.epochs} epochs)")
 
     pairs = contour_pair_metrics(model, part["test"], seed=args.split_seed)
@@ -86,11 +85,12 @@ def main() -> None:
 
     features = {}
     for name in ("train", "test"):
-        bank = ImageBank(part[name], model)
-        with torch.no_grad():
-            hyper = bank.hyper_images(model)
+        with tempfile.TemporaryDirectory() as tmp:
+            store = ImageStore(part[name], model, tmp)
+            cache = HyperImageCache(store, model, tmp, name)
+            hyper = cache.read(torch.arange(len(cache)))
         n, d = hyper.shape[:2]
-        features[name] = (hyper.permute(0, 2, 3, 1).reshape(n, -1, d), bank.targets.numpy())
+        features[name] = (hyper.permute(0, 2, 3, 1).reshape(n, -1, d), store.targets.numpy())
     test_x, test_y = features["test"]
     with torch.no_grad():
         patch = model.stage1.head(test_x.reshape(-1, test_x.shape[2])).reshape(test_x.shape[:2]).numpy()

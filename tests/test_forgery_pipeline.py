@@ -11,11 +11,10 @@ from scipy import ndimage
 from hyperimage import presets
 from hyperimage.datasets import folder
 from hyperimage.datasets.tampering import TamperConfig, make_tampering_dataset
-from hyperimage.model import HyperImageModel, ModelConfig
-from hyperimage.pipeline import PipelineConfig, patch_average_of, train
+from hyperimage.model import HyperImageModel, ModelConfig, read_image
 from hyperimage.protocol import FORGERY_SPLIT, random_split
 from hyperimage.scoring import evaluate_records
-from hyperimage.training import TrainConfig
+from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
 
 SIZE = (96, 128)
 
@@ -43,10 +42,8 @@ def tiny_forgery(tmp_path_factory):
     return random_split(folder.load(root), seed=0, fractions=FORGERY_SPLIT)
 
 
-SETTINGS = PipelineConfig(
-    stage1=TrainConfig(epochs=6, patience=6, batch_size=16),
-    stage2=TrainConfig(epochs=3, patience=3, batch_size=8),
-    stage2_flips=True,
+SETTINGS = Recipe.simple(
+    TrainConfig(epochs=6, patience=6, batch_size=16), TrainConfig(epochs=3, patience=3, batch_size=8), stage2_augment=("flips",)
 )
 
 
@@ -66,7 +63,7 @@ def test_ranker_learns_from_contour_pairs(trained):
 
 
 def test_contour_pair_metrics_tell_a_trained_ranker_from_an_untrained_one(trained, tiny_forgery):
-    from hyperimage.pipeline import contour_pair_metrics
+    from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 
     model, _ = trained
     val = [r for r in tiny_forgery if r.split == "val"]
@@ -99,9 +96,13 @@ def test_patch_average_of_a_classifier_is_a_logistic_calibration(trained, tiny_f
     model, result = trained
     baseline = patch_average_of(model, result)
     assert baseline.stage2 is None and baseline.config.task == "classification"
+    train_recs = [r for r in tiny_forgery if r.split == "train"][:4]
+    x = torch.stack([read_image(r.path, baseline.config, baseline.grid) for r in train_recs])
     with torch.no_grad():
-        mean = baseline.cell_scores(result.train_hyper).mean(dim=(1, 2))
-        p = baseline.aggregate(result.train_hyper)
+        hyper = baseline.hyper_image(x)
+        mean = baseline.cell_scores(hyper).mean(dim=(1, 2))
+        p = baseline.aggregate(hyper)
+    torch.testing.assert_close(result.train_means[:4], mean, rtol=1e-5, atol=1e-5)  # what it was calibrated on
     intercept, slope = baseline.config.stage2_norm
     assert torch.allclose(p, torch.sigmoid(intercept + slope * mean), atol=1e-6)
     assert ((p > 0) & (p < 1)).all()
@@ -125,7 +126,12 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
     from hyperimage.benchmark import forgery
 
     root = tiny_forgery[0].path.parent.parent
-    budget = forgery.Budget(splits=1, n_images=48, conv_width=0.125, **forgery._cpu(1, 1, 1))
+    recipe = Recipe.simple(
+        TrainConfig(epochs=1, patience=4, batch_size=32), TrainConfig(epochs=1, patience=8, batch_size=16), stage2_augment=("flips",)
+    )
+    budget = forgery.Budget(
+        splits=1, n_images=48, conv_width=0.125, recipe=recipe, end_to_end=TrainConfig(epochs=1, patience=8, batch_size=16)
+    )
     results = forgery.run(root, budget, seed=0, log=lambda s: None, save_model=tmp_path / "model", half=True)
     text = forgery.table(results)
     records = folder.load(root)

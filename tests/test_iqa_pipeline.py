@@ -7,10 +7,10 @@ import torch
 from hyperimage import presets
 from hyperimage.datasets import folder, iqa_photos
 from hyperimage.photos import builtin_photos
-from hyperimage.pipeline import ImageBank, PipelineConfig, patch_average_of, train
 from hyperimage.protocol import random_split
 from hyperimage.scoring import evaluate_records
-from hyperimage.training import TrainConfig
+from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
+from hyperimage.training.store import ImageStore
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,11 @@ def tiny_iqa(tmp_path_factory):
     return random_split(folder.load(out), seed=0)
 
 
-def test_selective_windows_come_from_damaged_regions_and_references(tiny_iqa):
+def test_selective_windows_come_from_damaged_regions_and_references(tiny_iqa, tmp_path):
     model = presets.get("tid")
     from hyperimage.model import HyperImageModel
 
-    bank = ImageBank([r for r in tiny_iqa if r.split == "train"], HyperImageModel(model))
+    bank = ImageStore([r for r in tiny_iqa if r.split == "train"], HyperImageModel(model), tmp_path)
     pristine = torch.tensor([r.distortion == iqa_photos.NO_DISTORTION for r in bank.records])
     assert torch.all(bank.weights[pristine] > 0)  # every reference window is kept
     distorted = bank.weights[~pristine]
@@ -34,8 +34,8 @@ def test_selective_windows_come_from_damaged_regions_and_references(tiny_iqa):
 
 
 def test_tid_preset_trains_both_methods_and_scores(tiny_iqa):
-    settings = PipelineConfig(
-        stage1=TrainConfig(epochs=2, patience=2), stage2=TrainConfig(epochs=2, patience=2, batch_size=8), windows_per_image=8
+    settings = Recipe.simple(
+        TrainConfig(epochs=2, patience=2), TrainConfig(epochs=2, patience=2, batch_size=8), windows_per_image=8
     )
     model, result = train(tiny_iqa, presets.get("tid"), settings, seed=0, progress=False)
     assert result.stage2 is not None and np.isfinite(result.stage2.best)

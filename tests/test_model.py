@@ -9,7 +9,7 @@ from hyperimage import networks, presets
 from hyperimage.datasets import synthetic
 from hyperimage.datasets.records import ImageRecord
 from hyperimage.model import HyperImageModel, ModelConfig
-from hyperimage.pipeline import ImageBank
+from hyperimage.training.store import HyperImageCache, ImageStore
 
 
 def _example_input(name):
@@ -54,10 +54,15 @@ def test_training_bank_builds_the_same_hyper_images_as_inference(tmp_path):
     ims = synthetic.generate(1, 3, seed=0)
     synthetic.write_folder(tmp_path, ims)
     records = [ImageRecord(path=tmp_path / f"images/{i:05d}.png", target=im.score) for i, im in enumerate(ims)]
-    bank = ImageBank(records, model)
+    store = ImageStore(records, model, tmp_path / "cache")
     x = torch.tensor(np.stack([im.pixels for im in ims]) / 255.0, dtype=torch.float32)[:, None]
+    torch.testing.assert_close(store.images(torch.arange(3)), model.preprocess(x))
+    cache = HyperImageCache(store, model, tmp_path / "cache", "hyper")
     with torch.no_grad():
-        torch.testing.assert_close(bank.hyper_images(model), model.hyper_image(x), rtol=1e-5, atol=1e-5)
+        expected = model.hyper_image(x)
+        torch.testing.assert_close(cache.means, model.cell_scores(expected).mean(dim=(1, 2)), rtol=1e-5, atol=1e-5)
+    # float16 on disk: about 3 significant digits
+    torch.testing.assert_close(cache.read(torch.tensor([2, 0])), expected[[2, 0]], rtol=2e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("method", ["two-stage", "patch-average"])

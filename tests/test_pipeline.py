@@ -5,15 +5,14 @@ import torch
 
 from hyperimage import presets
 from hyperimage.datasets import folder, synthetic
-from hyperimage.pipeline import PipelineConfig, dihedral, patch_average_of, random_flips, train
 from hyperimage.protocol import random_split
 from hyperimage.scoring import evaluate_records
-from hyperimage.training import TrainConfig
+from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
+from hyperimage.training.augment.dihedral import dihedral
+from hyperimage.training.augment.flips import random_flips
 
-FAST = PipelineConfig(
-    stage1=TrainConfig(epochs=3, patience=3, batch_size=32),
-    stage2=TrainConfig(epochs=40, patience=40, batch_size=16),
-    windows_per_image=16,
+FAST = Recipe.simple(
+    TrainConfig(epochs=3, patience=3, batch_size=32), TrainConfig(epochs=40, patience=40, batch_size=16), windows_per_image=16
 )
 
 
@@ -36,12 +35,12 @@ def test_two_stage_learns_position_and_beats_patch_averaging(position_task):
 
 
 def test_training_is_deterministic_and_resumes(position_task, tmp_path):
-    small = PipelineConfig(stage1=TrainConfig(epochs=2, patience=2), stage2=TrainConfig(epochs=3, patience=3), windows_per_image=4)
+    small = Recipe.simple(TrainConfig(epochs=2, patience=2), TrainConfig(epochs=3, patience=3), windows_per_image=4)
     a, _ = train(position_task, presets.get("synthetic"), small, seed=1, progress=False)
     b, _ = train(position_task, presets.get("synthetic"), small, workdir=tmp_path, seed=1, progress=False)
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(x, y)
-    assert (tmp_path / "checkpoints" / "stage1.safetensors").exists()
+    assert (tmp_path / "checkpoints" / "stage1-0-windows.safetensors").exists()
     # Rerunning with finished checkpoints resumes (nothing left to train) and gives the same model.
     c, res = train(position_task, presets.get("synthetic"), small, workdir=tmp_path, seed=1, progress=False)
     assert res.stage1.epoch == 2 and res.stage2.epoch == 3

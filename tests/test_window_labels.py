@@ -47,7 +47,7 @@ def test_selective_rule_keeps_only_damaged_windows_of_distorted_images():
 
 
 def test_balance_gives_pristine_and_distorted_windows_equal_total_weight():
-    from hyperimage.pipeline import balance
+    from hyperimage.training.store import balance
 
     weights = torch.zeros(4, 2, 2)
     weights[0] = 1.0  # pristine: 4 windows

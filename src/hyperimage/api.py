@@ -25,9 +25,10 @@ from .datasets.records import ImageRecord
 from .explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
 from .io import ImageError
 from .lock import FolderLock
-from .model import HyperImageModel
-from .pipeline import PipelineConfig, read_image, train as train_records
+from .model import HyperImageModel, read_image
 from .protocol import FORGERY_SPLIT, IQA_SPLIT, apply_saved_splits, random_split, save_splits
+from .training import Recipe, recipe as recipes, train as train_records
+from .training.recipe import RECIPE_FILE
 from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files, shard_from_env
 from .storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
@@ -64,7 +65,7 @@ def train(
     method: str = "two-stage",
     preset: str | None = None,
     seed: int = 0,
-    settings: PipelineConfig | None = None,
+    recipe: Recipe | str | None = None,
     progress: bool = True,
     stage1_args: dict | None = None,
     half: bool = False,
@@ -77,6 +78,8 @@ def train(
     for classification as in the paper's forgery experiment); the assignment is
     saved as ``out/splits.csv`` so ``evaluate`` can use the same test set. Checkpoints go to
     ``out/checkpoints`` during training; rerunning an interrupted command resumes there.
+    ``recipe``: a :class:`~.training.Recipe`, a named one or a JSON file (default: the
+    paper's); it is saved as ``out/recipe.json``.
     ``stage1_args`` go to the stage-1 network's factory (e.g. ``{"conv_width": 0.25}``);
     ``half`` saves the weights as float16 (:meth:`HyperImageModel.save`); ``allow_outside``
     lets ``labels.csv`` name images outside ``data`` (:func:`.datasets.folder.load`).
@@ -100,20 +103,23 @@ def train(
             remove_stale_temporaries(where)
         if (out / CHECKPOINTS).is_dir():
             log(f"resuming from {out / CHECKPOINTS}")
-        model, result = train_records(records, config, settings, workdir=out, seed=seed, progress=progress)
+        if not isinstance(recipe, Recipe):
+            recipe = recipes.get(recipe or "paper")
+        model, result = train_records(records, config, recipe, workdir=out, seed=seed, progress=progress)
         report = {
             "data": str(data.resolve()),
             "seed": seed,
             "n_train": result.n_train,
             "n_val": result.n_val,
             "skipped": result.skipped,
-            "stage1": asdict(result.stage1),
+            "stage1": {name: asdict(state) for name, state in result.phases.items()},
             "stage2": asdict(result.stage2) if result.stage2 else None,
         }
 
         def extras(tmp: Path) -> None:
             save_splits(tmp / SPLITS_FILE, records, data)
             write_json(tmp / TRAINING_FILE, report)
+            result.recipe.save(tmp / RECIPE_FILE)
             held.follow(tmp)
 
         model.save(out, half=half, extras=extras)
@@ -150,7 +156,7 @@ def explain(
     """
     net = model if isinstance(model, HyperImageModel) else load_model(model)
     scale = heat_scale(net, readout)
-    x = read_image(ImageRecord(path=Path(image), target=0.0), net.config, net.grid)[None]
+    x = read_image(image, net.config, net.grid)[None]
     net.eval()
     with torch.no_grad():
         hyper = net.hyper_image(x)

@@ -12,7 +12,7 @@ import typer
 
 from . import api
 from .model import METHODS
-from .pipeline import PipelineConfig
+from .training import recipe as recipes
 from .storage import looks_like_model_dir, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Two-stage hyper-image CNNs for localized image artefacts.")
@@ -102,6 +102,7 @@ def train(
     stage1_patience: Optional[int] = typer.Option(None, help="Stage-1 early-stopping patience (paper: 20)."),
     stage2_epochs: Optional[int] = typer.Option(None, help="Stage-2 epochs (paper: 200)."),
     stage2_patience: Optional[int] = typer.Option(None, help="Stage-2 early-stopping patience (paper: 40)."),
+    recipe: str = typer.Option("paper", help="Training recipe: a name (paper, synthetic-quick, iqa-quick, ...) or a recipe.json file; the options below change it."),
     windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all)."),
     conv_width: Optional[float] = typer.Option(None, help="Forgery preset: share of Table 4's conv filters (0.25 for a CPU)."),
     half: bool = typer.Option(False, help="Save the weights as float16 (half the file)."),
@@ -115,14 +116,15 @@ def train(
     """
     if method not in METHODS:
         _fail(f"--method must be one of {', '.join(METHODS)}")
-    base = PipelineConfig()
-    s1, s2 = base.stage1, base.stage2
-    s1 = replace(s1, epochs=stage1_epochs or s1.epochs, patience=stage1_patience or s1.patience)
-    s2 = replace(s2, epochs=stage2_epochs or s2.epochs, patience=stage2_patience or s2.patience)
-    settings = replace(base, stage1=s1, stage2=s2, windows_per_image=windows_per_image)
     try:
+        plan = recipes.get(recipe).with_main(epochs=stage1_epochs, patience=stage1_patience)
+        s2 = plan.stage2
+        plan = replace(plan, stage2=replace(s2, epochs=stage2_epochs or s2.epochs, patience=stage2_patience or s2.patience))
+        if windows_per_image is not None:
+            main = replace(plan.main, args={**plan.main.args, "windows_per_image": windows_per_image})
+            plan = replace(plan, phases=[*plan.phases[:-1], main])
         model = api.train(
-            data, out, method=method, preset=preset, seed=seed, settings=settings, progress=not quiet,
+            data, out, method=method, preset=preset, seed=seed, recipe=plan, progress=not quiet,
             stage1_args=None if conv_width is None else {"conv_width": conv_width}, half=half,
             allow_outside=allow_outside, log=lambda line: typer.echo(line, err=True),
         )

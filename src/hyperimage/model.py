@@ -22,6 +22,7 @@ from . import __version__, lock, networks, preprocess
 from .storage import CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json
 from .grid import PatchGrid, gather_windows
 from .hyper_image import chunk_size, lay_on_grid, stage1_features
+from .io import load_image
 
 METHODS = ("two-stage", "patch-average")
 TASKS = ("regression", "classification")
@@ -231,6 +232,14 @@ class HyperImageModel(nn.Module):
         check_weights(folder / WEIGHTS, tensors, model.state_dict())
         model.load_state_dict(tensors)
         return model.eval()
+
+
+def read_image(path: str | Path, config: ModelConfig, grid: PatchGrid) -> torch.Tensor:
+    """One validated image as ``(C, H, W)`` in the model's colour mode, scaled down to the
+    grid's maximum size if needed: what scoring and training both feed the model."""
+    arr = grid.fit_image(load_image(Path(path), mode=config.image_mode, min_size=grid.min_size))
+    t = torch.from_numpy(np.ascontiguousarray(arr))
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
 def _check_value(key: str, value: Any, default: Any) -> str | None:

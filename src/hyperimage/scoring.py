@@ -34,8 +34,7 @@ from tqdm import tqdm
 from . import preprocess
 from .datasets.records import ImageRecord
 from .io import ImageError, walk_images
-from .model import HyperImageModel
-from .pipeline import read_image
+from .model import HyperImageModel, read_image
 from .protocol import classification_metrics, correlations
 
 FORMATS = ("csv", "json")
@@ -125,7 +124,7 @@ class DecodedImages(IterableDataset):
     def decode(self, path: Path) -> tuple[Path, torch.Tensor | None, str | None]:
         """One file as a preprocessed ``(C, H, W)`` tensor, or the reason it has none."""
         try:
-            image = read_image(ImageRecord(path=path, target=0.0), self.config, self.grid)
+            image = read_image(path, self.config, self.grid)
             return path, preprocess.get(self.config.preprocess)(image[None])[0], None
         except ImageError as err:
             return path, None, str(err)

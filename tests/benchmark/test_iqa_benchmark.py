@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hyperimage.benchmark import iqa
-from hyperimage.pipeline import PipelineConfig
+from hyperimage.training import Recipe
 
 N = 30
 
@@ -33,7 +33,7 @@ def test_livec_runs_the_80_20_protocol_with_a_registered_baseline(tiny_livec, mo
     budget = iqa.Budget(
         splits=1,
         photos="builtin",
-        pipeline=replace(PipelineConfig.cpu(1, 2, 4, stage2_patience=2, stage2_batch=4), stage2_flips=True),
+        recipe=replace(Recipe.cpu(1, 2, 4, stage2_patience=2, stage2_batch=4), stage2_augment=["flips"]),
         baselines=("noise",),
     )
     results = iqa.run(tiny_livec, budget, seed=0, log=lambda s: None)

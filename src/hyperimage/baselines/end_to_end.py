@@ -34,8 +34,7 @@ from PIL import Image
 
 from ..io import load_image
 from ..networks import create
-from ..pipeline import _norm
-from ..training import LOSSES, LoopState, TrainConfig, class_weighted, fit
+from ..training.loop import LOSSES, LoopState, TrainConfig, class_weighted, fit, label_norm
 
 
 def load_resized(path: str | Path, size: tuple[int, int]) -> torch.Tensor:
@@ -133,7 +132,7 @@ class EndToEndCNN:
         x = self._load([p for p, _ in train])
         self.mean = (x.double().mean(dim=(0, 2, 3)) / 255.0).float().view(3, 1, 1)
         if not self.classifier:
-            self.target_norm = _norm(torch.tensor([float(t) for _, t in train], dtype=torch.float64))
+            self.target_norm = label_norm(torch.tensor([float(t) for _, t in train], dtype=torch.float64))
         y = self._targets([t for _, t in train])
         vx = self._load([p for p, _ in val])
         vy = self._targets([t for _, t in val])

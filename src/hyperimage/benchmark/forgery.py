@@ -29,7 +29,7 @@ a centred box of that share, and the whole image.
 
 Stage 1 alone (a diagnosis): on the test images' contour pairs, the share of pairs the
 ranker orders right and the AUC of its single-patch scores
-(:func:`hyperimage.pipeline.contour_pair_metrics`), to tell a stage 1 that did not learn
+(:func:`hyperimage.training.phases.contour_pairs.contour_pair_metrics`), to tell a stage 1 that did not learn
 from an image-level read-out that does not use it.
 
 CPU budget: the convolutions of both CNNs are thinned (``conv_width``, 0.25 = 1/16 of Table
@@ -55,10 +55,10 @@ from ..datasets.records import ImageRecord, mask_count
 from ..explain import evidence, to_pixels
 from ..io import load_image
 from ..localisation import centre_mask, flag_top, mask_scores
-from ..model import HyperImageModel
-from ..pipeline import PipelineConfig, contour_pair_metrics, patch_average_of, read_image, train
+from ..model import HyperImageModel, read_image
+from ..training import Recipe, TrainConfig, patch_average_of, recipe, train
+from ..training.phases.contour_pairs import contour_pair_metrics
 from ..protocol import FORGERY_SPLIT, SPLITS_FILE, classification_metrics, random_split, save_splits, summarise
-from ..training import TrainConfig
 
 #: Table 3 of the paper: accuracy (%) on CASIA-2.
 PAPER = {"end-to-end": 75.22, "dct-markov-svm": 79.20, "two-stage": 83.11}
@@ -73,21 +73,16 @@ class Budget:
     splits: int
     n_images: int
     conv_width: float = 0.25
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    recipe: Recipe = field(default_factory=Recipe)
     end_to_end: TrainConfig = field(default_factory=TrainConfig)
 
 
-def _cpu(stage1_epochs: int, stage2_epochs: int, end_to_end_epochs: int) -> dict:
-    pipeline = PipelineConfig(
-        stage1=TrainConfig(epochs=stage1_epochs, patience=4, batch_size=32),
-        stage2=TrainConfig(epochs=stage2_epochs, patience=8, batch_size=16),
-        stage2_flips=True,
-    )
-    return {"pipeline": pipeline, "end_to_end": TrainConfig(epochs=end_to_end_epochs, patience=8, batch_size=16)}
-
-
-FULL = Budget(splits=3, n_images=600, **_cpu(15, 25, 25))
-QUICK = Budget(splits=1, n_images=300, **_cpu(5, 12, 12))
+FULL = Budget(
+    splits=3, n_images=600, recipe=recipe.get("forgery-full"), end_to_end=TrainConfig(epochs=25, patience=8, batch_size=16)
+)
+QUICK = Budget(
+    splits=1, n_images=300, recipe=recipe.get("forgery-quick"), end_to_end=TrainConfig(epochs=12, patience=8, batch_size=16)
+)
 
 
 def build_tampering_benchmark(
@@ -140,7 +135,7 @@ def test_outputs(
     scores, base_scores = [], []
     maps: dict[str, list[dict]] = {name: [] for name in MAPS}
     for record in records:
-        x = read_image(record, model.config, model.grid)[None]
+        x = read_image(record.path, model.config, model.grid)[None]
         with torch.no_grad():
             hyper = model.hyper_image(x)
             scores.append(float(model.clip(model.aggregate(hyper))[0]))
@@ -199,7 +194,7 @@ def run(
             cnn.fit([(r.path, r.target) for r in part["train"]], [(r.path, r.target) for r in part["val"]], budget.end_to_end, progress)
             scores[row] = (cnn.predict_proba(test_paths), 0.5)
 
-        model, result = train(recs, _forgery_model_config(budget.conv_width), budget.pipeline, seed=seed + split, progress=progress)
+        model, result = train(recs, _forgery_model_config(budget.conv_width), budget.recipe, seed=seed + split, progress=progress)
         if save_model is not None and split == 0:
             # with its splits, so that `hyperimage evaluate` tests on the same images
             model.save(save_model, half=half, extras=lambda tmp: save_splits(tmp / SPLITS_FILE, recs, data))

@@ -35,11 +35,10 @@ from ..baselines.niqe import NiqeModel
 from ..datasets import iqa_photos
 from ..datasets.records import ImageRecord
 from ..io import load_image
-from ..pipeline import PipelineConfig, patch_average_of, train
+from ..training import Recipe, TrainConfig, patch_average_of, recipe, train
 from ..model import HyperImageModel
 from ..protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
 from ..scoring import score_files
-from ..training import TrainConfig
 
 #: Table 2 of the paper (SROCC, PLCC), TID2013, 100 splits.
 PAPER = {
@@ -69,7 +68,7 @@ class Budget:
 
     splits: int
     photos: str
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    recipe: Recipe = field(default_factory=Recipe)
     baselines: tuple[str, ...] = ()
     end_to_end: EndToEndBudget = field(default_factory=EndToEndBudget)
     cnn: bool = True
@@ -87,14 +86,14 @@ class Budget:
 FULL = Budget(
     splits=5,
     photos="pypi",
-    pipeline=replace(PipelineConfig.cpu(10, 30, 64, stage2_patience=8, stage2_batch=16), stage2_flips=True),
+    recipe=recipe.get("iqa-full"),
 )
 #: LIVE-C / KonIQ-10k: the community's 10 splits, the FULL training budget, every baseline row.
 WILD = replace(FULL, splits=10, baselines=("brisque+svr", "niqe", "shallow-end-to-end", "deep-end-to-end"))
 QUICK = Budget(
     splits=1,
     photos="builtin",
-    pipeline=replace(PipelineConfig.cpu(4, 15, 32, stage2_patience=10, stage2_batch=16), stage2_flips=True),
+    recipe=recipe.get("iqa-quick"),
 )
 
 
@@ -198,12 +197,12 @@ def _cnn_rows(recs: list[ImageRecord], base, budget: Budget, seed: int, progress
     """The CNN rows of one split. With references: Kang's CNN, the same CNN with selective patch
     training, and the two-stage model on that selective stage 1. Without (authentic
     distortions): the preset's stage 1 is Kang's CNN, shared by its patch average and stage 2."""
-    two_stage, result = train(recs, replace(base, method="two-stage"), budget.pipeline, seed=seed, progress=progress)
+    two_stage, result = train(recs, replace(base, method="two-stage"), budget.recipe, seed=seed, progress=progress)
     shared = patch_average_of(two_stage, result)
     if base.window_labels != "selective":
         return {"cnn": shared, "two-stage": two_stage}
     plain_config = replace(base, method="patch-average", window_labels="image", window_label_args={})
-    plain, _ = train(recs, plain_config, budget.pipeline, seed=seed, progress=progress)
+    plain, _ = train(recs, plain_config, budget.recipe, seed=seed, progress=progress)
     return {"cnn": plain, "cnn+selective": shared, "two-stage": two_stage}
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..datasets import folder, synthetic
-from ..pipeline import PipelineConfig, patch_average_of, train
+from ..training import Recipe, patch_average_of, recipe, train
 from ..presets import get as get_preset
 from ..protocol import random_split, summarise
 from ..scoring import evaluate_records
@@ -38,11 +38,11 @@ class Budget:
     n_exp1: int
     n_exp2: int
     splits: int
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    recipe: Recipe = field(default_factory=Recipe)
 
 
-FULL = Budget(n_exp1=1000, n_exp2=1000, splits=3, pipeline=PipelineConfig.cpu(10, 60, 20, stage2_patience=15, stage2_batch=32))
-QUICK = Budget(n_exp1=500, n_exp2=400, splits=1, pipeline=PipelineConfig.cpu(5, 40, 16, stage2_patience=15, stage2_batch=32))
+FULL = Budget(n_exp1=1000, n_exp2=1000, splits=3, recipe=recipe.get("synthetic-full"))
+QUICK = Budget(n_exp1=500, n_exp2=400, splits=1, recipe=recipe.get("synthetic-quick"))
 
 
 def _datasets(budget: Budget, seed: int) -> list[tuple[str, int, list[synthetic.SyntheticImage]]]:
@@ -69,7 +69,7 @@ def run(
                 t0 = time.time()
                 recs = random_split(records, seed=seed * 1000 + split)
                 test = [r for r in recs if r.split == "test"]
-                model, result = train(recs, get_preset("synthetic"), budget.pipeline, seed=seed + split, progress=progress)
+                model, result = train(recs, get_preset("synthetic"), budget.recipe, seed=seed + split, progress=progress)
                 for method, m in (("two-stage", model), ("patch-average", patch_average_of(model, result))):
                     ev = evaluate_records(m, test)
                     runs[method].append({key: ev[key] for key in ("srocc", "plcc", "krocc")})

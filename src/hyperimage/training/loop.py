@@ -5,7 +5,9 @@ learning rate 0.005 decaying by 1e-5 with each update (the Keras/Theano form
 ``lr = lr0 / (1 + decay * updates)``), divided by 10 when the validation error reaches a
 plateau, mean absolute error, early stopping; stage 1 runs for at most 80 epochs with
 patience 20, stage 2 for 200 with patience 40. The plateau patience is not given in the
-paper; it defaults to half the early-stopping patience.
+paper; it defaults to half the early-stopping patience. Adam / AdamW and a cosine schedule
+(``TrainConfig.optimizer``, ``TrainConfig.schedule``) are there by name for recipes that
+want them; the paper's SGD stays the default.
 
 After every epoch the whole loop state (weights, best weights, optimizer, learning rate,
 counters, random generators) is written atomically to one safetensors file; calling
@@ -25,10 +27,35 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .ranking import siamese_hinge
-from .storage import load_tensors, prefixed, save_tensors, unprefixed
+from ..ranking import siamese_hinge
+from ..storage import load_tensors, prefixed, save_tensors, unprefixed
 
 Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+
+
+def _sgd(params: Iterable[nn.Parameter], config: "TrainConfig") -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov and config.momentum > 0,
+        weight_decay=config.weight_decay,
+    )
+
+
+def _adam(params: Iterable[nn.Parameter], config: "TrainConfig") -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _adamw(params: Iterable[nn.Parameter], config: "TrainConfig") -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter], "TrainConfig"], torch.optim.Optimizer]] = {
+    "sgd": _sgd,
+    "adam": _adam,
+    "adamw": _adamw,
+}
+#: ``paper``: ``lr0 / (1 + decay * updates)``, divided on a plateau; ``cosine``: per epoch
+#: ``lr0 * (1 + cos(pi * epoch / epochs)) / 2``, no plateau division.
+SCHEDULES = ("paper", "cosine")
 
 
 @dataclass
@@ -46,7 +73,17 @@ class TrainConfig:
     weight_decay: float = 0.0
     batch_size: int = 128
     loss: str = "mae"
+    optimizer: str = "sgd"
+    schedule: str = "paper"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(sorted(OPTIMIZERS))}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; known: {', '.join(sorted(LOSSES))}")
 
     @classmethod
     def stage2_default(cls) -> "TrainConfig":
@@ -81,6 +118,12 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "bce": weighted_bce,
     "siamese": siamese_hinge,
 }
+
+
+def label_norm(values: torch.Tensor) -> tuple[float, float]:
+    """Mean and standard deviation of training targets (1 if degenerate), for standardising."""
+    scale = float(values.std()) if values.numel() > 1 else 1.0
+    return float(values.mean()), scale if scale > 1e-8 else 1.0
 
 
 @dataclass
@@ -143,13 +186,7 @@ def fit(
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     loss_fn = LOSSES[config.loss]
-    opt = torch.optim.SGD(
-        module.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov and config.momentum > 0,
-        weight_decay=config.weight_decay,
-    )
+    opt = OPTIMIZERS[config.optimizer](module.parameters(), config)
     state = LoopState(base_lr=config.lr)
     best = copy.deepcopy(module.state_dict())
     path = Path(checkpoint) if checkpoint is not None else None
@@ -161,8 +198,9 @@ def fit(
     while state.epoch < config.epochs and not state.stopped_early:
         module.train()
         total, count = 0.0, 0
+        cosine = state.base_lr * (1.0 + math.cos(math.pi * state.epoch / config.epochs)) / 2.0
         for x, y in batches(gen):
-            lr = state.base_lr / (1.0 + config.decay * state.step)
+            lr = cosine if config.schedule == "cosine" else state.base_lr / (1.0 + config.decay * state.step)
             for group in opt.param_groups:
                 group["lr"] = lr
             loss = loss_fn(module(x), y)
@@ -182,7 +220,7 @@ def fit(
         else:
             state.bad_epochs += 1
             state.plateau_epochs += 1
-            if state.plateau_epochs >= plateau:
+            if state.plateau_epochs >= plateau and config.schedule == "paper":
                 state.base_lr *= config.plateau_factor
                 state.plateau_epochs = 0
         state.history.append({"epoch": state.epoch, "loss": train_loss, "val": val, "lr": lr if count else state.base_lr})

@@ -1,0 +1,16 @@
+"""Training: the loop (:mod:`.loop`), recipes (:mod:`.recipe`), stage-1 phases
+(:mod:`.phases`), augmentations (:mod:`.augment`), the on-disk data store (:mod:`.store`),
+stage 2 (:mod:`.stage2`) and the engine that runs them in order (:mod:`.engine`).
+
+Inference (:mod:`hyperimage.model`, :mod:`hyperimage.scoring`, :mod:`hyperimage.explain`)
+never imports this package.
+"""
+
+from .engine import TrainResult, patch_average_of, train
+from .loop import LOSSES, LoopState, TrainConfig, class_weighted, fit
+from .recipe import PhaseSpec, Recipe
+
+__all__ = [
+    "LOSSES", "LoopState", "PhaseSpec", "Recipe", "TrainConfig", "TrainResult", "class_weighted", "fit",
+    "patch_average_of", "train",
+]

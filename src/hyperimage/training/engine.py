@@ -1,0 +1,139 @@
+"""Training the two stages on a list of records (section "Proposed approach").
+
+1. The images are prepared once into an on-disk store (:class:`~.store.ImageStore`):
+   read, validated, scaled down if above the model's maximum size, preprocessed, with their
+   window labels.
+2. The recipe's stage-1 phases run in order (:mod:`hyperimage.training.phases`), each with
+   its own checkpoint: e.g. grid windows labelled by the window-label rule, or contour pairs.
+3. The trained stage 1 turns every image into a hyper-image ``(D, U, V)``, cached on disk
+   (:class:`~.store.HyperImageCache`).
+4. Stage 2 trains on the cached hyper-images and image targets. The patch-averaging baseline
+   instead fits one line from the mean patch score to the image target on the training
+   images (it changes no ranking, only puts scores in the targets' units).
+
+Targets are standardised with training statistics for both stages; the shift and scale are
+stored in the model's own config (the caller's config is never changed), so saved models
+predict in the original units.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..datasets.records import ImageRecord
+from ..model import HyperImageModel, ModelConfig
+from ..storage import CHECKPOINTS
+from . import phases
+from .loop import LoopState
+from .recipe import Recipe
+from .stage2 import calibrate_average, train_stage2
+from .store import HyperImageCache, ImageStore
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced besides the model: the loop state of every phase, and
+    the training images' mean patch scores and targets, which :func:`patch_average_of`
+    calibrates on."""
+
+    phases: dict[str, LoopState]
+    stage2: LoopState | None
+    skipped: list[str]
+    n_train: int
+    n_val: int
+    recipe: Recipe
+    train_means: torch.Tensor = field(repr=False)
+    train_targets: torch.Tensor = field(repr=False)
+
+    @property
+    def stage1(self) -> LoopState:
+        """The loop state of the model's own stage-1 phase (the last)."""
+        return list(self.phases.values())[-1]
+
+
+def resolve(recipe: Recipe, config: ModelConfig) -> Recipe:
+    """``recipe`` with the model's own stage-1 phase named (``PhaseSpec.name`` ``None``)."""
+    named = [p if p.name is not None else replace(p, name=config.stage1_data) for p in recipe.phases]
+    for p in named:
+        phases.get(p.name)
+    return replace(recipe, phases=named)
+
+
+def train(
+    records: Sequence[ImageRecord],
+    config: ModelConfig,
+    recipe: Recipe | None = None,
+    workdir: str | Path | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[HyperImageModel, TrainResult]:
+    """Train a model on records whose ``split`` is ``train`` / ``val`` (others are ignored).
+
+    With ``workdir`` each phase checkpoints there after every epoch, and a rerun with the
+    same arguments resumes from the checkpoints; the image store and hyper-image caches
+    live there too (in a temporary folder without ``workdir``).
+    """
+    recipe = resolve(recipe or Recipe(), config).seeded(seed)
+    train_recs = [r for r in records if r.split == "train"]
+    val_recs = [r for r in records if r.split == "val"]
+    if not train_recs or not val_recs:
+        raise ValueError(f"need train and val images, got {len(train_recs)} train and {len(val_recs)} val")
+    config = copy.deepcopy(config)
+    targets = torch.tensor([r.target for r in train_recs])
+    low, high = config.score.low, config.score.high
+    config.score = replace(
+        config.score,
+        low=float(targets.min()) if low is None else low,
+        high=float(targets.max()) if high is None else high,
+    )
+    torch.manual_seed(seed)
+    model = HyperImageModel(config)
+    with ExitStack() as stack:
+        work = Path(workdir) / CHECKPOINTS if workdir is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        cache = work / "cache"
+        ckpt = work if workdir is not None else None
+        train_store = ImageStore(train_recs, model, cache / "train", recipe.workers)
+        val_store = ImageStore(val_recs, model, cache / "val", recipe.workers)
+        states = {}
+        for k, spec in enumerate(recipe.phases):
+            run = phases.PhaseRun(
+                model, spec, train_recs, val_recs, train_store, val_store,
+                ckpt / f"stage1-{k}-{spec.name}.safetensors" if ckpt else None, progress,
+            )
+            states[spec.name if spec.name not in states else f"{spec.name}-{k}"] = phases.get(spec.name)(run)
+        train_h = HyperImageCache(train_store, model, cache, "train-hyper", recipe.feature_batch)
+        s2 = None
+        if model.stage2 is None:
+            calibrate_average(model, train_h.means, train_h.targets)
+        else:
+            val_h = HyperImageCache(val_store, model, cache, "val-hyper", recipe.feature_batch)
+            s2 = train_stage2(
+                model, train_h, val_h, recipe.stage2, recipe.stage2_augment,
+                ckpt / "stage2.safetensors" if ckpt else None, progress,
+            )
+    model.eval()
+    result = TrainResult(
+        states, s2, train_store.errors + val_store.errors, len(train_store), len(val_store), recipe,
+        train_h.means, train_h.targets,
+    )
+    return model, result
+
+
+def patch_average_of(model: HyperImageModel, result: TrainResult) -> HyperImageModel:
+    """The patch-averaging baseline that shares a trained model's stage 1.
+
+    Calibrated on the training images' mean patch scores in ``result`` (what :func:`train`
+    returned with ``model``), exactly as :func:`train` does for ``method="patch-average"``.
+    """
+    config = replace(model.config, method="patch-average")
+    baseline = HyperImageModel(config)
+    baseline.stage1.load_state_dict(model.stage1.state_dict())
+    calibrate_average(baseline, result.train_means, result.train_targets)
+    return baseline.eval()

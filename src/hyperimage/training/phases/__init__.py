@@ -1,0 +1,49 @@
+"""Stage-1 trainers by name: each module registers one phase.
+
+A phase gets a :class:`PhaseRun` (the model, the data, its :class:`~.recipe.PhaseSpec` and a
+checkpoint path) and trains ``run.model.stage1`` in place, returning its loop state. Values
+it fits (e.g. the label normalisation) go into ``run.model.config``, the model's own copy.
+Adding a phase (e.g. a pre-training) is one new module here with ``@register("name")``
+and its import at the bottom of this file; a recipe then lists it by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from ...datasets.records import ImageRecord
+from ...model import HyperImageModel
+from ...registry import Registry
+from ..loop import LoopState
+from ..recipe import PhaseSpec
+from ..store import ImageStore
+
+
+@dataclass
+class PhaseRun:
+    """What a phase trains on and where it checkpoints."""
+
+    model: HyperImageModel
+    spec: PhaseSpec
+    train_records: Sequence[ImageRecord]
+    val_records: Sequence[ImageRecord]
+    train_store: ImageStore
+    val_store: ImageStore
+    checkpoint: Path | None
+    progress: bool
+
+
+class Phase(Protocol):
+    """A stage-1 trainer."""
+
+    def __call__(self, run: PhaseRun) -> LoopState: ...
+
+
+PHASES: Registry[Phase] = Registry("training phase")
+register = PHASES.register
+get = PHASES.get
+available = PHASES.available
+
+from . import contour_pairs, windows  # noqa: E402,F401  (registration)

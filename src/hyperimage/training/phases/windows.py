@@ -1,0 +1,69 @@
+"""Stage 1 on grid windows labelled by the model's window-label rule (Tables 4-5 stage-1 nets)."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import augment
+from ..loop import LoopState, fit, label_norm
+from ..store import ImageStore
+from . import PhaseRun, register
+
+
+def sample_windows(store: ImageStore, per_image: int | None, gen: torch.Generator) -> torch.Tensor:
+    """Window indices ``(K, 3)`` for one epoch.
+
+    ``per_image * len(store)`` windows drawn without replacement from the whole set in
+    proportion to their weights (Gumbel top-k), or every window with a non-zero weight if
+    ``per_image`` is ``None``.
+    """
+    kept = store.kept_windows()
+    if per_image is None:
+        return kept
+    w = store.weights[kept[:, 0], kept[:, 1], kept[:, 2]]
+    gumbel = -torch.log(-torch.log(torch.rand(len(w), generator=gen).clamp(1e-12, 1 - 1e-7)))
+    k = min(per_image * len(store), len(w))
+    return kept[(w.log() + gumbel).topk(k).indices.sort().values]
+
+
+@register("windows")
+def train_windows(run: PhaseRun) -> LoopState:
+    """Stage 1 on windows, MAE on standardised labels (args: ``windows_per_image``, default
+    every window; ``val_windows``, default 20,000).
+
+    Each epoch draws its windows (:func:`sample_windows`) and cuts each batch from the image
+    store. The validation error is the weighted MAE over a fixed draw of validation
+    windows, with the rule's weights.
+    """
+    model, train, val, cfg = run.model, run.train_store, run.val_store, run.spec.train
+    per_image = run.spec.args.get("windows_per_image")
+    augmentations = run.spec.augment or []
+    kept = train.kept_windows()
+    shift, scale = label_norm(train.labels[kept[:, 0], kept[:, 1], kept[:, 2]])
+    model.config.stage1_norm = (shift, scale)
+    val_idx = val.kept_windows()
+    val_cap = run.spec.args.get("val_windows", 20000)
+    if len(val_idx) > val_cap:
+        pick = torch.randperm(len(val_idx), generator=torch.Generator().manual_seed(cfg.seed))[:val_cap]
+        val_idx = val_idx[pick.sort().values]
+    val_w = val.weights[val_idx[:, 0], val_idx[:, 1], val_idx[:, 2]]
+    val_w = val_w / val_w.sum()
+
+    def batches(gen: torch.Generator):
+        idx = sample_windows(train, per_image, gen)
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        for start in range(0, len(idx), cfg.batch_size):
+            b = idx[start : start + cfg.batch_size]
+            x = augment.apply(augmentations, train.windows(b[:, 0], b[:, 1], b[:, 2]), gen)
+            yield x, (train.labels[b[:, 0], b[:, 1], b[:, 2]] - shift) / scale
+
+    def validate() -> float:
+        total = 0.0
+        for start in range(0, len(val_idx), 4096):
+            b = val_idx[start : start + 4096]
+            pred = model.stage1(val.windows(b[:, 0], b[:, 1], b[:, 2]))
+            y = (val.labels[b[:, 0], b[:, 1], b[:, 2]] - shift) / scale
+            total += float(((pred - y).abs() * val_w[start : start + 4096]).sum())
+        return total
+
+    return fit(model.stage1, batches, validate, cfg, run.checkpoint, desc="stage 1", progress=run.progress)

@@ -1,0 +1,202 @@
+"""A training recipe: the stage-1 phases in order, stage 2's settings and the augmentations,
+saved as ``recipe.json`` beside the model so a run says how it was trained.
+
+The default is the paper's recipe (section "Training/testing pipeline": SGD, 80 stage-1 and
+200 stage-2 epochs, every window each epoch); the named CPU budgets are the ones the
+benchmarks train with on 2 cores. ``hyperimage train --recipe NAME|FILE`` takes either.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from ..registry import Registry
+from .loop import TrainConfig
+
+RECIPE_FILE = "recipe.json"
+
+
+@dataclass
+class PhaseSpec:
+    """One stage-1 phase: a registered trainer (:mod:`hyperimage.training.phases`) and its settings.
+
+    ``name`` ``None`` stands for the model's own stage-1 training (its
+    ``ModelConfig.stage1_data``: grid ``windows`` or ``contour-pairs``), resolved when the
+    run starts. ``args`` are the trainer's own settings (e.g. ``windows_per_image``);
+    ``augment`` names augmentations (:mod:`hyperimage.training.augment`), ``None`` for the
+    trainer's default.
+    """
+
+    name: str | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+    args: dict[str, Any] = field(default_factory=dict)
+    augment: list[str] | None = None
+
+
+@dataclass
+class Recipe:
+    """How both stages are trained (defaults: the paper's recipe).
+
+    ``phases`` run in order, each with its own checkpoint; the last is the model's own
+    stage-1 training, earlier ones are pre-training. ``workers``: processes that prepare the
+    images (``None``: all cores but one).
+    """
+
+    phases: list[PhaseSpec] = field(default_factory=lambda: [PhaseSpec()])
+    stage2: TrainConfig = field(default_factory=TrainConfig.stage2_default)
+    stage2_augment: list[str] = field(default_factory=list)
+    feature_batch: int = 2048
+    workers: int | None = None
+    name: str = "custom"
+
+    @classmethod
+    def simple(
+        cls,
+        stage1: TrainConfig,
+        stage2: TrainConfig | None = None,
+        windows_per_image: int | None = None,
+        stage2_augment: tuple[str, ...] = (),
+        name: str = "custom",
+    ) -> "Recipe":
+        """One stage-1 phase (the model's own) with ``stage1`` settings, then stage 2."""
+        args = {} if windows_per_image is None else {"windows_per_image": windows_per_image}
+        return cls(
+            phases=[PhaseSpec(train=stage1, args=args)],
+            stage2=stage2 or TrainConfig.stage2_default(),
+            stage2_augment=list(stage2_augment),
+            name=name,
+        )
+
+    @classmethod
+    def cpu(
+        cls, stage1_epochs: int, stage2_epochs: int, windows: int, stage2_patience: int, stage2_batch: int, name: str = "custom"
+    ) -> "Recipe":
+        """A short CPU budget: few epochs, ``windows`` sampled windows per image and epoch."""
+        return cls.simple(
+            TrainConfig(epochs=stage1_epochs, patience=4),
+            TrainConfig(epochs=stage2_epochs, patience=stage2_patience, batch_size=stage2_batch),
+            windows_per_image=windows,
+            name=name,
+        )
+
+    @property
+    def main(self) -> PhaseSpec:
+        """The model's own stage-1 phase (the last one)."""
+        return self.phases[-1]
+
+    def with_main(self, **changes: Any) -> "Recipe":
+        """This recipe with the main phase's :class:`TrainConfig` fields changed (``None`` values kept)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        main = replace(self.main, train=replace(self.main.train, **changes))
+        return replace(self, phases=[*self.phases[:-1], main])
+
+    def seeded(self, seed: int) -> "Recipe":
+        """Every phase seeded from ``seed`` (phase ``k`` with ``seed + k``), stage 2 after them."""
+        phases = [replace(p, train=replace(p.train, seed=seed + k)) for k, p in enumerate(self.phases)]
+        return replace(self, phases=phases, stage2=replace(self.stage2, seed=seed + len(phases)))
+
+    def to_json(self) -> dict:
+        """The recipe as plain JSON values."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict, where: str = "recipe") -> "Recipe":
+        """A recipe from :meth:`to_json` output; a ValueError naming ``where`` and the bad key otherwise."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: a recipe is a JSON object")
+        try:
+            phases = [
+                PhaseSpec(**{**p, "train": _train_config(p.get("train", {}), where)}) for p in data.get("phases", [{}])
+            ]
+            rest = {k: v for k, v in data.items() if k not in ("phases", "stage2")}
+            stage2 = _train_config(data.get("stage2", asdict(TrainConfig.stage2_default())), where)
+            recipe = cls(phases=phases, stage2=stage2, **rest)
+        except TypeError as err:
+            raise ValueError(f"{where}: {err}") from None
+        if not recipe.phases:
+            raise ValueError(f"{where}: a recipe needs at least one stage-1 phase")
+        return recipe
+
+    def save(self, path: str | Path) -> None:
+        """Write the recipe as JSON."""
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+def _train_config(data: Any, where: str) -> TrainConfig:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: training settings are a JSON object, got {data!r}")
+    known = {f.name for f in fields(TrainConfig)}
+    if unknown := sorted(set(data) - known):
+        raise ValueError(f"{where}: unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return TrainConfig(**data)
+
+
+RECIPES: Registry[Callable[[], Recipe]] = Registry("recipe")
+register = RECIPES.register
+available = RECIPES.available
+
+
+def get(name_or_file: str | Path) -> Recipe:
+    """A named recipe, or one read from a ``.json`` file (e.g. a model's ``recipe.json``)."""
+    path = Path(name_or_file)
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path}: not a readable recipe ({err})") from None
+        return Recipe.from_json(data, where=str(path))
+    return RECIPES.get(str(name_or_file))()
+
+
+@register("paper")
+def paper() -> Recipe:
+    """The paper's recipe: every window each epoch, 80 / 200 epochs, patience 20 / 40."""
+    return Recipe(name="paper")
+
+
+@register("synthetic-quick")
+def synthetic_quick() -> Recipe:
+    """``benchmark synthetic --quick``: 5 stage-1 epochs of 16 windows per image, 40 stage-2 epochs."""
+    return Recipe.cpu(5, 40, 16, stage2_patience=15, stage2_batch=32, name="synthetic-quick")
+
+
+@register("synthetic-full")
+def synthetic_full() -> Recipe:
+    """``benchmark synthetic``: 10 stage-1 epochs of 20 windows per image, 60 stage-2 epochs."""
+    return Recipe.cpu(10, 60, 20, stage2_patience=15, stage2_batch=32, name="synthetic-full")
+
+
+@register("iqa-quick")
+def iqa_quick() -> Recipe:
+    """``benchmark iqa --quick``: 4 stage-1 epochs of 32 windows per image, 15 stage-2 epochs, flips."""
+    return replace(Recipe.cpu(4, 15, 32, stage2_patience=10, stage2_batch=16), stage2_augment=["flips"], name="iqa-quick")
+
+
+@register("iqa-full")
+def iqa_full() -> Recipe:
+    """``benchmark iqa``: 10 stage-1 epochs of 64 windows per image, 30 stage-2 epochs, flips."""
+    return replace(Recipe.cpu(10, 30, 64, stage2_patience=8, stage2_batch=16), stage2_augment=["flips"], name="iqa-full")
+
+
+def _forgery(stage1_epochs: int, stage2_epochs: int, name: str) -> Recipe:
+    return Recipe.simple(
+        TrainConfig(epochs=stage1_epochs, patience=4, batch_size=32),
+        TrainConfig(epochs=stage2_epochs, patience=8, batch_size=16),
+        stage2_augment=("flips",),
+        name=name,
+    )
+
+
+@register("forgery-quick")
+def forgery_quick() -> Recipe:
+    """``benchmark forgery --quick``: 5 contour-pair epochs, 12 stage-2 epochs, flips."""
+    return _forgery(5, 12, "forgery-quick")
+
+
+@register("forgery-full")
+def forgery_full() -> Recipe:
+    """``benchmark forgery``: 15 contour-pair epochs, 25 stage-2 epochs, flips."""
+    return _forgery(15, 25, "forgery-full")

@@ -1,0 +1,221 @@
+"""Training data in bounded memory: images prepared once into a file, windows and
+hyper-images streamed from files.
+
+Holding a training set as tensors grows with the set (3.6 MB per 512 x 384 image for the
+``tid`` preset: about 37 GB for KonIQ-10k). Instead:
+
+* :class:`ImageStore` decodes, validates, scales down and preprocesses every image once, in
+  ``DataLoader`` worker processes, with its window labels and weights (the selective rule's
+  SSIM maps are computed there, image by image, and dropped). The preprocessed images go to
+  one raw float32 file of fixed-size slots; only the per-window labels, weights and the
+  Eq. 2 grid origins (a few KB per image) stay in memory.
+* :meth:`ImageStore.windows` cuts the windows of one batch out of the file through a memory
+  map that lives only for that batch, so resident memory is one batch, not the set.
+* :class:`HyperImageCache` writes the hyper-image ``(D, U, V)`` of every image (stage 1 in eval
+  mode) once, as float16, and :meth:`HyperImageCache.read` streams batches for stage 2.
+
+Writes go through ``write`` at an offset rather than a writable memory map, so dirty pages
+belong to the page cache, not to the training process.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .. import preprocess, window_labels
+from ..datasets.records import ImageRecord
+from ..grid import PatchGrid
+from ..hyper_image import lay_on_grid
+from ..io import ImageError
+from ..model import HyperImageModel, ModelConfig, read_image
+from ..scoring import cores_per_rank
+
+
+def default_workers(n_images: int) -> int:
+    """Preparation processes: all cores but one (at most 4), none for a handful of images."""
+    return 0 if n_images < 8 else max(1, min(4, cores_per_rank() - 1))
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+class _Prepare(Dataset):
+    """Item ``i``: record ``i`` decoded, labelled by the window-label rule and preprocessed,
+    or the error message of a file that could not be read."""
+
+    def __init__(self, records: Sequence[ImageRecord], config: ModelConfig, grid: PatchGrid):
+        self.records, self.config, self.grid = list(records), config, grid
+        self._refs: dict[Path, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _reference(self, rec: ImageRecord) -> torch.Tensor:
+        if rec.reference not in self._refs:
+            if len(self._refs) >= 4:
+                self._refs.pop(next(iter(self._refs)))
+            self._refs[rec.reference] = read_image(rec.reference, self.config, self.grid)
+        return self._refs[rec.reference]
+
+    def __getitem__(self, i: int) -> dict:
+        rec, config, grid = self.records[i], self.config, self.grid
+        rule = window_labels.get(config.window_labels)
+        try:
+            img = read_image(rec.path, config, grid)
+            ref = None
+            if getattr(rule, "uses_reference", False) and rec.reference is not None and rec.reference.resolve() != rec.path.resolve():
+                ref = self._reference(rec)
+                if ref.shape != img.shape:
+                    raise ImageError(rec.path, f"size {tuple(img.shape)} differs from its reference {tuple(ref.shape)}")
+        except ImageError as err:
+            return {"index": i, "error": str(err)}
+        with torch.no_grad():
+            target = torch.tensor([rec.target], dtype=torch.float32)
+            labels, weights = rule(img[None], target, grid, None if ref is None else ref[None], **config.window_label_args)
+            image = preprocess.get(config.preprocess)(img[None])[0]
+        rows, cols = grid.origins(img.shape[1], img.shape[2])
+        return {
+            "index": i, "image": image, "labels": labels[0], "weights": weights[0],
+            "rows": torch.as_tensor(rows), "cols": torch.as_tensor(cols), "pristine": ref is None,
+        }
+
+
+class ImageStore:
+    """The preprocessed images of a record list in ``folder/images.f32``, with their windows.
+
+    Unreadable images are left out with a warning naming each file (``errors`` keeps the
+    messages), so one bad file never stops training. Each image sits at the top left of a
+    slot of the grid's maximum size (``grid.fit_image`` never exceeds it).
+    """
+
+    def __init__(
+        self, records: Sequence[ImageRecord], model: HyperImageModel, folder: str | Path, workers: int | None = None
+    ):
+        config, grid = model.config, model.grid
+        self.grid = grid
+        self.path = Path(folder) / "images.f32"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.slot = (config.channels, *grid.max_size)
+        slot_bytes = 4 * int(np.prod(self.slot))
+        data = _Prepare(records, config, grid)
+        workers = default_workers(len(records)) if workers is None else workers
+        loader = DataLoader(data, batch_size=None, num_workers=workers, worker_init_fn=_one_thread if workers else None)
+        kept, self.errors = [], []
+        rows, cols, labels, weights, pristine = [], [], [], [], []
+        with open(self.path, "wb") as out:
+            for item in loader:
+                if "error" in item:
+                    self.errors.append(item["error"])
+                    warnings.warn(f"skipped: {item['error']}", stacklevel=2)
+                    continue
+                padded = np.zeros(self.slot, dtype=np.float32)
+                image = item["image"].numpy()
+                padded[:, : image.shape[1], : image.shape[2]] = image
+                out.seek(len(kept) * slot_bytes)
+                out.write(padded.tobytes())
+                kept.append(records[item["index"]])
+                rows.append(item["rows"])
+                cols.append(item["cols"])
+                labels.append(item["labels"])
+                weights.append(item["weights"])
+                pristine.append(item["pristine"])
+        if not kept:
+            raise ValueError("no readable images in this set")
+        self.records = kept
+        self.targets = torch.tensor([r.target for r in kept], dtype=torch.float32)
+        self.rows, self.cols = torch.stack(rows), torch.stack(cols)
+        self.labels, self.weights = torch.stack(labels), torch.stack(weights)
+        if getattr(window_labels.get(config.window_labels), "balance_references", False):
+            self.weights = balance(self.weights, torch.tensor(pristine))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _map(self) -> np.memmap:
+        return np.memmap(self.path, dtype=np.float32, mode="r", shape=(len(self), *self.slot))
+
+    def windows(self, n: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Windows of images ``n`` at grid cells ``(u, v)``: ``(K,)`` x3 -> ``(K, C, p, p)``."""
+        ar = torch.arange(self.grid.patch)
+        r = (self.rows[n, u][:, None] + ar).numpy()
+        c = (self.cols[n, v][:, None] + ar).numpy()
+        cut = self._map()[n.numpy()[:, None, None], :, r[:, :, None], c[:, None, :]]
+        return torch.from_numpy(np.ascontiguousarray(cut)).permute(0, 3, 1, 2)
+
+    def images(self, n: torch.Tensor) -> torch.Tensor:
+        """Whole slots ``(len(n), C, H, W)`` of images ``n`` (zero beyond each image)."""
+        return torch.from_numpy(np.array(self._map()[n.numpy()]))
+
+    def kept_windows(self) -> torch.Tensor:
+        """Indices ``(K, 3)`` of all windows with a non-zero weight."""
+        return (self.weights > 0).nonzero()
+
+    def origin_groups(self, per: int) -> Iterator[tuple[torch.Tensor, np.ndarray, np.ndarray]]:
+        """Image indices in chunks of at most ``per`` that share their grid origins (e.g. all
+        images of one size), with those origins: what one fast-path call takes."""
+        u = self.grid.grid[0]
+        keys = torch.cat([self.rows, self.cols], dim=1)
+        for key in torch.unique(keys, dim=0):
+            members = (keys == key).all(dim=1).nonzero().flatten()
+            for start in range(0, len(members), per):
+                yield members[start : start + per], key[:u].numpy(), key[u:].numpy()
+
+
+def balance(weights: torch.Tensor, pristine: torch.Tensor) -> torch.Tensor:
+    """Scale the windows of pristine images ``(N,)`` so both kinds carry equal total weight."""
+    total_pristine = weights[pristine].sum()
+    total_distorted = weights[~pristine].sum()
+    if total_pristine == 0 or total_distorted == 0:
+        return weights
+    out = weights.clone()
+    out[pristine] *= total_distorted / total_pristine
+    return out
+
+
+class HyperImageCache:
+    """The hyper-images ``(N, D, U, V)`` of an :class:`ImageStore`, float16 in ``folder/NAME.f16``.
+
+    Built once with stage 1 in eval mode; ``means`` keeps each image's mean patch score
+    (:meth:`HyperImageModel.cell_scores`, computed in float32 before the cast), which the
+    patch-averaging baseline calibrates on.
+    """
+
+    def __init__(self, store: ImageStore, model: HyperImageModel, folder: str | Path, name: str, batch: int = 2048):
+        u, v = store.grid.grid
+        self.shape = (len(store), model.stage1.num_features, u, v)
+        self.path = Path(folder) / f"{name}.f16"
+        self.targets = store.targets
+        item_bytes = 2 * int(np.prod(self.shape[1:]))
+        self.means = torch.empty(len(store))
+        model.eval()
+        with open(self.path, "wb") as out, torch.no_grad():
+            out.truncate(len(store) * item_bytes)
+            for n, rows, cols in store.origin_groups(max(1, batch // (u * v))):
+                hyper = lay_on_grid(model.grid_features(store.images(n), rows, cols))
+                self.means[n] = model.cell_scores(hyper).mean(dim=(1, 2))
+                half = hyper.to(torch.float16).numpy()
+                for k, index in enumerate(n.tolist()):
+                    out.seek(index * item_bytes)
+                    out.write(half[k].tobytes())
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, n: torch.Tensor) -> torch.Tensor:
+        """Hyper-images of images ``n`` as float32 ``(len(n), D, U, V)``."""
+        mapped = np.memmap(self.path, dtype=np.float16, mode="r", shape=self.shape)
+        return torch.from_numpy(mapped[n.numpy()].astype(np.float32))
+
+    def chunks(self, size: int = 64) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """All hyper-images in order, ``size`` at a time, with their targets."""
+        for start in range(0, len(self), size):
+            n = torch.arange(start, min(start + size, len(self)))
+            yield self.read(n), self.targets[n]
+
