@@ -22,13 +22,14 @@ import torch
 from . import datasets, presets
 from .datasets import folder, synthetic
 from .datasets.records import ImageRecord
+from .distributed import init_world, local_device, torchrun_env
 from .explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
 from .io import ImageError
 from .lock import FolderLock
 from .model import HyperImageModel
 from .pipeline import PipelineConfig, read_image, train as train_records
 from .protocol import FORGERY_SPLIT, IQA_SPLIT, apply_saved_splits, random_split, save_splits
-from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files, shard_from_env
+from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files
 from .storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
@@ -218,10 +219,10 @@ def score_to_file(
     or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
 
     See :func:`hyperimage.scoring.score_archive`; the shard comes from ``RANK`` and
-    ``WORLD_SIZE`` (:func:`~hyperimage.scoring.shard_from_env`).
+    ``WORLD_SIZE`` (:func:`~hyperimage.distributed.torchrun_env`).
     """
     net = model if isinstance(model, HyperImageModel) else load_model(model)
-    rank, world = shard_from_env()
+    rank, world, _ = torchrun_env()
     extra = {} if on_error is None else {"on_error": on_error}
     return score_archive(
         net, paths, None if output is None else Path(output), fmt, resume, batch_size, workers, progress,
