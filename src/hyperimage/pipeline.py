@@ -26,6 +26,7 @@ import torch
 
 from . import window_labels
 from .datasets.records import ImageRecord
+from .distributed import SINGLE, World
 from .forgery_patches import pairs_from_records
 from .grid import PatchGrid
 from .hyper_image import lay_on_grid
@@ -156,7 +157,7 @@ class ImageBank:
                 rows, cols = key[:u].numpy(), key[u:].numpy()
                 for start in range(0, len(members), per):
                     n = members[start : start + per]
-                    out[n] = lay_on_grid(model.grid_features(self.images[n], rows, cols))
+                    out[n] = lay_on_grid(model.grid_features(self.images[n].to(model.device), rows, cols)).cpu()
         return out
 
 
@@ -199,10 +200,12 @@ def train_stage1(
     settings: PipelineConfig,
     checkpoint: Path | None = None,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> LoopState:
     """Train stage 1 on grid windows (Table 4/5 stage-1 nets), MAE on standardised labels.
 
-    The validation error is the weighted MAE over the validation windows, with the rule's weights.
+    The validation error is the weighted MAE over the validation windows, with the rule's
+    weights. Under ``world`` each rank trains on its part of every batch.
     """
     kept = train.kept_windows()
     shift, scale = _norm(train.labels[kept[:, 0], kept[:, 1], kept[:, 2]])
@@ -215,20 +218,19 @@ def train_stage1(
     val_x = val.windows(val_idx[:, 0], val_idx[:, 1], val_idx[:, 2])
     val_y = (val.labels[val_idx[:, 0], val_idx[:, 1], val_idx[:, 2]] - shift) / scale
     val_w = val.weights[val_idx[:, 0], val_idx[:, 1], val_idx[:, 2]]
-    val_w = val_w / val_w.sum()
 
     def batches(gen: torch.Generator):
         idx = _sample(train, settings.windows_per_image, gen)
         idx = idx[torch.randperm(len(idx), generator=gen)]
         for start in range(0, len(idx), cfg.batch_size):
-            b = idx[start : start + cfg.batch_size]
+            b = world.part(idx[start : start + cfg.batch_size])
             yield train.windows(b[:, 0], b[:, 1], b[:, 2]), (train.labels[b[:, 0], b[:, 1], b[:, 2]] - shift) / scale
 
-    def validate() -> float:
-        pred = torch.cat([model.stage1(val_x[i : i + 4096]) for i in range(0, len(val_x), 4096)])
-        return float(((pred - val_y).abs() * val_w).sum())
+    def validate() -> tuple[float, float]:
+        pred = torch.cat([model.stage1(val_x[i : i + 4096].to(world.device)).cpu() for i in range(0, len(val_x), 4096)])
+        return float(((pred - val_y).abs() * val_w).sum()), float(val_w.sum())
 
-    return fit(model.stage1, batches, validate, cfg, checkpoint, desc="stage 1", progress=progress)
+    return fit(model.stage1, batches, validate, cfg, checkpoint, desc="stage 1", progress=progress, world=world)
 
 
 def _patches(images: np.ndarray) -> torch.Tensor:
@@ -260,6 +262,7 @@ def train_ranker(
     settings: PipelineConfig,
     checkpoint: Path | None = None,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> LoopState:
     """Forgery stage 1 ("Experiment 2"): the Siamese ranker on contour patch pairs.
 
@@ -295,16 +298,18 @@ def train_ranker(
             b = order[start : start + cfg.batch_size]
             pair = dihedral(torch.stack([authentic[b], tampered[b]], dim=1), gen)
             c1, c2, y = shuffle_pairs(pair[:, 0], pair[:, 1], gen)
-            yield torch.stack([c1, c2], dim=1), y
+            yield world.part(torch.stack([c1, c2], dim=1)), world.part(y)
 
-    def validate() -> float:
-        pred = torch.cat([decision(val_x[i : i + 256]) for i in range(0, len(val_x), 256)])
-        return float((pred * val_y <= 0).float().mean())
+    def validate() -> tuple[float, float]:
+        pred = torch.cat([decision(val_x[i : i + 256].to(world.device)).cpu() for i in range(0, len(val_x), 256)])
+        return float((pred * val_y <= 0).sum()), float(len(pred))
 
-    state = fit(decision, batches, validate, cfg, checkpoint, desc="stage 1 (pairs)", progress=progress)
+    state = fit(decision, batches, validate, cfg, checkpoint, desc="stage 1 (pairs)", progress=progress, world=world)
     with torch.no_grad():
         patches = torch.cat([authentic, tampered])
-        ranker.set_reference(torch.cat([ranker.forward_features(patches[i : i + 512]) for i in range(0, len(patches), 512)]))
+        ranker.set_reference(
+            torch.cat([ranker.forward_features(patches[i : i + 512].to(world.device)) for i in range(0, len(patches), 512)])
+        )
     return state
 
 
@@ -342,6 +347,7 @@ def train_stage2(
     settings: PipelineConfig,
     checkpoint: Path | None = None,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> LoopState:
     """Train stage 2 on hyper-images ``(N, D, U, V)`` and image targets ``(N,)``.
 
@@ -364,12 +370,16 @@ def train_stage2(
         order = torch.randperm(len(ty), generator=gen)
         for start in range(0, len(order), cfg.batch_size):
             b = order[start : start + cfg.batch_size]
-            yield (random_flips(train_h[b], gen) if settings.stage2_flips else train_h[b]), ty[b]
+            x = random_flips(train_h[b], gen) if settings.stage2_flips else train_h[b]
+            yield world.part(x), world.part(ty[b])
 
-    def validate() -> float:
-        return float(loss_fn(model.stage2(val_h), vy))
+    def validate() -> tuple[float, float]:
+        pred = model.stage2(val_h.to(world.device)).cpu()
+        if cfg.loss == "bce":  # the class-weighted mean: weights are vy's second column
+            return float(loss_fn(pred, vy)) * float(vy[:, 1].sum()), float(vy[:, 1].sum())
+        return float(loss_fn(pred, vy)) * len(vy), float(len(vy))
 
-    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress)
+    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress, world=world)
 
 
 def random_flips(hyper: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -396,7 +406,7 @@ def calibrate_average(model: HyperImageModel, train_h: torch.Tensor, train_y: to
     """
     model.config.stage2_norm = (0.0, 1.0)
     with torch.no_grad():
-        mean = model.aggregate_raw(train_h).double().numpy()
+        mean = model.aggregate_raw(train_h.to(model.device)).double().cpu().numpy()
     y = train_y.double().numpy()
     if model.config.task == "classification":
         from sklearn.linear_model import LogisticRegression
@@ -432,11 +442,14 @@ def train(
     workdir: str | Path | None = None,
     seed: int = 0,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> tuple[HyperImageModel, TrainResult]:
     """Train a model on records whose ``split`` is ``train`` / ``val`` (others are ignored).
 
     With ``workdir`` each stage checkpoints there after every epoch, and a rerun with the same
-    arguments resumes from the checkpoints.
+    arguments resumes from the checkpoints. The model trains and is returned on
+    ``world.device``; with several ranks each trains on its part of every global batch
+    (:func:`~hyperimage.training.fit`), only rank 0 writes the checkpoints.
     """
     settings = settings or PipelineConfig()
     settings = replace(
@@ -449,7 +462,7 @@ def train(
     if not train_recs or not val_recs:
         raise ValueError(f"need train and val images, got {len(train_recs)} train and {len(val_recs)} val")
     torch.manual_seed(seed)
-    model = HyperImageModel(config)
+    model = HyperImageModel(config).to(world.device)
     targets = torch.tensor([r.target for r in train_recs])
     low, high = config.score.low, config.score.high
     config.score = replace(
@@ -460,10 +473,10 @@ def train(
     ckpt = Path(workdir) / CHECKPOINTS if workdir is not None else None
     stage1_ckpt = ckpt / "stage1.safetensors" if ckpt else None
     if config.stage1_data == "contour-pairs":
-        s1 = train_ranker(model, train_recs, val_recs, settings, stage1_ckpt, progress)
+        s1 = train_ranker(model, train_recs, val_recs, settings, stage1_ckpt, progress, world)
     train_bank, val_bank = ImageBank(train_recs, model), ImageBank(val_recs, model)
     if config.stage1_data == "windows":
-        s1 = train_stage1(model, train_bank, val_bank, settings, stage1_ckpt, progress)
+        s1 = train_stage1(model, train_bank, val_bank, settings, stage1_ckpt, progress, world)
     train_h = train_bank.hyper_images(model, settings.feature_batch)
     s2 = None
     if model.stage2 is None:
@@ -472,7 +485,7 @@ def train(
         val_h = val_bank.hyper_images(model, settings.feature_batch)
         s2 = train_stage2(
             model, train_h, train_bank.targets, val_h, val_bank.targets, settings,
-            ckpt / "stage2.safetensors" if ckpt else None, progress,
+            ckpt / "stage2.safetensors" if ckpt else None, progress, world,
         )
     model.eval()
     return model, TrainResult(
