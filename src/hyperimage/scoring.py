@@ -157,7 +157,7 @@ def score_block(model: HyperImageModel, block: Sequence[tuple[Path, torch.Tensor
             by_shape.setdefault(tuple(image.shape), []).append(i)
     with torch.inference_mode():
         for members in by_shape.values():
-            scores = model.clip(model(torch.stack([block[i][1] for i in members]), preprocessed=True))
+            scores = model.clip(model(torch.stack([block[i][1] for i in members]).to(model.device), preprocessed=True))
             for i, s in zip(members, scores.tolist()):
                 results[i] = Prediction(block[i][0], float(s))
     return results  # type: ignore[return-value]
