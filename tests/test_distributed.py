@@ -145,3 +145,28 @@ def test_torchrun_env_is_checked(monkeypatch):
     monkeypatch.setenv("RANK", "x")
     with pytest.raises(ValueError, match="must be integers"):
         torchrun_env()
+
+
+def test_torchrun_train_with_two_ranks_writes_one_model(tmp_path):
+    """``torchrun --nproc-per-node 2 -m hyperimage train``: both ranks train, rank 0 alone saves."""
+    import json
+    import subprocess
+    import sys
+
+    from hyperimage import api
+
+    data = api.make_synthetic(tmp_path / "data", experiment=1, n=24, seed=0)
+    out = tmp_path / "model"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "hyperimage",
+        "train", str(data), "--out", str(out), "--stage1-epochs", "2", "--stage2-epochs", "2",
+        "--windows-per-image", "4", "--quiet", "--device", "cpu",
+    ]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("saved ") == 1  # rank 1 trained but neither saved nor said so
+    report = json.loads((out / "training.json").read_text())
+    assert (report["world_size"], report["device"]) == (2, "cpu")
+    assert len(report["stage1"]["history"]) == 2 and not (out / "checkpoints").exists()
+    api.load_model(out)  # a whole, loadable model folder
