@@ -36,7 +36,7 @@ from .storage import load_tensors, prefixed, save_tensors, unprefixed
 
 Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 #: ``(error_sum, weight_sum)`` of this rank's share of the validation set (or one error).
-Validation = Callable[[], "tuple[float | torch.Tensor, float | torch.Tensor] | float | torch.Tensor"]
+Validation = Callable[[], tuple[float, float] | float]
 
 
 @dataclass
