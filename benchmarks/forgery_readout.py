@@ -86,8 +86,8 @@ def main() -> None:
     features = {}
     for name in ("train", "test"):
         with tempfile.TemporaryDirectory() as tmp:
-            store = ImageStore(part[name], model, tmp)
-            cache = HyperImageCache(store, model, tmp, name)
+            store = ImageStore.prepare(part[name], model, tmp)
+            cache = HyperImageCache.build(store, model, tmp, name)
             hyper = cache.read(torch.arange(len(cache)))
         n, d = hyper.shape[:2]
         features[name] = (hyper.permute(0, 2, 3, 1).reshape(n, -1, d), store.targets.numpy())

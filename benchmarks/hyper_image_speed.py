@@ -31,10 +31,15 @@ is no use here: Linux carries it from the parent into a spawned child.
 CPU-ms/image is the process CPU time per image (all threads): with one thread it is the
 work the path needs, whatever else runs on the machine; wall-clock rates depend on the load.
 
+``--device cuda`` (or ``mps``) times the paths there (each timed call waits for the
+device to finish); the peak memory is then the device's (``torch.cuda.max_memory_allocated``
+above what the model and batch hold; not measured on ``mps``), and CPU-ms/image only the
+host's share.
+
 Usage::
 
     python benchmarks/hyper_image_speed.py [--preset tid|forgery] [--images N] [--batch B]
-        [--threads T] [--random]
+        [--threads T] [--random] [--device cpu|cuda|mps|auto]
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import numpy as np
 import torch
 
 from hyperimage import api, presets
+from hyperimage.distributed import DEVICES, resolve_device
 from hyperimage.hyper_image import lay_on_grid, stage1_features
 from hyperimage.model import HyperImageModel
 from hyperimage.photos import builtin_photos
@@ -105,13 +111,31 @@ def memory_kib(field: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
-def peak_extra_memory(path: str, batch: int, threads: int | None, random: bool, preset: str) -> float:
-    """MiB the path needs above the model and its batch, measured in this (fresh) process."""
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (timing an asynchronous GPU call needs it)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def peak_extra_memory(path: str, batch: int, threads: int | None, random: bool, preset: str, device: str) -> float:
+    """MiB the path needs above the model and its batch, measured in this (fresh) process
+    (on a GPU: device memory; NaN on ``mps``)."""
     if threads:
         torch.set_num_threads(threads)
-    model = benchmark_model(preset)
+    dev = torch.device(device)
+    model = benchmark_model(preset).to(dev)
     with torch.no_grad():
-        images = model.preprocess(benchmark_images(batch, random, SIZES[preset])[0])
+        images = model.preprocess(benchmark_images(batch, random, SIZES[preset])[0].to(dev))
+    if dev.type == "mps":
+        return float("nan")
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+        before = torch.cuda.memory_allocated(dev)
+        with torch.no_grad():
+            PATHS[path](model, images)
+        return (torch.cuda.max_memory_allocated(dev) - before) / 2**20
     before = memory_kib("VmRSS")
     with torch.no_grad():
         PATHS[path](model, images)
@@ -125,13 +149,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="images per forward call (default 8)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--random", action="store_true", help="use noise images instead of the built-in photos")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: cuda where available, else cpu)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        parser.error(str(err))
 
-    model = benchmark_model(args.preset)
+    model = benchmark_model(args.preset).to(device)
     size = SIZES[args.preset]
     raw, source = benchmark_images(args.batch, args.random, size)
+    raw = raw.to(device)
     with torch.no_grad():
         images = model.preprocess(raw)  # also the warm-up of the preprocessing
     rounds = max(1, args.images // args.batch)
@@ -141,7 +171,7 @@ def main() -> None:
         f"{size[1]}x{size[0]} RGB ({source})"
     )
     threads = torch.get_num_threads()
-    print(f"torch {torch.__version__}, {threads} threads, batch {args.batch}, {rounds * args.batch} images per path")
+    print(f"torch {torch.__version__} on {device}, {threads} threads, batch {args.batch}, {rounds * args.batch} images per path")
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
     timed = {"lcn": partial(model.preprocess, raw)} | {name: partial(run, model, images) for name, run in PATHS.items()}
@@ -153,6 +183,7 @@ def main() -> None:
             for name, run in timed.items():
                 start, cpu_start = time.perf_counter(), time.process_time()
                 run()
+                synchronize(device)
                 seconds[name].append(time.perf_counter() - start)
                 cpu_seconds[name] += time.process_time() - cpu_start
     print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
@@ -163,7 +194,8 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     with context.Pool(1, maxtasksperchild=1) as pool:
         memory = {
-            name: pool.apply(peak_extra_memory, (name, args.batch, args.threads, args.random, args.preset)) for name in PATHS
+            name: pool.apply(peak_extra_memory, (name, args.batch, args.threads, args.random, args.preset, str(device)))
+            for name in PATHS
         }
     for name in PATHS:
         best = args.batch / min(seconds[name])

@@ -25,7 +25,7 @@ def test_selective_windows_come_from_damaged_regions_and_references(tiny_iqa, tm
     model = presets.get("tid")
     from hyperimage.model import HyperImageModel
 
-    bank = ImageStore([r for r in tiny_iqa if r.split == "train"], HyperImageModel(model), tmp_path)
+    bank = ImageStore.prepare([r for r in tiny_iqa if r.split == "train"], HyperImageModel(model), tmp_path)
     pristine = torch.tensor([r.distortion == iqa_photos.NO_DISTORTION for r in bank.records])
     assert torch.all(bank.weights[pristine] > 0)  # every reference window is kept
     distorted = bank.weights[~pristine]

@@ -54,10 +54,10 @@ def test_training_bank_builds_the_same_hyper_images_as_inference(tmp_path):
     ims = synthetic.generate(1, 3, seed=0)
     synthetic.write_folder(tmp_path, ims)
     records = [ImageRecord(path=tmp_path / f"images/{i:05d}.png", target=im.score) for i, im in enumerate(ims)]
-    store = ImageStore(records, model, tmp_path / "cache")
+    store = ImageStore.prepare(records, model, tmp_path / "cache")
     x = torch.tensor(np.stack([im.pixels for im in ims]) / 255.0, dtype=torch.float32)[:, None]
     torch.testing.assert_close(store.images(torch.arange(3)), model.preprocess(x))
-    cache = HyperImageCache(store, model, tmp_path / "cache", "hyper")
+    cache = HyperImageCache.build(store, model, tmp_path / "cache", "hyper")
     with torch.no_grad():
         expected = model.hyper_image(x)
         torch.testing.assert_close(cache.means, model.cell_scores(expected).mean(dim=(1, 2)), rtol=1e-5, atol=1e-5)

@@ -22,14 +22,15 @@ import torch
 from . import datasets, presets
 from .datasets import folder, synthetic
 from .datasets.records import ImageRecord
+from .distributed import init_world, local_device, torchrun_env
 from .explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
 from .io import ImageError
 from .lock import FolderLock
 from .model import HyperImageModel, read_image
 from .protocol import FORGERY_SPLIT, IQA_SPLIT, apply_saved_splits, random_split, save_splits
+from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files
 from .training import Recipe, recipe as recipes, train as train_records
 from .training.recipe import RECIPE_FILE
-from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files, shard_from_env
 from .storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
@@ -71,6 +72,7 @@ def train(
     half: bool = False,
     allow_outside: bool = False,
     log: Callable[[str], None] | None = None,
+    device: str | None = None,
 ) -> HyperImageModel:
     """Train a model on a data set folder and save it to ``out``.
 
@@ -88,6 +90,11 @@ def train(
     run's raises :class:`.lock.FolderInUse`) and writes the model, ``splits.csv`` and
     ``training.json`` as one folder that replaces ``out`` whole, dropping the checkpoints.
     ``log`` (default: stderr) hears about a resumed run or a stale lock taken over.
+
+    ``device`` as ``--device`` (:func:`~hyperimage.distributed.resolve_device`). Under
+    ``torchrun`` every rank trains (DistributedDataParallel, :func:`~hyperimage.distributed.init_world`)
+    and rank 0 alone holds the lock and writes ``out``; ``training.json`` records the
+    ``world_size`` and ``device``.
     """
     data, out = Path(data), Path(out)
     log = log or (lambda line: print(line, file=sys.stderr))
@@ -98,17 +105,22 @@ def train(
     fractions = FORGERY_SPLIT if config.task == "classification" else IQA_SPLIT
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
+    if not isinstance(recipe, Recipe):
+        recipe = recipes.get(recipe or "paper")
+    world = init_world(device)
+    if not world.is_main:  # rank 0 holds the lock, writes the checkpoints and the model
+        return train_records(records, config, recipe, workdir=out, seed=seed, progress=False, world=world)[0]
     with FolderLock(out, log) as held:
         for where in (out, out / CHECKPOINTS):
             remove_stale_temporaries(where)
         if (out / CHECKPOINTS).is_dir():
             log(f"resuming from {out / CHECKPOINTS}")
-        if not isinstance(recipe, Recipe):
-            recipe = recipes.get(recipe or "paper")
-        model, result = train_records(records, config, recipe, workdir=out, seed=seed, progress=progress)
+        model, result = train_records(records, config, recipe, workdir=out, seed=seed, progress=progress, world=world)
         report = {
             "data": str(data.resolve()),
             "seed": seed,
+            "world_size": world.size,
+            "device": str(world.device),
             "n_train": result.n_train,
             "n_val": result.n_val,
             "skipped": result.skipped,
@@ -119,7 +131,7 @@ def train(
         def extras(tmp: Path) -> None:
             save_splits(tmp / SPLITS_FILE, records, data)
             write_json(tmp / TRAINING_FILE, report)
-            result.recipe.save(tmp / RECIPE_FILE)
+            result.recipe.save(tmp / RECIPE_FILE, trained_with={"world_size": world.size, "device": str(world.device)})
             held.follow(tmp)
 
         model.save(out, half=half, extras=extras)
@@ -130,6 +142,17 @@ def load_model(path: str | Path) -> HyperImageModel:
     """Load a model folder (``model.safetensors`` + ``config.json``), checked before use
     (:meth:`HyperImageModel.load`: ValueError with one line if anything is wrong)."""
     return HyperImageModel.load(path)
+
+
+def on_device(model: str | Path | HyperImageModel, device: str | None = None) -> HyperImageModel:
+    """``model`` (a folder is loaded) on ``device`` (``--device``, :func:`~hyperimage.distributed.local_device`).
+
+    ``device=None`` leaves a given model where it is; a loaded one goes to ``auto``'s device.
+    """
+    if isinstance(model, HyperImageModel) and device is None:
+        return model
+    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    return net.to(local_device(device))
 
 
 def default_model(task: str = "iqa") -> HyperImageModel:
@@ -146,22 +169,23 @@ def explain(
     out: str | Path,
     readout: str = "patch",
     raw: bool = False,
+    device: str | None = None,
 ) -> float:
     """Write a heat map of where ``model`` sees damage in ``image`` to ``out``; returns the score.
 
     The colour bar says what it shows and which end is bad, on one fixed range per model
     and read-out (:func:`hyperimage.explain.heat_scale`), so maps of one model compare.
     ``raw`` also writes the ``(U, V)`` grid of cell values beside ``out`` as ``.npy`` and
-    ``.csv``, in the colour bar's units.
+    ``.csv``, in the colour bar's units. ``device`` as in :func:`on_device`.
     """
-    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    net = on_device(model, device)
     scale = heat_scale(net, readout)
     x = read_image(image, net.config, net.grid)[None]
     net.eval()
     with torch.no_grad():
-        hyper = net.hyper_image(x)
+        hyper = net.hyper_image(x.to(net.device))
         value = float(net.clip(net.aggregate(hyper))[0])
-    cells = cell_values(net, hyper, readout)
+    cells = cell_values(net, hyper, readout).cpu()
     heat = to_pixels(net, cells, x.shape[2], x.shape[3])[0, 0].numpy()
     shown = x[0].permute(1, 2, 0).numpy()
     title = f"{Path(image).name}: score {value:.3f}\n{describe(net)}"
@@ -198,15 +222,18 @@ def evaluate(
 
 
 def score(
-    model: str | Path | HyperImageModel, paths: Iterable[str | Path], batch_size: int = 16, workers: int = 0
+    model: str | Path | HyperImageModel,
+    paths: Iterable[str | Path],
+    batch_size: int = 16,
+    workers: int = 0,
+    device: str | None = None,
 ) -> Iterator[Prediction]:
     """Score image files and folders (walked lazily); yields one :class:`Prediction` per file, in order.
 
     ``workers`` processes decode and preprocess the images while the model scores (0: all
-    in this process).
+    in this process); ``device`` as in :func:`on_device`.
     """
-    net = model if isinstance(model, HyperImageModel) else load_model(model)
-    return score_files(net, list(paths), batch_size, workers)
+    return score_files(on_device(model, device), list(paths), batch_size, workers)
 
 
 def score_to_file(
@@ -219,15 +246,17 @@ def score_to_file(
     workers: int | None = None,
     progress: bool = False,
     on_error: Callable[[str], None] | None = None,
+    device: str | None = None,
 ) -> ArchiveSummary:
     """``hyperimage score``: stream rows of files and folders of any size into ``output`` (CSV
     or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
 
     See :func:`hyperimage.scoring.score_archive`; the shard comes from ``RANK`` and
-    ``WORLD_SIZE`` (:func:`~hyperimage.scoring.shard_from_env`).
+    ``WORLD_SIZE`` (:func:`~hyperimage.distributed.torchrun_env`); ``device`` as in
+    :func:`on_device` (CUDA: each rank on its node's GPU ``LOCAL_RANK``).
     """
-    net = model if isinstance(model, HyperImageModel) else load_model(model)
-    rank, world = shard_from_env()
+    net = on_device(model, device)
+    rank, world, _ = torchrun_env()
     extra = {} if on_error is None else {"on_error": on_error}
     return score_archive(
         net, paths, None if output is None else Path(output), fmt, resume, batch_size, workers, progress,

@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from . import api
+from .distributed import torchrun_env
 from .model import METHODS
 from .training import recipe as recipes
 from .storage import looks_like_model_dir, write_json
@@ -88,6 +89,7 @@ def make_forgery(
     typer.echo(f"wrote {len(records)} images to {out}")
 
 
+DEVICE_OPTION = typer.Option("auto", help="cpu, cuda, mps or auto (cuda where available, else cpu).")
 ALLOW_OUTSIDE_HELP = "Let labels.csv name images outside the data folder (../, absolute paths, symlinks leading out)."
 
 
@@ -108,11 +110,13 @@ def train(
     half: bool = typer.Option(False, help="Save the weights as float16 (half the file)."),
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
     quiet: bool = typer.Option(False, help="No progress bars."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Train a model (stage 1, hyper-images, stage 2) and save it; an interrupted run resumes.
 
     One run at a time per --out folder: the run holds OUT/train.lock, and the model is
-    written as a whole folder that replaces OUT in one step.
+    written as a whole folder that replaces OUT in one step. Under torchrun the ranks train
+    together (DistributedDataParallel) and rank 0 writes OUT.
     """
     if method not in METHODS:
         _fail(f"--method must be one of {', '.join(METHODS)}")
@@ -126,11 +130,12 @@ def train(
         model = api.train(
             data, out, method=method, preset=preset, seed=seed, recipe=plan, progress=not quiet,
             stage1_args=None if conv_width is None else {"conv_width": conv_width}, half=half,
-            allow_outside=allow_outside, log=lambda line: typer.echo(line, err=True),
+            allow_outside=allow_outside, log=lambda line: typer.echo(line, err=True), device=device,
         )
     except ValueError as err:
         _fail(str(err))
-    typer.echo(f"saved {out}: {api.describe(model)}")
+    if torchrun_env()[0] == 0:  # the other ranks trained too, but rank 0 saved
+        typer.echo(f"saved {out}: {api.describe(model)}")
 
 
 @app.command()
@@ -195,6 +200,7 @@ def score(
     resume: bool = typer.Option(False, help="Skip the images --output already holds; append the rest."),
     workers: Optional[int] = typer.Option(None, min=0, help="Decoding processes (default: cores - 1, at most 4; 0: none)."),
     quiet: bool = typer.Option(False, help="No progress bar (there is none either when stderr is not a terminal)."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Score images, each row written as soon as it is scored; folders are walked lazily.
 
@@ -212,6 +218,7 @@ def score(
         summary = api.score_to_file(
             net, paths, output, fmt=fmt.value, resume=resume, batch_size=batch_size, workers=workers,
             progress=not quiet and sys.stderr.isatty(), on_error=lambda message: typer.echo(f"error: {message}", err=True),
+            device=device,
         )
     except ValueError as err:
         _fail(str(err))
@@ -232,6 +239,7 @@ def explain(
     raw: bool = typer.Option(False, "--raw", help="Also save the grid of cell values beside OUT as .npy and .csv."),
     task: Task = TASK_OPTION,
     model: Optional[Path] = MODEL_OPTION,
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid).
 
@@ -242,7 +250,7 @@ def explain(
     if len(paths) != 1:
         _fail("explain takes exactly one image")
     try:
-        result = api.explain(net, paths[0], out, readout=readout, raw=raw)
+        result = api.explain(net, paths[0], out, readout=readout, raw=raw, device=device)
     except (ValueError, api.ImageError) as err:
         _fail(str(err))
     extra = f" and {out.with_suffix('.npy')}, {out.with_suffix('.csv')}" if raw else ""
@@ -259,6 +267,7 @@ def serve(
     model: Optional[Path] = typer.Option(None, help="Quality model folder (default: the shipped one)."),
     forgery_model: Optional[Path] = typer.Option(None, help="Forgery model folder (default: the shipped one)."),
     max_mb: float = typer.Option(20.0, help="Largest upload accepted, in MB."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """A local web page (and JSON API, POST /api/score) to score photos and see their heat maps."""
     try:
@@ -271,8 +280,8 @@ def serve(
         _fail("--max-mb must be positive")
     try:
         models = {
-            "iqa": api.load_model(model) if model else api.default_model("iqa"),
-            "forgery": api.load_model(forgery_model) if forgery_model else api.default_model("forgery"),
+            task: api.on_device(folder if folder else api.default_model(task), device)
+            for task, folder in (("iqa", model), ("forgery", forgery_model))
         }
     except ValueError as err:
         _fail(str(err))

@@ -152,8 +152,8 @@ def gather_windows(images: torch.Tensor, rows: np.ndarray, cols: np.ndarray, pat
 
     ``(B, C, H, W)`` -> ``(B, len(rows), len(cols), C, p, p)``; works for any origins.
     """
-    ar = torch.arange(patch)
-    r = torch.as_tensor(rows)[:, None] + ar  # (U, p)
-    c = torch.as_tensor(cols)[:, None] + ar  # (V, p)
+    ar = torch.arange(patch, device=images.device)
+    r = torch.as_tensor(rows, device=images.device)[:, None] + ar  # (U, p)
+    c = torch.as_tensor(cols, device=images.device)[:, None] + ar  # (V, p)
     out = images[:, :, r[:, None, :, None], c[None, :, None, :]]  # (B, C, U, V, p, p)
     return out.permute(0, 2, 3, 1, 4, 5)

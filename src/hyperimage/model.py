@@ -126,6 +126,11 @@ class HyperImageModel(nn.Module):
                 config.stage2, in_features=self.stage1.num_features, grid=config.grid, **config.stage2_args
             )
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (inputs must be moved there)."""
+        return next(self.parameters()).device
+
     def grid_features(self, x: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
         """Stage-1 features of the patches at ``rows`` x ``cols`` of preprocessed images.
 
@@ -193,7 +198,7 @@ class HyperImageModel(nn.Module):
         model; they are read back into float32, so scores move only slightly (the model
         cards give the measured change).
         """
-        state = {k: v.half() if half and v.is_floating_point() else v for k, v in self.state_dict().items()}
+        state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in self.state_dict().items()}
 
         def write(tmp: Path) -> None:
             save_tensors(tmp / WEIGHTS, state, {"format": "hyperimage", "version": __version__})

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from . import preprocess
 from .datasets.records import ImageRecord
+from .distributed import local_world_size
 from .io import ImageError, walk_images
 from .model import HyperImageModel, read_image
 from .protocol import classification_metrics, correlations
@@ -62,7 +63,7 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 def cores_per_rank() -> int:
     """CPU cores this process may use, shared among the ranks ``torchrun`` starts on this node."""
-    return max(1, len(os.sched_getaffinity(0)) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    return max(1, len(os.sched_getaffinity(0)) // local_world_size())
 
 
 def default_workers() -> int:
@@ -155,7 +156,7 @@ def score_block(model: HyperImageModel, block: Sequence[tuple[Path, torch.Tensor
             by_shape.setdefault(tuple(image.shape), []).append(i)
     with torch.inference_mode():
         for members in by_shape.values():
-            scores = model.clip(model(torch.stack([block[i][1] for i in members]), preprocessed=True))
+            scores = model.clip(model(torch.stack([block[i][1] for i in members]).to(model.device), preprocessed=True))
             for i, s in zip(members, scores.tolist()):
                 results[i] = Prediction(block[i][0], float(s))
     return results  # type: ignore[return-value]
@@ -318,17 +319,6 @@ class ArchiveSummary:
     merged: bool = False
 
 
-def shard_from_env() -> tuple[int, int]:
-    """``(rank, world size)`` of a ``torchrun`` process (``RANK``, ``WORLD_SIZE``), else ``(0, 1)``."""
-    try:
-        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        raise ValueError(f"RANK and WORLD_SIZE must be integers, got {os.environ.get('RANK')!r}, {os.environ.get('WORLD_SIZE')!r}") from None
-    if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"need 0 <= RANK < WORLD_SIZE, got RANK={rank}, WORLD_SIZE={world}")
-    return rank, world
-
-
 def part_file(output: Path, rank: int) -> Path:
     """Rank ``rank``'s rows: ``OUTPUT.partR``."""
     return output.with_name(f"{output.name}.part{rank}")
@@ -435,7 +425,7 @@ def score_archive(
     progress : a tqdm bar on stderr with the rate and, once a background walk has counted
         the files, the time left.
     on_error : called with ``"PATH: reason"`` for each file that cannot be scored.
-    rank, world : the shard of a ``torchrun`` process (:func:`shard_from_env`). With
+    rank, world : the shard of a ``torchrun`` process (:func:`~hyperimage.distributed.torchrun_env`). With
         ``world > 1`` rows go to ``OUTPUT.partR``; a rank that finishes leaves a completion
         marker, and rank 0, once every marker is there, merges the parts into ``output``
         in walk order (:func:`merge_parts`); the other ranks return once the merge is

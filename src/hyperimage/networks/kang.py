@@ -81,7 +81,7 @@ def windows(maps: torch.Tensor, origins: torch.Tensor, window: int, dim: int) ->
     n = origins.numel()
     steps = origins.diff()
     if n > 1 and not bool((steps == steps[0]).all()):
-        gathered = maps.index_select(dim, (origins[:, None] + torch.arange(window)).flatten())
+        gathered = maps.index_select(dim, (origins[:, None] + torch.arange(window)).flatten().to(maps.device))
         return gathered.unfold(dim, window, window)
     step = int(steps[0]) if n > 1 else window
     return maps.narrow(dim, int(origins[0]), step * (n - 1) + window).unfold(dim, window, step)

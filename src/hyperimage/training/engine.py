@@ -23,11 +23,12 @@ import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import torch
 
 from ..datasets.records import ImageRecord
+from ..distributed import SINGLE, World
 from ..model import HyperImageModel, ModelConfig
 from ..storage import CHECKPOINTS
 from . import phases
@@ -35,6 +36,19 @@ from .loop import LoopState
 from .recipe import Recipe
 from .stage2 import calibrate_average, train_stage2
 from .store import HyperImageCache, ImageStore
+
+
+T = TypeVar("T")
+
+
+def made_once(world: World, shared: bool, make: Callable[[], T], open_: Callable[[], T]) -> T:
+    """``make()`` on rank 0 and ``open_()`` of its files on the others, when the ranks share a
+    work folder (``shared``); otherwise every rank makes its own."""
+    if not shared or world.size == 1:
+        return make()
+    made = make() if world.is_main else None
+    world.barrier()
+    return made if made is not None else open_()
 
 
 @dataclass
@@ -73,12 +87,17 @@ def train(
     workdir: str | Path | None = None,
     seed: int = 0,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> tuple[HyperImageModel, TrainResult]:
     """Train a model on records whose ``split`` is ``train`` / ``val`` (others are ignored).
 
     With ``workdir`` each phase checkpoints there after every epoch, and a rerun with the
     same arguments resumes from the checkpoints; the image store and hyper-image caches
     live there too (in a temporary folder without ``workdir``).
+
+    The model trains and is returned on ``world.device``; with several ranks each trains on
+    its part of every global batch (:func:`~hyperimage.training.loop.fit`), rank 0 alone
+    prepares the shared store and caches and writes the checkpoints.
     """
     recipe = resolve(recipe or Recipe(), config).seeded(seed)
     train_recs = [r for r in records if r.split == "train"]
@@ -94,29 +113,43 @@ def train(
         high=float(targets.max()) if high is None else high,
     )
     torch.manual_seed(seed)
-    model = HyperImageModel(config)
+    model = HyperImageModel(config).to(world.device)
     with ExitStack() as stack:
         work = Path(workdir) / CHECKPOINTS if workdir is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         cache = work / "cache"
         ckpt = work if workdir is not None else None
-        train_store = ImageStore(train_recs, model, cache / "train", recipe.workers)
-        val_store = ImageStore(val_recs, model, cache / "val", recipe.workers)
+        shared = workdir is not None
+
+        def store(recs: list[ImageRecord], name: str) -> ImageStore:
+            folder = cache / name
+            return made_once(
+                world, shared, lambda: ImageStore.prepare(recs, model, folder, recipe.workers),
+                lambda: ImageStore(folder, recs, model.grid),
+            )
+
+        def hyper(source: ImageStore, name: str) -> HyperImageCache:
+            return made_once(
+                world, shared, lambda: HyperImageCache.build(source, model, cache, name, recipe.feature_batch),
+                lambda: HyperImageCache(cache, name, source.targets),
+            )
+
+        train_store, val_store = store(train_recs, "train"), store(val_recs, "val")
         states = {}
         for k, spec in enumerate(recipe.phases):
             run = phases.PhaseRun(
                 model, spec, train_recs, val_recs, train_store, val_store,
-                ckpt / f"stage1-{k}-{spec.name}.safetensors" if ckpt else None, progress,
+                ckpt / f"stage1-{k}-{spec.name}.safetensors" if ckpt else None, progress, world,
             )
             states[spec.name if spec.name not in states else f"{spec.name}-{k}"] = phases.get(spec.name)(run)
-        train_h = HyperImageCache(train_store, model, cache, "train-hyper", recipe.feature_batch)
+        train_h = hyper(train_store, "train-hyper")
         s2 = None
         if model.stage2 is None:
             calibrate_average(model, train_h.means, train_h.targets)
         else:
-            val_h = HyperImageCache(val_store, model, cache, "val-hyper", recipe.feature_batch)
+            val_h = hyper(val_store, "val-hyper")
             s2 = train_stage2(
                 model, train_h, val_h, recipe.stage2, recipe.stage2_augment,
-                ckpt / "stage2.safetensors" if ckpt else None, progress,
+                ckpt / "stage2.safetensors" if ckpt else None, progress, world,
             )
     model.eval()
     result = TrainResult(

@@ -13,6 +13,10 @@ After every epoch the whole loop state (weights, best weights, optimizer, learni
 counters, random generators) is written atomically to one safetensors file; calling
 :func:`fit` again with the same checkpoint path resumes where it stopped and gives the same
 result as an uninterrupted run.
+
+Under ``torchrun`` (a :class:`~hyperimage.distributed.World` of several ranks) the steps run
+through DistributedDataParallel, each rank on its part of every global batch; the state a
+checkpoint holds is the global one, so a run may resume with another number of processes.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ from typing import Callable, Iterable
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from ..distributed import SINGLE, World
 from ..ranking import siamese_hinge
 from ..storage import load_tensors, prefixed, save_tensors, unprefixed
 
 Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+#: ``(error_sum, weight_sum)`` of this rank's share of the validation set (or one error).
+Validation = Callable[[], tuple[float, float] | float]
 
 
 def _sgd(params: Iterable[nn.Parameter], config: "TrainConfig") -> torch.optim.Optimizer:
@@ -148,71 +156,115 @@ def _save(path: Path, module: nn.Module, best: dict, opt: torch.optim.Optimizer,
         tensors.update(prefixed(f"optim/{idx}", {k: v for k, v in slot.items() if torch.is_tensor(v)}))
     tensors["rng/sampler"] = gen.get_state()
     tensors["rng/torch"] = torch.get_rng_state()
-    save_tensors(path, tensors, {"loop": asdict(state), "param_groups": opt_state["param_groups"]})
+    if torch.cuda.is_initialized():
+        tensors["rng/cuda"] = torch.cuda.get_rng_state()
+    save_tensors(path, {k: v.cpu() for k, v in tensors.items()}, {"loop": asdict(state), "param_groups": opt_state["param_groups"]})
 
 
-def _restore(path: Path, module: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator) -> tuple[dict, LoopState]:
+def _restore(
+    path: Path, module: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, device: torch.device
+) -> tuple[dict, LoopState]:
     tensors, meta = load_tensors(path)
     module.load_state_dict(unprefixed("model", tensors))
     slots: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in unprefixed("optim", tensors).items():
         idx, name = key.split("/", 1)
-        slots.setdefault(int(idx), {})[name] = value
+        slots.setdefault(int(idx), {})[name] = value.to(device)
     opt.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
     gen.set_state(tensors["rng/sampler"])
     torch.set_rng_state(tensors["rng/torch"])
-    return unprefixed("best", tensors), LoopState(**meta["loop"])
+    if "rng/cuda" in tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng/cuda"])
+    return {k: v.to(device) for k, v in unprefixed("best", tensors).items()}, LoopState(**meta["loop"])
+
+
+def _validation_error(validate: Validation, world: World) -> float:
+    """``validate()``'s sums added over the ranks, as one error; a single number counts as ``(error, 1)``."""
+    result = validate()
+    error, weight = result if isinstance(result, tuple) else (result, 1.0)
+    sums = world.all_reduce_sum(torch.tensor([float(error), float(weight)], dtype=torch.float64))
+    return float(sums[0] / sums[1])
 
 
 def fit(
     module: nn.Module,
     batches: Batches,
-    validate: Callable[[], float],
+    validate: Validation,
     config: TrainConfig,
     checkpoint: str | Path | None = None,
     desc: str = "train",
     progress: bool = True,
+    world: World = SINGLE,
 ) -> LoopState:
-    """Train ``module`` and leave it holding the weights with the best validation error.
+    """Train ``module`` on ``world.device`` and leave it holding the weights with the best validation error.
 
     Parameters
     ----------
     module : the network; its ``forward`` maps a batch ``x`` to predictions shaped like ``y``.
-    batches : called once per epoch with the run's random generator; yields ``(x, y)``.
-    validate : returns the validation error (lower is better) of the current weights.
+        It is moved to ``world.device``; with several ranks the steps go through
+        DistributedDataParallel, and ``module`` itself (unwrapped) is validated, saved and
+        left trained.
+    batches : called once per epoch with the run's random generator; yields ``(x, y)``
+        (moved to the device here), THIS RANK's part of each global batch. The generator
+        is seeded alike on every rank, so every rank can plan the same global batches and
+        take its part (:meth:`World.part <hyperimage.distributed.World.part>`); every rank
+        must yield as many batches, with parts of equal size, so that the averaged gradient
+        is that of the global batch's mean loss. Empty parts are skipped (on all ranks alike).
+    validate : returns ``(error_sum, weight_sum)`` over this rank's share of the validation
+        set (e.g. ``(sum |e| w, sum w)``); both are summed over the ranks, and the
+        validation error (lower is better) is their ratio. A single number counts as
+        ``(error, 1)``: then every rank should return the error of the whole set.
     config : the recipe.
     checkpoint : safetensors file of the loop state; if it exists the run resumes from it.
+        Every rank reads it; only rank 0 writes it (atomically), and the others wait for
+        that write, so a later run never reads half a file.
+    progress : a tqdm bar (rank 0 only).
+    world : the processes (:data:`~hyperimage.distributed.SINGLE`: this one alone).
+
+    The logged training loss is the mean over all ranks' items.
     """
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     loss_fn = LOSSES[config.loss]
+    module.to(world.device)
     opt = OPTIMIZERS[config.optimizer](module.parameters(), config)
     state = LoopState(base_lr=config.lr)
     best = copy.deepcopy(module.state_dict())
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
-        best, state = _restore(path, module, opt, gen)
+        best, state = _restore(path, module, opt, gen, world.device)
     plateau = config.plateau_patience or max(1, config.patience // 2)
+    step_module: nn.Module = module
+    if world.size > 1:
+        step_module = DistributedDataParallel(module, device_ids=[world.device.index] if world.device.type == "cuda" else None)
 
-    bar = tqdm(total=config.epochs, initial=state.epoch, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        total=config.epochs, initial=state.epoch, desc=desc, disable=not progress or not world.is_main, leave=False, dynamic_ncols=True
+    )
     while state.epoch < config.epochs and not state.stopped_early:
         module.train()
         total, count = 0.0, 0
         cosine = state.base_lr * (1.0 + math.cos(math.pi * state.epoch / config.epochs)) / 2.0
         for x, y in batches(gen):
+            if len(y) == 0:
+                continue
+            x, y = x.to(world.device, non_blocking=True), y.to(world.device, non_blocking=True)
             lr = cosine if config.schedule == "cosine" else state.base_lr / (1.0 + config.decay * state.step)
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss = loss_fn(module(x), y)
+            loss = loss_fn(step_module(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             state.step += 1
             total += float(loss.detach()) * len(y)
             count += len(y)
+        if world.size > 1:
+            sums = world.all_reduce_sum(torch.tensor([total, float(count)], dtype=torch.float64))
+            total, count = float(sums[0]), int(sums[1])
         module.eval()
         with torch.no_grad():
-            val = float(validate())
+            val = _validation_error(validate, world)
         train_loss = total / max(count, 1)
         if val < state.best:
             state.best, state.best_epoch, state.bad_epochs, state.plateau_epochs = val, state.epoch, 0, 0
@@ -227,7 +279,9 @@ def fit(
         state.epoch += 1
         state.stopped_early = state.bad_epochs >= config.patience
         if path is not None:
-            _save(path, module, best, opt, gen, state)
+            if world.is_main:
+                _save(path, module, best, opt, gen, state)
+            world.barrier()
         bar.update(1)
         bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val:.4f}", best=f"{state.best:.4f}")
     bar.close()

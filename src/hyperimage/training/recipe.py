@@ -111,7 +111,7 @@ class Recipe:
             phases = [
                 PhaseSpec(**{**p, "train": _train_config(p.get("train", {}), where)}) for p in data.get("phases", [{}])
             ]
-            rest = {k: v for k, v in data.items() if k not in ("phases", "stage2")}
+            rest = {k: v for k, v in data.items() if k not in ("phases", "stage2", "trained_with")}
             stage2 = _train_config(data.get("stage2", asdict(TrainConfig.stage2_default())), where)
             recipe = cls(phases=phases, stage2=stage2, **rest)
         except TypeError as err:
@@ -120,9 +120,11 @@ class Recipe:
             raise ValueError(f"{where}: a recipe needs at least one stage-1 phase")
         return recipe
 
-    def save(self, path: str | Path) -> None:
-        """Write the recipe as JSON."""
-        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+    def save(self, path: str | Path, trained_with: dict[str, Any] | None = None) -> None:
+        """Write the recipe as JSON, with ``trained_with`` (e.g. the world size and device of
+        the run) under that key: a record, ignored when the recipe is read back."""
+        data = {**self.to_json(), **({"trained_with": trained_with} if trained_with else {})}
+        Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
 def _train_config(data: Any, where: str) -> TrainConfig:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..distributed import SINGLE, World
 from ..model import HyperImageModel
 from . import augment
 from .loop import LOSSES, LoopState, TrainConfig, class_weighted, fit, label_norm
@@ -22,12 +23,14 @@ def train_stage2(
     augmentations: list[str],
     checkpoint: Path | None = None,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> LoopState:
     """Train stage 2 on hyper-images streamed from ``train`` and their image targets.
 
     Regression: the loss of ``cfg`` on standardised targets. Classification: binary
     cross-entropy on the logit with class weights, so each class carries half the loss
-    whatever the balance (CASIA-2 is 59% authentic). ``augmentations`` apply per batch.
+    whatever the balance (CASIA-2 is 59% authentic). ``augmentations`` apply per batch, to the
+    global batch before each rank takes its part; each rank validates its share.
     """
     if model.config.task == "classification":
         model.config.stage2_norm = (0.0, 1.0)
@@ -43,13 +46,16 @@ def train_stage2(
         order = torch.randperm(len(ty), generator=gen)
         for start in range(0, len(order), cfg.batch_size):
             b = order[start : start + cfg.batch_size]
-            yield augment.apply(augmentations, train.read(b), gen), ty[b]
+            yield world.part(augment.apply(augmentations, train.read(b), gen)), world.part(ty[b])
 
-    def validate() -> float:
-        pred = torch.cat([model.stage2(h) for h, _ in val.chunks()])
-        return float(loss_fn(pred, vy))
+    mine = torch.arange(world.rank, len(val), world.size)
 
-    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress)
+    def validate() -> tuple[float, float]:
+        pred = torch.cat([model.stage2(val.read(n).to(world.device)).cpu() for n in mine.split(64)])
+        weight = vy[mine, 1].sum() if vy.ndim == 2 else torch.tensor(float(len(mine)))
+        return float(loss_fn(pred, vy[mine])) * float(weight), float(weight)
+
+    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress, world=world)
 
 
 def calibrate_average(model: HyperImageModel, means: torch.Tensor, targets: torch.Tensor) -> None:

@@ -4,11 +4,12 @@ hyper-images streamed from files.
 Holding a training set as tensors grows with the set (3.6 MB per 512 x 384 image for the
 ``tid`` preset: about 37 GB for KonIQ-10k). Instead:
 
-* :class:`ImageStore` decodes, validates, scales down and preprocesses every image once, in
-  ``DataLoader`` worker processes, with its window labels and weights (the selective rule's
-  SSIM maps are computed there, image by image, and dropped). The preprocessed images go to
-  one raw float32 file of fixed-size slots; only the per-window labels, weights and the
-  Eq. 2 grid origins (a few KB per image) stay in memory.
+* :meth:`ImageStore.prepare` decodes, validates, scales down and preprocesses every image
+  once, in ``DataLoader`` worker processes, with its window labels and weights (the
+  selective rule's SSIM maps are computed there, image by image, and dropped). The
+  preprocessed images go to one raw float32 file of fixed-size slots; only the per-window
+  labels, weights and the Eq. 2 grid origins (a few KB per image) stay in memory, and are
+  saved beside the images, so other processes (DDP ranks) open the same store.
 * :meth:`ImageStore.windows` cuts the windows of one batch out of the file through a memory
   map that lives only for that batch, so resident memory is one batch, not the set.
 * :class:`HyperImageCache` writes the hyper-image ``(D, U, V)`` of every image (stage 1 in eval
@@ -35,6 +36,10 @@ from ..hyper_image import lay_on_grid
 from ..io import ImageError
 from ..model import HyperImageModel, ModelConfig, read_image
 from ..scoring import cores_per_rank
+from ..storage import load_tensors, save_tensors
+
+#: The per-window tables of a store (labels, weights, grid origins), beside its images.
+INDEX = "index.safetensors"
 
 
 def default_workers(n_images: int) -> int:
@@ -95,32 +100,47 @@ class ImageStore:
     slot of the grid's maximum size (``grid.fit_image`` never exceeds it).
     """
 
-    def __init__(
-        self, records: Sequence[ImageRecord], model: HyperImageModel, folder: str | Path, workers: int | None = None
-    ):
-        config, grid = model.config, model.grid
+    def __init__(self, folder: str | Path, records: Sequence[ImageRecord], grid: PatchGrid):
+        """Open a store that :meth:`prepare` wrote in ``folder`` for ``records``."""
         self.grid = grid
         self.path = Path(folder) / "images.f32"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.slot = (config.channels, *grid.max_size)
-        slot_bytes = 4 * int(np.prod(self.slot))
-        data = _Prepare(records, config, grid)
+        tensors, meta = load_tensors(Path(folder) / INDEX)
+        self.slot, self.errors = tuple(meta["slot"]), meta["errors"]
+        self.records = [records[i] for i in meta["kept"]]
+        self.targets = torch.tensor([r.target for r in self.records], dtype=torch.float32)
+        self.rows, self.cols = tensors["rows"], tensors["cols"]
+        self.labels, self.weights = tensors["labels"], tensors["weights"]
+
+    @classmethod
+    def prepare(
+        cls, records: Sequence[ImageRecord], model: HyperImageModel, folder: str | Path, workers: int | None = None
+    ) -> "ImageStore":
+        """Decode, label and preprocess ``records`` into ``folder`` (``workers`` processes,
+        ``None``: :func:`default_workers`), then open the store."""
+        config, grid = model.config, model.grid
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        slot = (config.channels, *grid.max_size)
+        slot_bytes = 4 * int(np.prod(slot))
         workers = default_workers(len(records)) if workers is None else workers
-        loader = DataLoader(data, batch_size=None, num_workers=workers, worker_init_fn=_one_thread if workers else None)
-        kept, self.errors = [], []
+        loader = DataLoader(
+            _Prepare(records, config, grid), batch_size=None, num_workers=workers,
+            worker_init_fn=_one_thread if workers else None,
+        )
+        kept, errors = [], []
         rows, cols, labels, weights, pristine = [], [], [], [], []
-        with open(self.path, "wb") as out:
+        with open(folder / "images.f32", "wb") as out:
             for item in loader:
                 if "error" in item:
-                    self.errors.append(item["error"])
+                    errors.append(item["error"])
                     warnings.warn(f"skipped: {item['error']}", stacklevel=2)
                     continue
-                padded = np.zeros(self.slot, dtype=np.float32)
+                padded = np.zeros(slot, dtype=np.float32)
                 image = item["image"].numpy()
                 padded[:, : image.shape[1], : image.shape[2]] = image
                 out.seek(len(kept) * slot_bytes)
                 out.write(padded.tobytes())
-                kept.append(records[item["index"]])
+                kept.append(item["index"])
                 rows.append(item["rows"])
                 cols.append(item["cols"])
                 labels.append(item["labels"])
@@ -128,12 +148,12 @@ class ImageStore:
                 pristine.append(item["pristine"])
         if not kept:
             raise ValueError("no readable images in this set")
-        self.records = kept
-        self.targets = torch.tensor([r.target for r in kept], dtype=torch.float32)
-        self.rows, self.cols = torch.stack(rows), torch.stack(cols)
-        self.labels, self.weights = torch.stack(labels), torch.stack(weights)
+        weights_t = torch.stack(weights)
         if getattr(window_labels.get(config.window_labels), "balance_references", False):
-            self.weights = balance(self.weights, torch.tensor(pristine))
+            weights_t = balance(weights_t, torch.tensor(pristine))
+        tensors = {"rows": torch.stack(rows), "cols": torch.stack(cols), "labels": torch.stack(labels), "weights": weights_t}
+        save_tensors(folder / INDEX, tensors, {"slot": list(slot), "kept": kept, "errors": errors})
+        return cls(folder, records, grid)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -187,23 +207,33 @@ class HyperImageCache:
     patch-averaging baseline calibrates on.
     """
 
-    def __init__(self, store: ImageStore, model: HyperImageModel, folder: str | Path, name: str, batch: int = 2048):
-        u, v = store.grid.grid
-        self.shape = (len(store), model.stage1.num_features, u, v)
+    def __init__(self, folder: str | Path, name: str, targets: torch.Tensor):
+        """Open the cache :meth:`build` wrote as ``folder/NAME``, for images with ``targets``."""
         self.path = Path(folder) / f"{name}.f16"
-        self.targets = store.targets
-        item_bytes = 2 * int(np.prod(self.shape[1:]))
-        self.means = torch.empty(len(store))
+        tensors, meta = load_tensors(Path(folder) / f"{name}.safetensors")
+        self.shape, self.means, self.targets = tuple(meta["shape"]), tensors["means"], targets
+
+    @classmethod
+    def build(
+        cls, store: ImageStore, model: HyperImageModel, folder: str | Path, name: str, batch: int = 2048
+    ) -> "HyperImageCache":
+        """Compute and write the hyper-images of ``store`` (``batch`` patches per stage-1 call), then open them."""
+        u, v = store.grid.grid
+        shape = (len(store), model.stage1.num_features, u, v)
+        item_bytes = 2 * int(np.prod(shape[1:]))
+        means = torch.empty(len(store))
         model.eval()
-        with open(self.path, "wb") as out, torch.no_grad():
+        with open(Path(folder) / f"{name}.f16", "wb") as out, torch.no_grad():
             out.truncate(len(store) * item_bytes)
             for n, rows, cols in store.origin_groups(max(1, batch // (u * v))):
-                hyper = lay_on_grid(model.grid_features(store.images(n), rows, cols))
-                self.means[n] = model.cell_scores(hyper).mean(dim=(1, 2))
-                half = hyper.to(torch.float16).numpy()
+                hyper = lay_on_grid(model.grid_features(store.images(n).to(model.device), rows, cols))
+                means[n] = model.cell_scores(hyper).mean(dim=(1, 2)).cpu()
+                half = hyper.to(torch.float16).cpu().numpy()
                 for k, index in enumerate(n.tolist()):
                     out.seek(index * item_bytes)
                     out.write(half[k].tobytes())
+        save_tensors(Path(folder) / f"{name}.safetensors", {"means": means}, {"shape": list(shape)})
+        return cls(folder, name, store.targets)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -212,10 +242,3 @@ class HyperImageCache:
         """Hyper-images of images ``n`` as float32 ``(len(n), D, U, V)``."""
         mapped = np.memmap(self.path, dtype=np.float16, mode="r", shape=self.shape)
         return torch.from_numpy(mapped[n.numpy()].astype(np.float32))
-
-    def chunks(self, size: int = 64) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """All hyper-images in order, ``size`` at a time, with their targets."""
-        for start in range(0, len(self), size):
-            n = torch.arange(start, min(start + size, len(self)))
-            yield self.read(n), self.targets[n]
-

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from ...datasets.records import ImageRecord
+from ...distributed import SINGLE, World
 from ...model import HyperImageModel
 from ...registry import Registry
 from ..loop import LoopState
@@ -23,7 +24,8 @@ from ..store import ImageStore
 
 @dataclass
 class PhaseRun:
-    """What a phase trains on and where it checkpoints."""
+    """What a phase trains on, where it checkpoints, and the processes it trains with
+    (each rank yields its :meth:`~hyperimage.distributed.World.part` of every global batch)."""
 
     model: HyperImageModel
     spec: PhaseSpec
@@ -33,6 +35,7 @@ class PhaseRun:
     val_store: ImageStore
     checkpoint: Path | None
     progress: bool
+    world: World = SINGLE
 
 
 class Phase(Protocol):

@@ -41,7 +41,7 @@ def train_ranker(run: PhaseRun) -> LoopState:
     confident mistakes. Afterwards the ranker's reference feature (what a single patch is
     compared with at test time) is set to the mean feature of the training patches.
     """
-    model = run.model
+    model, world = run.model, run.world
     ranker = model.stage1
     if model.config.preprocess != "none":
         raise ValueError("contour-pair training cuts patches from raw images: use preprocess 'none'")
@@ -65,16 +65,18 @@ def train_ranker(run: PhaseRun) -> LoopState:
             b = order[start : start + cfg.batch_size]
             pair = augment.apply(augmentations, torch.stack([authentic[b], tampered[b]], dim=1), gen)
             c1, c2, y = shuffle_pairs(pair[:, 0], pair[:, 1], gen)
-            yield torch.stack([c1, c2], dim=1), y
+            yield world.part(torch.stack([c1, c2], dim=1)), world.part(y)
 
-    def validate() -> float:
-        pred = torch.cat([decision(val_x[i : i + 256]) for i in range(0, len(val_x), 256)])
-        return float((pred * val_y <= 0).float().mean())
+    def validate() -> tuple[float, float]:
+        pred = torch.cat([decision(val_x[i : i + 256].to(world.device)).cpu() for i in range(0, len(val_x), 256)])
+        return float((pred * val_y <= 0).sum()), float(len(pred))
 
-    state = fit(decision, batches, validate, cfg, run.checkpoint, desc="stage 1 (pairs)", progress=run.progress)
+    state = fit(decision, batches, validate, cfg, run.checkpoint, desc="stage 1 (pairs)", progress=run.progress, world=world)
     with torch.no_grad():
         patches = torch.cat([authentic, tampered])
-        ranker.set_reference(torch.cat([ranker.forward_features(patches[i : i + 512]) for i in range(0, len(patches), 512)]))
+        ranker.set_reference(
+            torch.cat([ranker.forward_features(patches[i : i + 512].to(world.device)) for i in range(0, len(patches), 512)])
+        )
     return state
 
 

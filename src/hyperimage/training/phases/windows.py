@@ -33,9 +33,9 @@ def train_windows(run: PhaseRun) -> LoopState:
 
     Each epoch draws its windows (:func:`sample_windows`) and cuts each batch from the image
     store. The validation error is the weighted MAE over a fixed draw of validation
-    windows, with the rule's weights.
+    windows, with the rule's weights, each rank validating its share.
     """
-    model, train, val, cfg = run.model, run.train_store, run.val_store, run.spec.train
+    model, train, val, cfg, world = run.model, run.train_store, run.val_store, run.spec.train, run.world
     per_image = run.spec.args.get("windows_per_image")
     augmentations = run.spec.augment or []
     kept = train.kept_windows()
@@ -46,24 +46,29 @@ def train_windows(run: PhaseRun) -> LoopState:
     if len(val_idx) > val_cap:
         pick = torch.randperm(len(val_idx), generator=torch.Generator().manual_seed(cfg.seed))[:val_cap]
         val_idx = val_idx[pick.sort().values]
+    val_idx = val_idx[torch.arange(world.rank, len(val_idx), world.size)]
     val_w = val.weights[val_idx[:, 0], val_idx[:, 1], val_idx[:, 2]]
-    val_w = val_w / val_w.sum()
 
     def batches(gen: torch.Generator):
         idx = sample_windows(train, per_image, gen)
         idx = idx[torch.randperm(len(idx), generator=gen)]
         for start in range(0, len(idx), cfg.batch_size):
             b = idx[start : start + cfg.batch_size]
-            x = augment.apply(augmentations, train.windows(b[:, 0], b[:, 1], b[:, 2]), gen)
+            if augmentations:  # on the global batch, so every world size draws alike
+                x = world.part(augment.apply(augmentations, train.windows(b[:, 0], b[:, 1], b[:, 2]), gen))
+                b = world.part(b)
+            else:
+                b = world.part(b)
+                x = train.windows(b[:, 0], b[:, 1], b[:, 2])
             yield x, (train.labels[b[:, 0], b[:, 1], b[:, 2]] - shift) / scale
 
-    def validate() -> float:
+    def validate() -> tuple[float, float]:
         total = 0.0
         for start in range(0, len(val_idx), 4096):
             b = val_idx[start : start + 4096]
-            pred = model.stage1(val.windows(b[:, 0], b[:, 1], b[:, 2]))
+            pred = model.stage1(val.windows(b[:, 0], b[:, 1], b[:, 2]).to(world.device)).cpu()
             y = (val.labels[b[:, 0], b[:, 1], b[:, 2]] - shift) / scale
             total += float(((pred - y).abs() * val_w[start : start + 4096]).sum())
-        return total
+        return total, float(val_w.sum())
 
-    return fit(model.stage1, batches, validate, cfg, run.checkpoint, desc="stage 1", progress=run.progress)
+    return fit(model.stage1, batches, validate, cfg, run.checkpoint, desc="stage 1", progress=run.progress, world=world)
