@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from hyperimage.training import LOSSES, TrainConfig, class_weighted, fit
+from hyperimage.tasks import class_weighted
+from hyperimage.training import LOSSES, TrainConfig, fit
 
 
 def _problem():

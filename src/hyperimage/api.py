@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 
-from . import datasets, presets
+from . import datasets, presets, tasks
 from .datasets import folder, synthetic
 from .datasets.records import ImageRecord
 from .distributed import init_world, local_device, torchrun_env
@@ -27,7 +27,7 @@ from .explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
 from .io import ImageError
 from .lock import FolderLock
 from .model import HyperImageModel, read_image
-from .protocol import FORGERY_SPLIT, IQA_SPLIT, apply_saved_splits, random_split, save_splits
+from .protocol import apply_saved_splits, random_split, save_splits
 from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files
 from .training import Recipe, recipe as recipes, train as train_records
 from .training.recipe import RECIPE_FILE
@@ -102,7 +102,7 @@ def train(
         raise ValueError(f"{out}: exists and is not a model folder; give a new or empty folder to write the model to")
     config = presets.get(_preset_for(data, preset), method)
     config.stage1_args.update(stage1_args or {})
-    fractions = FORGERY_SPLIT if config.task == "classification" else IQA_SPLIT
+    fractions = tasks.get(config.task).split
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     if not isinstance(recipe, Recipe):

@@ -135,10 +135,7 @@ def heat_scale(model: HyperImageModel, readout: str = "patch") -> HeatScale:
         raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
     config = model.config
     worse_is_low = config.score.higher_is_better
-    if config.task == "classification":
-        worse, better = "more likely tampered", "more likely authentic"
-    else:
-        worse, better = "more damage", "less damage"
+    worse, better = model.task.worse, model.task.better
     low, high = _score_range(model)
     if readout == "gradient" and model.stage2 is not None:
         u, v = config.grid

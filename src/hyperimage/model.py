@@ -18,14 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__, lock, networks, preprocess
+from . import __version__, lock, networks, preprocess, tasks
 from .storage import CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json
 from .grid import PatchGrid, gather_windows
 from .hyper_image import chunk_size, lay_on_grid, stage1_features
 from .io import load_image
 
 METHODS = ("two-stage", "patch-average")
-TASKS = ("regression", "classification")
 STAGE1_DATA = ("windows", "contour-pairs")
 
 #: Bounds a saved config must keep to be loaded (inclusive): the patch side, the grid's
@@ -85,8 +84,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.task not in tasks.available():
+            raise ValueError(f"task must be one of {tuple(tasks.available())}, got {self.task!r}")
         if self.stage1_data not in STAGE1_DATA:
             raise ValueError(f"stage1_data must be one of {STAGE1_DATA}, got {self.stage1_data!r}")
         if self.channels not in (1, 3):
@@ -118,6 +117,7 @@ class HyperImageModel(nn.Module):
         super().__init__()
         self.config = config
         self.grid = PatchGrid(config.patch, config.grid, config.max_size)
+        self.task = tasks.get(config.task)
         self.preprocess = preprocess.get(config.preprocess)
         self.stage1 = networks.create(config.stage1, in_channels=config.channels, patch=config.patch, **config.stage1_args)
         self.stage2: nn.Module | None = None
@@ -177,7 +177,7 @@ class HyperImageModel(nn.Module):
         for classification the probability of class 1 (the sigmoid of the stage-2 logit)."""
         shift, scale = self.config.stage2_norm
         out = shift + scale * self.aggregate_raw(hyper)
-        return torch.sigmoid(out) if self.config.task == "classification" else out
+        return self.task.activate(out)
 
     def forward(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:
         """Images ``(B, C, H, W)`` -> raw image scores ``(B,)`` (Eq. 1); ``preprocessed`` as in :meth:`hyper_image`."""

@@ -36,7 +36,6 @@ from .datasets.records import ImageRecord
 from .distributed import local_world_size
 from .io import ImageError, walk_images
 from .model import HyperImageModel, read_image
-from .protocol import classification_metrics, correlations
 
 FORMATS = ("csv", "json")
 CSV_HEADER = ["image", "score"]
@@ -208,8 +207,7 @@ def evaluate_records(model: HyperImageModel, records: Sequence[ImageRecord], bat
     """
     preds = list(score_files(model, [r.path for r in records], batch_size))
     pairs = [(p.score, r.target) for p, r in zip(preds, records) if p.score is not None]
-    measure = classification_metrics if model.config.task == "classification" else correlations
-    metrics = measure([p for p, _ in pairs], [t for _, t in pairs]) if len(pairs) > 1 else {}
+    metrics = model.task.metrics([p for p, _ in pairs], [t for _, t in pairs]) if len(pairs) > 1 else {}
     return {
         **metrics,
         "n": len(pairs),

@@ -34,7 +34,8 @@ from PIL import Image
 
 from ..io import load_image
 from ..networks import create
-from ..training.loop import LOSSES, LoopState, TrainConfig, class_weighted, fit, label_norm
+from ..tasks import class_weighted, label_norm
+from ..training.loop import LOSSES, LoopState, TrainConfig, fit
 
 
 def load_resized(path: str | Path, size: tuple[int, int]) -> torch.Tensor:

@@ -7,10 +7,10 @@ never imports this package.
 """
 
 from .engine import TrainResult, patch_average_of, train
-from .loop import LOSSES, LoopState, TrainConfig, class_weighted, fit
+from .loop import LOSSES, LoopState, TrainConfig, fit
 from .recipe import PhaseSpec, Recipe
 
 __all__ = [
-    "LOSSES", "LoopState", "PhaseSpec", "Recipe", "TrainConfig", "TrainResult", "class_weighted", "fit",
+    "LOSSES", "LoopState", "PhaseSpec", "Recipe", "TrainConfig", "TrainResult", "fit",
     "patch_average_of", "train",
 ]

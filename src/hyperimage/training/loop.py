@@ -109,29 +109,12 @@ def weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return nn.functional.binary_cross_entropy_with_logits(logits, target)
 
 
-def class_weighted(labels: torch.Tensor) -> torch.Tensor:
-    """Binary labels ``(N,)`` -> ``(N, 2)`` ``[label, weight]`` for :func:`weighted_bce`.
-
-    Each class's weights sum to N / 2, so both classes carry half the loss whatever the
-    balance (CASIA-2 is 59% authentic).
-    """
-    positive = labels > 0.5
-    counts = torch.stack([(~positive).sum(), positive.sum()]).clamp(min=1).float()
-    return torch.stack([labels.float(), len(labels) / (2.0 * counts[positive.long()])], dim=1)
-
-
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mae": nn.functional.l1_loss,
     "mse": nn.functional.mse_loss,
     "bce": weighted_bce,
     "siamese": siamese_hinge,
 }
-
-
-def label_norm(values: torch.Tensor) -> tuple[float, float]:
-    """Mean and standard deviation of training targets (1 if degenerate), for standardising."""
-    scale = float(values.std()) if values.numel() > 1 else 1.0
-    return float(values.mean()), scale if scale > 1e-8 else 1.0
 
 
 @dataclass

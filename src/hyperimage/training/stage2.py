@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..distributed import SINGLE, World
 from ..model import HyperImageModel
 from . import augment
-from .loop import LOSSES, LoopState, TrainConfig, class_weighted, fit, label_norm
+from .loop import LOSSES, LoopState, TrainConfig, fit
 from .store import HyperImageCache
 
 
@@ -27,19 +26,17 @@ def train_stage2(
 ) -> LoopState:
     """Train stage 2 on hyper-images streamed from ``train`` and their image targets.
 
-    Regression: the loss of ``cfg`` on standardised targets. Classification: binary
+    The targets as the model's task encodes them (:mod:`hyperimage.tasks`): a regression
+    trains the loss of ``cfg`` on standardised targets; a classification binary
     cross-entropy on the logit with class weights, so each class carries half the loss
-    whatever the balance (CASIA-2 is 59% authentic). ``augmentations`` apply per batch, to the
-    global batch before each rank takes its part; each rank validates its share.
+    whatever the balance (CASIA-2 is 59% authentic). ``augmentations`` apply per batch, to
+    the global batch before each rank takes its part; each rank validates its share.
     """
-    if model.config.task == "classification":
-        model.config.stage2_norm = (0.0, 1.0)
-        cfg = replace(cfg, loss="bce")
-        ty, vy = class_weighted(train.targets), class_weighted(val.targets)
-    else:
-        shift, scale = label_norm(train.targets)
-        model.config.stage2_norm = (shift, scale)
-        ty, vy = (train.targets - shift) / scale, (val.targets - shift) / scale
+    task = model.task
+    norm = task.norm(train.targets)
+    model.config.stage2_norm = norm
+    cfg = replace(cfg, loss=task.loss or cfg.loss)
+    ty, vy = task.encode(train.targets, norm), task.encode(val.targets, norm)
     loss_fn = LOSSES[cfg.loss]
 
     def batches(gen: torch.Generator):
@@ -59,21 +56,7 @@ def train_stage2(
 
 
 def calibrate_average(model: HyperImageModel, means: torch.Tensor, targets: torch.Tensor) -> None:
-    """Patch averaging: map the mean patch score of each training image to its target.
-
-    Regression: a least-squares line. Classification: a class-weighted logistic regression
-    (scikit-learn), whose intercept and slope turn the mean score into a logit.
-    """
-    mean = means.double().numpy()
-    y = targets.double().numpy()
-    if model.config.task == "classification":
-        from sklearn.linear_model import LogisticRegression
-
-        fitted = LogisticRegression(class_weight="balanced").fit(mean[:, None], y > 0.5)
-        model.config.stage2_norm = (float(fitted.intercept_[0]), float(fitted.coef_[0, 0]))
-        return
-    if np.ptp(mean) > 0:
-        slope, intercept = np.polyfit(mean, y, 1)
-    else:
-        slope, intercept = 1.0, float(y.mean() - mean.mean())
-    model.config.stage2_norm = (float(intercept), float(slope))
+    """Patch averaging: map the mean patch score of each training image to its target, as
+    the model's task fits it (a least-squares line, or a class-weighted logistic regression
+    whose intercept and slope turn the mean score into a logit)."""
+    model.config.stage2_norm = model.task.calibrate(means.double().numpy(), targets.double().numpy())

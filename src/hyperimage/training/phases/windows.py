@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .. import augment
-from ..loop import LoopState, fit, label_norm
+from ...tasks import label_norm
+from ..loop import LoopState, fit
 from ..store import ImageStore
 from . import PhaseRun, register
 
