@@ -90,3 +90,22 @@ def test_weighted_bce_with_class_weights():
     expected = (each[0] * 2.0 + each[1:].sum() * 2 / 3) / 4.0
     assert torch.allclose(LOSSES["bce"](logits, target), expected)
     assert torch.allclose(LOSSES["bce"](logits, labels), each.mean())
+
+
+def test_fit_says_its_plan_and_a_time_estimate():
+    from hyperimage.training.loop import Plan
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 3), torch.randn(64)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Flatten(0))
+    lines = []
+
+    def batches(gen):
+        for i in range(0, 64, 8):
+            yield x[i : i + 8], y[i : i + 8]
+
+    plan = Plan("toy", "rows", 64, 8, lines.append)
+    fit(net, batches, lambda: 0.0, TrainConfig(epochs=3, patience=3), plan=plan)
+    assert lines[0] == "toy: 64 rows per epoch in 8 batches, up to 3 epochs (early stopping may end it sooner)"
+    assert lines[1].startswith("toy: about ") and "per epoch here (from the first 5 batches), at most" in lines[1]
+    assert len(lines) == 2

@@ -89,7 +89,8 @@ def train(
     ``out`` has one writer: the run holds its lock (:class:`.lock.FolderLock`; another
     run's raises :class:`.lock.FolderInUse`) and writes the model, ``splits.csv`` and
     ``training.json`` as one folder that replaces ``out`` whole, dropping the checkpoints.
-    ``log`` (default: stderr) hears about a resumed run or a stale lock taken over.
+    ``log`` (default: stderr) hears about a resumed run or a stale lock taken over, and what
+    each epoch draws and roughly how long the run will take here.
 
     ``device`` as ``--device`` (:func:`~hyperimage.distributed.resolve_device`). Under
     ``torchrun`` every rank trains (DistributedDataParallel, :func:`~hyperimage.distributed.init_world`)
@@ -115,7 +116,9 @@ def train(
             remove_stale_temporaries(where)
         if (out / CHECKPOINTS).is_dir():
             log(f"resuming from {out / CHECKPOINTS}")
-        model, result = train_records(records, config, recipe, workdir=out, seed=seed, progress=progress, world=world)
+        model, result = train_records(
+            records, config, recipe, workdir=out, seed=seed, progress=progress, world=world, log=log
+        )
         report = {
             "data": str(data.resolve()),
             "seed": seed,

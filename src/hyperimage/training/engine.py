@@ -88,6 +88,7 @@ def train(
     seed: int = 0,
     progress: bool = True,
     world: World = SINGLE,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[HyperImageModel, TrainResult]:
     """Train a model on records whose ``split`` is ``train`` / ``val`` (others are ignored).
 
@@ -97,7 +98,8 @@ def train(
 
     The model trains and is returned on ``world.device``; with several ranks each trains on
     its part of every global batch (:func:`~hyperimage.training.loop.fit`), rank 0 alone
-    prepares the shared store and caches and writes the checkpoints.
+    prepares the shared store and caches and writes the checkpoints. ``log`` hears what each
+    epoch draws and how long the run should take here (rank 0).
     """
     recipe = resolve(recipe or Recipe(), config).seeded(seed)
     train_recs = [r for r in records if r.split == "train"]
@@ -138,7 +140,7 @@ def train(
         for k, spec in enumerate(recipe.phases):
             run = phases.PhaseRun(
                 model, spec, train_recs, val_recs, train_store, val_store,
-                ckpt / f"stage1-{k}-{spec.name}.safetensors" if ckpt else None, progress, world,
+                ckpt / f"stage1-{k}-{spec.name}.safetensors" if ckpt else None, progress, world, log,
             )
             states[spec.name if spec.name not in states else f"{spec.name}-{k}"] = phases.get(spec.name)(run)
         train_h = hyper(train_store, "train-hyper")
@@ -149,7 +151,7 @@ def train(
             val_h = hyper(val_store, "val-hyper")
             s2 = train_stage2(
                 model, train_h, val_h, recipe.stage2, recipe.stage2_augment,
-                ckpt / "stage2.safetensors" if ckpt else None, progress, world,
+                ckpt / "stage2.safetensors" if ckpt else None, progress, world, log,
             )
     model.eval()
     result = TrainResult(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -169,6 +170,52 @@ def _validation_error(validate: Validation, world: World) -> float:
     return float(sums[0] / sums[1])
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One epoch of a run, for the announcement :func:`fit` makes: ``items`` of ``what``
+    (e.g. "windows") in ``steps`` batches, said through ``log``."""
+
+    desc: str
+    what: str
+    items: int
+    steps: int
+    log: Callable[[str], None]
+
+
+class _Timer:
+    """Says a run's plan, then its time per epoch here from the first :attr:`PROBE` steps
+    (fewer if an epoch has fewer)."""
+
+    PROBE = 5
+
+    def __init__(self, plan: Plan, config: "TrainConfig", done: int):
+        self.plan, self.left, self.seen = plan, config.epochs - done, 0
+        self.probe = max(1, min(self.PROBE, plan.steps))
+        plan.log(
+            f"{plan.desc}: {plan.items:,} {plan.what} per epoch in {plan.steps:,} batches, "
+            f"up to {self.left} epoch{'s' * (self.left != 1)} (early stopping may end it sooner)"
+        )
+        self.start = time.perf_counter()
+
+    def step(self) -> None:
+        self.seen += 1
+        if self.seen != self.probe:
+            return
+        per_epoch = (time.perf_counter() - self.start) / self.probe * self.plan.steps
+        self.plan.log(
+            f"{self.plan.desc}: about {_duration(per_epoch)} per epoch here (from the first {self.probe} batches), "
+            f"at most {_duration(per_epoch * self.left)} for {self.left} epochs"
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def fit(
     module: nn.Module,
     batches: Batches,
@@ -178,6 +225,7 @@ def fit(
     desc: str = "train",
     progress: bool = True,
     world: World = SINGLE,
+    plan: Plan | None = None,
 ) -> LoopState:
     """Train ``module`` on ``world.device`` and leave it holding the weights with the best validation error.
 
@@ -203,6 +251,8 @@ def fit(
         that write, so a later run never reads half a file.
     progress : a tqdm bar (rank 0 only).
     world : the processes (:data:`~hyperimage.distributed.SINGLE`: this one alone).
+    plan : what one epoch holds and where to say it: rank 0 says it before the first
+        epoch, and after the first few steps how long an epoch and the run take here.
 
     The logged training loss is the mean over all ranks' items.
     """
@@ -224,6 +274,7 @@ def fit(
     bar = tqdm(
         total=config.epochs, initial=state.epoch, desc=desc, disable=not progress or not world.is_main, leave=False, dynamic_ncols=True
     )
+    timer = _Timer(plan, config, state.epoch) if plan is not None and world.is_main else None
     while state.epoch < config.epochs and not state.stopped_early:
         module.train()
         total, count = 0.0, 0
@@ -240,6 +291,8 @@ def fit(
             loss.backward()
             opt.step()
             state.step += 1
+            if timer is not None:
+                timer.step()
             total += float(loss.detach()) * len(y)
             count += len(y)
         if world.size > 1:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from ..distributed import SINGLE, World
 from ..model import HyperImageModel
 from . import augment
-from .loop import LOSSES, LoopState, TrainConfig, fit
+from .loop import LOSSES, LoopState, Plan, TrainConfig, fit
 from .store import HyperImageCache
 
 
@@ -23,6 +24,7 @@ def train_stage2(
     checkpoint: Path | None = None,
     progress: bool = True,
     world: World = SINGLE,
+    log: Callable[[str], None] | None = None,
 ) -> LoopState:
     """Train stage 2 on hyper-images streamed from ``train`` and their image targets.
 
@@ -52,7 +54,8 @@ def train_stage2(
         weight = vy[mine, 1].sum() if vy.ndim == 2 else torch.tensor(float(len(mine)))
         return float(loss_fn(pred, vy[mine])) * float(weight), float(weight)
 
-    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress, world=world)
+    plan = None if log is None else Plan("stage 2", "hyper-images", len(ty), -(-len(ty) // cfg.batch_size), log)
+    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress, world=world, plan=plan)
 
 
 def calibrate_average(model: HyperImageModel, means: torch.Tensor, targets: torch.Tensor) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from ...datasets.records import ImageRecord
 from ...distributed import SINGLE, World
 from ...model import HyperImageModel
 from ...registry import Registry
-from ..loop import LoopState
+from ..loop import LoopState, Plan
 from ..recipe import PhaseSpec
 from ..store import ImageStore
 
@@ -36,6 +36,11 @@ class PhaseRun:
     checkpoint: Path | None
     progress: bool
     world: World = SINGLE
+    log: Callable[[str], None] | None = None
+
+    def plan(self, desc: str, what: str, items: int, batch_size: int) -> Plan | None:
+        """The epoch :func:`~hyperimage.training.loop.fit` announces through :attr:`log` (none without one)."""
+        return None if self.log is None else Plan(desc, what, items, -(-items // batch_size), self.log)
 
 
 class Phase(Protocol):

@@ -71,7 +71,10 @@ def train_ranker(run: PhaseRun) -> LoopState:
         pred = torch.cat([decision(val_x[i : i + 256].to(world.device)).cpu() for i in range(0, len(val_x), 256)])
         return float((pred * val_y <= 0).sum()), float(len(pred))
 
-    state = fit(decision, batches, validate, cfg, run.checkpoint, desc="stage 1 (pairs)", progress=run.progress, world=world)
+    state = fit(
+        decision, batches, validate, cfg, run.checkpoint, desc="stage 1 (pairs)", progress=run.progress, world=world,
+        plan=run.plan("stage 1 (contour pairs)", "patch pairs", len(authentic), cfg.batch_size),
+    )
     with torch.no_grad():
         patches = torch.cat([authentic, tampered])
         ranker.set_reference(

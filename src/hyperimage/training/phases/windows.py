@@ -72,4 +72,8 @@ def train_windows(run: PhaseRun) -> LoopState:
             total += float(((pred - y).abs() * val_w[start : start + 4096]).sum())
         return total, float(val_w.sum())
 
-    return fit(model.stage1, batches, validate, cfg, run.checkpoint, desc="stage 1", progress=run.progress, world=world)
+    drawn = len(kept) if per_image is None else min(per_image * len(train), len(kept))
+    return fit(
+        model.stage1, batches, validate, cfg, run.checkpoint, desc="stage 1", progress=run.progress, world=world,
+        plan=run.plan("stage 1 (windows)", "windows", drawn, cfg.batch_size),
+    )
