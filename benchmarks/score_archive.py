@@ -43,6 +43,8 @@ from PIL import Image
 from hyperimage.photos import builtin_photos
 from hyperimage.scoring import default_workers, read_rows
 
+from _memory import tree_pss_kib
+
 SIZE = (384, 512)
 SRC = Path(__file__).resolve().parents[1] / "src"
 MODEL = SRC / "hyperimage" / "models" / "iqa"
@@ -84,31 +86,6 @@ def make_archive(cache: Path, n: int) -> list[Path]:
             pool.map(_write, missing, chunksize=64)
         print(f"wrote {len(missing)} images to {cache} in {time.perf_counter() - start:.0f} s")
     return [image_path(cache, i) for i in range(n)]
-
-
-def tree_pss_kib(pid: int) -> int:
-    """Proportional resident memory (``Pss``: a page shared by k processes counts 1/k in
-    each, so forked workers' shared pages count once) of ``pid`` and all its descendants,
-    in KiB (0 for processes gone)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo += children.get(p, [])
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                total += next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
-        except OSError:
-            pass
-    return total
 
 
 def count_rows(path: Path) -> int:
