@@ -1,5 +1,6 @@
-"""Name -> object registries, so adding an architecture, a preset, a preprocessing or a
-window-label rule is one new function plus its decorator line."""
+"""Name -> object registries, so adding an architecture, a preset, a preprocessing, a
+window-label rule, a data set layout, a loss, an optimiser, a training phase, an
+augmentation or a recipe is one new function (or module) plus its registration line."""
 
 from __future__ import annotations
 
@@ -36,3 +37,10 @@ class Registry(Generic[T]):
     def available(self) -> list[str]:
         """Registered names, sorted."""
         return sorted(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        """``(name, object)`` pairs in the order they were registered."""
+        return list(self._items.items())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items

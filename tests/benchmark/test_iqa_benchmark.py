@@ -29,7 +29,7 @@ def test_livec_runs_the_80_20_protocol_with_a_registered_baseline(tiny_livec, mo
         seen.append((len(train), len(val), len(test), {r.path for r in train} & {r.path for r in test}))
         return [-float(np.std(np.asarray(__import__("PIL.Image").Image.open(r.path)))) for r in test]
 
-    monkeypatch.setitem(iqa.BASELINES, "noise", noise_level)
+    monkeypatch.setitem(iqa.BASELINES._items, "noise", noise_level)
     budget = iqa.Budget(
         splits=1,
         photos="builtin",
@@ -52,7 +52,7 @@ def test_an_official_split_gives_one_run_unless_random_splits_are_asked(tmp_path
     root = make_koniq(tmp_path, sets=["training", "training", "training", "validation", "test", "test"])
     seen, logged = [], []
     monkeypatch.setattr(iqa, "_cnn_rows", lambda *args: {})
-    monkeypatch.setitem(iqa.BASELINES, "mos", lambda train, val, test, seed, budget: seen.append(len(test)) or [r.target for r in test])
+    monkeypatch.setitem(iqa.BASELINES._items, "mos", lambda train, val, test, seed, budget: seen.append(len(test)) or [r.target for r in test])
     budget = iqa.Budget(splits=3, photos="builtin", baselines=("mos",))
     results = iqa.run(root, budget, log=logged.append)
     assert seen == [2] and results["budget"]["splits"] == 1

@@ -90,7 +90,7 @@ class EndToEndCNN:
         loss: str = "bce",
     ):
         if loss not in LOSSES or loss == "siamese":
-            raise ValueError(f"loss must be one of {sorted(set(LOSSES) - {'siamese'})}, got {loss!r}")
+            raise ValueError(f"loss must be one of {sorted(set(LOSSES.available()) - {'siamese'})}, got {loss!r}")
         torch.manual_seed(seed)
         self.size = tuple(size)
         self.loss = loss
@@ -149,7 +149,7 @@ class EndToEndCNN:
 
         def validate() -> float:
             out = torch.cat([self.network(self._inputs(vx[i : i + 32])) for i in range(0, len(vx), 32)])
-            return float(LOSSES[self.loss](out, vy))
+            return float(LOSSES.get(self.loss)(out, vy))
 
         return fit(self.network, batches, validate, cfg, desc="end-to-end", progress=progress)
 

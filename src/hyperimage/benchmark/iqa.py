@@ -37,6 +37,7 @@ from ..datasets.records import ImageRecord
 from ..io import load_image
 from ..training import Recipe, TrainConfig, patch_average_of, recipe, train
 from ..model import HyperImageModel
+from ..registry import Registry
 from ..protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
 from ..scoring import score_files
 
@@ -77,7 +78,7 @@ class Budget:
         """This budget restricted to ``rows``: the CNN rows (trained together, sharing stage 1)
         if any of them is named, and the named baselines. Splits depend only on the seed, so
         rows run separately with one seed see the same splits."""
-        known = (*ROWS, *BASELINES)
+        known = (*ROWS, *BASELINES.available())
         if unknown := [r for r in rows if r not in known]:
             raise ValueError(f"unknown row(s) {', '.join(unknown)}; rows are {', '.join(known)}")
         return replace(self, cnn=any(r in ROWS for r in rows), baselines=tuple(r for r in rows if r in BASELINES))
@@ -128,17 +129,8 @@ NO_REFERENCE = "n/a: selective patch training needs a pristine reference, which 
 #: A baseline row: (training, validation and test records, seed, budget) -> scores of the test records.
 Baseline = Callable[[list[ImageRecord], list[ImageRecord], list[ImageRecord], int, "Budget"], Sequence[float]]
 #: Baseline rows by name, run beside the CNN rows on the same splits (see :func:`register_baseline`).
-BASELINES: dict[str, Baseline] = {}
-
-
-def register_baseline(name: str) -> Callable[[Baseline], Baseline]:
-    """Add a baseline row to :data:`BASELINES` (a decorator)."""
-
-    def add(fn: Baseline) -> Baseline:
-        BASELINES[name] = fn
-        return fn
-
-    return add
+BASELINES: Registry[Baseline] = Registry("baseline row")
+register_baseline = BASELINES.register
 
 
 @lru_cache(maxsize=None)
@@ -247,7 +239,7 @@ def run(
         for row, model in models.items():
             scores[row] = [p.score for p in score_files(model, [r.path for r in test])]
         for row in budget.baselines:
-            scores[row] = list(BASELINES[row](parts["train"], parts["val"], test, seed + split, budget))
+            scores[row] = list(BASELINES.get(row)(parts["train"], parts["val"], test, seed + split, budget))
         chosen = {subset: {r.path for r in (iqa_photos.select(test, subset) if photo else test)} for subset in subsets}
         for row, pred in scores.items():
             for subset in subsets:

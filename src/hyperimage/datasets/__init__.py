@@ -6,20 +6,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from types import ModuleType
+
+from ..registry import Registry
 from . import casia1, casia2, folder, kadid, koniq, live, livec, tid2013
 from .records import ImageRecord
 
-#: Loaders tried in order by :func:`load`; a folder with ``labels.csv`` always wins.
-LOADERS = {
-    "folder": folder,
-    "live": live,
-    "tid2013": tid2013,
-    "kadid10k": kadid,
-    "livec": livec,
-    "koniq10k": koniq,
-    "casia1": casia1,
-    "casia2": casia2,
-}
+#: Loader modules (``looks_like``, ``load``, ``HIGHER_IS_BETTER``) tried in registration
+#: order by :func:`detect`; a folder with ``labels.csv`` always wins. A new layout is one
+#: module here and its line below.
+LOADERS: Registry[ModuleType] = Registry("data set layout")
+for _name, _module in (
+    ("folder", folder), ("live", live), ("tid2013", tid2013), ("kadid10k", kadid), ("livec", livec),
+    ("koniq10k", koniq), ("casia1", casia1), ("casia2", casia2),
+):
+    LOADERS.register(_name)(_module)
 
 
 def detect(root: str | Path) -> str:
@@ -41,7 +42,7 @@ def load(root: str | Path, allow_outside: bool = False) -> list[ImageRecord]:
     name = detect(root)
     if name == "folder":
         return folder.load(Path(root), allow_outside=allow_outside)
-    return LOADERS[name].load(Path(root))
+    return LOADERS.get(name).load(Path(root))
 
 
 def higher_is_better(root: str | Path) -> bool:
@@ -49,4 +50,4 @@ def higher_is_better(root: str | Path) -> bool:
     name = detect(root)
     if name == "folder":
         return bool(folder.meta(root).get("higher_is_better", True))
-    return bool(LOADERS[name].HIGHER_IS_BETTER)
+    return bool(LOADERS.get(name).HIGHER_IS_BETTER)

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from ..distributed import SINGLE, World
 from ..ranking import siamese_hinge
+from ..registry import Registry
 from ..storage import load_tensors, prefixed, save_tensors, unprefixed
 
 Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]]
@@ -57,11 +58,10 @@ def _adamw(params: Iterable[nn.Parameter], config: "TrainConfig") -> torch.optim
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter], "TrainConfig"], torch.optim.Optimizer]] = {
-    "sgd": _sgd,
-    "adam": _adam,
-    "adamw": _adamw,
-}
+OPTIMIZERS: Registry[Callable[[Iterable[nn.Parameter], "TrainConfig"], torch.optim.Optimizer]] = Registry("optimizer")
+OPTIMIZERS.register("sgd")(_sgd)
+OPTIMIZERS.register("adam")(_adam)
+OPTIMIZERS.register("adamw")(_adamw)
 #: ``paper``: ``lr0 / (1 + decay * updates)``, divided on a plateau; ``cosine``: per epoch
 #: ``lr0 * (1 + cos(pi * epoch / epochs)) / 2``, no plateau division.
 SCHEDULES = ("paper", "cosine")
@@ -87,12 +87,10 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(sorted(OPTIMIZERS))}")
+        OPTIMIZERS.get(self.optimizer)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; known: {', '.join(sorted(LOSSES))}")
+        LOSSES.get(self.loss)
 
     @classmethod
     def stage2_default(cls) -> "TrainConfig":
@@ -110,12 +108,11 @@ def weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return nn.functional.binary_cross_entropy_with_logits(logits, target)
 
 
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "mae": nn.functional.l1_loss,
-    "mse": nn.functional.mse_loss,
-    "bce": weighted_bce,
-    "siamese": siamese_hinge,
-}
+LOSSES: Registry[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = Registry("loss")
+LOSSES.register("mae")(nn.functional.l1_loss)
+LOSSES.register("mse")(nn.functional.mse_loss)
+LOSSES.register("bce")(weighted_bce)
+LOSSES.register("siamese")(siamese_hinge)
 
 
 @dataclass
@@ -258,9 +255,9 @@ def fit(
     """
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    loss_fn = LOSSES[config.loss]
+    loss_fn = LOSSES.get(config.loss)
     module.to(world.device)
-    opt = OPTIMIZERS[config.optimizer](module.parameters(), config)
+    opt = OPTIMIZERS.get(config.optimizer)(module.parameters(), config)
     state = LoopState(base_lr=config.lr)
     best = copy.deepcopy(module.state_dict())
     path = Path(checkpoint) if checkpoint is not None else None

@@ -39,7 +39,7 @@ def train_stage2(
     model.config.stage2_norm = norm
     cfg = replace(cfg, loss=task.loss or cfg.loss)
     ty, vy = task.encode(train.targets, norm), task.encode(val.targets, norm)
-    loss_fn = LOSSES[cfg.loss]
+    loss_fn = LOSSES.get(cfg.loss)
 
     def batches(gen: torch.Generator):
         order = torch.randperm(len(ty), generator=gen)
