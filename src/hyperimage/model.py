@@ -119,7 +119,7 @@ class HyperImageModel(nn.Module):
         self.grid = PatchGrid(config.patch, config.grid, config.max_size)
         self.task = tasks.get(config.task)
         self.preprocess = preprocess.get(config.preprocess)
-        self.stage1 = networks.create(config.stage1, in_channels=config.channels, patch=config.patch, **config.stage1_args)
+        self.stage1 = networks.create_stage1(config.stage1, in_channels=config.channels, patch=config.patch, **config.stage1_args)
         self.stage2: nn.Module | None = None
         if config.method == "two-stage":
             self.stage2 = networks.create(
@@ -134,15 +134,14 @@ class HyperImageModel(nn.Module):
     def grid_features(self, x: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
         """Stage-1 features of the patches at ``rows`` x ``cols`` of preprocessed images.
 
-        ``(B, C, H, W)`` -> ``(B, U, V, D)``. A stage-1 network with a ``grid_features``
-        method computes them in one fully convolutional pass (the fast path); otherwise the
+        ``(B, C, H, W)`` -> ``(B, U, V, D)``. A :class:`~hyperimage.networks.GridStage1`
+        computes them in one fully convolutional pass (the fast path); otherwise the
         patches are cut out a few images at a time (as many as fill one stage-1 chunk, at
         least one: a 15 x 15 grid of 64-px RGB patches is 11 MB per image) and pushed
         through stage 1 in channels-last chunks (:func:`~hyperimage.hyper_image.stage1_features`).
         """
-        fast = getattr(self.stage1, "grid_features", None)
-        if fast is not None:
-            return fast(x, torch.as_tensor(rows), torch.as_tensor(cols))
+        if isinstance(self.stage1, networks.GridStage1):
+            return self.stage1.grid_features(x, torch.as_tensor(rows), torch.as_tensor(cols))
         p = self.grid.patch
         per = max(1, chunk_size(x.shape[1] * p * p) // (len(rows) * len(cols)))
         return torch.cat([stage1_features(self.stage1, gather_windows(x[i : i + per], rows, cols, p)) for i in range(0, x.shape[0], per)])
