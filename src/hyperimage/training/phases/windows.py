@@ -11,6 +11,11 @@ from ..store import ImageStore
 from . import PhaseRun, register
 
 
+#: Validation windows per stage-1 call: Kang's first layer holds 50 x 28 x 28 floats per
+#: window, 160 MB for 1,024 windows.
+VAL_CHUNK = 1024
+
+
 def sample_windows(store: ImageStore, per_image: int | None, gen: torch.Generator) -> torch.Tensor:
     """Window indices ``(K, 3)`` for one epoch.
 
@@ -65,11 +70,11 @@ def train_windows(run: PhaseRun) -> LoopState:
 
     def validate() -> tuple[float, float]:
         total = 0.0
-        for start in range(0, len(val_idx), 4096):
-            b = val_idx[start : start + 4096]
+        for start in range(0, len(val_idx), VAL_CHUNK):
+            b = val_idx[start : start + VAL_CHUNK]
             pred = model.stage1(val.windows(b[:, 0], b[:, 1], b[:, 2]).to(world.device)).cpu()
             y = (val.labels[b[:, 0], b[:, 1], b[:, 2]] - shift) / scale
-            total += float(((pred - y).abs() * val_w[start : start + 4096]).sum())
+            total += float(((pred - y).abs() * val_w[start : start + VAL_CHUNK]).sum())
         return total, float(val_w.sum())
 
     drawn = len(kept) if per_image is None else min(per_image * len(train), len(kept))
