@@ -33,12 +33,14 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from hyperimage import datasets, presets
-from hyperimage.benchmark.forgery import truth_mask
-from hyperimage.datasets.records import ImageRecord
-from hyperimage.io import load_image
-from hyperimage.model import HyperImageModel
-from hyperimage.protocol import FORGERY_SPLIT, random_split
+from hyperimage.data import datasets
+
+from hyperimage import presets
+from hyperimage.evaluation.benchmark.forgery import truth_mask
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.io import load_image
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
 from hyperimage.training import Recipe, TrainConfig, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 from hyperimage.training.store import HyperImageCache, ImageStore

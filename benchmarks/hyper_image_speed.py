@@ -15,7 +15,7 @@ in the same rounds, and the end-to-end figure (raw images to scores by path (a))
     patches' zero padding, the per-position mean patch before the clamped residual, and
     MP(2) grids aligned to origins 13 and 22 px apart), so it is the per-patch path batched
     tightly: patches cut one image at a time, 85 at a time through stage 1 (about 2^20
-    input values, :data:`hyperimage.hyper_image.CHUNK_VALUES`), channels-last.
+    input values, :data:`hyperimage.inference.hyper_image.CHUNK_VALUES`), channels-last.
 (b) explicit patches: ``grid.extract`` cuts all patches of the batch. For tid
     ``stage1_features`` pushes them through stage 1; for forgery (b) is the per-patch path
     as it was before the fast path (4096 patches at a time, contiguous NCHW layout; it does
@@ -57,9 +57,9 @@ import torch
 
 from hyperimage import api, presets
 from hyperimage.distributed import DEVICES, resolve_device
-from hyperimage.hyper_image import lay_on_grid, stage1_features
-from hyperimage.model import HyperImageModel
-from hyperimage.photos import builtin_photos
+from hyperimage.inference.hyper_image import lay_on_grid, stage1_features
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.data.photos import builtin_photos
 
 #: (height, width) of the benchmark images of each preset.
 SIZES = {"tid": (384, 512), "forgery": (256, 384)}

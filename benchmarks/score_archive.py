@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hyperimage.photos import builtin_photos
-from hyperimage.scoring import default_workers, read_rows
+from hyperimage.data.photos import builtin_photos
+from hyperimage.inference.scoring import default_workers, read_rows
 
 from _memory import tree_pss_kib
 

@@ -46,8 +46,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hyperimage.distortions import distort
-from hyperimage.photos import builtin_photos
+from hyperimage.data.distortions import distort
+from hyperimage.data.photos import builtin_photos
 
 from _memory import tree_pss_kib
 

@@ -17,8 +17,8 @@ def make_livec():
     names are the study's training images (``Images/trainingImages/``). Random images."""
     import scipy.io
 
-    from hyperimage.datasets import livec
-    from hyperimage.io import save_image
+    from hyperimage.data.datasets import livec
+    from hyperimage.data.io import save_image
 
     def make(parent, names, mos, size: int = 40, images=None):
         root = parent / "ChallengeDB_release"
@@ -44,8 +44,8 @@ def make_koniq():
     """Writes a KonIQ-10k folder in its published layout: ``make_koniq(parent, rows=None,
     sets=None)`` -> ``parent/koniq10k`` with 6 images in ``1024x768/``; ``rows`` replace the
     CSV's data rows, ``sets`` add the official ``set`` column (the release's sets file)."""
-    from hyperimage.datasets import koniq
-    from hyperimage.io import save_image
+    from hyperimage.data.datasets import koniq
+    from hyperimage.data.io import save_image
 
     header = "image_name,c1,c2,c3,c4,c5,c_total,MOS,SD,MOS_zscore"
 

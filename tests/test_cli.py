@@ -238,7 +238,7 @@ BROKEN_MODELS = {
 def saved_model(tmp_path):
     """A freshly initialised synthetic-preset model folder (no training needed to test loading)."""
     from hyperimage import presets
-    from hyperimage.model import HyperImageModel
+    from hyperimage.inference.model import HyperImageModel
 
     return HyperImageModel(presets.get("synthetic")).save(tmp_path / "model")
 

@@ -6,8 +6,8 @@ from typer.testing import CliRunner
 
 from hyperimage import api
 from hyperimage.cli import app
-from hyperimage.io import save_image
-from hyperimage.photos import builtin_photos
+from hyperimage.data.io import save_image
+from hyperimage.data.photos import builtin_photos
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ def test_score_and_explain_without_a_model_argument(photo, tmp_path):
 
 
 def test_default_model_prefers_the_pristine_photo(photo, tmp_path):
-    from hyperimage.distortions import distort
-    from hyperimage.io import load_image
+    from hyperimage.data.distortions import distort
+    from hyperimage.data.io import load_image
 
     img = load_image(photo)
     noisy = tmp_path / "noisy.png"

@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 
 from hyperimage import presets
-from hyperimage.explain import GRADIENT_SHARES, cell_map, heat_map, heat_scale, save_grid, to_pixels
-from hyperimage.ranking import DELTA
-from hyperimage.model import HyperImageModel
+from hyperimage.inference.explain import GRADIENT_SHARES, cell_map, heat_map, heat_scale, save_grid, to_pixels
+from hyperimage.inference.ranking import DELTA
+from hyperimage.inference.model import HyperImageModel
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_save_grid_writes_npy_and_csv_beside_the_png(model, tmp_path):
 
 def test_explain_uses_one_scale_for_every_image_and_saves_the_raw_grid(model, tmp_path, monkeypatch):
     from hyperimage import api
-    from hyperimage.io import save_image
+    from hyperimage.data.io import save_image
 
     used = []
     real = api.save_overlay

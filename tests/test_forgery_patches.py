@@ -1,4 +1,4 @@
-"""Tests of the stage-1 forgery patch pairs (hyperimage.forgery_patches)."""
+"""Tests of the stage-1 forgery patch pairs (hyperimage.data.forgery_patches)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from hyperimage.datasets.records import ImageRecord
-from hyperimage.datasets.tampering import make_tampering_dataset
-from hyperimage.forgery_patches import (
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.datasets.tampering import make_tampering_dataset
+from hyperimage.data.forgery_patches import (
     contour_patch_pairs,
     contour_points,
     crop_patches,
     mean_patch,
     pairs_from_records,
 )
-from hyperimage.io import load_image, save_image
+from hyperimage.data.io import load_image, save_image
 
 SHAPE = (100, 120)
 

@@ -9,11 +9,11 @@ from PIL import Image
 from scipy import ndimage
 
 from hyperimage import presets
-from hyperimage.datasets import folder
-from hyperimage.datasets.tampering import TamperConfig, make_tampering_dataset
-from hyperimage.model import HyperImageModel, ModelConfig, read_image
-from hyperimage.protocol import FORGERY_SPLIT, random_split
-from hyperimage.scoring import evaluate_records
+from hyperimage.data.datasets import folder
+from hyperimage.data.datasets.tampering import TamperConfig, make_tampering_dataset
+from hyperimage.inference.model import HyperImageModel, ModelConfig, read_image
+from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
+from hyperimage.evaluation.protocol import evaluate_records
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
 
 SIZE = (96, 128)
@@ -123,7 +123,7 @@ def test_classification_config_is_validated():
 
 
 def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
-    from hyperimage.benchmark import forgery
+    from hyperimage.evaluation.benchmark import forgery
 
     root = tiny_forgery[0].path.parent.parent
     recipe = Recipe.simple(
@@ -159,8 +159,8 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
 
 
 def test_benchmark_is_built_once_from_the_chosen_photo_sources(tmp_path, monkeypatch):
-    import hyperimage.photos
-    from hyperimage.benchmark import forgery
+    import hyperimage.data.photos
+    from hyperimage.evaluation.benchmark import forgery
 
     asked = []
 
@@ -173,7 +173,7 @@ def test_benchmark_is_built_once_from_the_chosen_photo_sources(tmp_path, monkeyp
         (out / "manifest.json").write_text("[]")
         return []
 
-    monkeypatch.setattr(hyperimage.photos, "gather_photos", fake_gather)
+    monkeypatch.setattr(hyperimage.data.photos, "gather_photos", fake_gather)
     data = forgery.build_tampering_benchmark(tmp_path, 6, seed=0, sources=("pypi", "debian"))
     assert data == tmp_path / "forgery-pypi-debian-n6-seed0" and asked == [("pypi", "debian")]
     assert len(folder.load(data)) == 6

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from hyperimage.grid import PatchGrid, axis_origins, eq2_stride, gather_windows
+from hyperimage.inference.grid import PatchGrid, axis_origins, eq2_stride, gather_windows
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hyperimage.io import MAX_PIXELS, ImageError, image_size, load_image, save_image
+from hyperimage.data.io import MAX_PIXELS, ImageError, image_size, load_image, save_image
 
 
 def _png(tmp_path, arr, mode=None, name="a.png"):

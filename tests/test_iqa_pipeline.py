@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from hyperimage import presets
-from hyperimage.datasets import folder, iqa_photos
-from hyperimage.photos import builtin_photos
-from hyperimage.protocol import random_split
-from hyperimage.scoring import evaluate_records
+from hyperimage.data.datasets import folder, iqa_photos
+from hyperimage.data.photos import builtin_photos
+from hyperimage.evaluation.protocol import random_split
+from hyperimage.evaluation.protocol import evaluate_records
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
 from hyperimage.training.store import ImageStore
 
@@ -23,7 +23,7 @@ def tiny_iqa(tmp_path_factory):
 
 def test_selective_windows_come_from_damaged_regions_and_references(tiny_iqa, tmp_path):
     model = presets.get("tid")
-    from hyperimage.model import HyperImageModel
+    from hyperimage.inference.model import HyperImageModel
 
     bank = ImageStore.prepare([r for r in tiny_iqa if r.split == "train"], HyperImageModel(model), tmp_path)
     pristine = torch.tensor([r.distortion == iqa_photos.NO_DISTORTION for r in bank.records])

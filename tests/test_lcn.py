@@ -1,11 +1,11 @@
-"""Tests for hyperimage.lcn: local contrast normalisation, Eq. 4 of the paper."""
+"""Tests for hyperimage.inference.lcn: local contrast normalisation, Eq. 4 of the paper."""
 
 import numpy as np
 import pytest
 import torch
 
-from hyperimage import lcn as lcn_module
-from hyperimage.lcn import gaussian_window, lcn, lcn_torch
+from hyperimage.inference import lcn as lcn_module
+from hyperimage.inference.lcn import gaussian_window, lcn, lcn_torch
 
 
 def _textured(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

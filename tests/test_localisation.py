@@ -1,11 +1,11 @@
-"""Pixel-level localisation scores (hyperimage.localisation)."""
+"""Pixel-level localisation scores (hyperimage.evaluation.localisation)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hyperimage.localisation import centre_mask, flag_top, mask_scores
+from hyperimage.evaluation.localisation import centre_mask, flag_top, mask_scores
 
 
 def test_flag_top_flags_the_highest_share_and_never_nan():

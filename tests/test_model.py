@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from hyperimage import networks, presets
-from hyperimage.datasets import synthetic
-from hyperimage.datasets.records import ImageRecord
-from hyperimage.model import HyperImageModel, ModelConfig
+from hyperimage.inference import networks
+
+from hyperimage import presets
+from hyperimage.data.datasets import synthetic
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.inference.model import HyperImageModel, ModelConfig
 from hyperimage.training.store import HyperImageCache, ImageStore
 
 

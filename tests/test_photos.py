@@ -1,4 +1,4 @@
-"""Tests of the pristine-photo gatherer (hyperimage.photos); offline, on fake package archives."""
+"""Tests of the pristine-photo gatherer (hyperimage.data.photos); offline, on fake package archives."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from hyperimage.photos import (
+from hyperimage.data.photos import (
     CATALOGUE,
     PhotoSource,
     PhotoSourceWarning,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hyperimage import presets
-from hyperimage.grid import PatchGrid
+from hyperimage.inference.grid import PatchGrid
 
 #: (preset, (height, width) of a data set's photo): LIVE-C 500 x 500 (its largest 640 x 960),
 #: KonIQ-10k 1024 x 768, CASIA v1 384 x 256 in both orientations.

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hyperimage.datasets.records import ImageRecord
-from hyperimage.protocol import classification_metrics, correlations, random_split, summarise
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.evaluation.protocol import classification_metrics, correlations, random_split, summarise
 
 
 def test_correlations_match_scipy_and_handle_constants():

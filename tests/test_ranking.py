@@ -1,4 +1,4 @@
-"""Tests of the pairwise ranking losses and the Siamese ranker (hyperimage.ranking)."""
+"""Tests of the pairwise ranking losses and the Siamese ranker (hyperimage.inference.ranking)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from hyperimage.networks.layers import conv_stack, init_weights
-from hyperimage.ranking import (
+from hyperimage.inference.networks.layers import conv_stack, init_weights
+from hyperimage.inference.ranking import (
     PairDecision,
     SiameseRanker,
     all_pairs_hinge,

@@ -1,4 +1,4 @@
-"""Tests of archive scoring (hyperimage.scoring): lazy walk, output and resume, workers, shards, SIGINT."""
+"""Tests of archive scoring (hyperimage.inference.scoring): lazy walk, output and resume, workers, shards, SIGINT."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
-from hyperimage import io as hio
+from hyperimage.data import io as hio
 from hyperimage import presets
-from hyperimage.model import HyperImageModel
-from hyperimage.scoring import part_file, read_rows, score_archive, score_files
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.scoring import part_file, read_rows, score_archive, score_files
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

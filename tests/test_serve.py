@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from hyperimage import api, serve  # noqa: E402
 from hyperimage.cli import app as cli  # noqa: E402
-from hyperimage.io import save_image  # noqa: E402
-from hyperimage.photos import builtin_photos  # noqa: E402
+from hyperimage.data.io import save_image  # noqa: E402
+from hyperimage.data.photos import builtin_photos  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from hyperimage import api  # noqa: E402
-from hyperimage.io import save_image  # noqa: E402
-from hyperimage.photos import builtin_photos  # noqa: E402
+from hyperimage.data.io import save_image  # noqa: E402
+from hyperimage.data.photos import builtin_photos  # noqa: E402
 from hyperimage.serve import create_app  # noqa: E402
 
 WAIT = 30

@@ -82,7 +82,7 @@ def test_load_tensors_refuses_what_is_not_a_whole_safetensors_file(tmp_path, mak
 CHILD = """
 import sys, json, torch
 from hyperimage import presets
-from hyperimage.model import HyperImageModel
+from hyperimage.inference.model import HyperImageModel
 torch.manual_seed(0)
 models = [HyperImageModel(presets.get("synthetic", method)) for method in ("two-stage", "patch-average")]
 print("ready", flush=True)
@@ -100,7 +100,7 @@ def test_a_save_killed_at_random_points_leaves_no_folder_or_a_whole_one(tmp_path
     """Children save two different models in turn into their folder and are killed (SIGKILL):
     one during its first save (no folder, or a whole one), the other while replacing a saved
     folder (always a whole one, whose config, weights and extra file belong together)."""
-    from hyperimage.model import HyperImageModel
+    from hyperimage.inference.model import HyperImageModel
 
     rng = np.random.default_rng(0)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from hyperimage import presets, tasks
-from hyperimage.model import HyperImageModel, ModelConfig
+from hyperimage import presets
+
+from hyperimage.inference import tasks
+from hyperimage.inference.model import HyperImageModel, ModelConfig
 
 
 def test_regression_standardises_with_training_statistics_and_maps_back():

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from hyperimage.tasks import class_weighted
+from hyperimage.inference.tasks import class_weighted
 from hyperimage.training import LOSSES, TrainConfig, fit
 
 

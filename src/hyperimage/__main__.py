@@ -1,5 +1,5 @@
 """``python -m hyperimage`` (and ``torchrun ... -m hyperimage``): the ``hyperimage`` command."""
 
-from .cli import app
+from hyperimage.cli import app
 
 app(prog_name="hyperimage")

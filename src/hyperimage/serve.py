@@ -4,15 +4,15 @@ Built on FastAPI (a maintained, typed layer over the standard ASGI interface; it
 the form fields and documents the API at ``/docs`` for free) served by uvicorn; uploads are
 parsed by python-multipart. Only the public inference API is used:
 :func:`hyperimage.api.explain` (score and heat map), :func:`hyperimage.api.score` (score
-only), :func:`hyperimage.api.describe` and :func:`hyperimage.explain.heat_scale`.
+only), :func:`hyperimage.api.describe` and :func:`hyperimage.inference.explain.heat_scale`.
 
 Every upload is validated like any other input before a model sees it: a request whose
 ``Content-Length`` exceeds what ``max_files`` files of ``max_bytes`` could need is refused
 before it is parsed (413); each file is copied in chunks into a fresh
 :class:`tempfile.TemporaryDirectory` and refused once over ``max_bytes`` (413); its header
-is checked against ``max_pixels`` (:func:`hyperimage.io.image_size`: non-images and
+is checked against ``max_pixels`` (:func:`hyperimage.data.io.image_size`: non-images and
 decompression bombs, 400) and the model's reader refuses truncated files and images smaller
-than one patch (400). Messages are :class:`~hyperimage.io.ImageError`'s one line, naming the
+than one patch (400). Messages are :class:`~hyperimage.data.io.ImageError`'s one line, naming the
 uploaded file. The folder is deleted when the request ends, whatever happened; the server
 keeps running. Models are loaded once, by the caller; scoring is CPU-bound, so the endpoint
 is a plain ``def`` that FastAPI runs in its thread pool, and each model is used under its
@@ -33,10 +33,10 @@ from typing import Mapping
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from . import api
-from .explain import READOUTS, heat_scale
-from .io import ImageError, image_size
-from .model import HyperImageModel
+from hyperimage import api
+from hyperimage.inference.explain import READOUTS, heat_scale
+from hyperimage.data.io import ImageError, image_size
+from hyperimage.inference.model import HyperImageModel
 
 #: Largest upload accepted by default, in bytes.
 MAX_BYTES = 20 * 1024 * 1024

@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .lock import LOCK
+from hyperimage.lock import LOCK
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"

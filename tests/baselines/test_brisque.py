@@ -1,4 +1,4 @@
-"""Tests for hyperimage.baselines.brisque: the 36 BRISQUE features and the SVR on them.
+"""Tests for hyperimage.evaluation.baselines.brisque: the 36 BRISQUE features and the SVR on them.
 
 Reference values: PyPI ``brisque`` 0.2.0 (with Pillow 13.0.0, numpy 2.4.6, scikit-image
 0.26.0, opencv-python-headless 5.0.0.93, libsvm-official 3.37.0, in a throw-away venv; it is
@@ -33,7 +33,7 @@ from PIL import Image
 from scipy import stats
 from skimage import data
 
-from hyperimage.baselines.brisque import (
+from hyperimage.evaluation.baselines.brisque import (
     FEATURE_NAMES,
     BrisqueSVR,
     aggd_fit,
@@ -43,7 +43,7 @@ from hyperimage.baselines.brisque import (
     gray_255,
     mscn,
 )
-from hyperimage.lcn import lcn
+from hyperimage.inference.lcn import lcn
 
 REFERENCE = {
     "camera": [1.586835, 0.283035, 0.558619, -0.009539, 0.117978, 0.106918, 0.557991, 0.018148, 0.099361, 0.120145, 0.556267, -0.046875, 0.137727, 0.084034, 0.554749, -0.048733, 0.138507, 0.082719, 1.353016, 0.245734, 0.540981, 0.045508, 0.063874, 0.110645, 0.534692, 0.03109, 0.073018, 0.105698, 0.535934, -0.021992, 0.097527, 0.074806, 0.531452, -0.040665, 0.109774, 0.067243],  # noqa: E501

@@ -1,4 +1,4 @@
-"""Tests for hyperimage.baselines.dct_markov: block-DCT Markov features and the linear SVM."""
+"""Tests for hyperimage.evaluation.baselines.dct_markov: block-DCT Markov features and the linear SVM."""
 
 import io
 
@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from hyperimage.baselines.dct_markov import (
+from hyperimage.evaluation.baselines.dct_markov import (
     DctMarkovSVM,
     block_dct_magnitudes,
     dct_markov_features,

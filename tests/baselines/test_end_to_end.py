@@ -1,4 +1,4 @@
-"""The end-to-end CNN baseline of the forgery experiment (hyperimage.baselines.end_to_end)."""
+"""The end-to-end CNN baseline of the forgery experiment (hyperimage.evaluation.baselines.end_to_end)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from hyperimage.baselines.end_to_end import EndToEndCNN, load_resized
-from hyperimage.io import save_image
-from hyperimage.networks.forgery import END_TO_END_SPEC, scaled
+from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN, load_resized
+from hyperimage.data.io import save_image
+from hyperimage.inference.networks.forgery import END_TO_END_SPEC, scaled
 from hyperimage.training import TrainConfig
 
 

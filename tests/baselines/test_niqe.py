@@ -1,4 +1,4 @@
-"""Tests for hyperimage.baselines.niqe: block features, the pristine MVG, the NIQE distance."""
+"""Tests for hyperimage.evaluation.baselines.niqe: block features, the pristine MVG, the NIQE distance."""
 
 import json
 
@@ -7,9 +7,9 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage import data
 
-from hyperimage.baselines.niqe import BLOCK, DEFAULT_MODEL, NiqeModel, block_features, fit_folder, fit_pristine
-from hyperimage.io import save_image
-from hyperimage.photos import builtin_photos
+from hyperimage.evaluation.baselines.niqe import BLOCK, DEFAULT_MODEL, NiqeModel, block_features, fit_folder, fit_pristine
+from hyperimage.data.io import save_image
+from hyperimage.data.photos import builtin_photos
 
 
 @pytest.fixture(scope="module")

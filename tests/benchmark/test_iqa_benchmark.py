@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from hyperimage.benchmark import iqa
+from hyperimage.evaluation.benchmark import iqa
 from hyperimage.training import Recipe
 
 N = 30
@@ -63,7 +63,7 @@ def test_an_official_split_gives_one_run_unless_random_splits_are_asked(tmp_path
 
 
 def test_classic_rows_rank_noisy_photos_below_clean_ones(tmp_path, make_livec, monkeypatch):
-    from hyperimage.photos import builtin_photos
+    from hyperimage.data.photos import builtin_photos
 
     photo = dict(builtin_photos())["coffee"][:200, :200]
     levels = np.linspace(0.0, 0.2, 24)

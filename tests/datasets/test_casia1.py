@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hyperimage import datasets
-from hyperimage.datasets import casia1
-from hyperimage.datasets.records import mask_count
-from hyperimage.io import save_image
+from hyperimage.data import datasets
+from hyperimage.data.datasets import casia1
+from hyperimage.data.datasets.records import mask_count
+from hyperimage.data.io import save_image
 
 AU = ["Au_ani_0001.jpg", "Au_ani_0002.jpg", "Au_pla_0005.jpg", "Au_pla_0023.jpg", "Au_sec_0015.jpg"]
 SP = [

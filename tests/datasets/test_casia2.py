@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from skimage.filters import gaussian
 
-from hyperimage.datasets import casia2
-from hyperimage.io import save_image
+from hyperimage.data.datasets import casia2
+from hyperimage.data.io import save_image
 
 AU = ("Au_ani_00001.jpg", "Au_ani_00002.jpg", "Au_arc_00010.jpg", "Au_txt_00020.bmp", "Au_nat_00030.jpg")
 TP = (

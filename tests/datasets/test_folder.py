@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from hyperimage.datasets import _layout, folder
+from hyperimage.data.datasets import _layout, folder
 
 
 def _labels(root, text, encoding="utf-8"):

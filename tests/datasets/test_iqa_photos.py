@@ -1,4 +1,4 @@
-"""Tests of the IQA benchmark built from real photos (hyperimage.datasets.iqa_photos)."""
+"""Tests of the IQA benchmark built from real photos (hyperimage.data.datasets.iqa_photos)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperimage import datasets
-from hyperimage.datasets import folder
-from hyperimage.datasets.iqa_photos import (
+from hyperimage.data import datasets
+from hyperimage.data.datasets import folder
+from hyperimage.data.datasets.iqa_photos import (
     DEFAULT_TYPES,
     LABEL,
     NON_UNIFORM,
@@ -24,10 +24,10 @@ from hyperimage.datasets.iqa_photos import (
     select,
     spectral_residual,
 )
-from hyperimage.datasets.records import ImageRecord
-from hyperimage.distortions import RANKIQA_TYPES, distort, masks
-from hyperimage.io import load_image, save_image
-from hyperimage.photos import CATALOGUE, builtin_photos, gather_photos
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.distortions import RANKIQA_TYPES, distort, masks
+from hyperimage.data.io import load_image, save_image
+from hyperimage.data.photos import CATALOGUE, builtin_photos, gather_photos
 
 SIZE = (96, 128)
 #: One uniform type applied through masks (blur) and one native local type (block-wise).

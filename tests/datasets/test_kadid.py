@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperimage.datasets import kadid
-from hyperimage.io import save_image
+from hyperimage.data.datasets import kadid
+from hyperimage.data.io import save_image
 
 REFS = ("I01.png", "I02.png")
 DIST = [f"I{r:02d}_{t:02d}_{lv:02d}.png" for r in (1, 2) for t in (1, 10, 25) for lv in (1, 5)]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hyperimage import datasets
-from hyperimage.datasets import koniq
+from hyperimage.data import datasets
+from hyperimage.data.datasets import koniq
 
 HEADER = "image_name,c1,c2,c3,c4,c5,c_total,MOS,SD,MOS_zscore"
 

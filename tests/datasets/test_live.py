@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from hyperimage.datasets import live
-from hyperimage.io import save_image
+from hyperimage.data.datasets import live
+from hyperimage.data.io import save_image
 
 SIZES = {"jp2k": 3, "jpeg": 3, "wn": 2, "gblur": 2, "fastfading": 2}
 REFS = ("bikes.bmp", "caps.bmp")

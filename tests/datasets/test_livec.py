@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperimage import datasets
-from hyperimage.datasets import livec
+from hyperimage.data import datasets
+from hyperimage.data.datasets import livec
 
 NAMES = [f"t{i}.bmp" for i in range(1, 8)] + ["100.bmp", "101.bmp", "1000.JPG", "1001.JPG", "12.bmp"]
 MOS = np.linspace(3.4, 92.4, len(NAMES))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hyperimage.datasets import folder, synthetic
-from hyperimage.io import load_image
+from hyperimage.data.datasets import folder, synthetic
+from hyperimage.data.io import load_image
 
 
 def test_eq3_corner_patch_has_no_position_penalty():

@@ -1,4 +1,4 @@
-"""Tests of the synthetic forgery benchmark (hyperimage.datasets.tampering)."""
+"""Tests of the synthetic forgery benchmark (hyperimage.data.datasets.tampering)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from hyperimage.datasets.tampering import (
+from hyperimage.data.datasets.tampering import (
     CASIA2_TAMPERED_FRACTION,
     KINDS,
     SEAMS,
@@ -19,7 +19,7 @@ from hyperimage.datasets.tampering import (
     make_tampering_dataset,
     tamper_image,
 )
-from hyperimage.io import save_image
+from hyperimage.data.io import save_image
 
 SIZE = (48, 64)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperimage.datasets import tid2013
-from hyperimage.io import save_image
+from hyperimage.data.datasets import tid2013
+from hyperimage.data.io import save_image
 
 REFS = (1, 2, 25)
 TYPES = (1, 8, 14, 15)

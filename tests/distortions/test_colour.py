@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from hyperimage.distortions import colour
-from hyperimage.distortions._common import ycbcr_from_rgb
+from hyperimage.data.distortions import colour
+from hyperimage.data.distortions._common import ycbcr_from_rgb
 
 CROP = np.ascontiguousarray(data.astronaut()[60:156, 180:308]).astype(np.float32) / 255.0
 #: Mid-range values, so that shifts and stretches are not clipped.

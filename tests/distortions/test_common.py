@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hyperimage.distortions import _common
+from hyperimage.data.distortions import _common
 
 
 def test_ycbcr_matches_jfif_and_round_trips():

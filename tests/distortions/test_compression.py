@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from hyperimage.distortions import compression, noise
+from hyperimage.data.distortions import compression, noise
 
 CROP = np.ascontiguousarray(data.astronaut()[60:156, 180:308]).astype(np.float32) / 255.0
 RNG = np.random.default_rng

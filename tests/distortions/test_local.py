@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from hyperimage.distortions import local
-from hyperimage.distortions._common import jpeg2000_roundtrip, jpeg_roundtrip, scaled_count
+from hyperimage.data.distortions import local
+from hyperimage.data.distortions._common import jpeg2000_roundtrip, jpeg_roundtrip, scaled_count
 
 #: TID2013's size (512 x 384): the counts of the levels apply unscaled.
 IMAGE = np.ascontiguousarray(data.astronaut()[:384, :512]).astype(np.float32) / 255.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from hyperimage.distortions import masks
+from hyperimage.data.distortions import masks
 
 SHAPES = [(96, 128), (384, 512, 3), (50, 37)]
 AREAS = [0.05, 0.3, 0.7]

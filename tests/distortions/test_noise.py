@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hyperimage.distortions import noise
-from hyperimage.distortions._common import ycbcr_from_rgb
+from hyperimage.data.distortions import noise
+from hyperimage.data.distortions._common import ycbcr_from_rgb
 
 FLAT = np.full((128, 128), 0.5, dtype=np.float32)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from hyperimage.distortions import (
+from hyperimage.data.distortions import (
     LIVE_SHARED_TYPES,
     NON_UNIFORM_TYPES,
     NUM_LEVELS,

@@ -1,4 +1,4 @@
-"""Tests of the Table 4 forgery networks (hyperimage.networks.forgery)."""
+"""Tests of the Table 4 forgery networks (hyperimage.inference.networks.forgery)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import copy
 import pytest
 import torch
 
-from hyperimage import networks
-from hyperimage.model import HyperImageModel, ModelConfig
+from hyperimage.inference import networks
+from hyperimage.inference.model import HyperImageModel, ModelConfig
 from hyperimage import presets
-from hyperimage.hyper_image import lay_on_grid
-from hyperimage.networks.forgery import ConvClassifier, NoiseResidual
-from hyperimage.ranking import PairDecision, SiameseRanker, shuffle_pairs, siamese_hinge
+from hyperimage.inference.hyper_image import lay_on_grid
+from hyperimage.inference.networks.forgery import ConvClassifier, NoiseResidual
+from hyperimage.inference.ranking import PairDecision, SiameseRanker, shuffle_pairs, siamese_hinge
 
 
 def conv_layers(module: torch.nn.Module) -> list[tuple[int, int]]:

@@ -1,10 +1,10 @@
-"""Table 4's end-to-end IQA networks of Experiment 4 (hyperimage.networks.iqa_end_to_end)."""
+"""Table 4's end-to-end IQA networks of Experiment 4 (hyperimage.inference.networks.iqa_end_to_end)."""
 
 import pytest
 import torch
 from torch import nn
 
-from hyperimage import networks
+from hyperimage.inference import networks
 
 
 def convs(net):

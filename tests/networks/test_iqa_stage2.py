@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from hyperimage import networks
+from hyperimage.inference import networks
 
 
 def conv_widths(net):

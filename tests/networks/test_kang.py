@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from hyperimage import networks
-from hyperimage.grid import PatchGrid, gather_windows
-from hyperimage.hyper_image import lay_on_grid, stage1_features
-from hyperimage.model import HyperImageModel, ModelConfig
-from hyperimage.networks import kang
-from hyperimage.networks.kang import KangNet, grid_min_max, min_max_pool, row_bands, window_extreme, windows
+from hyperimage.inference import networks
+from hyperimage.inference.grid import PatchGrid, gather_windows
+from hyperimage.inference.hyper_image import lay_on_grid, stage1_features
+from hyperimage.inference.model import HyperImageModel, ModelConfig
+from hyperimage.inference.networks import kang
+from hyperimage.inference.networks.kang import KangNet, grid_min_max, min_max_pool, row_bands, window_extreme, windows
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -27,15 +27,15 @@ from typing import Callable, Sequence, TypeVar
 
 import torch
 
-from ..datasets.records import ImageRecord
-from ..distributed import SINGLE, World
-from ..model import HyperImageModel, ModelConfig
-from ..storage import CHECKPOINTS
-from . import phases
-from .loop import LoopState
-from .recipe import Recipe
-from .stage2 import calibrate_average, train_stage2
-from .store import HyperImageCache, ImageStore
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.distributed import SINGLE, World
+from hyperimage.inference.model import HyperImageModel, ModelConfig
+from hyperimage.storage import CHECKPOINTS
+from hyperimage.training import phases
+from hyperimage.training.loop import LoopState
+from hyperimage.training.recipe import Recipe
+from hyperimage.training.stage2 import calibrate_average, train_stage2
+from hyperimage.training.store import HyperImageCache, ImageStore
 
 
 T = TypeVar("T")

@@ -33,10 +33,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from ..distributed import SINGLE, World
-from ..ranking import siamese_hinge
-from ..registry import Registry
-from ..storage import load_tensors, prefixed, save_tensors, unprefixed
+from hyperimage.distributed import SINGLE, World
+from hyperimage.inference.ranking import siamese_hinge
+from hyperimage.registry import Registry
+from hyperimage.storage import load_tensors, prefixed, save_tensors, unprefixed
 
 Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 #: ``(error_sum, weight_sum)`` of this rank's share of the validation set (or one error).

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..registry import Registry
-from .loop import TrainConfig
+from hyperimage.registry import Registry
+from hyperimage.training.loop import TrainConfig
 
 RECIPE_FILE = "recipe.json"
 

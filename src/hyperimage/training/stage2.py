@@ -8,11 +8,11 @@ from typing import Callable
 
 import torch
 
-from ..distributed import SINGLE, World
-from ..model import HyperImageModel
-from . import augment
-from .loop import LOSSES, LoopState, Plan, TrainConfig, fit
-from .store import HyperImageCache
+from hyperimage.distributed import SINGLE, World
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.training import augment
+from hyperimage.training.loop import LOSSES, LoopState, Plan, TrainConfig, fit
+from hyperimage.training.store import HyperImageCache
 
 
 def train_stage2(
@@ -28,7 +28,7 @@ def train_stage2(
 ) -> LoopState:
     """Train stage 2 on hyper-images streamed from ``train`` and their image targets.
 
-    The targets as the model's task encodes them (:mod:`hyperimage.tasks`): a regression
+    The targets as the model's task encodes them (:mod:`hyperimage.inference.tasks`): a regression
     trains the loss of ``cfg`` on standardised targets; a classification binary
     cross-entropy on the logit with class weights, so each class carries half the loss
     whatever the balance (CASIA-2 is 59% authentic). ``augmentations`` apply per batch, to

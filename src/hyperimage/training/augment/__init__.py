@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from ...registry import Registry
+from hyperimage.registry import Registry
 
 Augmentation = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 AUGMENTATIONS: Registry[Augmentation] = Registry("augmentation")
@@ -27,4 +27,4 @@ def apply(names: list[str], batch: torch.Tensor, gen: torch.Generator) -> torch.
     return batch
 
 
-from . import dihedral, flips  # noqa: E402,F401  (registration)
+from hyperimage.training.augment import dihedral, flips  # noqa: E402,F401  (registration)

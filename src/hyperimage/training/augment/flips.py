@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import register
+from hyperimage.training.augment import register
 
 
 @register("flips")

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
-from ...datasets.records import ImageRecord
-from ...distributed import SINGLE, World
-from ...model import HyperImageModel
-from ...registry import Registry
-from ..loop import LoopState, Plan
-from ..recipe import PhaseSpec
-from ..store import ImageStore
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.distributed import SINGLE, World
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.registry import Registry
+from hyperimage.training.loop import LoopState, Plan
+from hyperimage.training.recipe import PhaseSpec
+from hyperimage.training.store import ImageStore
 
 
 @dataclass
@@ -54,4 +54,4 @@ register = PHASES.register
 get = PHASES.get
 available = PHASES.available
 
-from . import contour_pairs, windows  # noqa: E402,F401  (registration)
+from hyperimage.training.phases import contour_pairs, windows  # noqa: E402,F401  (registration)

@@ -8,13 +8,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ...datasets.records import ImageRecord
-from ...forgery_patches import pairs_from_records
-from ...model import HyperImageModel
-from ...ranking import PairDecision, shuffle_pairs
-from .. import augment
-from ..loop import LoopState, fit
-from . import PhaseRun, register
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.forgery_patches import pairs_from_records
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.ranking import PairDecision, shuffle_pairs
+from hyperimage.training import augment
+from hyperimage.training.loop import LoopState, fit
+from hyperimage.training.phases import PhaseRun, register
 
 #: Augmentations of a contour pair when the recipe names none.
 DEFAULT_AUGMENT = ["dihedral"]
@@ -32,10 +32,10 @@ def train_ranker(run: PhaseRun) -> LoopState:
 
     Every tampered record with a mask and its authentic reference gives the paper's 15
     pairs of ``patch``-px patches centred on the tampering's contour
-    (:func:`~hyperimage.forgery_patches.pairs_from_records`). The mean training patch is
+    (:func:`~hyperimage.data.forgery_patches.pairs_from_records`). The mean training patch is
     stored in the ranker and subtracted from every patch; each training pair goes through
     the phase's augmentations (default: one of the 8 flips/rotations, both patches alike)
-    and gets a random order (:func:`~hyperimage.ranking.shuffle_pairs`); the loss is the
+    and gets a random order (:func:`~hyperimage.inference.ranking.shuffle_pairs`); the loss is the
     Siamese hinge with delta = 3. The validation error is the share of validation pairs
     ranked the wrong way (half in each order): the hinge itself is dominated by a few
     confident mistakes. Afterwards the ranker's reference feature (what a single patch is

@@ -1,0 +1,259 @@
+"""Table 3: image forgery classification, the two-stage model against the paper's baselines.
+
+Rows, all trained and tested on the same splits:
+
+* ``dct-markov-svm``: block-DCT Markov transition features + linear SVM (Sutthiwan et al.
+  2011 style, :mod:`hyperimage.evaluation.baselines.dct_markov`), C chosen on the validation set;
+* ``end-to-end``: the "Forgery end-to-end CNN" of Table 4 on whole 256x384 images
+  (:mod:`hyperimage.evaluation.baselines.end_to_end`);
+* ``end-to-end + residual``: the same CNN behind the noise-residual front end that the
+  ``forgery`` preset's stage 1 has (not in the paper: it tells a gain of the two-stage model
+  from a gain of the front end);
+* ``patch-average``: the two-stage model's stage 1, its patch authenticity scores averaged
+  over the grid and calibrated by a logistic fit on the training images;
+* ``two-stage``: the ``forgery`` preset: Siamese ranker on contour patch pairs, then
+  "Forgery stage 2" on the 15x15x500 hyper-image.
+
+Data: a CASIA v2 folder or a folder data set, or by default a tampering benchmark generated
+from real photographs (:mod:`hyperimage.data.datasets.tampering`: splicing, copy-move and
+inpainting removal, every image re-saved alike, CASIA-2's class balance). Splits: 2/3
+train, 1/6 validation, 1/6 test by group (source photos), repeated; figures are means and
+standard deviations over splits. Metrics: accuracy (the paper's), balanced accuracy, ROC
+AUC and F1 of the tampered class.
+
+Localisation (beyond the paper): on the tampered test images that have a mask, the two-stage
+model's heat maps (per-patch stage-1 scores, and stage-2 gradient x input) flag the same
+share of pixels as the mean tampered area of the training masks and are scored by pixel F1
+and IoU (:mod:`hyperimage.evaluation.localisation`), beside two trivial maps measured in the same run:
+a centred box of that share, and the whole image.
+
+Stage 1 alone (a diagnosis): on the test images' contour pairs, the share of pairs the
+ranker orders right and the AUC of its single-patch scores
+(:func:`hyperimage.training.phases.contour_pairs.contour_pair_metrics`), to tell a stage 1 that did not learn
+from an image-level read-out that does not use it.
+
+CPU budget: the convolutions of both CNNs are thinned (``conv_width``, 0.25 = 1/16 of Table
+4's multiply-adds) and trained for few epochs; the paper's full widths are the ``forgery``
+preset's default for ``hyperimage train``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from hyperimage.data import datasets
+
+from hyperimage import presets
+from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_features
+from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
+from hyperimage.data.datasets.records import ImageRecord, mask_count
+from hyperimage.inference.explain import evidence, to_pixels
+from hyperimage.data.io import load_image
+from hyperimage.evaluation.localisation import centre_mask, flag_top, mask_scores
+from hyperimage.inference.model import HyperImageModel, read_image
+from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
+from hyperimage.training.phases.contour_pairs import contour_pair_metrics
+from hyperimage.evaluation.protocol import FORGERY_SPLIT, SPLITS_FILE, classification_metrics, random_split, save_splits, summarise
+
+#: Table 3 of the paper: accuracy (%) on CASIA-2.
+PAPER = {"end-to-end": 75.22, "dct-markov-svm": 79.20, "two-stage": 83.11}
+ROWS = ("dct-markov-svm", "end-to-end", "end-to-end + residual", "patch-average", "two-stage")
+MAPS = ("two-stage (patch)", "two-stage (gradient)", "centre box", "whole image")
+
+
+@dataclass
+class Budget:
+    """Data, splits and CPU training budget of one run."""
+
+    splits: int
+    n_images: int
+    conv_width: float = 0.25
+    recipe: Recipe = field(default_factory=Recipe)
+    end_to_end: TrainConfig = field(default_factory=TrainConfig)
+
+
+FULL = Budget(
+    splits=3, n_images=600, recipe=recipe.get("forgery-full"), end_to_end=TrainConfig(epochs=25, patience=8, batch_size=16)
+)
+QUICK = Budget(
+    splits=1, n_images=300, recipe=recipe.get("forgery-quick"), end_to_end=TrainConfig(epochs=12, patience=8, batch_size=16)
+)
+
+
+def build_tampering_benchmark(
+    folder: Path, n_images: int, seed: int = 0, sources: tuple[str, ...] = ("pypi",)
+) -> Path:
+    """Write (once) the tampering benchmark of ``n_images`` from the photos of ``sources`` into ``folder``.
+
+    The colour photos of :func:`hyperimage.data.photos.gather_photos` (gray ones are left out: a
+    gray splice in a colour photo would be trivial) are cut into 256x384 crops by
+    :func:`hyperimage.data.datasets.tampering.make_tampering_dataset`. The PyPI photos give 7
+    families of two photos (so one test family per split); adding ``"debian"`` gives 54.
+    """
+    from hyperimage.data.datasets.tampering import colour_photos, make_tampering_dataset
+    from hyperimage.data.photos import gather_photos
+
+    name = "-".join(sources)
+    data = folder / f"forgery-{name}-n{n_images}-seed{seed}"
+    if (data / "labels.csv").is_file():
+        return data
+    source = folder / f"photos-{name}"
+    if not (source / "manifest.json").is_file():
+        gather_photos(source, sources=sources)
+    make_tampering_dataset(colour_photos(source)[0], data, n_images, seed)
+    return data
+
+
+def _forgery_model_config(conv_width: float):
+    config = presets.get("forgery")
+    config.stage1_args["conv_width"] = conv_width
+    return config
+
+
+def truth_mask(record: ImageRecord, shape: tuple[int, int]) -> np.ndarray:
+    """The tampered-region mask of ``record`` as a bool (H, W) array of ``shape`` (the image as
+    the model sees it, perhaps scaled down)."""
+    mask = load_image(record.mask, mode="L") > 0.5
+    if mask.shape != tuple(shape):
+        mask = np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.NEAREST))
+    return mask
+
+
+def test_outputs(
+    model: HyperImageModel, baseline: HyperImageModel, records: list[ImageRecord], fraction: float
+) -> tuple[np.ndarray, np.ndarray, dict[str, list[dict]]]:
+    """Scores of ``model`` and of its patch-averaging ``baseline`` (which shares its stage 1)
+    on ``records``, and the localisation scores of the maps on the tampered ones with a mask.
+
+    Each image's hyper-image is computed once and serves both scores and both heat maps.
+    """
+    scores, base_scores = [], []
+    maps: dict[str, list[dict]] = {name: [] for name in MAPS}
+    for record in records:
+        x = read_image(record.path, model.config, model.grid)[None]
+        with torch.no_grad():
+            hyper = model.hyper_image(x)
+            scores.append(float(model.clip(model.aggregate(hyper))[0]))
+            base_scores.append(float(baseline.clip(baseline.aggregate(hyper))[0]))
+        if record.target != 0.0 or record.mask is None:
+            continue
+        truth = truth_mask(record, tuple(x.shape[2:]))
+        for name, readout in (("two-stage (patch)", "patch"), ("two-stage (gradient)", "gradient")):
+            heat = to_pixels(model, evidence(model, hyper, readout), x.shape[2], x.shape[3])[0, 0].numpy()
+            maps[name].append(mask_scores(flag_top(heat, fraction), truth))
+        maps["centre box"].append(mask_scores(centre_mask(truth.shape, fraction), truth))
+        maps["whole image"].append(mask_scores(np.ones_like(truth), truth))
+    return np.array(scores), np.array(base_scores), maps
+
+
+def _mean_area(records: list[ImageRecord]) -> float:
+    areas = [float((load_image(r.mask, mode="L") > 0.5).mean()) for r in records]
+    return float(np.mean(areas)) if areas else 0.1
+
+
+def run(
+    data: Path,
+    budget: Budget = FULL,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+    save_model: Path | None = None,
+    half: bool = False,
+) -> dict:
+    """Train the five rows on ``budget.splits`` splits of ``data``; metrics and localisation.
+
+    With ``save_model`` the two-stage model of the first split is saved there with its split
+    (this is how the package's default forgery model is made), as float16 with ``half``.
+    """
+    started = time.time()
+    records = datasets.load(data)
+    masked, tampered = mask_count(records)
+    log(f"{len(records)} images, {tampered} tampered, {masked} of them with a mask")
+    features = {r.path: dct_markov_features(load_image(r.path, mode="RGB")) for r in records}
+    runs: dict[str, list[dict]] = {row: [] for row in ROWS}
+    maps: dict[str, list[dict]] = {name: [] for name in MAPS}
+    stage1: list[dict] = []
+    for split in range(budget.splits):
+        t0 = time.time()
+        recs = random_split(records, seed=seed * 1000 + split, fractions=FORGERY_SPLIT)
+        part = {name: [r for r in recs if r.split == name] for name in ("train", "val", "test")}
+        labels = {name: np.array([r.target for r in rs]) for name, rs in part.items()}
+        test_paths = [r.path for r in part["test"]]
+
+        stacked = {name: np.stack([features[r.path] for r in rs]) for name, rs in part.items()}
+        svm = DctMarkovSVM().fit(stacked["train"], labels["train"], stacked["val"], labels["val"])
+        scores = {"dct-markov-svm": (svm.decision_function(stacked["test"]), 0.0)}
+
+        for row, residual in (("end-to-end", False), ("end-to-end + residual", True)):
+            cnn = EndToEndCNN(conv_width=budget.conv_width, seed=seed + split, residual=residual)
+            cnn.fit([(r.path, r.target) for r in part["train"]], [(r.path, r.target) for r in part["val"]], budget.end_to_end, progress)
+            scores[row] = (cnn.predict_proba(test_paths), 0.5)
+
+        model, result = train(recs, _forgery_model_config(budget.conv_width), budget.recipe, seed=seed + split, progress=progress)
+        if save_model is not None and split == 0:
+            # with its splits, so that `hyperimage evaluate` tests on the same images
+            model.save(save_model, half=half, extras=lambda tmp: save_splits(tmp / SPLITS_FILE, recs, data))
+        fraction = _mean_area([r for r in part["train"] if r.mask is not None])
+        two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
+        scores["patch-average"] = (average, 0.5)
+        scores["two-stage"] = (two_stage, 0.5)
+        try:
+            stage1.append(contour_pair_metrics(model, part["test"], seed=seed + split))
+        except ValueError:  # no tampered test image with a mask and its authentic source
+            pass
+
+        for row, (s, threshold) in scores.items():
+            runs[row].append(classification_metrics(s, labels["test"], threshold))
+        for name, values in located.items():
+            if values:
+                maps[name].append({k: float(np.mean([v[k] for v in values])) for k in ("f1", "iou")})
+        log(
+            f"split {split + 1}/{budget.splits} ({time.time() - t0:.0f} s): "
+            + ", ".join(f"{row} acc {runs[row][-1]['accuracy']:.4f}" for row in ROWS)
+        )
+    return {
+        "data": str(data),
+        "images": {"all": len(records), "tampered": tampered, "tampered_with_mask": masked},
+        "budget": asdict(budget),
+        "seed": seed,
+        "splits": runs,
+        "localisation": maps,
+        "summary": {row: summarise(r) for row, r in runs.items()},
+        "localisation_summary": {name: summarise(v) for name, v in maps.items() if v},
+        "stage1_test_pairs": stage1,
+        "stage1_summary": summarise(stage1),
+        "wall_seconds": time.time() - started,
+    }
+
+
+def table(results: dict) -> str:
+    """Table 3 as text: ours (mean +- std over splits) beside the paper's CASIA-2 accuracy."""
+    metrics = ("accuracy", "balanced_accuracy", "auc", "f1")
+    lines = [f"Table 3 rows on {results['data']} ({results['budget']['splits']} split(s), mean +- std)", ""]
+    lines.append(f"{'row':<24}" + "".join(f"{m:>19}" for m in metrics) + "   paper accuracy (CASIA-2)")
+    for row in ROWS:
+        s = results["summary"][row]
+        cells = "".join(f"{s[m]['mean']:>12.4f} +-{s[m]['std']:.3f}" for m in metrics)
+        paper = PAPER.get(row)
+        lines.append(f"{row:<24}{cells}   {'' if paper is None else f'{paper / 100:.4f}'}")
+    if results["localisation_summary"]:
+        lines += ["", "localisation on tampered test images (pixel F1 / IoU, same share of pixels flagged)"]
+        for name, s in results["localisation_summary"].items():
+            lines.append(f"{name:<22}F1 {s['f1']['mean']:.4f} +-{s['f1']['std']:.3f}   IoU {s['iou']['mean']:.4f} +-{s['iou']['std']:.3f}")
+    s1 = results["stage1_summary"]
+    if s1:
+        lines += [
+            "",
+            "stage 1 alone on the test images' contour pairs: "
+            f"pair accuracy {s1['pair_accuracy']['mean']:.4f} +-{s1['pair_accuracy']['std']:.3f}, "
+            f"single-patch AUC {s1['patch_auc']['mean']:.4f} +-{s1['patch_auc']['std']:.3f}",
+        ]
+    lines += ["", f"wall time {results['wall_seconds'] / 60:.1f} min"]
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""Evaluation protocol: correlation metrics and grouped random splits.
+
+IQA convention followed by the paper (section "No-reference image quality assessment"):
+random 60/20/20 train/validation/test splits, repeated, disjoint by reference image (the
+``group`` of a record), reporting the mean (and here also the spread) of SROCC, PLCC and
+KROCC over splits. PLCC is computed on raw predictions (no logistic fitting).
+
+Forgery classification (section "Image forgery classification"): splits of 2/3 train, 1/6
+validation and 1/6 test, disjoint by source photo; the paper reports accuracy, and
+:func:`classification_metrics` adds balanced accuracy, ROC AUC and F1, which stay honest
+when the classes are unbalanced (CASIA-2 is 59% authentic).
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.scoring import score_files
+from hyperimage.storage import SPLITS_FILE  # noqa: F401  (the model folder's splits file, named here for its readers)
+
+
+def correlations(pred: Sequence[float], target: Sequence[float]) -> dict[str, float]:
+    """SROCC, PLCC and KROCC between predictions and targets (NaN for constant inputs)."""
+    p = np.asarray(pred, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    if p.shape != t.shape or p.ndim != 1:
+        raise ValueError(f"predictions {p.shape} and targets {t.shape} must be 1-D and equal in length")
+    if len(p) < 2 or np.ptp(p) == 0 or np.ptp(t) == 0:
+        return {"srocc": float("nan"), "plcc": float("nan"), "krocc": float("nan")}
+    return {
+        "srocc": float(stats.spearmanr(p, t).statistic),
+        "plcc": float(stats.pearsonr(p, t).statistic),
+        "krocc": float(stats.kendalltau(p, t).statistic),
+    }
+
+
+#: Train / validation / test shares of the paper's IQA and forgery protocols.
+IQA_SPLIT = (0.6, 0.2, 0.2)
+#: The community protocol of the in-the-wild IQA sets (LIVE-C, KonIQ-10k): random 80/20
+#: train/test splits by image, the validation set for early stopping carved from the training
+#: 80% (one eighth of it).
+REAL_IQA_SPLIT = (0.7, 0.1, 0.2)
+FORGERY_SPLIT = (2 / 3, 1 / 6, 1 / 6)
+
+
+def classification_metrics(scores: Sequence[float], labels: Sequence[float], threshold: float = 0.5) -> dict[str, float]:
+    """Accuracy, balanced accuracy, ROC AUC and F1 of a binary classifier (scikit-learn).
+
+    ``scores`` grow with class 1 (for forgery: authentic) and an image is called class 1
+    above ``threshold`` (0.5 for probabilities, 0 for an SVM's decision value). F1 is that of
+    class 0, the one a detector looks for (tampered); AUC is NaN if ``labels`` hold one class.
+    """
+    from sklearn import metrics
+
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64) > 0.5
+    if s.shape != y.shape or s.ndim != 1:
+        raise ValueError(f"scores {s.shape} and labels {y.shape} must be 1-D and equal in length")
+    called = s > threshold
+    return {
+        "accuracy": float(metrics.accuracy_score(y, called)),
+        "balanced_accuracy": float(metrics.balanced_accuracy_score(y, called)) if len(np.unique(y)) == 2 else float("nan"),
+        "auc": float(metrics.roc_auc_score(y, s)) if len(np.unique(y)) == 2 else float("nan"),
+        "f1": float(metrics.f1_score(~y, ~called, zero_division=0.0)),
+    }
+
+
+#: The metrics and the default split (train, val, test fractions) of each task
+#: (:mod:`hyperimage.inference.tasks`): correlations for a score, classification figures and
+#: the paper's forgery split for a class.
+METRICS = {"regression": correlations, "classification": classification_metrics}
+SPLITS = {"regression": IQA_SPLIT, "classification": FORGERY_SPLIT}
+
+
+def evaluate_records(model: HyperImageModel, records: Sequence[ImageRecord], batch_size: int = 16) -> dict:
+    """Metrics of a model on records; unreadable images are listed, not scored.
+
+    SROCC / PLCC / KROCC for a regression model; accuracy, balanced accuracy, ROC AUC and F1
+    (:func:`classification_metrics`) for a classifier.
+    """
+    preds = list(score_files(model, [r.path for r in records], batch_size))
+    pairs = [(p.score, r.target) for p, r in zip(preds, records) if p.score is not None]
+    metrics = METRICS[model.config.task]([p for p, _ in pairs], [t for _, t in pairs]) if len(pairs) > 1 else {}
+    return {
+        **metrics,
+        "n": len(pairs),
+        "errors": [p.error for p in preds if p.error is not None],
+        "higher_is_better": model.config.score.higher_is_better,
+    }
+
+
+def random_split(
+    records: Sequence[ImageRecord], seed: int, fractions: tuple[float, float, float] = IQA_SPLIT
+) -> list[ImageRecord]:
+    """Assign ``train`` / ``val`` / ``test`` by shuffling groups (so a group stays together).
+
+    The fractions apply to the number of groups (e.g. reference images, as in IQA).
+    Records that already carry a split keep it.
+    """
+    if not np.isclose(sum(fractions), 1.0) or min(fractions) < 0:
+        raise ValueError(f"split fractions must be >= 0 and sum to 1, got {fractions}")
+    keys = sorted({r.group_key for r in records if r.split is None})
+    order = np.random.default_rng(seed).permutation(len(keys))
+    n_train = int(round(fractions[0] * len(keys)))
+    n_val = int(round(fractions[1] * len(keys)))
+    names = np.array(["train"] * n_train + ["val"] * n_val + ["test"] * (len(keys) - n_train - n_val))
+    assign = {keys[i]: str(names[rank]) for rank, i in enumerate(order)}
+    return [r if r.split is not None else replace(r, split=assign[r.group_key]) for r in records]
+
+
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
+
+
+def save_splits(path: str | Path, records: Sequence[ImageRecord], root: str | Path) -> None:
+    """Write the split of each record (``image,split`` rows, paths relative to ``root``) to a CSV.
+
+    A model folder keeps the split it was trained with, so that it can be evaluated on the
+    same test images later (:func:`apply_saved_splits`).
+    """
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image", "split"])
+        writer.writerows((_relative(r.path, Path(root)), r.split) for r in records)
+
+
+def apply_saved_splits(records: Sequence[ImageRecord], path: str | Path, root: str | Path) -> list[ImageRecord]:
+    """``records`` of the data set in ``root``, those without a split given the one saved in ``path``."""
+    with open(path, newline="") as f:
+        known = {row["image"]: row["split"] for row in csv.DictReader(f)}
+    return [r if r.split is not None else replace(r, split=known.get(_relative(r.path, Path(root)))) for r in records]
+
+
+def summarise(runs: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean, standard deviation and median of each metric over runs (splits); the in-the-wild
+    IQA protocol reports the median of 10 splits."""
+    keys = runs[0].keys() if runs else []
+    out = {}
+    for k in keys:
+        values = np.array([r[k] for r in runs], dtype=np.float64)
+        with warnings.catch_warnings():  # a metric that is NaN on every split stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[k] = {
+                "mean": float(np.nanmean(values)),
+                "std": float(np.nanstd(values)),
+                "median": float(np.nanmedian(values)),
+                "n": int(len(values)),
+            }
+    return out

@@ -1,0 +1,191 @@
+"""Where a model sees artefacts: heat maps over the patch grid, drawn over the image.
+
+Two read-outs of the same forward pass:
+
+* ``patch``: the stage-1 score of every grid cell (what each patch alone says). Window
+  labels are image scores, so for a regression model this is in the units of the image
+  score (e.g. image quality); the forgery ranker's is its decision ``d(C, r)`` between the
+  patch and the mean training patch (:mod:`hyperimage.inference.ranking`);
+* ``gradient``: for a two-stage model, how much each cell of the hyper-image moves the
+  image score (gradient x input of stage 2, summed over the D features; Simonyan et al.
+  2014 / Shrikumar et al. 2017), i.e. which patches stage 2 actually relies on, in units
+  of the image score.
+
+:func:`cell_values` gives them as the model says them (its units and direction);
+:func:`evidence` turns them so that larger means "more damage" (or "more evidence against
+the image") whatever the score direction, which is what localisation thresholds. A cell's
+value is spread over the pixels of its window, averaging where windows overlap: a map
+``(B, 1, H, W)``, NaN outside the grid.
+
+:func:`heat_scale` says how a person reads a map: what the colours show in words, which end
+of the colour bar is the bad one, and one fixed range per model and read-out, so that the
+maps of every image a model explains share a colour scale and can be compared:
+
+* ``patch`` read-out: the model's score range ``[low, high]`` (scores are clipped to it;
+  patch scores beyond it take the end colours), or, where a model declares none, the mean
+  +- 3 standard deviations of its stage-1 training labels (``stage1_norm``); for a stage 1
+  trained on contour pairs (the forgery ranker) ``+-DELTA``, the Siamese margin the
+  ranker was trained to clear: beyond it the ranker is as sure as training asked, and 0
+  is undecided;
+* ``gradient`` read-out: symmetric about 0, its ends at ``GRADIENT_SHARES`` times a cell's
+  even share ``(high - low) / (U V)`` of the score range: the first-order contributions of
+  the ``U V`` cells add up to the score's distance from that of an all-zero hyper-image, so
+  this unit does not depend on the grid's size.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.ranking import DELTA
+
+READOUTS = ("patch", "gradient")
+
+#: The ``gradient`` read-out's colour range, in even shares of the score range per cell.
+GRADIENT_SHARES = 4.0
+
+
+def cell_values(model: HyperImageModel, hyper: torch.Tensor, readout: str = "patch") -> torch.Tensor:
+    """Per-cell read-out ``(B, U, V)`` from hyper-images ``(B, D, U, V)``, in the model's units and direction."""
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    model.eval()
+    if readout == "patch" or model.stage2 is None:
+        with torch.no_grad():
+            return model.cell_scores(hyper)
+    hyper = hyper.detach().requires_grad_(True)
+    model.aggregate(hyper).sum().backward()
+    return (hyper.grad * hyper).sum(dim=1).detach()
+
+
+def evidence(model: HyperImageModel, hyper: torch.Tensor, readout: str = "patch") -> torch.Tensor:
+    """Per-cell damage evidence ``(B, U, V)`` (larger = worse) from hyper-images ``(B, D, U, V)``."""
+    sign = -1.0 if model.config.score.higher_is_better else 1.0
+    return sign * cell_values(model, hyper, readout)
+
+
+def cell_map(model: HyperImageModel, images: torch.Tensor, readout: str = "patch") -> torch.Tensor:
+    """Per-cell damage evidence ``(B, U, V)`` for images ``(B, C, H, W)`` of one size."""
+    model.eval()
+    with torch.no_grad():
+        hyper = model.hyper_image(images)
+    return evidence(model, hyper, readout)
+
+
+def to_pixels(model: HyperImageModel, cells: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Spread cell values ``(B, U, V)`` over their windows: ``(B, 1, H, W)``, NaN where no window."""
+    rows, cols = model.grid.origins(height, width)
+    sy, sx = model.grid.strides(height, width)
+    p = model.grid.patch
+    u, v = model.grid.grid
+    span = (int(rows[-1]) + p - int(rows[0]), int(cols[-1]) + p - int(cols[0]))
+    stride = (max(sy, 1), max(sx, 1))
+    values = cells.reshape(cells.shape[0], 1, u * v).expand(-1, p * p, -1)
+    total = F.fold(values, span, kernel_size=p, stride=stride)
+    count = F.fold(torch.ones_like(values), span, kernel_size=p, stride=stride)
+    out = torch.full((cells.shape[0], 1, height, width), float("nan"))
+    out[:, :, rows[0] : rows[0] + span[0], cols[0] : cols[0] + span[1]] = total / count
+    return out
+
+
+def heat_map(model: HyperImageModel, images: torch.Tensor, readout: str = "patch") -> torch.Tensor:
+    """Damage heat map ``(B, 1, H, W)`` (larger = worse) of images ``(B, C, H, W)``."""
+    return to_pixels(model, cell_map(model, images, readout), images.shape[2], images.shape[3])
+
+
+@dataclass(frozen=True)
+class HeatScale:
+    """How to read the :func:`cell_values` of one model and read-out.
+
+    ``label`` says what a value is, in which units; ``low`` / ``high`` is the fixed colour
+    range; ``worse`` / ``better`` are the words for the bad and the good end, and
+    ``worse_is_low`` tells which end of the range is the bad one (then the colour bar is
+    drawn upside down, so that the bad end is always at the top); ``cmap`` is a matplotlib
+    colour map whose bright (sequential) or red (diverging) end is the bad one.
+    """
+
+    label: str
+    low: float
+    high: float
+    worse: str
+    better: str
+    worse_is_low: bool
+    cmap: str
+
+
+def _score_range(model: HyperImageModel) -> tuple[float, float]:
+    """The declared score range, else the stage-1 training labels' mean +- 3 standard deviations."""
+    s = model.config.score
+    if s.low is not None and s.high is not None:
+        return float(s.low), float(s.high)
+    shift, scale = model.config.stage1_norm
+    return float(shift - 3 * scale), float(shift + 3 * scale)
+
+
+def heat_scale(model: HyperImageModel, readout: str = "patch") -> HeatScale:
+    """The fixed colour scale and the words of ``model``'s heat maps (see the module docstring)."""
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    config = model.config
+    worse_is_low = config.score.higher_is_better
+    worse, better = model.task.worse, model.task.better
+    low, high = _score_range(model)
+    if readout == "gradient" and model.stage2 is not None:
+        u, v = config.grid
+        end = GRADIENT_SHARES * (high - low) / (u * v)
+        label = f"each patch's pull on the {config.score.name} (gradient × input)"
+        return HeatScale(label, -end, end, worse, better, worse_is_low, "coolwarm_r" if worse_is_low else "coolwarm")
+    if config.stage1_data == "contour-pairs":
+        label = f"each patch's ranker decision d(C, r); 0 undecided, ±{DELTA:g} the training margin"
+        return HeatScale(label, -DELTA, DELTA, worse, better, worse_is_low, "coolwarm_r" if worse_is_low else "coolwarm")
+    label = f"each patch's {config.score.name} (stage-1 score)"
+    return HeatScale(label, low, high, worse, better, worse_is_low, "inferno_r" if worse_is_low else "inferno")
+
+
+def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, scale: HeatScale, title: str = "") -> Path:
+    """Draw ``heat`` (H, W) over ``image`` ((H, W) or (H, W, 3) in [0, 1]) on ``scale`` and save a PNG.
+
+    The colour bar carries ``scale.label``, its bad end on top with ``scale.worse`` above it
+    and ``scale.better`` below; values beyond the range take the end colours (the bar's
+    arrows). Uses matplotlib's object API, not pyplot, so that threads may draw at once.
+    """
+    from matplotlib.figure import Figure
+
+    h, w = heat.shape
+    fig = Figure(figsize=(6.6, 6.0 * h / w + 0.6), dpi=100)
+    ax = fig.subplots()
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+    shown = ax.imshow(np.ma.masked_invalid(heat), cmap=scale.cmap, vmin=scale.low, vmax=scale.high, alpha=0.55)
+    bar = fig.colorbar(shown, ax=ax, fraction=0.035, pad=0.02, extend="both")
+    bar.set_label("\n".join(textwrap.wrap(scale.label, 44)), fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if scale.worse_is_low:
+        bar.ax.invert_yaxis()
+    for y, words, va in ((1.06, scale.worse, "bottom"), (-0.06, scale.better, "top")):
+        bar.ax.text(0.5, y, textwrap.fill(words, 12), transform=bar.ax.transAxes, ha="center", va=va, fontsize=7.5)
+    ax.set_title("\n".join(textwrap.fill(line, 84) for line in title.splitlines()), fontsize=9)
+    ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def save_grid(path: str | Path, cells: np.ndarray, scale: HeatScale) -> tuple[Path, Path]:
+    """Save a ``(U, V)`` grid of cell values beside ``path`` as ``.npy`` and ``.csv`` (rows top to bottom).
+
+    The CSV's first line, a ``#`` comment (``numpy.loadtxt`` skips it), says what the values are.
+    """
+    path = Path(path)
+    npy, csv = path.with_suffix(".npy"), path.with_suffix(".csv")
+    np.save(npy, np.asarray(cells, dtype=np.float32))
+    np.savetxt(csv, cells, delimiter=",", fmt="%.6g", header=f"{scale.label}; {scale.worse} towards {scale.low if scale.worse_is_low else scale.high:.4g}")
+    return npy, csv

@@ -1,0 +1,334 @@
+"""The two-stage hyper-image model (Eq. 1) and its patch-averaging baseline.
+
+``forward`` is the method in four steps: preprocess the image, cut the Eq. 2 patch grid,
+compute stage-1 features of every patch and lay them on the grid (the hyper-image), and
+run stage 2. The patch-averaging baseline replaces stage 2 with the mean of the stage-1
+patch scores over the grid, so both are trained and evaluated by the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from hyperimage import __version__, lock
+
+from hyperimage.inference import networks, preprocess, tasks
+from hyperimage.storage import CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json
+from hyperimage.inference.grid import PatchGrid, gather_windows
+from hyperimage.inference.hyper_image import chunk_size, lay_on_grid, stage1_features
+from hyperimage.data.io import load_image
+
+METHODS = ("two-stage", "patch-average")
+STAGE1_DATA = ("windows", "contour-pairs")
+
+#: Bounds a saved config must keep to be loaded (inclusive): the patch side, the grid's
+#: cells per side and the largest image side, in pixels (16384^2 is :data:`io.MAX_PIXELS`).
+#: They keep a damaged or hostile ``config.json`` from asking for terabytes.
+PATCH_BOUNDS = (1, 1024)
+GRID_BOUNDS = (1, 256)
+SIZE_BOUNDS = (1, 16384)
+
+
+@dataclass
+class ScoreSpec:
+    """What a model's score means: its range and direction.
+
+    Scores are clipped to ``[low, high]``: the task's own range where it has one, else
+    (``None``) the range of the training targets, so a model never reports values outside
+    what it learnt.
+    """
+
+    name: str = "score"
+    low: float | None = None
+    high: float | None = None
+    higher_is_better: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; saved as ``config.json`` beside its weights.
+
+    ``task``: ``"regression"`` (a score, e.g. quality) or ``"classification"`` (stage 2 gives
+    a logit; the score is the probability of class 1, e.g. "authentic" for forgery).
+    ``stage1_data``: what stage 1 learns from: ``"windows"`` (grid windows labelled by the
+    ``window_labels`` rule) or ``"contour-pairs"`` (the forgery experiment's Siamese ranking
+    of authentic/tampered patch pairs cut along the tampering's contour, which needs a mask
+    and an authentic reference for every tampered training image).
+    """
+
+    method: str = "two-stage"
+    task: str = "regression"
+    stage1_data: str = "windows"
+    stage1: str = "synthetic-stage1"
+    stage1_args: dict[str, Any] = field(default_factory=dict)
+    stage2: str = "synthetic-stage2"
+    stage2_args: dict[str, Any] = field(default_factory=dict)
+    patch: int = 32
+    grid: tuple[int, int] = (10, 10)
+    max_size: tuple[int, int] = (128, 128)
+    channels: int = 1
+    preprocess: str = "none"
+    window_labels: str = "image"
+    window_label_args: dict[str, Any] = field(default_factory=dict)
+    score: ScoreSpec = field(default_factory=ScoreSpec)
+    preset: str = "synthetic"
+    stage1_norm: tuple[float, float] = (0.0, 1.0)
+    stage2_norm: tuple[float, float] = (0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.task not in tasks.available():
+            raise ValueError(f"task must be one of {tuple(tasks.available())}, got {self.task!r}")
+        if self.stage1_data not in STAGE1_DATA:
+            raise ValueError(f"stage1_data must be one of {STAGE1_DATA}, got {self.stage1_data!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        self.grid = tuple(self.grid)
+        self.max_size = tuple(self.max_size)
+        self.stage1_norm = tuple(self.stage1_norm)
+        self.stage2_norm = tuple(self.stage2_norm)
+        if isinstance(self.score, dict):
+            self.score = ScoreSpec(**self.score)
+
+    @property
+    def image_mode(self) -> str:
+        """Pillow mode images are read in: ``"L"`` or ``"RGB"``."""
+        return "L" if self.channels == 1 else "RGB"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return cls(**data)
+
+
+class HyperImageModel(nn.Module):
+    """Stage 1 + hyper-image + stage 2 (or patch averaging), built from a :class:`ModelConfig`."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.grid = PatchGrid(config.patch, config.grid, config.max_size)
+        self.task = tasks.get(config.task)
+        self.preprocess = preprocess.get(config.preprocess)
+        self.stage1 = networks.create_stage1(config.stage1, in_channels=config.channels, patch=config.patch, **config.stage1_args)
+        self.stage2: nn.Module | None = None
+        if config.method == "two-stage":
+            self.stage2 = networks.create(
+                config.stage2, in_features=self.stage1.num_features, grid=config.grid, **config.stage2_args
+            )
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (inputs must be moved there)."""
+        return next(self.parameters()).device
+
+    def grid_features(self, x: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+        """Stage-1 features of the patches at ``rows`` x ``cols`` of preprocessed images.
+
+        ``(B, C, H, W)`` -> ``(B, U, V, D)``. A :class:`~hyperimage.inference.networks.GridStage1`
+        computes them in one fully convolutional pass (the fast path); otherwise the
+        patches are cut out a few images at a time (as many as fill one stage-1 chunk, at
+        least one: a 15 x 15 grid of 64-px RGB patches is 11 MB per image) and pushed
+        through stage 1 in channels-last chunks (:func:`~hyperimage.inference.hyper_image.stage1_features`).
+        """
+        if isinstance(self.stage1, networks.GridStage1):
+            return self.stage1.grid_features(x, torch.as_tensor(rows), torch.as_tensor(cols))
+        p = self.grid.patch
+        per = max(1, chunk_size(x.shape[1] * p * p) // (len(rows) * len(cols)))
+        return torch.cat([stage1_features(self.stage1, gather_windows(x[i : i + per], rows, cols, p)) for i in range(0, x.shape[0], per)])
+
+    def hyper_image(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` (all one size) -> hyper-image ``(B, D, U, V)``.
+
+        ``preprocessed``: the images already went through :attr:`preprocess` (which works
+        image by image), e.g. in the decoding workers of :func:`~hyperimage.inference.scoring.score_files`.
+        """
+        rows, cols = self.grid.origins(images.shape[2], images.shape[3])
+        return lay_on_grid(self.grid_features(images if preprocessed else self.preprocess(images), rows, cols))
+
+    def cell_scores(self, hyper: torch.Tensor) -> torch.Tensor:
+        """Stage-1 patch scores of every grid cell, in window-label units.
+
+        Hyper-image ``(B, D, U, V)`` -> ``(B, U, V)``; this is also the heat map of where
+        stage 1 sees artefacts.
+        """
+        b, d, u, v = hyper.shape
+        shift, scale = self.config.stage1_norm
+        return shift + scale * self.stage1.head(hyper.permute(0, 2, 3, 1).reshape(-1, d)).view(b, u, v)
+
+    def aggregate_raw(self, hyper: torch.Tensor) -> torch.Tensor:
+        """Stage-2 output (normalised units), or the mean patch score for patch averaging."""
+        if self.stage2 is None:
+            return self.cell_scores(hyper).mean(dim=(1, 2))
+        return self.stage2(hyper)
+
+    def aggregate(self, hyper: torch.Tensor) -> torch.Tensor:
+        """Image score ``(B,)`` from a hyper-image: in the units of the training targets, or
+        for classification the probability of class 1 (the sigmoid of the stage-2 logit)."""
+        shift, scale = self.config.stage2_norm
+        out = shift + scale * self.aggregate_raw(hyper)
+        return self.task.activate(out)
+
+    def forward(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` -> raw image scores ``(B,)`` (Eq. 1); ``preprocessed`` as in :meth:`hyper_image`."""
+        return self.aggregate(self.hyper_image(images, preprocessed))
+
+    def clip(self, scores: torch.Tensor) -> torch.Tensor:
+        """Clip raw scores to the model's declared range."""
+        return scores.clamp(self.config.score.low, self.config.score.high)
+
+    def save(self, folder: str | Path, half: bool = False, extras: Callable[[Path], Any] | None = None) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``folder``, whole.
+
+        The folder is written as one (:func:`~hyperimage.storage.write_folder`): ``extras``,
+        if given, adds files (splits, a training report) to the new folder before it
+        replaces the old one, so a reader never sees weights without their config or
+        splits of another model. Other files already in ``folder`` (a model card) are kept.
+        ``half`` stores floating-point weights as float16: half the file, for shipping a
+        model; they are read back into float32, so scores move only slightly (the model
+        cards give the measured change).
+        """
+        state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in self.state_dict().items()}
+
+        def write(tmp: Path) -> None:
+            save_tensors(tmp / WEIGHTS, state, {"format": "hyperimage", "version": __version__})
+            write_json(tmp / CONFIG, {"format": "hyperimage", "version": __version__, **self.config.to_dict()})
+            if extras is not None:
+                extras(tmp)
+
+        write_folder(folder, write, replaces=MODEL_ENTRIES)
+        return Path(folder)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "HyperImageModel":
+        """Rebuild a model saved by :meth:`save`, checking everything first; no pickle is involved.
+
+        Raises
+        ------
+        ValueError
+            One line naming the folder or file: not a model folder, a folder being written
+            by a training run or left incomplete by one, a config that breaks the schema or
+            :data:`GRID_BOUNDS` etc., or weights that are not a whole safetensors file of
+            finite floating-point tensors of the shapes the config needs.
+        """
+        folder = Path(folder)
+        if not looks_like_model_dir(folder):
+            raise ValueError(f"{folder}: not a hyperimage model folder (needs {CONFIG} and {WEIGHTS})")
+        lock.check_free(folder)
+        for name in (CONFIG, WEIGHTS):
+            if not (folder / name).is_file():
+                raise ValueError(f"incomplete model folder {folder}: no {name} (was the training run interrupted?)")
+        config = read_config(folder / CONFIG)
+        try:
+            model = cls(config)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{folder / CONFIG}: cannot build this model ({err})") from None
+        tensors, _ = load_tensors(folder / WEIGHTS, kind="model file")
+        check_weights(folder / WEIGHTS, tensors, model.state_dict())
+        model.load_state_dict(tensors)
+        return model.eval()
+
+
+def read_image(path: str | Path, config: ModelConfig, grid: PatchGrid) -> torch.Tensor:
+    """One validated image as ``(C, H, W)`` in the model's colour mode, scaled down to the
+    grid's maximum size if needed: what scoring and training both feed the model."""
+    arr = grid.fit_image(load_image(Path(path), mode=config.image_mode, min_size=grid.min_size))
+    t = torch.from_numpy(np.ascontiguousarray(arr))
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def _check_value(key: str, value: Any, default: Any) -> str | None:
+    """Why ``value`` cannot stand where ``default`` is, or None if it can (the schema is
+    the type of each default of :class:`ModelConfig`)."""
+    if is_dataclass(default):
+        if not isinstance(value, dict):
+            return f"{key} must be an object, got {value!r}"
+        known = {f.name: getattr(default, f.name) for f in fields(default)}
+        for k, v in value.items():
+            if k not in known:
+                return f"unknown key {key}.{k}"
+            if (why := _check_value(f"{key}.{k}", v, known[k])) is not None:
+                return why
+        return None
+    if isinstance(default, tuple):
+        ok = isinstance(value, list) and len(value) == len(default)
+        if ok and all(_check_value(key, v, d) is None for v, d in zip(value, default)):
+            return None
+        kind = "whole numbers" if isinstance(default[0], int) else "finite numbers"
+        return f"{key} must be a list of {len(default)} {kind}, got {value!r}"
+    expected = {bool: (bool, "true or false"), str: (str, "a string"), dict: (dict, "an object"), int: (int, "a whole number")}
+    if isinstance(default, (float, type(None))):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if number or (default is None and value is None):
+            return None
+        return f"{key} must be a finite number{' or null' if default is None else ''}, got {value!r}"
+    kind, words = expected[type(default)]
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return None
+    return f"{key} must be {words}, got {value!r}"
+
+
+def read_config(path: Path) -> ModelConfig:
+    """Read and check a model's ``config.json``: every key known, of the schema's type,
+    sizes within :data:`PATCH_BOUNDS`, :data:`GRID_BOUNDS` and :data:`SIZE_BOUNDS`.
+
+    Raises ValueError: one line naming the file and the key.
+    """
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    data = {k: v for k, v in data.items() if k not in ("format", "version")}
+    defaults = ModelConfig()
+    known = {f.name for f in fields(ModelConfig)}
+    for key, value in data.items():
+        why = f"unknown key {key!r}" if key not in known else _check_value(key, value, getattr(defaults, key))
+        if why is not None:
+            raise ValueError(f"{path}: {why}")
+    for key, bounds in (("patch", PATCH_BOUNDS), ("grid", GRID_BOUNDS), ("max_size", SIZE_BOUNDS)):
+        values = data.get(key, getattr(defaults, key))
+        if not all(bounds[0] <= v <= bounds[1] for v in (values if isinstance(values, (list, tuple)) else [values])):
+            raise ValueError(f"{path}: {key} {values} is outside the bounds {bounds[0]}-{bounds[1]}")
+    try:
+        return ModelConfig.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def check_weights(path: Path, tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Check loaded weights against the tensors the config's model has: the same names and
+    shapes, floating point where the model's are (else the same dtype), all finite.
+
+    Raises ValueError: ``PATH: not a valid model file (reason)``, naming the first bad tensor.
+    """
+
+    def invalid(reason: str) -> ValueError:
+        return ValueError(f"{path}: not a valid model file ({reason})")
+
+    if missing := sorted(set(expected) - set(tensors)):
+        raise invalid(f"no tensor {missing[0]!r}{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}; "
+                      "made for another architecture?")
+    if extra := sorted(set(tensors) - set(expected)):
+        raise invalid(f"unexpected tensor {extra[0]!r}; made for another architecture?")
+    for name, want in expected.items():
+        got = tensors[name]
+        if got.shape != want.shape:
+            raise invalid(f"tensor {name!r} has shape {list(got.shape)}, the config needs {list(want.shape)}")
+        if want.is_floating_point() != got.is_floating_point() or (not want.is_floating_point() and got.dtype != want.dtype):
+            raise invalid(f"tensor {name!r} is {str(got.dtype).removeprefix('torch.')}, "
+                          f"needs {'floating point' if want.is_floating_point() else want.dtype}")
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            raise invalid(f"tensor {name!r} holds NaN or infinity")

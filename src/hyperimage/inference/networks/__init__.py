@@ -1,0 +1,67 @@
+"""Stage-1 and stage-2 networks (Tables 4 and 5), created by name.
+
+Each architecture lives in one module and registers a factory with :func:`register`;
+:func:`create` builds it from the name and keyword arguments stored in a model's
+``config.json``. The contracts are :class:`Stage1` (with the optional fast path
+:class:`GridStage1`) and :class:`Stage2`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from hyperimage.registry import Registry
+
+
+@runtime_checkable
+class Stage1(Protocol):
+    """A stage-1 network: patches ``(N, C, p, p)`` -> patch scores ``(N,)``, through its
+    ReLU'd penultimate features ``(N, D)`` (``D = num_features``), which the hyper-image lays
+    on the grid."""
+
+    num_features: int
+
+    def forward_features(self, patches: torch.Tensor) -> torch.Tensor: ...
+
+    def head(self, features: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class GridStage1(Stage1, Protocol):
+    """A stage-1 network with a fully convolutional fast path: the features of the patches at
+    grid origins ``rows`` x ``cols`` of whole images ``(B, C, H, W)`` -> ``(B, U, V, D)``, in
+    one pass instead of patch by patch (Kang's network: the convolution is computed once)."""
+
+    def grid_features(self, images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Stage2(Protocol):
+    """A stage-2 network: hyper-images ``(B, D, U, V)`` -> image scores ``(B,)``."""
+
+    def forward(self, hyper: torch.Tensor) -> torch.Tensor: ...
+
+NETWORKS: Registry = Registry("network")
+register = NETWORKS.register
+available = NETWORKS.available
+
+
+def create(name: str, **kwargs: object) -> nn.Module:
+    """Build the registered network ``name``."""
+    return NETWORKS.get(name)(**kwargs)
+
+
+def create_stage1(name: str, **kwargs: object) -> nn.Module:
+    """Build the registered network ``name`` as a stage 1, refusing one without :class:`Stage1`'s methods."""
+    net = create(name, **kwargs)
+    if not isinstance(net, Stage1):
+        raise ValueError(f"network {name!r} is not a stage-1 network (num_features, forward_features, head)")
+    return net
+
+
+from hyperimage.inference.networks import synthetic  # noqa: E402,F401  (registers its networks)
+from hyperimage.inference.networks import forgery  # noqa: E402,F401  (registers its networks)
+from hyperimage.inference.networks import iqa, iqa_end_to_end, kang  # noqa: E402,F401  (register their networks)

@@ -1,0 +1,41 @@
+"""Whole-image preprocessing applied before the patch grid, selected by name.
+
+Stage 1 sees preprocessed patches; the preprocessing is part of the model's config so a
+saved model always scores images the way it was trained.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from hyperimage.inference.lcn import lcn_torch
+from hyperimage.registry import Registry
+
+Preprocess = Callable[[torch.Tensor], torch.Tensor]
+PREPROCESSING: Registry[Preprocess] = Registry("preprocessing")
+register = PREPROCESSING.register
+get = PREPROCESSING.get
+
+
+@register("none")
+def identity(images: torch.Tensor) -> torch.Tensor:
+    """No preprocessing (the synthetic task)."""
+    return images
+
+
+@register("image-mean")
+def subtract_image_mean(images: torch.Tensor) -> torch.Tensor:
+    """Subtract each image's per-channel mean, so patches see contrast, not brightness.
+
+    On the synthetic task this maps the background to about 0 and leaves each patch's
+    difference to the background, the quantity Eq. 3 scores.
+    """
+    return images - images.mean(dim=(2, 3), keepdim=True)
+
+
+@register("lcn")
+def local_contrast_normalisation(images: torch.Tensor) -> torch.Tensor:
+    """Eq. 4: 7x7 Gaussian-weighted local contrast normalisation, channel by channel."""
+    return lcn_torch(images)
