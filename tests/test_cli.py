@@ -365,3 +365,11 @@ def test_train_refuses_an_out_folder_that_holds_other_things(tmp_path):
         runner.invoke(app, ["train", str(data), "--out", str(data), "--preset", "synthetic", *FAST]),
         f"{data}: exists and is not a model folder; give a new or empty folder to write the model to",
     )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("bench", ["synthetic", "iqa", "forgery"])
+def test_benchmarks_refuse_a_device_the_machine_lacks(bench):
+    res = runner.invoke(app, ["benchmark", bench, "--quick", "--device", "cuda"])
+    assert res.exit_code == 2
+    assert "--device cuda: no CUDA GPU is available" in res.output and "Traceback" not in res.output

@@ -6,11 +6,12 @@ import sys
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 import typer
 
 from hyperimage import api
+from hyperimage.distributed import World, local_device
 from hyperimage.distributed import torchrun_env
 from hyperimage.inference.model import METHODS
 from hyperimage.training import recipe as recipes
@@ -29,7 +30,7 @@ class Format(str, Enum):
 METRIC_NAMES = {"srocc": "SROCC", "plcc": "PLCC", "krocc": "KROCC", "balanced_accuracy": "balanced accuracy", "auc": "AUC", "f1": "F1"}
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
@@ -305,20 +306,30 @@ def photos(
     typer.echo(f"wrote {len(entries)} photos and manifest.json to {out}")
 
 
+def _world(device: str) -> World:
+    """One process on ``device`` for a benchmark's two-stage and patch-average rows."""
+    try:
+        return World(device=local_device(device))
+    except ValueError as err:
+        _fail(str(err))
+
+
 @bench.command("synthetic")
 def bench_synthetic(
     quick: bool = typer.Option(False, help="Smaller data, one split, shorter training (a few minutes)."),
     splits: Optional[int] = typer.Option(None, help="Number of random 60/20/20 splits."),
     seed: int = typer.Option(0, help="Seed of data, splits and training."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Table 1: both synthetic experiments, two-stage against patch averaging."""
     from hyperimage.evaluation.benchmark import synthetic
 
+    world = _world(device)
     budget = synthetic.QUICK if quick else synthetic.FULL
     if splits is not None:
         budget = replace(budget, splits=splits)
-    results = synthetic.run(budget, seed=seed, log=lambda s: typer.echo(s, err=True))
+    results = synthetic.run(budget, seed=seed, log=lambda s: typer.echo(s, err=True), world=world)
     typer.echo(synthetic.table(results))
     if json_out:
         write_json(json_out, results)
@@ -334,10 +345,12 @@ def bench_iqa(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
     random_splits: bool = typer.Option(False, help="Ignore a data set's fixed split (KonIQ-10k's official one) and draw random ones."),
     rows: Optional[str] = typer.Option(None, help="Comma-separated rows to run (default: all); the same --seed gives the same splits."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
     from hyperimage.evaluation.benchmark import iqa
 
+    world = _world(device)
     budget = iqa.QUICK if quick else iqa.WILD if data is not None and iqa.in_the_wild(data) else iqa.FULL
     if splits is not None:
         budget = replace(budget, splits=splits)
@@ -347,7 +360,9 @@ def bench_iqa(
         except ValueError as err:
             _fail(str(err))
     root = data or iqa.build_photo_benchmark(cache, budget.photos, seed)
-    results = iqa.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), fixed_splits=not random_splits)
+    results = iqa.run(
+        root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), fixed_splits=not random_splits, world=world
+    )
     typer.echo(iqa.table(results))
     if json_out:
         write_json(json_out, results)
@@ -364,16 +379,20 @@ def bench_forgery(
     save_model: Optional[Path] = typer.Option(None, help="Save the first split's two-stage model to this folder."),
     debian: bool = typer.Option(False, help="Build the benchmark from the PyPI and Debian photos (needs apt-get)."),
     half: bool = typer.Option(False, help="Save that model's weights as float16 (half the file)."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Table 3: DCT-Markov SVM, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     from hyperimage.evaluation.benchmark import forgery
 
+    world = _world(device)
     budget = forgery.QUICK if quick else forgery.FULL
     if splits is not None:
         budget = replace(budget, splits=splits)
     sources = ("pypi", "debian") if debian else ("pypi",)
     root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed, sources)
-    results = forgery.run(root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), save_model=save_model, half=half)
+    results = forgery.run(
+        root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), save_model=save_model, half=half, world=world
+    )
     typer.echo(forgery.table(results))
     if json_out:
         write_json(json_out, results)

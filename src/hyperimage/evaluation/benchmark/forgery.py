@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from hyperimage.distributed import SINGLE, World
 from hyperimage.data import datasets
 
 from hyperimage import presets
@@ -139,14 +140,14 @@ def test_outputs(
     for record in records:
         x = read_image(record.path, model.config, model.grid)[None]
         with torch.no_grad():
-            hyper = model.hyper_image(x)
+            hyper = model.hyper_image(x.to(model.device))
             scores.append(float(model.clip(model.aggregate(hyper))[0]))
             base_scores.append(float(baseline.clip(baseline.aggregate(hyper))[0]))
         if record.target != 0.0 or record.mask is None:
             continue
         truth = truth_mask(record, tuple(x.shape[2:]))
         for name, readout in (("two-stage (patch)", "patch"), ("two-stage (gradient)", "gradient")):
-            heat = to_pixels(model, evidence(model, hyper, readout), x.shape[2], x.shape[3])[0, 0].numpy()
+            heat = to_pixels(model, evidence(model, hyper, readout).cpu(), x.shape[2], x.shape[3])[0, 0].numpy()
             maps[name].append(mask_scores(flag_top(heat, fraction), truth))
         maps["centre box"].append(mask_scores(centre_mask(truth.shape, fraction), truth))
         maps["whole image"].append(mask_scores(np.ones_like(truth), truth))
@@ -166,6 +167,7 @@ def run(
     progress: bool = False,
     save_model: Path | None = None,
     half: bool = False,
+    world: World = SINGLE,
 ) -> dict:
     """Train the five rows on ``budget.splits`` splits of ``data``; metrics and localisation.
 
@@ -196,7 +198,7 @@ def run(
             cnn.fit([(r.path, r.target) for r in part["train"]], [(r.path, r.target) for r in part["val"]], budget.end_to_end, progress)
             scores[row] = (cnn.predict_proba(test_paths), 0.5)
 
-        model, result = train(recs, _forgery_model_config(budget.conv_width), budget.recipe, seed=seed + split, progress=progress)
+        model, result = train(recs, _forgery_model_config(budget.conv_width), budget.recipe, seed=seed + split, progress=progress, world=world)
         if save_model is not None and split == 0:
             # with its splits, so that `hyperimage evaluate` tests on the same images
             model.save(save_model, half=half, extras=lambda tmp: save_splits(tmp / SPLITS_FILE, recs, data))

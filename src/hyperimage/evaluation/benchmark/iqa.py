@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from hyperimage.distributed import SINGLE, World
 from hyperimage.data import datasets
 
 from hyperimage import presets
@@ -187,16 +188,18 @@ def _preset(root: Path) -> str:
     return presets.LAYOUT_PRESETS.get(datasets.detect(root), "tid")
 
 
-def _cnn_rows(recs: list[ImageRecord], base, budget: Budget, seed: int, progress: bool) -> dict[str, HyperImageModel]:
+def _cnn_rows(
+    recs: list[ImageRecord], base, budget: Budget, seed: int, progress: bool, world: World
+) -> dict[str, HyperImageModel]:
     """The CNN rows of one split. With references: Kang's CNN, the same CNN with selective patch
     training, and the two-stage model on that selective stage 1. Without (authentic
     distortions): the preset's stage 1 is Kang's CNN, shared by its patch average and stage 2."""
-    two_stage, result = train(recs, replace(base, method="two-stage"), budget.recipe, seed=seed, progress=progress)
+    two_stage, result = train(recs, replace(base, method="two-stage"), budget.recipe, seed=seed, progress=progress, world=world)
     shared = patch_average_of(two_stage, result)
     if base.window_labels != "selective":
         return {"cnn": shared, "two-stage": two_stage}
     plain_config = replace(base, method="patch-average", window_labels="image", window_label_args={})
-    plain, _ = train(recs, plain_config, budget.recipe, seed=seed, progress=progress)
+    plain, _ = train(recs, plain_config, budget.recipe, seed=seed, progress=progress, world=world)
     return {"cnn": plain, "cnn+selective": shared, "two-stage": two_stage}
 
 
@@ -207,6 +210,7 @@ def run(
     log: Callable[[str], None] = print,
     progress: bool = False,
     fixed_splits: bool = True,
+    world: World = SINGLE,
 ) -> dict:
     """Train every row on ``budget.splits`` splits of ``data``; per-subset metrics.
 
@@ -237,7 +241,7 @@ def run(
         parts = {name: [r for r in recs if r.split == name] for name in ("train", "val", "test")}
         test = parts["test"]
         scores: dict[str, list[float | None]] = {}
-        models = _cnn_rows(recs, base, budget, seed + split, progress) if budget.cnn else {}
+        models = _cnn_rows(recs, base, budget, seed + split, progress, world) if budget.cnn else {}
         for row, model in models.items():
             scores[row] = [p.score for p in score_files(model, [r.path for r in test])]
         for row in budget.baselines:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from hyperimage.distributed import SINGLE, World
 from hyperimage.data.datasets import folder, synthetic
 from hyperimage.training import Recipe, patch_average_of, recipe, train
 from hyperimage.presets import get as get_preset
@@ -56,6 +57,7 @@ def run(
     seed: int = 0,
     log: Callable[[str], None] = print,
     progress: bool = False,
+    world: World = SINGLE,
 ) -> dict:
     """Run both experiments; returns per-split metrics and their summaries."""
     started = time.time()
@@ -69,7 +71,7 @@ def run(
                 t0 = time.time()
                 recs = random_split(records, seed=seed * 1000 + split)
                 test = [r for r in recs if r.split == "test"]
-                model, result = train(recs, get_preset("synthetic"), budget.recipe, seed=seed + split, progress=progress)
+                model, result = train(recs, get_preset("synthetic"), budget.recipe, seed=seed + split, progress=progress, world=world)
                 for method, m in (("two-stage", model), ("patch-average", patch_average_of(model, result))):
                     ev = evaluate_records(m, test)
                     runs[method].append({key: ev[key] for key in ("srocc", "plcc", "krocc")})
