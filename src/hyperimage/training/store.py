@@ -21,6 +21,7 @@ belong to the page cache, not to the training process.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -127,10 +128,21 @@ class ImageStore:
         cls, records: Sequence[ImageRecord], model: HyperImageModel, folder: str | Path, workers: int | None = None
     ) -> "ImageStore":
         """Decode, label and preprocess ``records`` into ``folder`` (``workers`` processes,
-        ``None``: :func:`default_workers`), then open the store."""
+        ``None``: :func:`default_workers`), then open the store.
+
+        A store already there for the same files (names, sizes, modification times, targets)
+        and model settings is opened as it is, so a resumed run does not prepare again.
+        """
         config, grid = model.config, model.grid
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        stamp = fingerprint(records, config)
+        if (folder / INDEX).is_file() and (folder / "images.f32").is_file():
+            try:
+                if load_tensors(folder / INDEX)[1].get("fingerprint") == stamp:
+                    return cls(folder, records, grid)
+            except ValueError:
+                pass  # a damaged index: prepare again
         slot = (config.channels, *grid.max_size)
         slot_bytes = 4 * int(np.prod(slot))
         workers = default_workers(len(records)) if workers is None else workers
@@ -163,7 +175,7 @@ class ImageStore:
         if getattr(window_labels.get(config.window_labels), "balance_references", False):
             weights_t = balance(weights_t, torch.tensor(pristine))
         tensors = {"rows": torch.stack(rows), "cols": torch.stack(cols), "labels": torch.stack(labels), "weights": weights_t}
-        save_tensors(folder / INDEX, tensors, {"slot": list(slot), "kept": kept, "errors": errors})
+        save_tensors(folder / INDEX, tensors, {"slot": list(slot), "kept": kept, "errors": errors, "fingerprint": stamp})
         return cls(folder, records, grid)
 
     def __len__(self) -> int:
@@ -197,6 +209,21 @@ class ImageStore:
             members = (keys == key).all(dim=1).nonzero().flatten()
             for start in range(0, len(members), per):
                 yield members[start : start + per], key[:u].numpy(), key[u:].numpy()
+
+
+def fingerprint(records: Sequence[ImageRecord], config: ModelConfig) -> str:
+    """A digest of what a store holds: each record's files (path, size, modification time),
+    target and split, and the model settings that shape the prepared images and labels."""
+    digest = hashlib.sha256()
+    settings = (config.image_mode, config.channels, config.patch, config.grid, config.max_size, config.preprocess,
+                config.window_labels, config.window_label_args)
+    digest.update(repr(settings).encode())
+    for rec in records:
+        for path in (rec.path, rec.reference):
+            st = path.stat() if path is not None and path.exists() else None
+            digest.update(repr((str(path), st and (st.st_size, st.st_mtime_ns))).encode())
+        digest.update(repr((rec.target, rec.split)).encode())
+    return digest.hexdigest()
 
 
 def balance(weights: torch.Tensor, pristine: torch.Tensor) -> torch.Tensor:
