@@ -34,7 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from hyperimage.distributed import SINGLE, World
-from hyperimage.inference.ranking import siamese_hinge
+from hyperimage.inference.ranking import rank_hinge, siamese_hinge
 from hyperimage.registry import Registry
 from hyperimage.storage import load_tensors, prefixed, save_tensors, unprefixed
 
@@ -113,6 +113,7 @@ LOSSES.register("mae")(nn.functional.l1_loss)
 LOSSES.register("mse")(nn.functional.mse_loss)
 LOSSES.register("bce")(weighted_bce)
 LOSSES.register("siamese")(siamese_hinge)
+LOSSES.register("rank")(rank_hinge)
 
 
 @dataclass

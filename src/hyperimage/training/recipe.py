@@ -108,13 +108,11 @@ class Recipe:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a recipe is a JSON object")
         try:
-            phases = [
-                PhaseSpec(**{**p, "train": _train_config(p.get("train", {}), where)}) for p in data.get("phases", [{}])
-            ]
+            phases = [PhaseSpec(**{**p, "train": _train_config(p.get("train", {}))}) for p in data.get("phases", [{}])]
             rest = {k: v for k, v in data.items() if k not in ("phases", "stage2", "trained_with")}
-            stage2 = _train_config(data.get("stage2", asdict(TrainConfig.stage2_default())), where)
+            stage2 = _train_config(data.get("stage2", asdict(TrainConfig.stage2_default())))
             recipe = cls(phases=phases, stage2=stage2, **rest)
-        except TypeError as err:
+        except (TypeError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
         if not recipe.phases:
             raise ValueError(f"{where}: a recipe needs at least one stage-1 phase")
@@ -127,12 +125,12 @@ class Recipe:
         Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
-def _train_config(data: Any, where: str) -> TrainConfig:
+def _train_config(data: Any) -> TrainConfig:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: training settings are a JSON object, got {data!r}")
+        raise ValueError(f"training settings are a JSON object, got {data!r}")
     known = {f.name for f in fields(TrainConfig)}
     if unknown := sorted(set(data) - known):
-        raise ValueError(f"{where}: unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ValueError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return TrainConfig(**data)
 
 
@@ -181,6 +179,15 @@ def iqa_quick() -> Recipe:
 def iqa_full() -> Recipe:
     """``benchmark iqa``: 10 stage-1 epochs of 64 windows per image, 30 stage-2 epochs, flips."""
     return replace(Recipe.cpu(10, 30, 64, stage2_patience=8, stage2_batch=16), stage2_augment=["flips"], name="iqa-full")
+
+
+@register("iqa-rank-quick")
+def iqa_rank_quick() -> Recipe:
+    """``iqa-quick`` after RankIQA pre-training (phase ``rank``: 5 epochs of 1,024 ranked groups
+    of the built-in photos), the pre-train-then-fine-tune recipe of the related methods."""
+    base = iqa_quick()
+    rank = PhaseSpec("rank", TrainConfig(epochs=5, patience=5, batch_size=60, lr=0.01), args={"groups": 1024})
+    return replace(base, phases=[rank, *base.phases], name="iqa-rank-quick")
 
 
 def _forgery(stage1_epochs: int, stage2_epochs: int, name: str) -> Recipe:

@@ -1,0 +1,126 @@
+"""RankIQA pre-training (Liu et al. 2017, ``shared/papers/related-methods.md``): stage 1 learns
+to rank patches of one photo distorted by one type at several levels, from pairs generated
+on the fly, before it is fine-tuned on labels (e.g. by the ``windows`` phase after it).
+
+Ranking needs no human label, so the pairs are unlimited: each group is a random crop of a
+pristine photo, distorted by one TID2013 type (:mod:`hyperimage.data.distortions`) at each
+of its levels, preprocessed like the model's images, the centre patch cut out. The loss is
+RankIQA's efficient all-pairs hinge over the groups of a batch
+(:func:`~hyperimage.inference.ranking.rank_hinge`): a milder level must score higher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hyperimage.data import distortions
+from hyperimage.data.io import ImageError, load_image, walk_images
+from hyperimage.data.photos import builtin_photos
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.training.loop import LoopState, fit
+from hyperimage.training.phases import PhaseRun, register
+
+#: Context around the patch that a distortion and the preprocessing see (LCN's 7 x 7
+#: window, blur kernels), on each side, as a share of the patch.
+CONTEXT = 0.5
+
+
+def pristine_photos(folder: str | Path | None, mode: str) -> list[np.ndarray]:
+    """The pristine photos to rank from: every readable image in ``folder`` (e.g. from
+    ``hyperimage photos --debian``), or the built-in ones; unreadable files are skipped."""
+    if folder is None:
+        photos = [img for _, img in builtin_photos()]
+        return [img.mean(axis=2) if mode == "L" else img for img in photos]
+    found = []
+    for path in walk_images(Path(folder)):
+        try:
+            found.append(load_image(path, mode=mode))
+        except ImageError:
+            continue
+    if not found:
+        raise ValueError(f"{folder}: no readable photos to generate ranking pairs from")
+    return found
+
+
+def default_types(channels: int) -> list[int]:
+    """The uniform TID2013 types (local ones damage only part of a photo, so a patch may not
+    see them), without the colour-only ones for a gray model."""
+    return [d.number for d in distortions.available() if d.uniform and (channels == 3 or not d.colour_only)]
+
+
+class RankingGroups:
+    """Generates groups of patches ranked by distortion level, for one model's patches."""
+
+    def __init__(self, model: HyperImageModel, photos: list[np.ndarray], types: list[int], levels: list[int]):
+        self.model, self.photos, self.types, self.levels = model, photos, types, sorted(levels)
+        self.patch = model.config.patch
+        self.crop = self.patch + 2 * int(round(CONTEXT * self.patch))
+        if min(min(p.shape[:2]) for p in photos) < self.crop:
+            raise ValueError(f"ranking pairs need photos of at least {self.crop} x {self.crop} px")
+
+    def draw(self, groups: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``groups`` groups: patches ``(G * L, C, p, p)`` and targets ``(G * L, 2)`` ``[-level, group]``."""
+        crops, targets = [], []
+        for g in range(groups):
+            photo = self.photos[rng.integers(len(self.photos))]
+            top = rng.integers(photo.shape[0] - self.crop + 1)
+            left = rng.integers(photo.shape[1] - self.crop + 1)
+            crop = photo[top : top + self.crop, left : left + self.crop]
+            kind = self.types[rng.integers(len(self.types))]
+            for level in self.levels:
+                crops.append(np.clip(distortions.distort(crop, kind, level, rng), 0.0, 1.0))
+                targets.append((-float(level), float(g)))
+        x = torch.from_numpy(np.stack(crops).astype(np.float32))
+        x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        with torch.no_grad():
+            x = self.model.preprocess(x)
+        off = (self.crop - self.patch) // 2
+        return x[:, :, off : off + self.patch, off : off + self.patch].contiguous(), torch.tensor(targets)
+
+
+def pair_errors(scores: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
+    """Ordered pairs within a group that ``scores`` rank the wrong way (ties count half), and all of them."""
+    rank, group = targets[:, 0], targets[:, 1]
+    above = (rank[:, None] > rank[None, :]) & (group[:, None] == group[None, :])
+    diff = scores[:, None] - scores[None, :]
+    wrong = (diff[above] < 0).float().sum() + 0.5 * (diff[above] == 0).float().sum()
+    return float(wrong), float(above.sum())
+
+
+@register("rank")
+def train_rank(run: PhaseRun) -> LoopState:
+    """RankIQA pre-training of stage 1 (args: ``photos``, a folder, default the built-in
+    photos; ``types``, TID2013 numbers, default :func:`default_types`; ``levels``, default
+    1-5; ``groups``, groups per epoch, default 256; ``val_groups``, default 64).
+
+    Each batch holds ``batch_size // len(levels)`` groups; the validation error is the share
+    of ordered pairs of a fixed set of validation groups ranked the wrong way.
+    """
+    model, world, args = run.model, run.world, run.spec.args
+    levels = list(args.get("levels", range(1, distortions.NUM_LEVELS + 1)))
+    photos = pristine_photos(args.get("photos"), model.config.image_mode)
+    source = RankingGroups(model, photos, list(args.get("types", default_types(model.config.channels))), levels)
+    cfg = replace(run.spec.train, loss="rank")
+    per_batch = max(1, cfg.batch_size // len(levels))
+    groups = int(args.get("groups", 256))
+    val_x, val_y = source.draw(int(args.get("val_groups", 64)), np.random.default_rng(cfg.seed + 10_000))
+
+    def batches(gen: torch.Generator):
+        rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=gen)))
+        for _ in range(-(-groups // per_batch)):
+            x, y = source.draw(per_batch, rng)
+            mine = y[:, 1].long() % world.size == world.rank  # whole groups per rank: pairs stay within a rank
+            yield x[mine], y[mine]
+
+    def validate() -> tuple[float, float]:
+        scores = torch.cat([model.stage1(val_x[i : i + 512].to(world.device)).cpu() for i in range(0, len(val_x), 512)])
+        return pair_errors(scores, val_y)
+
+    return fit(
+        model.stage1, batches, validate, cfg, run.checkpoint, desc="stage 1 (ranking)", progress=run.progress, world=world,
+        plan=run.plan("stage 1 (ranking pre-training)", "ranked patches", groups * len(levels), per_batch * len(levels)),
+    )

@@ -1,0 +1,40 @@
+"""RankIQA pre-training as a stage-1 phase: learning to rank distortion levels without labels."""
+
+import numpy as np
+import pytest
+import torch
+
+from hyperimage import presets
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.training import PhaseSpec, TrainConfig, phases
+from hyperimage.training.phases.rank import RankingGroups, default_types, pair_errors, pristine_photos
+
+
+def test_groups_hold_one_crop_at_every_level_in_order():
+    model = HyperImageModel(presets.get("tid"))
+    source = RankingGroups(model, pristine_photos(None, "RGB"), [8], [1, 3, 5])
+    x, y = source.draw(4, np.random.default_rng(0))
+    assert x.shape == (12, 3, 32, 32) and torch.isfinite(x).all()
+    assert y[:, 1].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3] and y[:3, 0].tolist() == [-1, -3, -5]
+    assert 8 in default_types(3) and 14 not in default_types(3)  # local types left out
+    assert not any(t in default_types(1) for t in (2, 18, 22, 23))  # colour-only types for a gray model
+
+
+def test_pair_errors_count_wrong_and_tied_pairs_within_groups():
+    targets = torch.tensor([[-1.0, 0], [-2.0, 0], [-1.0, 1], [-2.0, 1]])
+    assert pair_errors(torch.tensor([2.0, 1.0, 0.0, 5.0]), targets) == (1.0, 2.0)
+    assert pair_errors(torch.tensor([1.0, 1.0, 3.0, 0.0]), targets) == (0.5, 2.0)
+
+
+@pytest.mark.slow
+def test_ranking_pretraining_learns_to_order_blur_and_noise_levels():
+    torch.manual_seed(0)
+    model = HyperImageModel(presets.get("tid"))
+    spec = PhaseSpec(
+        "rank", TrainConfig(epochs=6, patience=6, batch_size=48, lr=0.01),
+        args={"types": [1, 8], "levels": [1, 3, 5], "groups": 96, "val_groups": 32},
+    )
+    state = phases.get("rank")(phases.PhaseRun(model, spec, [], [], None, None, None, False))
+    history = state.history
+    assert history[0]["val"] > 0.2  # after one epoch still far from ordering the levels
+    assert state.best < 0.5 * history[0]["val"] and state.best < 0.15
