@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hyperimage.registry import Registry
+from hyperimage.training.augment import Entry
 from hyperimage.training.loop import TrainConfig
 
 RECIPE_FILE = "recipe.json"
@@ -33,7 +34,7 @@ class PhaseSpec:
     name: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     args: dict[str, Any] = field(default_factory=dict)
-    augment: list[str] | None = None
+    augment: list[Entry] | None = None
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Recipe:
 
     phases: list[PhaseSpec] = field(default_factory=lambda: [PhaseSpec()])
     stage2: TrainConfig = field(default_factory=TrainConfig.stage2_default)
-    stage2_augment: list[str] = field(default_factory=list)
+    stage2_augment: list[Entry] = field(default_factory=list)
     feature_batch: int = 2048
     workers: int | None = None
     name: str = "custom"
@@ -58,7 +59,7 @@ class Recipe:
         stage1: TrainConfig,
         stage2: TrainConfig | None = None,
         windows_per_image: int | None = None,
-        stage2_augment: tuple[str, ...] = (),
+        stage2_augment: tuple[Entry, ...] = (),
         name: str = "custom",
     ) -> "Recipe":
         """One stage-1 phase (the model's own) with ``stage1`` settings, then stage 2."""

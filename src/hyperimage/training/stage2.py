@@ -11,6 +11,7 @@ import torch
 from hyperimage.distributed import SINGLE, World
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.training import augment
+from hyperimage.training.augment import Entry
 from hyperimage.training.loop import LOSSES, LoopState, Plan, TrainConfig, fit
 from hyperimage.training.store import HyperImageCache
 
@@ -20,7 +21,7 @@ def train_stage2(
     train: HyperImageCache,
     val: HyperImageCache,
     cfg: TrainConfig,
-    augmentations: list[str],
+    augmentations: list[Entry],
     checkpoint: Path | None = None,
     progress: bool = True,
     world: World = SINGLE,
