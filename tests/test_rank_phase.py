@@ -7,7 +7,8 @@ import torch
 from hyperimage import presets
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.training import PhaseSpec, TrainConfig, phases
-from hyperimage.training.phases.rank import RankingGroups, default_types, pair_errors, pristine_photos
+from hyperimage.training.crops import pristine_photos
+from hyperimage.training.phases.rank import RankingGroups, default_types, pair_errors
 
 
 def test_groups_hold_one_crop_at_every_level_in_order():

@@ -12,39 +12,14 @@ RankIQA's efficient all-pairs hinge over the groups of a batch
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from hyperimage.data import distortions
-from hyperimage.data.io import ImageError, load_image, walk_images
-from hyperimage.data.photos import builtin_photos
 from hyperimage.inference.model import HyperImageModel
+from hyperimage.training.crops import PhotoCrops, pristine_photos
 from hyperimage.training.loop import LoopState, fit
 from hyperimage.training.phases import PhaseRun, register
-
-#: Context around the patch that a distortion and the preprocessing see (LCN's 7 x 7
-#: window, blur kernels), on each side, as a share of the patch.
-CONTEXT = 0.5
-
-
-def pristine_photos(folder: str | Path | None, mode: str) -> list[np.ndarray]:
-    """The pristine photos to rank from: every readable image in ``folder`` (e.g. from
-    ``hyperimage photos --debian``), or the built-in ones; unreadable files are skipped."""
-    if folder is None:
-        photos = [img for _, img in builtin_photos()]
-        return [img.mean(axis=2) if mode == "L" else img for img in photos]
-    found = []
-    for path in walk_images(Path(folder)):
-        try:
-            found.append(load_image(path, mode=mode))
-        except ImageError:
-            continue
-    if not found:
-        raise ValueError(f"{folder}: no readable photos to generate ranking pairs from")
-    return found
-
 
 def default_types(channels: int) -> list[int]:
     """The uniform TID2013 types (local ones damage only part of a photo, so a patch may not
@@ -56,30 +31,18 @@ class RankingGroups:
     """Generates groups of patches ranked by distortion level, for one model's patches."""
 
     def __init__(self, model: HyperImageModel, photos: list[np.ndarray], types: list[int], levels: list[int]):
-        self.model, self.photos, self.types, self.levels = model, photos, types, sorted(levels)
-        self.patch = model.config.patch
-        self.crop = self.patch + 2 * int(round(CONTEXT * self.patch))
-        if min(min(p.shape[:2]) for p in photos) < self.crop:
-            raise ValueError(f"ranking pairs need photos of at least {self.crop} x {self.crop} px")
+        self.crops, self.types, self.levels = PhotoCrops(model, photos), types, sorted(levels)
 
     def draw(self, groups: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``groups`` groups: patches ``(G * L, C, p, p)`` and targets ``(G * L, 2)`` ``[-level, group]``."""
         crops, targets = [], []
         for g in range(groups):
-            photo = self.photos[rng.integers(len(self.photos))]
-            top = rng.integers(photo.shape[0] - self.crop + 1)
-            left = rng.integers(photo.shape[1] - self.crop + 1)
-            crop = photo[top : top + self.crop, left : left + self.crop]
+            crop = self.crops.crop(rng)
             kind = self.types[rng.integers(len(self.types))]
             for level in self.levels:
                 crops.append(np.clip(distortions.distort(crop, kind, level, rng), 0.0, 1.0))
                 targets.append((-float(level), float(g)))
-        x = torch.from_numpy(np.stack(crops).astype(np.float32))
-        x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
-        with torch.no_grad():
-            x = self.model.preprocess(x)
-        off = (self.crop - self.patch) // 2
-        return x[:, :, off : off + self.patch, off : off + self.patch].contiguous(), torch.tensor(targets)
+        return self.crops.patches(crops), torch.tensor(targets)
 
 
 def pair_errors(scores: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:

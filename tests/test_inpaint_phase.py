@@ -1,0 +1,34 @@
+"""Context-encoder pre-training as a stage-1 phase: the trunk learns to fill in hidden centres."""
+
+import numpy as np
+import torch
+
+from hyperimage import presets
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.training import PhaseSpec, TrainConfig, phases
+from hyperimage.training.crops import pristine_photos
+from hyperimage.training.phases.inpaint import MaskedPatches
+
+
+def test_masked_patches_hide_the_centre_they_return():
+    model = HyperImageModel(presets.get("tid"))
+    x, y = MaskedPatches(model, pristine_photos(None, "RGB"), hole=0.5).draw(6, np.random.default_rng(0))
+    assert x.shape == (6, 3, 32, 32) and y.shape == (6, 3 * 16 * 16)
+    assert torch.all(x[:, :, 8:24, 8:24] == 0) and y.abs().sum() > 0
+    assert x[:, :, :8].abs().sum() > 0  # the context stays
+
+
+def test_inpainting_pretraining_beats_predicting_the_mean_and_leaves_the_head_alone():
+    torch.manual_seed(0)
+    model = HyperImageModel(presets.get("synthetic"))  # a trunk that keeps the layout (see the phase's docstring)
+    before = {k: v.clone() for k, v in model.stage1.state_dict().items()}
+    spec = PhaseSpec(
+        "inpaint", TrainConfig(epochs=5, patience=5, batch_size=64, lr=1e-3, optimizer="adam"),
+        args={"patches": 1024, "val_patches": 128},
+    )
+    state = phases.get("inpaint")(phases.PhaseRun(model, spec, [], [], None, None, None, False))
+    _, centres = MaskedPatches(model, pristine_photos(None, "L"), hole=0.5).draw(128, np.random.default_rng(10_000))
+    zero_guess = float((centres**2).mean())  # the image-mean preprocessing centres values about 0
+    assert state.best < 0.8 * zero_guess
+    changed = {k for k, v in model.stage1.state_dict().items() if not torch.equal(v, before[k])}
+    assert "features.0.weight" in changed and not any(k.startswith("head") for k in changed)
