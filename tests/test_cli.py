@@ -373,3 +373,8 @@ def test_benchmarks_refuse_a_device_the_machine_lacks(bench):
     res = runner.invoke(app, ["benchmark", bench, "--quick", "--device", "cuda"])
     assert res.exit_code == 2
     assert "--device cuda: no CUDA GPU is available" in res.output and "Traceback" not in res.output
+
+
+def test_benchmarks_take_a_recipe_and_refuse_an_unknown_one():
+    res = runner.invoke(app, ["benchmark", "synthetic", "--quick", "--recipe", "nope"])
+    assert res.exit_code == 2 and "unknown recipe 'nope'; known:" in res.output and "Traceback" not in res.output

@@ -6,7 +6,7 @@ import sys
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import List, NoReturn, Optional
+from typing import List, NoReturn, Optional, TypeVar
 
 import typer
 
@@ -16,6 +16,8 @@ from hyperimage.distributed import torchrun_env
 from hyperimage.inference.model import METHODS
 from hyperimage.training import recipe as recipes
 from hyperimage.storage import looks_like_model_dir, write_json
+
+T = TypeVar("T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Two-stage hyper-image CNNs for localized image artefacts.")
 bench = typer.Typer(no_args_is_help=True, help="Reproduce the paper's tables.")
@@ -314,6 +316,16 @@ def _world(device: str) -> World:
         _fail(str(err))
 
 
+def _with_recipe(budget: T, recipe: str | None) -> T:
+    """``budget`` training its CNN rows with the named recipe or recipe file, if one is given."""
+    if recipe is None:
+        return budget
+    try:
+        return replace(budget, recipe=recipes.get(recipe))
+    except ValueError as err:
+        _fail(str(err))
+
+
 @bench.command("synthetic")
 def bench_synthetic(
     quick: bool = typer.Option(False, help="Smaller data, one split, shorter training (a few minutes)."),
@@ -321,12 +333,13 @@ def bench_synthetic(
     seed: int = typer.Option(0, help="Seed of data, splits and training."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
     device: str = DEVICE_OPTION,
+    recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
 ) -> None:
     """Table 1: both synthetic experiments, two-stage against patch averaging."""
     from hyperimage.evaluation.benchmark import synthetic
 
     world = _world(device)
-    budget = synthetic.QUICK if quick else synthetic.FULL
+    budget = _with_recipe(synthetic.QUICK if quick else synthetic.FULL, recipe)
     if splits is not None:
         budget = replace(budget, splits=splits)
     results = synthetic.run(budget, seed=seed, log=lambda s: typer.echo(s, err=True), world=world)
@@ -346,12 +359,13 @@ def bench_iqa(
     random_splits: bool = typer.Option(False, help="Ignore a data set's fixed split (KonIQ-10k's official one) and draw random ones."),
     rows: Optional[str] = typer.Option(None, help="Comma-separated rows to run (default: all); the same --seed gives the same splits."),
     device: str = DEVICE_OPTION,
+    recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
 ) -> None:
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
     from hyperimage.evaluation.benchmark import iqa
 
     world = _world(device)
-    budget = iqa.QUICK if quick else iqa.WILD if data is not None and iqa.in_the_wild(data) else iqa.FULL
+    budget = _with_recipe(iqa.QUICK if quick else iqa.WILD if data is not None and iqa.in_the_wild(data) else iqa.FULL, recipe)
     if splits is not None:
         budget = replace(budget, splits=splits)
     if rows is not None:
@@ -380,12 +394,13 @@ def bench_forgery(
     debian: bool = typer.Option(False, help="Build the benchmark from the PyPI and Debian photos (needs apt-get)."),
     half: bool = typer.Option(False, help="Save that model's weights as float16 (half the file)."),
     device: str = DEVICE_OPTION,
+    recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
 ) -> None:
     """Table 3: DCT-Markov SVM, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     from hyperimage.evaluation.benchmark import forgery
 
     world = _world(device)
-    budget = forgery.QUICK if quick else forgery.FULL
+    budget = _with_recipe(forgery.QUICK if quick else forgery.FULL, recipe)
     if splits is not None:
         budget = replace(budget, splits=splits)
     sources = ("pypi", "debian") if debian else ("pypi",)
