@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from hyperimage.inference.model import HyperImageModel
+from hyperimage.training.crops import PhotoCrops, pristine_photos
 from hyperimage.training.loop import LoopState, fit
 from hyperimage.training.phases import PhaseRun, register
-from hyperimage.training.crops import PhotoCrops, pristine_photos
 
 
 class Inpainter(nn.Module):

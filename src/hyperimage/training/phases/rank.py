@@ -12,6 +12,7 @@ RankIQA's efficient all-pairs hinge over the groups of a batch
 from __future__ import annotations
 
 from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -20,6 +21,7 @@ from hyperimage.inference.model import HyperImageModel
 from hyperimage.training.crops import PhotoCrops, pristine_photos
 from hyperimage.training.loop import LoopState, fit
 from hyperimage.training.phases import PhaseRun, register
+
 
 def default_types(channels: int) -> list[int]:
     """The uniform TID2013 types (local ones damage only part of a photo, so a patch may not
