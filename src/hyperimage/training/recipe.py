@@ -191,6 +191,15 @@ def iqa_rank_quick() -> Recipe:
     return replace(base, phases=[rank, *base.phases], name="iqa-rank-quick")
 
 
+@register("iqa-hide-quick")
+def iqa_hide_quick() -> Recipe:
+    """``iqa-quick`` with Hide-and-Seek on stage 2's hyper-images (half the 4 x 4 blocks of cells
+    hidden, after the flips)."""
+    return replace(
+        iqa_quick(), stage2_augment=["flips", {"name": "hide", "probability": 0.5, "cell": 4}], name="iqa-hide-quick"
+    )
+
+
 def _forgery(stage1_epochs: int, stage2_epochs: int, name: str) -> Recipe:
     return Recipe.simple(
         TrainConfig(epochs=stage1_epochs, patience=4, batch_size=32),
