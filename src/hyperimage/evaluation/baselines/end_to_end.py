@@ -35,6 +35,8 @@ from PIL import Image
 from hyperimage.data.io import load_image
 from hyperimage.inference.networks import create
 from hyperimage.inference.tasks import class_weighted, label_norm
+from hyperimage.training import augment as augmentations
+from hyperimage.training.augment import Entry
 from hyperimage.training.loop import LOSSES, LoopState, TrainConfig, fit
 
 
@@ -78,6 +80,10 @@ class EndToEndCNN:
     network : registered name of the network, ``"forgery-end-to-end"``,
         ``"iqa-shallow-end-to-end"`` or ``"iqa-deep-end-to-end"``.
     loss : ``"bce"`` for a two-class label, ``"mae"`` or ``"mse"`` for a score (module docstring).
+    augment : training augmentations after the random mirror, as a recipe names them
+        (:mod:`hyperimage.training.augment`), on images from which the training mean was
+        subtracted: e.g. Hide-and-Seek, ``{"name": "hide", "cell": 32, "value": 0.0}``
+        (hidden pixels at the training mean). None runs at test time.
     """
 
     def __init__(
@@ -88,12 +94,14 @@ class EndToEndCNN:
         residual: bool = False,
         network: str = "forgery-end-to-end",
         loss: str = "bce",
+        augment: Sequence[Entry] = (),
     ):
         if loss not in LOSSES or loss == "siamese":
             raise ValueError(f"loss must be one of {sorted(set(LOSSES.available()) - {'siamese'})}, got {loss!r}")
         torch.manual_seed(seed)
         self.size = tuple(size)
         self.loss = loss
+        self.augment = list(augment)
         options = {"residual": True} if residual else {}
         self.network = create(network, size=self.size, conv_width=conv_width, **options)
         self.mean = torch.zeros(3, 1, 1)
@@ -145,7 +153,7 @@ class EndToEndCNN:
                 b = order[start : start + cfg.batch_size]
                 mirror = (torch.rand(len(b), generator=gen) < 0.5).view(-1, 1, 1, 1)
                 images = self._inputs(x[b])
-                yield torch.where(mirror, images.flip(3), images), y[b]
+                yield augmentations.apply(self.augment, torch.where(mirror, images.flip(3), images), gen), y[b]
 
         def validate() -> float:
             out = torch.cat([self.network(self._inputs(vx[i : i + 32])) for i in range(0, len(vx), 32)])

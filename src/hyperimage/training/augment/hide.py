@@ -1,6 +1,7 @@
-"""Hide-and-Seek (Singh & Lee 2017, ``shared/papers/related-methods.md``) on hyper-images, a
-stage-2 augmentation: hidden grid cells make stage 2 use all the evidence rather than the
-single most telling patch."""
+"""Hide-and-Seek (Singh & Lee 2017, ``shared/papers/related-methods.md``): hidden cells make a
+network use all the evidence rather than the single most telling part. On hyper-images (a
+stage-2 augmentation, cells of the grid) and on whole images (the end-to-end CNNs,
+:class:`hyperimage.evaluation.baselines.end_to_end.EndToEndCNN`, cells of pixels)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from hyperimage.training.augment import register
 
 
 @register("hide")
-def hide_cells(hyper: torch.Tensor, gen: torch.Generator, probability: float = 0.5, cell: int = 4) -> torch.Tensor:
-    """Hide each ``cell`` x ``cell`` block of grid cells of each hyper-image ``(N, D, U, V)``
-    with ``probability``, setting it to the batch's mean feature.
+def hide_cells(
+    hyper: torch.Tensor, gen: torch.Generator, probability: float = 0.5, cell: int = 4, value: float | None = None
+) -> torch.Tensor:
+    """Hide each ``cell`` x ``cell`` block of each map ``(N, D, U, V)`` (hyper-images, or
+    images) with ``probability``, setting it to ``value``, by default the batch's mean.
 
-    The hidden value is the mean feature (per channel, over the batch's cells), as
-    Hide-and-Seek sets hidden pixels to the training mean: what stage 2's first layer sees
-    then has the statistics it meets at test time, when nothing is hidden.
+    Hide-and-Seek sets hidden pixels to the training mean, so that what the first layer sees
+    has the statistics it meets at test time, when nothing is hidden: the batch's mean
+    feature (per channel, over its cells) stands for it on hyper-images; images from which
+    the training mean was subtracted pass ``value=0``.
     """
     if not 0.0 <= probability <= 1.0 or cell < 1:
         raise ValueError(f"hide: probability must be in [0, 1] and cell >= 1, got {probability}, {cell}")
@@ -24,5 +28,5 @@ def hide_cells(hyper: torch.Tensor, gen: torch.Generator, probability: float = 0
     blocks = (-(-u // cell), -(-v // cell))
     hidden = torch.rand(n, 1, *blocks, generator=gen) < probability
     hidden = hidden.repeat_interleave(cell, dim=2).repeat_interleave(cell, dim=3)[:, :, :u, :v]
-    mean = hyper.mean(dim=(0, 2, 3), keepdim=True)
-    return torch.where(hidden, mean, hyper)
+    fill = hyper.mean(dim=(0, 2, 3), keepdim=True) if value is None else torch.tensor(float(value), dtype=hyper.dtype)
+    return torch.where(hidden, fill, hyper)
