@@ -7,8 +7,8 @@ from PIL import Image
 
 from hyperimage import presets
 from hyperimage.inference.explain import GRADIENT_SHARES, cell_map, heat_map, heat_scale, save_grid, to_pixels
-from hyperimage.inference.ranking import DELTA
 from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.ranking import DELTA
 
 
 @pytest.fixture

@@ -9,11 +9,7 @@ from scipy import ndimage
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.datasets.tampering import make_tampering_dataset
 from hyperimage.data.forgery_patches import (
-    contour_patch_pairs,
-    contour_points,
-    crop_patches,
-    mean_patch,
-    pairs_from_records,
+    contour_patch_pairs, contour_points, crop_patches, mean_patch, pairs_from_records,
 )
 from hyperimage.data.io import load_image, save_image
 

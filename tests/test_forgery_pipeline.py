@@ -11,9 +11,8 @@ from scipy import ndimage
 from hyperimage import presets
 from hyperimage.data.datasets import folder
 from hyperimage.data.datasets.tampering import TamperConfig, make_tampering_dataset
+from hyperimage.evaluation.protocol import FORGERY_SPLIT, evaluate_records, random_split
 from hyperimage.inference.model import HyperImageModel, ModelConfig, read_image
-from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
-from hyperimage.evaluation.protocol import evaluate_records
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
 
 SIZE = (96, 128)

@@ -7,8 +7,7 @@ import torch
 from hyperimage import presets
 from hyperimage.data.datasets import folder, iqa_photos
 from hyperimage.data.photos import builtin_photos
-from hyperimage.evaluation.protocol import random_split
-from hyperimage.evaluation.protocol import evaluate_records
+from hyperimage.evaluation.protocol import evaluate_records, random_split
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
 from hyperimage.training.store import ImageStore
 

@@ -8,8 +8,7 @@ import torch
 from hyperimage import presets
 from hyperimage.data.datasets import folder, synthetic
 from hyperimage.evaluation.protocol import random_split
-from hyperimage.training import PhaseSpec, Recipe, TrainConfig, train
-from hyperimage.training import phases
+from hyperimage.training import PhaseSpec, Recipe, TrainConfig, phases, train
 from hyperimage.training.loop import LoopState
 
 

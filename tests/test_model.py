@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from hyperimage.inference import networks
-
 from hyperimage import presets
 from hyperimage.data.datasets import synthetic
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.inference import networks
 from hyperimage.inference.model import HyperImageModel, ModelConfig
 from hyperimage.training.store import HyperImageCache, ImageStore
 

@@ -14,12 +14,7 @@ from PIL import Image
 from scipy import ndimage
 
 from hyperimage.data.photos import (
-    CATALOGUE,
-    PhotoSource,
-    PhotoSourceWarning,
-    builtin_photos,
-    gather_photos,
-    load_manifest,
+    CATALOGUE, PhotoSource, PhotoSourceWarning, builtin_photos, gather_photos, load_manifest,
 )
 
 

@@ -5,8 +5,7 @@ import torch
 
 from hyperimage import presets
 from hyperimage.data.datasets import folder, synthetic
-from hyperimage.evaluation.protocol import random_split
-from hyperimage.evaluation.protocol import evaluate_records
+from hyperimage.evaluation.protocol import evaluate_records, random_split
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
 from hyperimage.training.augment.dihedral import dihedral
 from hyperimage.training.augment.flips import random_flips

@@ -12,12 +12,7 @@ from torch import nn
 
 from hyperimage.inference.networks.layers import conv_stack, init_weights
 from hyperimage.inference.ranking import (
-    PairDecision,
-    SiameseRanker,
-    all_pairs_hinge,
-    rank_hinge,
-    shuffle_pairs,
-    siamese_hinge,
+    PairDecision, SiameseRanker, all_pairs_hinge, rank_hinge, shuffle_pairs, siamese_hinge,
 )
 from hyperimage.training import TrainConfig, fit
 

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from hyperimage import presets
-from hyperimage.training import Recipe, TrainConfig
-from hyperimage.training import recipe as recipes
+from hyperimage.training import Recipe, TrainConfig, recipe as recipes
 from hyperimage.training.engine import resolve
 
 

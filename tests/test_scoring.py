@@ -15,8 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from hyperimage.data import io as hio
 from hyperimage import presets
+from hyperimage.data import io as hio
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import part_file, read_rows, score_archive, score_files
 

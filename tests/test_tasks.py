@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from hyperimage import presets
-
 from hyperimage.inference import tasks
 from hyperimage.inference.model import HyperImageModel, ModelConfig
 

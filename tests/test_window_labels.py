@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from hyperimage.training import window_labels
 from hyperimage.inference.grid import PatchGrid
+from hyperimage.training import window_labels
 
 
 def test_synthetic_rule_counts_dissimilarity_mass_inside_each_window():

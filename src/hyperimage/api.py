@@ -19,24 +19,22 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 
-from hyperimage.data import datasets
-
 from hyperimage import presets
-
+from hyperimage.data import datasets
 from hyperimage.data.datasets import folder, synthetic
 from hyperimage.data.datasets.records import ImageRecord
-from hyperimage.distributed import init_world, local_device, torchrun_env
-from hyperimage.inference.explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
 from hyperimage.data.io import ImageError
-from hyperimage.lock import FolderLock
-from hyperimage.inference.model import HyperImageModel, read_image
+from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
+from hyperimage.inference.explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
+from hyperimage.inference.model import HyperImageModel, read_image
 from hyperimage.inference.scoring import ArchiveSummary, Prediction, expand, score_archive, score_files
-from hyperimage.training import Recipe, recipe as recipes, train as train_records
-from hyperimage.training.recipe import RECIPE_FILE
+from hyperimage.lock import FolderLock
 from hyperimage.storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
+from hyperimage.training import Recipe, recipe as recipes, train as train_records
+from hyperimage.training.recipe import RECIPE_FILE
 
 #: Models shipped inside the package, one folder per task.
 DEFAULT_MODELS = Path(__file__).parent / "models"

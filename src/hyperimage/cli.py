@@ -11,11 +11,10 @@ from typing import List, NoReturn, Optional, TypeVar
 import typer
 
 from hyperimage import api
-from hyperimage.distributed import World, local_device
-from hyperimage.distributed import torchrun_env
+from hyperimage.distributed import World, local_device, torchrun_env
 from hyperimage.inference.model import METHODS
-from hyperimage.training import recipe as recipes
 from hyperimage.storage import looks_like_model_dir, write_json
+from hyperimage.training import recipe as recipes
 
 T = TypeVar("T")
 

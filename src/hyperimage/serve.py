@@ -34,8 +34,8 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from hyperimage import api
-from hyperimage.inference.explain import READOUTS, heat_scale
 from hyperimage.data.io import ImageError, image_size
+from hyperimage.inference.explain import READOUTS, heat_scale
 from hyperimage.inference.model import HyperImageModel
 
 #: Largest upload accepted by default, in bytes.

@@ -34,14 +34,7 @@ from scipy import stats
 from skimage import data
 
 from hyperimage.evaluation.baselines.brisque import (
-    FEATURE_NAMES,
-    BrisqueSVR,
-    aggd_fit,
-    brisque_features,
-    downscale_half,
-    ggd_fit,
-    gray_255,
-    mscn,
+    FEATURE_NAMES, BrisqueSVR, aggd_fit, brisque_features, downscale_half, ggd_fit, gray_255, mscn,
 )
 from hyperimage.inference.lcn import lcn
 

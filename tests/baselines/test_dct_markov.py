@@ -12,10 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from hyperimage.evaluation.baselines.dct_markov import (
-    DctMarkovSVM,
-    block_dct_magnitudes,
-    dct_markov_features,
-    transition_matrix,
+    DctMarkovSVM, block_dct_magnitudes, dct_markov_features, transition_matrix,
 )
 
 

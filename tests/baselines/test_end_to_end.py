@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN, load_resized
 from hyperimage.data.io import save_image
+from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN, load_resized
 from hyperimage.inference.networks.forgery import END_TO_END_SPEC, scaled
 from hyperimage.training import TrainConfig
 

@@ -7,9 +7,11 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage import data
 
-from hyperimage.evaluation.baselines.niqe import BLOCK, DEFAULT_MODEL, NiqeModel, block_features, fit_folder, fit_pristine
 from hyperimage.data.io import save_image
 from hyperimage.data.photos import builtin_photos
+from hyperimage.evaluation.baselines.niqe import (
+    BLOCK, DEFAULT_MODEL, NiqeModel, block_features, fit_folder, fit_pristine,
+)
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,8 @@ import pytest
 from hyperimage.data import datasets
 from hyperimage.data.datasets import folder
 from hyperimage.data.datasets.iqa_photos import (
-    DEFAULT_TYPES,
-    LABEL,
-    NON_UNIFORM,
-    TOP_SCORE,
-    UNIFORM_TYPES,
-    centre_bias,
-    level_srocc,
-    make_iqa_dataset,
-    proxy_quality,
-    select,
-    spectral_residual,
+    DEFAULT_TYPES, LABEL, NON_UNIFORM, TOP_SCORE, UNIFORM_TYPES, centre_bias, level_srocc, make_iqa_dataset,
+    proxy_quality, select, spectral_residual,
 )
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.distortions import RANKIQA_TYPES, distort, masks

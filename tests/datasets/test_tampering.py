@@ -12,12 +12,7 @@ from PIL import Image
 from scipy import ndimage
 
 from hyperimage.data.datasets.tampering import (
-    CASIA2_TAMPERED_FRACTION,
-    KINDS,
-    SEAMS,
-    TamperConfig,
-    make_tampering_dataset,
-    tamper_image,
+    CASIA2_TAMPERED_FRACTION, KINDS, SEAMS, TamperConfig, make_tampering_dataset, tamper_image,
 )
 from hyperimage.data.io import save_image
 

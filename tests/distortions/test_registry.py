@@ -7,16 +7,7 @@ import pytest
 from skimage import data
 
 from hyperimage.data.distortions import (
-    LIVE_SHARED_TYPES,
-    NON_UNIFORM_TYPES,
-    NUM_LEVELS,
-    RANKIQA_TYPES,
-    available,
-    distort,
-    get,
-    masks,
-    noise,
-    register,
+    LIVE_SHARED_TYPES, NON_UNIFORM_TYPES, NUM_LEVELS, RANKIQA_TYPES, available, distort, get, masks, noise, register,
 )
 
 ASTRONAUT = data.astronaut().astype(np.float32) / 255.0

@@ -7,10 +7,10 @@ import copy
 import pytest
 import torch
 
-from hyperimage.inference import networks
-from hyperimage.inference.model import HyperImageModel, ModelConfig
 from hyperimage import presets
+from hyperimage.inference import networks
 from hyperimage.inference.hyper_image import lay_on_grid
+from hyperimage.inference.model import HyperImageModel, ModelConfig
 from hyperimage.inference.networks.forgery import ConvClassifier, NoiseResidual
 from hyperimage.inference.ranking import PairDecision, SiameseRanker, shuffle_pairs, siamese_hinge
 

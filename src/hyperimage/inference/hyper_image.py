@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 #: Input values (patches x channels x pixels) pushed through stage 1 at once by
 #: :func:`stage1_features`: 85 of the forgery model's 64-px RGB patches, whose first maps
 #: (16 x 64 x 64 floats each) then stay in the caches; on one thread its convolutions ran

@@ -19,12 +19,13 @@ import torch
 from torch import nn
 
 from hyperimage import __version__, lock
-
+from hyperimage.data.io import load_image
 from hyperimage.inference import networks, preprocess, tasks
-from hyperimage.storage import CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json
 from hyperimage.inference.grid import PatchGrid, gather_windows
 from hyperimage.inference.hyper_image import chunk_size, lay_on_grid, stage1_features
-from hyperimage.data.io import load_image
+from hyperimage.storage import (
+    CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json,
+)
 
 METHODS = ("two-stage", "patch-average")
 STAGE1_DATA = ("windows", "contour-pairs")

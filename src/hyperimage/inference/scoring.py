@@ -31,10 +31,10 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from hyperimage.inference import preprocess
 from hyperimage.data.datasets.records import ImageRecord
-from hyperimage.distributed import local_world_size
 from hyperimage.data.io import ImageError, walk_images
+from hyperimage.distributed import local_world_size
+from hyperimage.inference import preprocess
 from hyperimage.inference.model import HyperImageModel, read_image
 
 FORMATS = ("csv", "json")

@@ -37,7 +37,6 @@ from hyperimage.training.recipe import Recipe
 from hyperimage.training.stage2 import calibrate_average, train_stage2
 from hyperimage.training.store import HyperImageCache, ImageStore
 
-
 T = TypeVar("T")
 
 

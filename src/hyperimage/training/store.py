@@ -30,16 +30,15 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from hyperimage.inference import preprocess
-
-from hyperimage.training import window_labels
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.io import ImageError
+from hyperimage.inference import preprocess
 from hyperimage.inference.grid import PatchGrid
 from hyperimage.inference.hyper_image import lay_on_grid
-from hyperimage.data.io import ImageError
 from hyperimage.inference.model import HyperImageModel, ModelConfig, read_image
 from hyperimage.inference.scoring import cores_per_rank
 from hyperimage.storage import load_tensors, save_tensors
+from hyperimage.training import window_labels
 
 #: The per-window tables of a store (labels, weights, grid origins), beside its images.
 INDEX = "index.safetensors"

@@ -5,12 +5,11 @@ TID2013, KADID-10k, LIVE In the Wild (LIVE-C), KonIQ-10k, CASIA v1 and CASIA v2,
 from __future__ import annotations
 
 from pathlib import Path
-
 from types import ModuleType
 
-from hyperimage.registry import Registry
 from hyperimage.data.datasets import casia1, casia2, folder, kadid, koniq, live, livec, tid2013
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.registry import Registry
 
 #: Loader modules (``looks_like``, ``load``, ``HIGHER_IS_BETTER``) tried in registration
 #: order by :func:`detect`; a folder with ``labels.csv`` always wins. A new layout is one

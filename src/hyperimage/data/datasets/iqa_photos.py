@@ -67,13 +67,7 @@ from skimage.transform import resize
 from hyperimage.data.datasets import folder
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.distortions import (
-    LIVE_SHARED_TYPES,
-    NON_UNIFORM_TYPES,
-    NUM_LEVELS,
-    RANKIQA_TYPES,
-    available,
-    distort,
-    get,
+    LIVE_SHARED_TYPES, NON_UNIFORM_TYPES, NUM_LEVELS, RANKIQA_TYPES, available, distort, get,
 )
 from hyperimage.data.distortions.masks import MASK_KINDS, blend, make_mask
 from hyperimage.data.io import load_image, save_image

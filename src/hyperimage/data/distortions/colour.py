@@ -14,12 +14,7 @@ from PIL import Image
 from scipy import ndimage
 
 from hyperimage.data.distortions._common import (
-    EIGHT_BIT,
-    finish,
-    gaussian_blur,
-    rgb_from_ycbcr,
-    to_uint8,
-    ycbcr_from_rgb,
+    EIGHT_BIT, finish, gaussian_blur, rgb_from_ycbcr, to_uint8, ycbcr_from_rgb,
 )
 from hyperimage.data.distortions._registry import register
 

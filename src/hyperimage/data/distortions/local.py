@@ -20,17 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 from hyperimage.data.distortions._common import (
-    EIGHT_BIT,
-    channels,
-    check_min_size,
-    decode,
-    encode,
-    finish,
-    jpeg2000_options,
-    jpeg2000_roundtrip,
-    jpeg_options,
-    jpeg_roundtrip,
-    scaled_count,
+    EIGHT_BIT, channels, check_min_size, decode, encode, finish, jpeg2000_options, jpeg2000_roundtrip, jpeg_options,
+    jpeg_roundtrip, scaled_count,
 )
 from hyperimage.data.distortions._registry import register
 

@@ -15,13 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from hyperimage.data.distortions._common import (
-    EIGHT_BIT,
-    filtered_noise,
-    finish,
-    gaussian_blur,
-    luminance,
-    rgb_from_ycbcr,
-    ycbcr_from_rgb,
+    EIGHT_BIT, filtered_noise, finish, gaussian_blur, luminance, rgb_from_ycbcr, ycbcr_from_rgb,
 )
 from hyperimage.data.distortions._registry import register
 

@@ -46,8 +46,8 @@ from scipy.special import gamma as gamma_fn
 from sklearn.model_selection import KFold
 from sklearn.svm import SVR
 
-from hyperimage.inference.lcn import gaussian_window
 from hyperimage.evaluation.baselines.dct_markov import _check_xy
+from hyperimage.inference.lcn import gaussian_window
 
 #: MATLAB ``rgb2gray`` weights (ITU-R BT.601, rounded as MATLAB rounds them).
 RGB2GRAY = np.array([0.2989, 0.5870, 0.1140])

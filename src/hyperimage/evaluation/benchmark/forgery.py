@@ -48,20 +48,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hyperimage.distributed import SINGLE, World
-from hyperimage.data import datasets
-
 from hyperimage import presets
+from hyperimage.data import datasets
+from hyperimage.data.datasets.records import ImageRecord, mask_count
+from hyperimage.data.io import load_image
+from hyperimage.distributed import SINGLE, World
 from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_features
 from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
-from hyperimage.data.datasets.records import ImageRecord, mask_count
-from hyperimage.inference.explain import evidence, to_pixels
-from hyperimage.data.io import load_image
 from hyperimage.evaluation.localisation import centre_mask, flag_top, mask_scores
+from hyperimage.evaluation.protocol import (
+    FORGERY_SPLIT, SPLITS_FILE, classification_metrics, random_split, save_splits, summarise,
+)
+from hyperimage.inference.explain import evidence, to_pixels
 from hyperimage.inference.model import HyperImageModel, read_image
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
-from hyperimage.evaluation.protocol import FORGERY_SPLIT, SPLITS_FILE, classification_metrics, random_split, save_splits, summarise
 
 #: Table 3 of the paper: accuracy (%) on CASIA-2.
 PAPER = {"end-to-end": 75.22, "dct-markov-svm": 79.20, "two-stage": 83.11}

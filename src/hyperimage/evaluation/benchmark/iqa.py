@@ -22,27 +22,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from hyperimage.distributed import SINGLE, World
-from hyperimage.data import datasets
-
 from hyperimage import presets
-from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
-from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
-from hyperimage.evaluation.baselines.niqe import NiqeModel
+from hyperimage.data import datasets
 from hyperimage.data.datasets import iqa_photos
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.io import load_image
-from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
-from hyperimage.inference.model import HyperImageModel
-from hyperimage.registry import Registry
+from hyperimage.distributed import SINGLE, World
+from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
+from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
+from hyperimage.evaluation.baselines.niqe import NiqeModel
 from hyperimage.evaluation.protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
+from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
+from hyperimage.registry import Registry
+from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
 
 #: Table 2 of the paper (SROCC, PLCC), TID2013, 100 splits.
 PAPER = {

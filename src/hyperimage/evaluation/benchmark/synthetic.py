@@ -18,12 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from hyperimage.distributed import SINGLE, World
 from hyperimage.data.datasets import folder, synthetic
-from hyperimage.training import Recipe, patch_average_of, recipe, train
+from hyperimage.distributed import SINGLE, World
+from hyperimage.evaluation.protocol import evaluate_records, random_split, summarise
 from hyperimage.presets import get as get_preset
-from hyperimage.evaluation.protocol import random_split, summarise
-from hyperimage.evaluation.protocol import evaluate_records
+from hyperimage.training import Recipe, patch_average_of, recipe, train
 
 #: Table 1 of the paper. Experiment 2 reports the mean of SROCC and PLCC per patch count.
 PAPER = {

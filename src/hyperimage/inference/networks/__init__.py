@@ -62,6 +62,6 @@ def create_stage1(name: str, **kwargs: object) -> nn.Module:
     return net
 
 
-from hyperimage.inference.networks import synthetic  # noqa: E402,F401  (registers its networks)
 from hyperimage.inference.networks import forgery  # noqa: E402,F401  (registers its networks)
+from hyperimage.inference.networks import synthetic  # noqa: E402,F401  (registers its networks)
 from hyperimage.inference.networks import iqa, iqa_end_to_end, kang  # noqa: E402,F401  (register their networks)

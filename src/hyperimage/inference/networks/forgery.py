@@ -27,9 +27,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from hyperimage.inference.ranking import SiameseRanker
 from hyperimage.inference.networks import register
 from hyperimage.inference.networks.layers import conv_stack, flat_size, init_weights
+from hyperimage.inference.ranking import SiameseRanker
 
 CHANNEL_SPEC: list[int | str] = [64, 64, "M", 128, 128, "M", 128, 128, "M", 256, 256, "M"]
 STAGE2_SPEC: list[int | str] = [64, 64, 64, "M", 128, 128, 128, "M", 256, 256, 256, "M"]

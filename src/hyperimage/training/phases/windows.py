@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from hyperimage.training import augment
 from hyperimage.inference.tasks import label_norm
+from hyperimage.training import augment
 from hyperimage.training.loop import LoopState, fit
-from hyperimage.training.store import ImageStore
 from hyperimage.training.phases import PhaseRun, register
-
+from hyperimage.training.store import ImageStore
 
 #: Validation windows per stage-1 call: Kang's first layer holds 50 x 28 x 28 floats per
 #: window, 160 MB for 1,024 windows.
