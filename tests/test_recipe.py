@@ -27,6 +27,8 @@ def test_with_main_changes_only_the_last_phase():
     recipe = recipes.get("iqa-rank-quick").with_main(epochs=2, patience=None)
     assert recipe.main.train.epochs == 2 and recipe.main.train.patience == recipes.get("iqa-rank-quick").main.train.patience
     assert recipe.phases[0] == recipes.get("iqa-rank-quick").phases[0]
+    merged = recipes.get("iqa-quick").with_main({"val_windows": 10})
+    assert merged.main.args == {"windows_per_image": 32, "val_windows": 10}
 
 
 @pytest.mark.parametrize(

@@ -123,12 +123,10 @@ def train(
     if method not in METHODS:
         _fail(f"--method must be one of {', '.join(METHODS)}")
     try:
-        plan = recipes.get(recipe).with_main(epochs=stage1_epochs, patience=stage1_patience)
+        windows = None if windows_per_image is None else {"windows_per_image": windows_per_image}
+        plan = recipes.get(recipe).with_main(windows, epochs=stage1_epochs, patience=stage1_patience)
         s2 = plan.stage2
         plan = replace(plan, stage2=replace(s2, epochs=stage2_epochs or s2.epochs, patience=stage2_patience or s2.patience))
-        if windows_per_image is not None:
-            main = replace(plan.main, args={**plan.main.args, "windows_per_image": windows_per_image})
-            plan = replace(plan, phases=[*plan.phases[:-1], main])
         model = api.train(
             data, out, method=method, preset=preset, seed=seed, recipe=plan, progress=not quiet,
             stage1_args=None if conv_width is None else {"conv_width": conv_width}, half=half,

@@ -88,10 +88,11 @@ class Recipe:
         """The model's own stage-1 phase (the last one)."""
         return self.phases[-1]
 
-    def with_main(self, **changes: Any) -> "Recipe":
-        """This recipe with the main phase's :class:`TrainConfig` fields changed (``None`` values kept)."""
+    def with_main(self, args: dict[str, Any] | None = None, **changes: Any) -> "Recipe":
+        """This recipe with the main phase's :class:`TrainConfig` fields changed (``None`` values
+        kept) and ``args`` merged into its arguments."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        main = replace(self.main, train=replace(self.main.train, **changes))
+        main = replace(self.main, train=replace(self.main.train, **changes), args={**self.main.args, **(args or {})})
         return replace(self, phases=[*self.phases[:-1], main])
 
     def seeded(self, seed: int) -> "Recipe":

@@ -36,17 +36,18 @@ from hyperimage.inference import preprocess
 from hyperimage.inference.grid import PatchGrid
 from hyperimage.inference.hyper_image import lay_on_grid
 from hyperimage.inference.model import HyperImageModel, ModelConfig, read_image
-from hyperimage.inference.scoring import cores_per_rank
+from hyperimage.inference import scoring
 from hyperimage.storage import load_tensors, save_tensors
 from hyperimage.training import window_labels
 
-#: The per-window tables of a store (labels, weights, grid origins), beside its images.
-INDEX = "index.safetensors"
+#: A store's preprocessed images, and its per-window tables (labels, weights, grid origins).
+IMAGES, INDEX = "images.f32", "index.safetensors"
 
 
 def default_workers(n_images: int) -> int:
-    """Preparation processes: all cores but one (at most 4), none for a handful of images."""
-    return 0 if n_images < 8 else max(1, min(4, cores_per_rank() - 1))
+    """Preparation processes: as many as scoring decodes with
+    (:func:`~hyperimage.inference.scoring.default_workers`), none for a handful of images."""
+    return 0 if n_images < 8 else scoring.default_workers()
 
 
 def _one_thread(_: int) -> None:
@@ -114,7 +115,7 @@ class ImageStore:
     def __init__(self, folder: str | Path, records: Sequence[ImageRecord], grid: PatchGrid):
         """Open a store that :meth:`prepare` wrote in ``folder`` for ``records``."""
         self.grid = grid
-        self.path = Path(folder) / "images.f32"
+        self.path = Path(folder) / IMAGES
         tensors, meta = load_tensors(Path(folder) / INDEX)
         self.slot, self.errors = tuple(meta["slot"]), meta["errors"]
         self.records = [records[i] for i in meta["kept"]]
@@ -136,7 +137,7 @@ class ImageStore:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = fingerprint(records, config)
-        if (folder / INDEX).is_file() and (folder / "images.f32").is_file():
+        if (folder / INDEX).is_file() and (folder / IMAGES).is_file():
             try:
                 if load_tensors(folder / INDEX)[1].get("fingerprint") == stamp:
                     return cls(folder, records, grid)
@@ -151,7 +152,8 @@ class ImageStore:
         )
         kept, errors = [], []
         rows, cols, labels, weights, pristine = [], [], [], [], []
-        with open(folder / "images.f32", "wb") as out:
+        (folder / INDEX).unlink(missing_ok=True)  # the index is written last: none means the images are not whole
+        with open(folder / IMAGES, "wb") as out:
             for item in loader:
                 if "error" in item:
                     errors.append(item["error"])
