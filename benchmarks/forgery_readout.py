@@ -33,14 +33,13 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from hyperimage.data import datasets
-
 from hyperimage import presets
-from hyperimage.evaluation.benchmark.forgery import truth_mask
+from hyperimage.data import datasets
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.io import load_image
-from hyperimage.inference.model import HyperImageModel
+from hyperimage.evaluation.benchmark.forgery import truth_mask
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
+from hyperimage.inference.model import HyperImageModel
 from hyperimage.training import Recipe, TrainConfig, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 from hyperimage.training.store import HyperImageCache, ImageStore

@@ -56,10 +56,10 @@ import numpy as np
 import torch
 
 from hyperimage import api, presets
+from hyperimage.data.photos import builtin_photos
 from hyperimage.distributed import DEVICES, resolve_device
 from hyperimage.inference.hyper_image import lay_on_grid, stage1_features
 from hyperimage.inference.model import HyperImageModel
-from hyperimage.data.photos import builtin_photos
 
 #: (height, width) of the benchmark images of each preset.
 SIZES = {"tid": (384, 512), "forgery": (256, 384)}
