@@ -2,7 +2,11 @@
 
 ``--preset tid`` (default): the ``tid`` preset, Kang et al.'s stage 1 (Table 5) + "TID stage
 2" (Table 4), 32-px patches on the 23 x 31 grid of 512 x 384 images (stride 16), random
-weights. ``--preset forgery``: the shipped forgery model (``src/hyperimage/models/forgery``:
+weights. ``--preset livec-imagenet``: Table 2 exp. 5, the ImageNet EfficientNet-Lite0 trunk + FC(800) x 2 +
+"TID stage 2" on the 16 x 16 grid of 500 x 500 photos (LIVE-C's size); its fast path is one
+trunk pass per image, read at the patch centres, which is not equal to running the trunk on
+each 32-px patch alone (no context, zero padding): the correlation of the two paths'
+features says how far apart they are. ``--preset forgery``: the shipped forgery model (``src/hyperimage/models/forgery``:
 noise residual + quarter-width "Forgery channel" + "Forgery stage 2"), 64-px patches on the
 15 x 15 grid of 384 x 256 RGB images (CASIA v1's size; strides 13 and 22). Eval mode, no
 gradients. Timed from preprocessed images to image scores (stage 1 + hyper-image + stage
@@ -16,7 +20,7 @@ in the same rounds, and the end-to-end figure (raw images to scores by path (a))
     MP(2) grids aligned to origins 13 and 22 px apart), so it is the per-patch path batched
     tightly: patches cut one image at a time, 85 at a time through stage 1 (about 2^20
     input values, :data:`hyperimage.inference.hyper_image.CHUNK_VALUES`), channels-last.
-(b) explicit patches: ``grid.extract`` cuts all patches of the batch. For tid
+(b) explicit patches: ``grid.extract`` cuts all patches of the batch. For tid and livec-imagenet
     ``stage1_features`` pushes them through stage 1; for forgery (b) is the per-patch path
     as it was before the fast path (4096 patches at a time, contiguous NCHW layout; it does
     use the new dense residual convolution, so it is slightly faster than the old code).
@@ -38,7 +42,7 @@ host's share.
 
 Usage::
 
-    python benchmarks/hyper_image_speed.py [--preset tid|forgery] [--images N] [--batch B]
+    python benchmarks/hyper_image_speed.py [--preset tid|forgery|livec-imagenet] [--images N] [--batch B]
         [--threads T] [--random] [--device cpu|cuda|mps|auto]
 """
 
@@ -62,11 +66,12 @@ from hyperimage.inference.hyper_image import lay_on_grid, stage1_features
 from hyperimage.inference.model import HyperImageModel
 
 #: (height, width) of the benchmark images of each preset.
-SIZES = {"tid": (384, 512), "forgery": (256, 384)}
+SIZES = {"tid": (384, 512), "forgery": (256, 384), "livec-imagenet": (500, 500)}
 
 
 def benchmark_model(preset: str) -> HyperImageModel:
-    """The ``tid`` preset with random weights (speed does not depend on them), or the shipped forgery model."""
+    """The preset with random weights (speed does not depend on them; ``livec-imagenet`` keeps
+    its ImageNet trunk), or the shipped forgery model."""
     if preset == "forgery":
         return api.default_model("forgery").eval()
     torch.manual_seed(0)
@@ -188,6 +193,11 @@ def main() -> None:
                 cpu_seconds[name] += time.process_time() - cpu_start
     print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"max |score difference| between the paths: {(outputs['fast'] - outputs['explicit']).abs().max().item():.2e}")
+    with torch.no_grad():
+        rows, cols = model.grid.origins(*images.shape[2:])
+        by_path = [model.grid_features(images, rows, cols), stage1_features(model.stage1, model.grid.extract(images))]
+    agreement = np.corrcoef(*[h.flatten().double().cpu().numpy() for h in by_path])[0, 1]
+    print(f"correlation of the paths' stage-1 features (all cells, all {by_path[0].shape[-1]} values): {agreement:.4f}")
 
     rate = {name: args.batch / statistics.median(s) for name, s in seconds.items()}
     cpu_ms = {name: 1e3 * cpu / (rounds * args.batch) for name, cpu in cpu_seconds.items()}

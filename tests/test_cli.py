@@ -378,3 +378,18 @@ def test_benchmarks_refuse_a_device_the_machine_lacks(bench):
 def test_benchmarks_take_a_recipe_and_refuse_an_unknown_one():
     res = runner.invoke(app, ["benchmark", "synthetic", "--quick", "--recipe", "nope"])
     assert res.exit_code == 2 and "unknown recipe 'nope'; known:" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--preset", "nope"], "unknown preset 'nope'; presets are"),
+        (["--variants", "iqa-quick"], "--variants: 'iqa-quick' is not NAME=RECIPE or NAME=PRESET:RECIPE"),
+        (["--variants", "a=nope:iqa-quick"], "--variants: unknown preset 'nope'"),
+        (["--variants", "a=nope"], "--variants: unknown recipe 'nope'"),
+        (["--variants", "a=iqa-quick,a=livec-imagenet:iqa-imagenet-quick"], "--variants: each variant needs its own name"),
+    ],
+)
+def test_benchmark_iqa_refuses_bad_presets_and_variants(args, message):
+    res = runner.invoke(app, ["benchmark", "iqa", "--quick", *args])
+    assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output

@@ -12,6 +12,8 @@ from hyperimage.inference.grid import PatchGrid
 CASES = [
     ("livec", (500, 500)),
     ("livec", (640, 960)),
+    ("livec-imagenet", (500, 500)),
+    ("livec-imagenet", (640, 960)),
     ("koniq", (768, 1024)),
     ("forgery", (256, 384)),
     ("forgery", (384, 256)),

@@ -6,11 +6,11 @@ import sys
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import List, NoReturn, Optional, TypeVar
+from typing import Callable, List, NoReturn, Optional, TypeVar
 
 import typer
 
-from hyperimage import api
+from hyperimage import api, presets
 from hyperimage.distributed import World, local_device, torchrun_env
 from hyperimage.inference.model import METHODS
 from hyperimage.storage import looks_like_model_dir, write_json
@@ -323,6 +323,25 @@ def _with_recipe(budget: T, recipe: str | None) -> T:
         _fail(str(err))
 
 
+def _variants(text: str, variant: Callable[..., T]) -> tuple[T, ...]:
+    """``NAME=RECIPE`` or ``NAME=PRESET:RECIPE`` entries, comma-separated, as benchmark variants."""
+    made = []
+    for entry in (e.strip() for e in text.split(",") if e.strip()):
+        name, sep, spec = entry.partition("=")
+        preset, _, recipe_name = spec.partition(":") if ":" in spec else ("", "", spec)
+        if not sep or not name.strip() or not recipe_name.strip():
+            _fail(f"--variants: {entry!r} is not NAME=RECIPE or NAME=PRESET:RECIPE")
+        if preset and preset not in presets.available():
+            _fail(f"--variants: unknown preset {preset!r}; presets are {', '.join(presets.available())}")
+        try:
+            made.append(variant(name.strip(), recipes.get(recipe_name.strip()), preset or None))
+        except ValueError as err:
+            _fail(f"--variants: {err}")
+    if len({v.name for v in made}) != len(made):
+        _fail("--variants: each variant needs its own name")
+    return tuple(made)
+
+
 @bench.command("synthetic")
 def bench_synthetic(
     quick: bool = typer.Option(False, help="Smaller data, one split, shorter training (a few minutes)."),
@@ -357,6 +376,8 @@ def bench_iqa(
     rows: Optional[str] = typer.Option(None, help="Comma-separated rows to run (default: all); the same --seed gives the same splits."),
     device: str = DEVICE_OPTION,
     recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
+    preset: Optional[str] = typer.Option(None, help="The CNN rows' preset (e.g. livec-imagenet: the ImageNet trunk, Table 2 exp. 5) instead of the data set's."),
+    variants: Optional[str] = typer.Option(None, help="Train the CNN rows once per variant, on the same splits: comma-separated NAME=RECIPE or NAME=PRESET:RECIPE (e.g. scratch=iqa-quick,imagenet=livec-imagenet:iqa-imagenet-quick); rows are named 'ROW [NAME]'."),
 ) -> None:
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
     from hyperimage.evaluation.benchmark import iqa
@@ -365,6 +386,12 @@ def bench_iqa(
     budget = _with_recipe(iqa.QUICK if quick else iqa.WILD if data is not None and iqa.in_the_wild(data) else iqa.FULL, recipe)
     if splits is not None:
         budget = replace(budget, splits=splits)
+    if preset is not None:
+        if preset not in presets.available():
+            _fail(f"unknown preset {preset!r}; presets are {', '.join(presets.available())}")
+        budget = replace(budget, preset=preset)
+    if variants is not None:
+        budget = replace(budget, variants=_variants(variants, iqa.Variant))
     if rows is not None:
         try:
             budget = budget.only([r.strip() for r in rows.split(",") if r.strip()])

@@ -98,6 +98,29 @@ def livec(method: str) -> ModelConfig:
     return _iqa(method, 3, (30, 30), (512, 512), "tid-stage2", "livec", window_labels="image")
 
 
+@register("livec-imagenet")
+def livec_imagenet(method: str) -> ModelConfig:
+    """Table 2 experiment 5 on LIVE-C: the ImageNet EfficientNet-Lite0 trunk (frozen) + FC(800) x 2
+    as stage 1, "TID stage 2" over its 16 x 16 x 800 hyper-image. The grid is the trunk's own
+    map: 32-px cells (stride 31.2 on 500 px, Eq. 2), one trunk pass per image (the fast path),
+    trained on every cell (phase ``cells``) with the image's MOS (Kang's rule); images up to
+    512 x 512 at full size, RGB scaled for the trunk (preprocessing ``efficientnet-lite``)."""
+    return ModelConfig(
+        method=method,
+        stage1_data="cells",
+        stage1="efficientnet-lite0-stage1",
+        stage2="tid-stage2",
+        patch=32,
+        grid=(16, 16),
+        max_size=(512, 512),
+        channels=3,
+        preprocess="efficientnet-lite",
+        window_labels="image",
+        score=ScoreSpec(name="image quality", higher_is_better=True),
+        preset="livec-imagenet",
+    )
+
+
 @register("koniq")
 def koniq(method: str) -> ModelConfig:
     """NR-IQA on KonIQ-10k's 1024 x 768 photos: scaled down isotropically by 2 to 512 x 384 (the

@@ -83,3 +83,20 @@ def test_rows_are_chosen_by_name():
     assert not iqa.WILD.only(["brisque+svr"]).cnn
     with pytest.raises(ValueError, match="unknown row.s. brisk"):
         iqa.WILD.only(["brisk"])
+
+
+def test_variants_train_the_cnn_rows_once_each_on_the_same_split(tiny_livec):
+    tiny = replace(Recipe.cpu(1, 2, 4, stage2_patience=2, stage2_batch=4), stage2_augment=["flips"])
+    cells = replace(tiny, phases=[replace(tiny.phases[0], args={"images_per_batch": 4})])
+    budget = iqa.Budget(
+        splits=1,
+        photos="builtin",
+        variants=(iqa.Variant("scratch", tiny), iqa.Variant("imagenet", cells, preset="livec-imagenet")),
+    )
+    results = iqa.run(tiny_livec, budget, seed=0, log=lambda s: None)
+    summary = results["summary"]["all"]
+    assert set(summary) == {"cnn [scratch]", "two-stage [scratch]", "cnn [imagenet]", "two-stage [imagenet]"}
+    assert all(s["srocc"]["n"] == 1 for s in summary.values())
+    assert set(results["not_applicable"]) == {"cnn+selective [scratch]", "cnn+selective [imagenet]"}
+    assert results["budget"]["variants"][1]["preset"] == "livec-imagenet"
+    assert "two-stage [imagenet]" in iqa.table(results)

@@ -28,7 +28,7 @@ from hyperimage.storage import (
 )
 
 METHODS = ("two-stage", "patch-average")
-STAGE1_DATA = ("windows", "contour-pairs")
+STAGE1_DATA = ("windows", "contour-pairs", "cells")
 
 #: Bounds a saved config must keep to be loaded (inclusive): the patch side, the grid's
 #: cells per side and the largest image side, in pixels (16384^2 is :data:`io.MAX_PIXELS`).
@@ -62,7 +62,8 @@ class ModelConfig:
     ``stage1_data``: what stage 1 learns from: ``"windows"`` (grid windows labelled by the
     ``window_labels`` rule) or ``"contour-pairs"`` (the forgery experiment's Siamese ranking
     of authentic/tampered patch pairs cut along the tampering's contour, which needs a mask
-    and an authentic reference for every tampered training image).
+    and an authentic reference for every tampered training image) or ``"cells"`` (every grid
+    cell of whole images through the fast path, for a stage 1 over a pre-trained trunk).
     """
 
     method: str = "two-stage"

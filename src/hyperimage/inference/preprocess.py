@@ -39,3 +39,11 @@ def subtract_image_mean(images: torch.Tensor) -> torch.Tensor:
 def local_contrast_normalisation(images: torch.Tensor) -> torch.Tensor:
     """Eq. 4: 7x7 Gaussian-weighted local contrast normalisation, channel by channel."""
     return lcn_torch(images)
+
+
+@register("efficientnet-lite")
+def efficientnet_lite(images: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] to the inputs EfficientNet-Lite was trained on: ``(255 x - 127) / 128``
+    (TensorFlow's ``MEAN_RGB = 127``, ``STDDEV_RGB = 128``), for the ImageNet trunk of Table 2
+    experiment 5 (:mod:`hyperimage.inference.networks.efficientnet_lite`)."""
+    return images * (255.0 / 128.0) - 127.0 / 128.0

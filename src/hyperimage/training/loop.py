@@ -108,9 +108,17 @@ def weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return nn.functional.binary_cross_entropy_with_logits(logits, target)
 
 
+def weighted_mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of ``pred`` against ``target[..., 0]``, each weighted by ``target[..., 1]``
+    (window weights: e.g. selective patch training's zeros)."""
+    weight = target[..., 1]
+    return ((pred - target[..., 0]).abs() * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
 LOSSES: Registry[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = Registry("loss")
 LOSSES.register("mae")(nn.functional.l1_loss)
 LOSSES.register("mse")(nn.functional.mse_loss)
+LOSSES.register("weighted-mae")(weighted_mae)
 LOSSES.register("bce")(weighted_bce)
 LOSSES.register("siamese")(siamese_hinge)
 LOSSES.register("rank")(rank_hinge)

@@ -201,6 +201,15 @@ def iqa_hide_quick() -> Recipe:
     )
 
 
+@register("iqa-imagenet-quick")
+def iqa_imagenet_quick() -> Recipe:
+    """For a stage 1 over a frozen ImageNet trunk (preset ``livec-imagenet``): 20 epochs of its
+    dense layers on every grid cell of 8 images a batch (phase ``cells``, on trunk values
+    computed once), then ``iqa-quick``'s stage 2."""
+    stage1 = PhaseSpec(None, TrainConfig(epochs=20, patience=5), args={"images_per_batch": 8})
+    return replace(iqa_quick(), phases=[stage1], name="iqa-imagenet-quick")
+
+
 def _forgery(stage1_epochs: int, stage2_epochs: int, name: str) -> Recipe:
     return Recipe.simple(
         TrainConfig(epochs=stage1_epochs, patience=4, batch_size=32),

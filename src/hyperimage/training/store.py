@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +42,8 @@ from hyperimage.training import window_labels
 
 #: A store's preprocessed images, and its per-window tables (labels, weights, grid origins).
 IMAGES, INDEX = "images.f32", "index.safetensors"
+STORE_FORMAT = 2
+"""Version of the store's layout, part of its fingerprint: 2 records each image's size."""
 
 
 def default_workers(n_images: int) -> int:
@@ -120,7 +122,7 @@ class ImageStore:
         self.slot, self.errors = tuple(meta["slot"]), meta["errors"]
         self.records = [records[i] for i in meta["kept"]]
         self.targets = torch.tensor([r.target for r in self.records], dtype=torch.float32)
-        self.rows, self.cols = tensors["rows"], tensors["cols"]
+        self.rows, self.cols, self.sizes = tensors["rows"], tensors["cols"], tensors["sizes"]
         self.labels, self.weights = tensors["labels"], tensors["weights"]
 
     @classmethod
@@ -151,7 +153,7 @@ class ImageStore:
             worker_init_fn=_one_thread if workers else None,
         )
         kept, errors = [], []
-        rows, cols, labels, weights, pristine = [], [], [], [], []
+        rows, cols, labels, weights, pristine, sizes = [], [], [], [], [], []
         (folder / INDEX).unlink(missing_ok=True)  # the index is written last: none means the images are not whole
         with open(folder / IMAGES, "wb") as out:
             for item in loader:
@@ -170,12 +172,16 @@ class ImageStore:
                 labels.append(torch.from_numpy(item["labels"]))
                 weights.append(torch.from_numpy(item["weights"]))
                 pristine.append(item["pristine"])
+                sizes.append(torch.tensor(image.shape[1:]))
         if not kept:
             raise ValueError("no readable images in this set")
         weights_t = torch.stack(weights)
         if getattr(window_labels.get(config.window_labels), "balance_references", False):
             weights_t = balance(weights_t, torch.tensor(pristine))
-        tensors = {"rows": torch.stack(rows), "cols": torch.stack(cols), "labels": torch.stack(labels), "weights": weights_t}
+        tensors = {
+            "rows": torch.stack(rows), "cols": torch.stack(cols), "sizes": torch.stack(sizes), "labels": torch.stack(labels),
+            "weights": weights_t,
+        }
         save_tensors(folder / INDEX, tensors, {"slot": list(slot), "kept": kept, "errors": errors, "fingerprint": stamp})
         return cls(folder, records, grid)
 
@@ -193,30 +199,32 @@ class ImageStore:
         cut = self._map()[n.numpy()[:, None, None], :, r[:, :, None], c[:, None, :]]
         return torch.from_numpy(np.ascontiguousarray(cut)).permute(0, 3, 1, 2)
 
-    def images(self, n: torch.Tensor) -> torch.Tensor:
-        """Whole slots ``(len(n), C, H, W)`` of images ``n`` (zero beyond each image)."""
-        return torch.from_numpy(np.array(self._map()[n.numpy()]))
+    def images(self, n: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Images ``n`` as ``(len(n), C, H, W)``: their top-left ``size`` (e.g. the size they
+        share, from :meth:`origin_groups`), or whole slots (zero beyond each image)."""
+        h, w = size or self.slot[1:]
+        return torch.from_numpy(np.array(self._map()[n.numpy(), :, :h, :w]))
 
     def kept_windows(self) -> torch.Tensor:
         """Indices ``(K, 3)`` of all windows with a non-zero weight."""
         return (self.weights > 0).nonzero()
 
-    def origin_groups(self, per: int) -> Iterator[tuple[torch.Tensor, np.ndarray, np.ndarray]]:
-        """Image indices in chunks of at most ``per`` that share their grid origins (e.g. all
-        images of one size), with those origins: what one fast-path call takes."""
-        u = self.grid.grid[0]
-        keys = torch.cat([self.rows, self.cols], dim=1)
+    def origin_groups(self, per: int) -> Iterator[tuple[torch.Tensor, np.ndarray, np.ndarray, tuple[int, int]]]:
+        """Image indices in chunks of at most ``per`` that share their size and so their grid
+        origins, with those origins and the size: what one fast-path call takes."""
+        u, v = self.grid.grid
+        keys = torch.cat([self.rows, self.cols, self.sizes], dim=1)
         for key in torch.unique(keys, dim=0):
             members = (keys == key).all(dim=1).nonzero().flatten()
             for start in range(0, len(members), per):
-                yield members[start : start + per], key[:u].numpy(), key[u:].numpy()
+                yield members[start : start + per], key[:u].numpy(), key[u : u + v].numpy(), tuple(key[u + v :].tolist())
 
 
 def fingerprint(records: Sequence[ImageRecord], config: ModelConfig) -> str:
     """A digest of what a store holds: each record's files (path, size, modification time),
     target and split, and the model settings that shape the prepared images and labels."""
     digest = hashlib.sha256()
-    settings = (config.image_mode, config.channels, config.patch, config.grid, config.max_size, config.preprocess,
+    settings = (STORE_FORMAT, config.image_mode, config.channels, config.patch, config.grid, config.max_size, config.preprocess,
                 config.window_labels, config.window_label_args)
     digest.update(repr(settings).encode())
     for rec in records:
@@ -239,9 +247,10 @@ def balance(weights: torch.Tensor, pristine: torch.Tensor) -> torch.Tensor:
 
 
 class HyperImageCache:
-    """The hyper-images ``(N, D, U, V)`` of an :class:`ImageStore`, float16 in ``folder/NAME.f16``.
+    """Per-cell features ``(N, D, U, V)`` of an :class:`ImageStore`, float16 in ``folder/NAME.f16``:
+    the hyper-images, or (``features``) what a frozen trunk gives every cell.
 
-    Built once with stage 1 in eval mode; ``means`` keeps each image's mean patch score
+    Built once in eval mode; for hyper-images ``means`` keeps each image's mean patch score
     (:meth:`HyperImageModel.cell_scores`, computed in float32 before the cast), which the
     patch-averaging baseline calibrates on.
     """
@@ -254,19 +263,29 @@ class HyperImageCache:
 
     @classmethod
     def build(
-        cls, store: ImageStore, model: HyperImageModel, folder: str | Path, name: str, batch: int = 2048
+        cls, store: ImageStore, model: HyperImageModel, folder: str | Path, name: str, batch: int = 2048,
+        features: Callable[[torch.Tensor, np.ndarray, np.ndarray], torch.Tensor] | None = None, depth: int | None = None,
     ) -> "HyperImageCache":
-        """Compute and write the hyper-images of ``store`` (``batch`` patches per stage-1 call), then open them."""
+        """Compute and write the hyper-images of ``store`` (``batch`` patches per stage-1 call), then open them.
+
+        ``features``: instead of the model's hyper-image, ``(B, C, H, W), rows, cols -> (B, U, V,
+        depth)`` per cell (e.g. :meth:`~hyperimage.inference.networks.TrunkStage1.trunk_grid`);
+        ``means`` is then 0.
+        """
         u, v = store.grid.grid
-        shape = (len(store), model.stage1.num_features, u, v)
+        shape = (len(store), depth or model.stage1.num_features, u, v)
         item_bytes = 2 * int(np.prod(shape[1:]))
-        means = torch.empty(len(store))
+        means = torch.zeros(len(store))
         model.eval()
         with open(Path(folder) / f"{name}.f16", "wb") as out, torch.no_grad():
             out.truncate(len(store) * item_bytes)
-            for n, rows, cols in store.origin_groups(max(1, batch // (u * v))):
-                hyper = lay_on_grid(model.grid_features(store.images(n).to(model.device), rows, cols))
-                means[n] = model.cell_scores(hyper).mean(dim=(1, 2)).cpu()
+            for n, rows, cols, size in store.origin_groups(max(1, batch // (u * v))):
+                images = store.images(n, size).to(model.device)
+                if features is None:
+                    hyper = lay_on_grid(model.grid_features(images, rows, cols))
+                    means[n] = model.cell_scores(hyper).mean(dim=(1, 2)).cpu()
+                else:
+                    hyper = lay_on_grid(features(images, rows, cols))
                 half = hyper.to(torch.float16).cpu().numpy()
                 for k, index in enumerate(n.tolist()):
                     out.seek(index * item_bytes)

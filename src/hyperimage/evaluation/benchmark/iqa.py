@@ -66,6 +66,17 @@ class EndToEndBudget:
 
 
 @dataclass
+class Variant:
+    """One way of training the CNN rows, compared with others on the same splits: a recipe
+    (e.g. with a pre-training phase or Hide-and-Seek) and optionally another preset (e.g.
+    ``livec-imagenet``, the ImageNet trunk); its rows are named ``ROW [NAME]``."""
+
+    name: str
+    recipe: Recipe
+    preset: str | None = None
+
+
+@dataclass
 class Budget:
     """Data, splits and CPU training budget of one run."""
 
@@ -75,6 +86,10 @@ class Budget:
     baselines: tuple[str, ...] = ()
     end_to_end: EndToEndBudget = field(default_factory=EndToEndBudget)
     cnn: bool = True
+    preset: str | None = None
+    """The CNN rows' preset (:mod:`hyperimage.presets`); ``None``: the data set layout's."""
+    variants: tuple[Variant, ...] = ()
+    """Train the CNN rows once per variant instead of once with ``recipe`` and ``preset``."""
 
     def only(self, rows: Sequence[str]) -> "Budget":
         """This budget restricted to ``rows``: the CNN rows (trained together, sharing stage 1)
@@ -187,6 +202,10 @@ def _preset(root: Path) -> str:
     return presets.LAYOUT_PRESETS.get(datasets.detect(root), "tid")
 
 
+def _row_name(row: str, variant: Variant) -> str:
+    return f"{row} [{variant.name}]" if variant.name else row
+
+
 def _cnn_rows(
     recs: list[ImageRecord], base, budget: Budget, seed: int, progress: bool, world: World
 ) -> dict[str, HyperImageModel]:
@@ -228,10 +247,16 @@ def run(
     layout = datasets.detect(data)
     photo = _is_photo_benchmark(records)
     subsets = PHOTO_SUBSETS if photo else ("all",)
-    base = presets.get(_preset(data))
-    base.score = replace(base.score, higher_is_better=datasets.higher_is_better(data))
     fractions = REAL_IQA_SPLIT if layout in IN_THE_WILD else IQA_SPLIT
-    cnn_rows = [r for r in ROWS if r != "cnn+selective" or base.window_labels == "selective"] if budget.cnn else []
+    variants = budget.variants or (Variant("", budget.recipe, budget.preset),)
+    higher_is_better = datasets.higher_is_better(data)
+    bases = []
+    for variant in variants if budget.cnn else ():
+        base = presets.get(variant.preset or _preset(data))
+        bases.append((variant, replace(base, score=replace(base.score, higher_is_better=higher_is_better))))
+    cnn_rows = [
+        _row_name(r, v) for v, base in bases for r in ROWS if r != "cnn+selective" or base.window_labels == "selective"
+    ]
     rows = cnn_rows + list(budget.baselines)
     runs: dict[str, dict[str, list[dict]]] = {s: {row: [] for row in rows} for s in (*subsets, "level")}
     for split in range(budget.splits):
@@ -240,7 +265,11 @@ def run(
         parts = {name: [r for r in recs if r.split == name] for name in ("train", "val", "test")}
         test = parts["test"]
         scores: dict[str, list[float | None]] = {}
-        models = _cnn_rows(recs, base, budget, seed + split, progress, world) if budget.cnn else {}
+        models = {
+            _row_name(row, v): model
+            for v, base in bases
+            for row, model in _cnn_rows(recs, base, replace(budget, recipe=v.recipe), seed + split, progress, world).items()
+        }
         for row, model in models.items():
             scores[row] = [p.score for p in score_files(model, [r.path for r in test])]
         for row in budget.baselines:
@@ -251,7 +280,7 @@ def run(
                 pairs = [(p, r.target) for p, r in zip(pred, test) if r.path in chosen[subset] and p is not None]
                 runs[subset][row].append(correlations([p for p, _ in pairs], [t for _, t in pairs]))
             if photo:
-                lev = iqa_photos.level_srocc(test, pred, higher_is_better=base.score.higher_is_better)
+                lev = iqa_photos.level_srocc(test, pred, higher_is_better=higher_is_better)
                 runs["level"][row].append({"srocc": lev["srocc"]})
         log(
             f"split {split + 1}/{budget.splits} ({time.time() - t0:.0f} s, {len(parts['train'])} train / "
@@ -263,7 +292,9 @@ def run(
         "layout": layout,
         "photo_benchmark": photo,
         "split_fractions": list(fractions),
-        "not_applicable": {} if "cnn+selective" in rows or not budget.cnn else {"cnn+selective": NO_REFERENCE},
+        "not_applicable": {
+            _row_name("cnn+selective", v): NO_REFERENCE for v, base in bases if base.window_labels != "selective"
+        },
         "budget": asdict(budget),
         "seed": seed,
         "splits": runs,
@@ -284,7 +315,8 @@ def table(results: dict) -> str:
     if results["photo_benchmark"]:
         lines.append(f"labels: {iqa_photos.LABEL}; the paper's figures are human MOS on TID2013, for orientation only")
     lines.append("")
-    lines.append(f"{'test subset':<20}{'row':<15}{'SROCC':>26}{'PLCC':>26}{'KROCC':>17}   paper (SROCC, PLCC)")
+    width = max([15] + [len(row) + 2 for rows in results["summary"].values() for row in rows])
+    lines.append(f"{'test subset':<20}{'row':<{width}}{'SROCC':>26}{'PLCC':>26}{'KROCC':>17}   paper (SROCC, PLCC)")
     for subset, rows in results["summary"].items():
         for row, s in rows.items():
             cells = "".join(
@@ -296,9 +328,9 @@ def table(results: dict) -> str:
             label = "level (label-free)" if subset == "level" else subset
             paper = None if results.get("layout") in IN_THE_WILD else PAPER.get(subset, {}).get(row)
             ref = "" if paper is None else ", ".join("-" if v is None else f"{v:.4f}" for v in paper)
-            lines.append(f"{label:<20}{row:<15}{cells}   {ref}")
+            lines.append(f"{label:<20}{row:<{width}}{cells}   {ref}")
         if subset != "level":
-            lines += [f"{subset:<20}{row:<15}{why}" for row, why in results.get("not_applicable", {}).items()]
+            lines += [f"{subset:<20}{row:<{width}}{why}" for row, why in results.get("not_applicable", {}).items()]
     if results.get("layout") == "livec":
         lines.append("")
         lines.append("published in-set LIVE-C SROCC: " + ", ".join(f"{k} {v:.3f}" for k, v in PUBLISHED_LIVEC.items()))

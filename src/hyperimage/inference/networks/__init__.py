@@ -3,7 +3,7 @@
 Each architecture lives in one module and registers a factory with :func:`register`;
 :func:`create` builds it from the name and keyword arguments stored in a model's
 ``config.json``. The contracts are :class:`Stage1` (with the optional fast path
-:class:`GridStage1`) and :class:`Stage2`.
+:class:`GridStage1`, and :class:`TrunkStage1` over a pre-trained trunk) and :class:`Stage2`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,21 @@ class GridStage1(Stage1, Protocol):
 
 
 @runtime_checkable
+class TrunkStage1(GridStage1, Protocol):
+    """A :class:`GridStage1` over a pre-trained trunk: ``grid_features`` is
+    ``from_trunk(trunk_grid(...))``, where ``trunk_grid`` gives the trunk's ``trunk_depth``
+    values per cell ``(B, U, V, trunk_depth)`` and ``from_trunk`` the trainable layers after it.
+    While ``frozen``, the trunk's values never change, so training may compute them once."""
+
+    frozen: bool
+    trunk_depth: int
+
+    def trunk_grid(self, images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor: ...
+
+    def from_trunk(self, cells: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class Stage2(Protocol):
     """A stage-2 network: hyper-images ``(B, D, U, V)`` -> image scores ``(B,)``."""
 
@@ -64,4 +79,4 @@ def create_stage1(name: str, **kwargs: object) -> nn.Module:
 
 from hyperimage.inference.networks import forgery  # noqa: E402,F401  (registers its networks)
 from hyperimage.inference.networks import synthetic  # noqa: E402,F401  (registers its networks)
-from hyperimage.inference.networks import iqa, iqa_end_to_end, kang  # noqa: E402,F401  (register their networks)
+from hyperimage.inference.networks import efficientnet_lite, iqa, iqa_end_to_end, kang  # noqa: E402,F401  (register their networks)

