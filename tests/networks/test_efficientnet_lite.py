@@ -7,7 +7,7 @@ from PIL import Image
 from skimage import data
 
 from hyperimage.inference import networks, preprocess
-from hyperimage.inference.networks.efficientnet_lite import STRIDE, EfficientNetLite, ImageNetStage1, weights_path
+from hyperimage.inference.networks.efficientnet_lite import HEAD_TAP, TAP_STRIDES, EfficientNetLite, ImageNetStage1, weights_path
 from hyperimage.storage import load_tensors
 
 #: ImageNet-1k class indices (the standard order of the ILSVRC-2012 synsets).
@@ -54,7 +54,7 @@ def test_map_has_one_cell_per_32_pixels_rounded_up(size):
     net = EfficientNetLite().eval()
     with torch.no_grad():
         maps = net.feature_map(torch.zeros(1, 3, size, size + 32))
-    assert maps.shape == (1, 1280, -(-size // STRIDE), -(-(size + 32) // STRIDE))
+    assert maps.shape == (1, 1280, -(-size // TAP_STRIDES[HEAD_TAP]), -(-(size + 32) // TAP_STRIDES[HEAD_TAP]))
 
 
 def test_a_frozen_trunk_keeps_its_weights_and_statistics_while_the_dense_layers_learn():
@@ -72,19 +72,42 @@ def test_a_frozen_trunk_keeps_its_weights_and_statistics_while_the_dense_layers_
     assert tuned.trunk._conv_stem.weight.grad is not None
 
 
-def test_the_fast_path_reads_the_trunk_map_at_the_patch_centres():
-    net = ImageNetStage1(pretrained=False).eval()
+def test_the_fast_path_reads_the_trunk_maps_at_the_patch_centres():
+    head_only = ImageNetStage1(pretrained=False, taps=["head"]).eval()
     images = torch.rand(2, 3, 128, 160)
-    rows, cols = torch.arange(4) * 32, torch.arange(5) * 32  # 32-px cells aligned with the map's
+    rows, cols = torch.arange(4) * 32, torch.arange(5) * 32  # 32-px cells aligned with the head's map
     with torch.no_grad():
-        maps = net.trunk.feature_map(images)
-        cells = net.trunk_grid(images, rows, cols)
-        features = net.grid_features(images, rows, cols)
-        odd = net.trunk_grid(images, torch.tensor([0, 40, 96]), torch.tensor([7, 128]))
+        maps = head_only.trunk.feature_map(images)
+        cells = head_only.trunk_grid(images, rows, cols)
+        features = head_only.grid_features(images, rows, cols)
     torch.testing.assert_close(cells, maps.permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(features, net.dense(cells))
-    assert odd.shape == (2, 3, 2, 1280) and torch.isfinite(odd).all()
-    assert isinstance(net, networks.TrunkStage1) and net.frozen and net.trunk_depth == 1280
+    torch.testing.assert_close(features, head_only.dense(cells))
+
+    net = ImageNetStage1(pretrained=False).eval()  # blocks 10, 14, 15 and the head
+    with torch.no_grad():
+        block10 = net.trunk.feature_maps(images, [10])[0]
+        cells = net.trunk_grid(images, rows, cols)
+        odd = net.trunk_grid(images, torch.tensor([0, 40, 96]), torch.tensor([7, 128]))
+    assert cells.shape == (2, 4, 5, 112 + 192 + 320 + 1280) == (2, 4, 5, net.trunk_depth)
+    # a 32-px cell's centre lies between two cells of block 10's stride-16 map: their mean
+    torch.testing.assert_close(cells[:, 1, 2, :112], block10[:, :, 2:4, 4:6].mean(dim=(2, 3)), rtol=1e-5, atol=1e-5)
+    assert odd.shape == (2, 3, 2, net.trunk_depth) and torch.isfinite(odd).all()
+    assert isinstance(net, networks.TrunkStage1) and net.frozen
+
+
+def test_trunk_values_are_standardised_with_the_training_cells_statistics():
+    net = ImageNetStage1(pretrained=False, taps=["block14"]).eval()
+    cells = torch.randn(500, 192) * 3 + 7
+    net.fit_input_norm(cells)
+    torch.testing.assert_close(net.from_trunk(cells[:4]), net.dense((cells[:4] - cells.mean(0)) / cells.std(0)))
+    state = net.state_dict()
+    assert "cell_mean" in state and "cell_std" in state  # saved with the model
+
+
+@pytest.mark.parametrize("taps", [[], ["head", "block3"], ["block16"], ["block"]])
+def test_bad_taps_are_refused(taps):
+    with pytest.raises(ValueError):
+        ImageNetStage1(pretrained=False, taps=taps)
 
 
 def test_the_per_patch_path_sees_each_patch_alone():

@@ -206,7 +206,7 @@ def iqa_imagenet_quick() -> Recipe:
     """For a stage 1 over a frozen ImageNet trunk (preset ``livec-imagenet``): 20 epochs of its
     dense layers on every grid cell of 8 images a batch (phase ``cells``, on trunk values
     computed once), then ``iqa-quick``'s stage 2."""
-    stage1 = PhaseSpec(None, TrainConfig(epochs=20, patience=5), args={"images_per_batch": 8})
+    stage1 = PhaseSpec(None, TrainConfig(epochs=20, patience=5, optimizer="adam", lr=1e-4), args={"images_per_batch": 8})
     return replace(iqa_quick(), phases=[stage1], name="iqa-imagenet-quick")
 
 

@@ -37,6 +37,7 @@ from hyperimage.distributed import SINGLE, World
 from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
 from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.niqe import NiqeModel
+from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge
 from hyperimage.evaluation.protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
@@ -107,7 +108,7 @@ FULL = Budget(
     recipe=recipe.get("iqa-full"),
 )
 #: LIVE-C / KonIQ-10k: the community's 10 splits, the FULL training budget, every baseline row.
-WILD = replace(FULL, splits=10, baselines=("brisque+svr", "niqe", "shallow-end-to-end", "deep-end-to-end"))
+WILD = replace(FULL, splits=10, baselines=("brisque+svr", "niqe", "imagenet+ridge", "shallow-end-to-end", "deep-end-to-end"))
 QUICK = Budget(
     splits=1,
     photos="builtin",
@@ -186,6 +187,14 @@ def _end_to_end(network: str) -> Baseline:
 
     row.__doc__ = f"Table 2 exp. 4: the {network} CNN of Table 4 trained from scratch on whole images (MAE)."
     return row
+
+
+@register_baseline("imagenet+ridge")
+def imagenet_ridge(train: list[ImageRecord], val: list[ImageRecord], test: list[ImageRecord], seed: int, budget: Budget) -> np.ndarray:
+    """The pre-trained-trunk baseline: the frozen ImageNet EfficientNet-Lite0's blocks 10, 14,
+    15 and head, mean- and deviation-pooled over each whole image, then a ridge regression
+    (penalty chosen on the validation images)."""
+    return TrunkRidge().fit(train, val).predict(test)
 
 
 register_baseline("shallow-end-to-end")(_end_to_end("iqa-shallow-end-to-end"))

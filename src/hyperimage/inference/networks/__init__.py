@@ -42,11 +42,14 @@ class GridStage1(Stage1, Protocol):
 class TrunkStage1(GridStage1, Protocol):
     """A :class:`GridStage1` over a pre-trained trunk: ``grid_features`` is
     ``from_trunk(trunk_grid(...))``, where ``trunk_grid`` gives the trunk's ``trunk_depth``
-    values per cell ``(B, U, V, trunk_depth)`` and ``from_trunk`` the trainable layers after it.
-    While ``frozen``, the trunk's values never change, so training may compute them once."""
+    values per cell ``(B, U, V, trunk_depth)`` and ``from_trunk`` the trainable layers after it,
+    which standardise them as ``fit_input_norm`` set from training cells. While ``frozen``, the
+    trunk's values never change, so training may compute them once."""
 
     frozen: bool
     trunk_depth: int
+
+    def fit_input_norm(self, cells: torch.Tensor) -> None: ...
 
     def trunk_grid(self, images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor: ...
 

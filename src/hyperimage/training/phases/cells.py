@@ -28,6 +28,9 @@ from hyperimage.training.loop import LoopState, fit
 from hyperimage.training.phases import PhaseRun, register
 from hyperimage.training.store import HyperImageCache, ImageStore
 
+NORM_IMAGES = 64
+"""Training images whose cells set the standardisation of a trunk's values."""
+
 
 class CellScores(nn.Module):
     """``stage1``'s score of every grid cell, from whole images ``(B, C, H, W)`` (the grid's
@@ -57,6 +60,17 @@ def image_batches(store: ImageStore, per: int, gen: torch.Generator) -> list[tor
     return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
 
 
+def _trunk_cells(stage1: TrunkStage1, store: ImageStore, n: torch.Tensor) -> torch.Tensor:
+    """Trunk values ``(len(n), U, V, depth)`` of store images ``n``, one image at a time."""
+    device = next(stage1.parameters()).device
+    values = []
+    for i in n.tolist():
+        one = torch.tensor([i])
+        rows, cols = store.rows[i], store.cols[i]
+        values.append(stage1.trunk_grid(store.images(one, tuple(store.sizes[i].tolist())).to(device), rows, cols).cpu())
+    return torch.cat(values)
+
+
 @register("cells")
 def train_cells(run: PhaseRun) -> LoopState:
     """Stage 1 on every grid cell of whole images through ``grid_features`` (args:
@@ -79,6 +93,11 @@ def train_cells(run: PhaseRun) -> LoopState:
                 store, model, store.path.parent, f"trunk{suffix}", 2048,
                 features=stage1.trunk_grid, depth=stage1.trunk_depth,
             )
+    if isinstance(stage1, TrunkStage1):
+        sample = torch.arange(0, len(train), max(1, len(train) // NORM_IMAGES))[:NORM_IMAGES]
+        with torch.no_grad():
+            cells = sources["train"].read(sample).permute(0, 2, 3, 1) if cached else _trunk_cells(stage1, train, sample)
+        stage1.fit_input_norm(cells.reshape(-1, stage1.trunk_depth).to(world.device))
     module = CellScores(stage1, model.grid, cached)
 
     def inputs(name: str, store: ImageStore, n: torch.Tensor) -> torch.Tensor:
