@@ -377,6 +377,7 @@ def bench_iqa(
     device: str = DEVICE_OPTION,
     recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
     preset: Optional[str] = typer.Option(None, help="The CNN rows' preset (e.g. livec-imagenet: the ImageNet trunk, Table 2 exp. 5) instead of the data set's."),
+    train_fraction: float = typer.Option(1.0, min=0.0, max=1.0, help="Train every row on this share of each split's training labels (validation and test stay whole)."),
     variants: Optional[str] = typer.Option(None, help="Train the CNN rows once per variant, on the same splits: comma-separated NAME=RECIPE or NAME=PRESET:RECIPE (e.g. scratch=iqa-quick,imagenet=livec-imagenet:iqa-imagenet-quick); rows are named 'ROW [NAME]'."),
 ) -> None:
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
@@ -392,6 +393,9 @@ def bench_iqa(
         budget = replace(budget, preset=preset)
     if variants is not None:
         budget = replace(budget, variants=_variants(variants, iqa.Variant))
+    if not 0 < train_fraction <= 1:
+        _fail(f"--train-fraction must be in (0, 1], got {train_fraction}")
+    budget = replace(budget, train_fraction=train_fraction)
     if rows is not None:
         try:
             budget = budget.only([r.strip() for r in rows.split(",") if r.strip()])

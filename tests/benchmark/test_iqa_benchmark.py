@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,3 +101,24 @@ def test_variants_train_the_cnn_rows_once_each_on_the_same_split(tiny_livec):
     assert set(results["not_applicable"]) == {"cnn+selective [scratch]", "cnn+selective [imagenet]"}
     assert results["budget"]["variants"][1]["preset"] == "livec-imagenet"
     assert "two-stage [imagenet]" in iqa.table(results)
+
+
+def test_fewer_labels_keep_a_seeded_share_of_the_training_images_only():
+    from hyperimage.data.datasets.records import ImageRecord
+
+    records = [ImageRecord(path=Path(f"{i}.png"), target=float(i), split=("train", "val", "test", "train")[i % 4]) for i in range(40)]
+    fewer = iqa.fewer_labels(records, 0.25, seed=3)
+    assert sum(r.split == "train" for r in fewer) == 5  # a quarter of 20
+    assert [r.split for r in fewer if r.split in ("val", "test")] == [r.split for r in records if r.split in ("val", "test")]
+    assert {r.path for r in fewer if r.split == "train"} <= {r.path for r in records if r.split == "train"}
+    assert iqa.fewer_labels(records, 0.25, seed=3) == fewer and iqa.fewer_labels(records, 1.0, seed=3) == records
+    with pytest.raises(ValueError):
+        iqa.fewer_labels(records, 0.0, seed=3)
+
+
+def test_a_train_fraction_reaches_every_row(tiny_livec, monkeypatch):
+    seen = []
+    monkeypatch.setitem(iqa.BASELINES._items, "count", lambda train, val, test, seed, budget: seen.append(len(train)) or [0.0] * len(test))
+    budget = iqa.Budget(splits=1, photos="builtin", baselines=("count",), cnn=False, train_fraction=0.5)
+    iqa.run(tiny_livec, budget, seed=0, log=lambda s: None)
+    assert seen == [10]  # half of the 21 training images, rounded

@@ -91,6 +91,9 @@ class Budget:
     """The CNN rows' preset (:mod:`hyperimage.presets`); ``None``: the data set layout's."""
     variants: tuple[Variant, ...] = ()
     """Train the CNN rows once per variant instead of once with ``recipe`` and ``preset``."""
+    train_fraction: float = 1.0
+    """Share of each split's training images whose labels every row may use (the others sit
+    out; validation and test stay whole): how a row fares with fewer labels."""
 
     def only(self, rows: Sequence[str]) -> "Budget":
         """This budget restricted to ``rows``: the CNN rows (trained together, sharing stage 1)
@@ -211,6 +214,18 @@ def _preset(root: Path) -> str:
     return presets.LAYOUT_PRESETS.get(datasets.detect(root), "tid")
 
 
+def fewer_labels(records: list[ImageRecord], fraction: float, seed: int) -> list[ImageRecord]:
+    """``records`` with only a seeded random ``fraction`` (at least one) of the training images
+    left in ``train``; the others get no split, so no row trains on them."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"train fraction must be in (0, 1], got {fraction}")
+    train = [i for i, r in enumerate(records) if r.split == "train"]
+    if fraction == 1 or not train:
+        return records
+    keep = set(np.random.default_rng(seed).permutation(train)[: max(1, round(fraction * len(train)))].tolist())
+    return [r if r.split != "train" or i in keep else replace(r, split=None) for i, r in enumerate(records)]
+
+
 def _row_name(row: str, variant: Variant) -> str:
     return f"{row} [{variant.name}]" if variant.name else row
 
@@ -270,7 +285,7 @@ def run(
     runs: dict[str, dict[str, list[dict]]] = {s: {row: [] for row in rows} for s in (*subsets, "level")}
     for split in range(budget.splits):
         t0 = time.time()
-        recs = random_split(records, seed=seed * 1000 + split, fractions=fractions)
+        recs = fewer_labels(random_split(records, seed=seed * 1000 + split, fractions=fractions), budget.train_fraction, seed + split)
         parts = {name: [r for r in recs if r.split == name] for name in ("train", "val", "test")}
         test = parts["test"]
         scores: dict[str, list[float | None]] = {}
@@ -324,7 +339,8 @@ def table(results: dict) -> str:
     if results["photo_benchmark"]:
         lines.append(f"labels: {iqa_photos.LABEL}; the paper's figures are human MOS on TID2013, for orientation only")
     lines.append("")
-    width = max([15] + [len(row) + 2 for rows in results["summary"].values() for row in rows])
+    named = [*results.get("not_applicable", {}), *(row for rows in results["summary"].values() for row in rows)]
+    width = max([15] + [len(row) + 2 for row in named])
     lines.append(f"{'test subset':<20}{'row':<{width}}{'SROCC':>26}{'PLCC':>26}{'KROCC':>17}   paper (SROCC, PLCC)")
     for subset, rows in results["summary"].items():
         for row, s in rows.items():

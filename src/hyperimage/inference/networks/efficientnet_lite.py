@@ -18,10 +18,10 @@ EfficientNet-Lite expects, ``(255 x - 127) / 128`` (preprocessing ``"efficientne
 
 Stage 1 (:class:`ImageNetStage1`) is the trunk + FC(800) + FC(800) + an output node, as in
 experiment 5; the ReLU'd second FC layer is the hyper-image pixel (D = 800). Run over a
-whole image, the trunk's 1280-channel map is itself a grid of patch features, one cell per
-32 x 32 block, each seeing the whole receptive field around it: the fast path
-(:meth:`ImageNetStage1.grid_features`) samples that map at the patch centres instead of
-running the trunk on every patch. It is not equal to the per-patch path (a patch alone sees
+whole image, the trunk's maps are themselves grids of patch features, one cell per 32 x 32
+block (16 x 16 for the middle blocks), each seeing the whole receptive field around it: the
+fast path (:meth:`ImageNetStage1.grid_features`) reads the maps at the patch centres instead
+of running the trunk on every patch. It is not equal to the per-patch path (a patch alone sees
 no context and zero padding at its borders); ``benchmarks/hyper_image_speed.py --preset
 livec-imagenet`` measures both, and the ``cells`` phase trains stage 1 through the fast
 path, the way the model then scores.
