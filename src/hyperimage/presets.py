@@ -98,6 +98,23 @@ def livec(method: str) -> ModelConfig:
     return _iqa(method, 3, (30, 30), (512, 512), "tid-stage2", "livec", window_labels="image")
 
 
+def _livec_trunk(method: str, stage1: str, preprocessing: str, preset: str) -> ModelConfig:
+    return ModelConfig(
+        method=method,
+        stage1_data="cells",
+        stage1=stage1,
+        stage2="tid-stage2",
+        patch=32,
+        grid=(16, 16),
+        max_size=(512, 512),
+        channels=3,
+        preprocess=preprocessing,
+        window_labels="image",
+        score=ScoreSpec(name="image quality", higher_is_better=True),
+        preset=preset,
+    )
+
+
 @register("livec-imagenet")
 def livec_imagenet(method: str) -> ModelConfig:
     """Table 2 experiment 5 on LIVE-C: the ImageNet EfficientNet-Lite0 trunk (frozen) + FC(800) x 2
@@ -105,20 +122,15 @@ def livec_imagenet(method: str) -> ModelConfig:
     map: 32-px cells (stride 31.2 on 500 px, Eq. 2), one trunk pass per image (the fast path),
     trained on every cell (phase ``cells``) with the image's MOS (Kang's rule); images up to
     512 x 512 at full size, RGB scaled for the trunk (preprocessing ``efficientnet-lite``)."""
-    return ModelConfig(
-        method=method,
-        stage1_data="cells",
-        stage1="efficientnet-lite0-stage1",
-        stage2="tid-stage2",
-        patch=32,
-        grid=(16, 16),
-        max_size=(512, 512),
-        channels=3,
-        preprocess="efficientnet-lite",
-        window_labels="image",
-        score=ScoreSpec(name="image quality", higher_is_better=True),
-        preset="livec-imagenet",
-    )
+    return _livec_trunk(method, "efficientnet-lite0-stage1", "efficientnet-lite", "livec-imagenet")
+
+
+@register("livec-vgg16")
+def livec_vgg16(method: str) -> ModelConfig:
+    """``livec-imagenet`` with the paper's own trunk, VGG-16 (conv4_3 and conv5_3 at each cell;
+    preprocessing ``imagenet``): its weights come from a file the user has, read by the
+    ``load-weights`` phase (README, "Table 2 exp. 5")."""
+    return _livec_trunk(method, "vgg16-stage1", "imagenet", "livec-vgg16")
 
 
 @register("koniq")

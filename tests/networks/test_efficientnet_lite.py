@@ -7,7 +7,7 @@ from PIL import Image
 from skimage import data
 
 from hyperimage.inference import networks, preprocess
-from hyperimage.inference.networks.efficientnet_lite import HEAD_TAP, TAP_STRIDES, EfficientNetLite, ImageNetStage1, weights_path
+from hyperimage.inference.networks.efficientnet_lite import HEAD_TAP, TAP_STRIDES, EfficientNetLite, efficientnet_lite0_stage1, weights_path
 from hyperimage.storage import load_tensors
 
 #: ImageNet-1k class indices (the standard order of the ILSVRC-2012 synsets).
@@ -58,7 +58,7 @@ def test_map_has_one_cell_per_32_pixels_rounded_up(size):
 
 
 def test_a_frozen_trunk_keeps_its_weights_and_statistics_while_the_dense_layers_learn():
-    net = ImageNetStage1(pretrained=False).train()
+    net = efficientnet_lite0_stage1(pretrained=False).train()
     assert not net.trunk.training and net.dense.training
     assert not any(p.requires_grad for p in net.trunk.parameters())
     before = {k: v.clone() for k, v in net.trunk.state_dict().items()}
@@ -66,14 +66,14 @@ def test_a_frozen_trunk_keeps_its_weights_and_statistics_while_the_dense_layers_
     assert net.dense[0].weight.grad is not None
     assert all(torch.equal(before[k], v) for k, v in net.trunk.state_dict().items())  # BN running stats too
 
-    tuned = ImageNetStage1(freeze=False, pretrained=False).train()
+    tuned = efficientnet_lite0_stage1(freeze=False, pretrained=False).train()
     assert tuned.trunk.training
     tuned(torch.rand(2, 3, 64, 64)).sum().backward()
     assert tuned.trunk._conv_stem.weight.grad is not None
 
 
 def test_the_fast_path_reads_the_trunk_maps_at_the_patch_centres():
-    head_only = ImageNetStage1(pretrained=False, taps=["head"]).eval()
+    head_only = efficientnet_lite0_stage1(pretrained=False, taps=["head"]).eval()
     images = torch.rand(2, 3, 128, 160)
     rows, cols = torch.arange(4) * 32, torch.arange(5) * 32  # 32-px cells aligned with the head's map
     with torch.no_grad():
@@ -83,7 +83,7 @@ def test_the_fast_path_reads_the_trunk_maps_at_the_patch_centres():
     torch.testing.assert_close(cells, maps.permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(features, head_only.dense(cells))
 
-    net = ImageNetStage1(pretrained=False).eval()  # blocks 10, 14, 15 and the head
+    net = efficientnet_lite0_stage1(pretrained=False).eval()  # blocks 10, 14, 15 and the head
     with torch.no_grad():
         block10 = net.trunk.feature_maps(images, [10])[0]
         cells = net.trunk_grid(images, rows, cols)
@@ -96,7 +96,7 @@ def test_the_fast_path_reads_the_trunk_maps_at_the_patch_centres():
 
 
 def test_trunk_values_are_standardised_with_the_training_cells_statistics():
-    net = ImageNetStage1(pretrained=False, taps=["block14"]).eval()
+    net = efficientnet_lite0_stage1(pretrained=False, taps=["block14"]).eval()
     cells = torch.randn(500, 192) * 3 + 7
     net.fit_input_norm(cells)
     torch.testing.assert_close(net.from_trunk(cells[:4]), net.dense((cells[:4] - cells.mean(0)) / cells.std(0)))
@@ -107,11 +107,11 @@ def test_trunk_values_are_standardised_with_the_training_cells_statistics():
 @pytest.mark.parametrize("taps", [[], ["head", "block3"], ["block16"], ["block"]])
 def test_bad_taps_are_refused(taps):
     with pytest.raises(ValueError):
-        ImageNetStage1(pretrained=False, taps=taps)
+        efficientnet_lite0_stage1(pretrained=False, taps=taps)
 
 
 def test_the_per_patch_path_sees_each_patch_alone():
-    net = ImageNetStage1(pretrained=False).eval()
+    net = efficientnet_lite0_stage1(pretrained=False).eval()
     patches = torch.rand(3, 3, 32, 32)
     with torch.no_grad():
         features = net.forward_features(patches)

@@ -47,3 +47,16 @@ def efficientnet_lite(images: torch.Tensor) -> torch.Tensor:
     (TensorFlow's ``MEAN_RGB = 127``, ``STDDEV_RGB = 128``), for the ImageNet trunk of Table 2
     experiment 5 (:mod:`hyperimage.inference.networks.efficientnet_lite`)."""
     return images * (255.0 / 128.0) - 127.0 / 128.0
+
+
+#: ImageNet's per-channel RGB mean and standard deviation (torchvision's normalisation).
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@register("imagenet")
+def imagenet(images: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] standardised with ImageNet's channel means and deviations, the inputs of
+    torchvision's ImageNet networks (the VGG-16 trunk, :mod:`hyperimage.inference.networks.vgg`)."""
+    mean = images.new_tensor(IMAGENET_MEAN)[:, None, None]
+    std = images.new_tensor(IMAGENET_STD)[:, None, None]
+    return (images - mean) / std

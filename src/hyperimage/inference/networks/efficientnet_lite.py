@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperimage.inference.networks import register
-from hyperimage.storage import load_tensors
+from hyperimage.inference.networks.trunk import ImageNetStage1, load_trunk_weights
 
 #: Stages of EfficientNet-Lite0: (repeats, kernel, stride, expansion, output channels).
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
@@ -128,7 +128,13 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite(nn.Module):
-    """EfficientNet-Lite0 with the wheel's key names; ``classes`` > 0 adds its ImageNet classifier ``_fc``."""
+    """EfficientNet-Lite0 with the wheel's key names; ``classes`` > 0 adds its ImageNet classifier ``_fc``.
+
+    As a :class:`~hyperimage.inference.networks.trunk.Trunk` its outputs are ``"block0"`` ..
+    ``"block15"`` (the MBConv blocks) and ``"head"`` (the 1280 channels after the head's ReLU6).
+    """
+
+    tap_channels, tap_strides = TAP_CHANNELS, TAP_STRIDES
 
     def __init__(self, classes: int = 0):
         super().__init__()
@@ -158,6 +164,10 @@ class EfficientNetLite(nn.Module):
                 maps.append(x)
         return maps
 
+    @staticmethod
+    def tap_index(name: str) -> int:
+        return tap_index(name)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """ImageNet logits ``(B, classes)``: the map averaged, then ``_fc`` (dropout is a training matter)."""
         return self._fc(self.feature_map(images).mean(dim=(2, 3)))
@@ -165,127 +175,8 @@ class EfficientNetLite(nn.Module):
     def load_imagenet(self, path: str | Path | None = None) -> "EfficientNetLite":
         """Load the shipped ImageNet weights (or a safetensors file in the same naming);
         the classifier's tensors are taken only if this trunk has one."""
-        tensors, _ = load_tensors(path or weights_path(), kind="EfficientNet-Lite0 weights file")
-        own = self.state_dict()
-        missing = sorted(set(own) - set(tensors))
-        if missing:
-            raise ValueError(f"{path or weights_path()}: not EfficientNet-Lite0 weights (no tensor {missing[0]!r})")
-        self.load_state_dict({k: tensors[k] for k in own})
+        load_trunk_weights(self, path or weights_path(), "EfficientNet-Lite0")
         return self
-
-
-def sample_at(maps: torch.Tensor, stride: int, rows: torch.Tensor, cols: torch.Tensor, patch: int) -> torch.Tensor:
-    """``(B, K, h, w)`` maps of ``stride`` px per cell, read bilinearly at the centres of the
-    ``patch``-px patches at ``rows`` x ``cols``: ``(B, U, V, K)``.
-
-    Cell ``i`` is centred at pixel ``stride * i + (stride - 1) / 2`` (TensorFlow's padding puts
-    no pixels in front); positions beyond the outer cells are clamped to them.
-    """
-    where = []
-    for origins, cells in ((cols, maps.shape[3]), (rows, maps.shape[2])):
-        centres = torch.as_tensor(origins, dtype=torch.float32) + (patch - 1) / 2
-        pos = ((centres - (stride - 1) / 2) / stride).clamp(0, cells - 1)
-        where.append(2 * pos / max(cells - 1, 1) - 1)
-    gy, gx = torch.meshgrid(where[1], where[0], indexing="ij")
-    grid = torch.stack([gx, gy], dim=-1).to(maps)[None].expand(maps.shape[0], -1, -1, -1)
-    return F.grid_sample(maps, grid, mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
-
-
-class ImageNetStage1(nn.Module):
-    """Experiment 5's stage 1: an ImageNet trunk, FC(D)+ReLU, FC(D)+ReLU, then the output node.
-
-    The trunk values of a cell are the maps of ``taps`` read at the cell (``"blockN"``: the
-    output of MBConv block N, 0-15; ``"head"``: the 1280-channel head after its ReLU6),
-    concatenated and standardised per channel with the training cells' statistics
-    (``cell_mean`` / ``cell_std``, set by :meth:`fit_input_norm`). Quality lives at several
-    depths: mean- and deviation-pooled over LIVE-C photos, a ridge regression on the head
-    alone reached SROCC 0.74-0.79 on three splits, on blocks 10, 14, 15 and the head together
-    0.82-0.83 (``benchmarks/imagenet_taps.py``), hence the default.
-
-    Parameters
-    ----------
-    in_channels, patch : must be 3 (an RGB trunk) and the grid's patch side (for the per-patch path).
-    width : D (800, as experiment 5).
-    dropout : rate of the dropout in front of the output node (as :class:`~.kang.KangNet`).
-    freeze : keep the trunk's ImageNet weights and batch statistics fixed (only the dense
-        layers train); ``False`` fine-tunes it too.
-    pretrained : start from the shipped ImageNet weights (a loaded model's own weights
-        replace them anyway).
-    taps : the trunk outputs each cell reads.
-    """
-
-    def __init__(
-        self, in_channels: int = 3, patch: int = 32, width: int = 800, dropout: float = 0.5,
-        freeze: bool = True, pretrained: bool = True, taps: Sequence[str] = DEFAULT_TAPS,
-    ):
-        super().__init__()
-        if in_channels != 3:
-            raise ValueError(f"the ImageNet trunk reads RGB images, got {in_channels} channel(s)")
-        self.taps = [tap_index(t) for t in taps]
-        if not self.taps or self.taps != sorted(set(self.taps)):
-            raise ValueError(f"taps must be distinct trunk outputs in order (block0 .. block15, head), got {list(taps)}")
-        self.patch, self.in_channels, self.num_features, self.frozen = patch, in_channels, width, freeze
-        self.trunk_depth = sum(TAP_CHANNELS[t] for t in self.taps)
-        self.trunk = EfficientNetLite().to(memory_format=torch.channels_last)
-        if pretrained:
-            self.trunk.load_imagenet()
-        self.trunk.requires_grad_(not freeze)
-        self.register_buffer("cell_mean", torch.zeros(self.trunk_depth))
-        self.register_buffer("cell_std", torch.ones(self.trunk_depth))
-        self.dense = nn.Sequential(
-            nn.Linear(self.trunk_depth, width), nn.ReLU(inplace=True), nn.Linear(width, width), nn.ReLU(inplace=True)
-        )
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, 1), nn.Flatten(0))
-
-    def train(self, mode: bool = True) -> "ImageNetStage1":
-        """As :meth:`nn.Module.train`, except that a frozen trunk stays in eval mode (its ImageNet batch statistics)."""
-        super().train(mode)
-        if self.frozen:
-            self.trunk.eval()
-        return self
-
-    def _maps(self, images: torch.Tensor) -> list[torch.Tensor]:
-        images = images.contiguous(memory_format=torch.channels_last)
-        if self.frozen:
-            with torch.no_grad():
-                return self.trunk.feature_maps(images, self.taps)
-        return self.trunk.feature_maps(images, self.taps)
-
-    def fit_input_norm(self, cells: torch.Tensor) -> None:
-        """Standardise trunk values with the per-channel mean and deviation of ``cells`` ``(N, trunk_depth)``.
-
-        A deviation is at least a tenth of the median channel's: a ReLU6 channel that stays at
-        0 on the training cells must not turn a small value on a new photo into a huge input.
-        """
-        std = cells.std(dim=0)
-        self.cell_mean.copy_(cells.mean(dim=0))
-        self.cell_std.copy_(std.clamp_min(0.1 * float(std.median()) + 1e-6))
-
-    def forward_features(self, patches: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, p, p)`` -> ``(N, D)``: each patch alone through the trunk, its maps averaged."""
-        return self.from_trunk(torch.cat([m.mean(dim=(2, 3)) for m in self._maps(patches)], dim=1))
-
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(patches))
-
-    def trunk_grid(self, images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` -> ``(B, U, V, trunk_depth)``: the whole image's tap maps read at each patch's centre (:func:`sample_at`).
-
-        One image at a time: on CPU the trunk runs 1.8x faster per image on one 500 x 500
-        image than on a batch of 8 (their maps overflow the caches).
-        """
-        return torch.cat([
-            torch.cat([sample_at(m, TAP_STRIDES[t], rows, cols, self.patch) for m, t in zip(self._maps(one), self.taps)], dim=-1)
-            for one in images.split(1)
-        ])
-
-    def from_trunk(self, cells: torch.Tensor) -> torch.Tensor:
-        """Trunk values ``(..., trunk_depth)`` -> hyper-image pixels ``(..., D)``: standardised, then the two FC layers."""
-        return self.dense((cells - self.cell_mean) / self.cell_std)
-
-    def grid_features(self, images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` -> ``(B, U, V, D)``: one trunk pass over each whole image, not one per patch."""
-        return self.from_trunk(self.trunk_grid(images, rows, cols))
 
 
 @register("efficientnet-lite0-stage1")
@@ -293,5 +184,15 @@ def efficientnet_lite0_stage1(
     in_channels: int = 3, patch: int = 32, width: int = 800, dropout: float = 0.5, freeze: bool = True,
     pretrained: bool = True, taps: Sequence[str] = DEFAULT_TAPS,
 ) -> ImageNetStage1:
-    """Experiment 5 with an ImageNet EfficientNet-Lite0 trunk (frozen by default) + FC(800) x 2."""
-    return ImageNetStage1(in_channels, patch, width, dropout, freeze, pretrained, taps)
+    """Experiment 5 with the ImageNet EfficientNet-Lite0 trunk (frozen by default) + FC(800) x 2.
+
+    Quality lives at several depths: mean- and deviation-pooled over LIVE-C photos, a ridge
+    regression on the head alone reached SROCC 0.74-0.79 on three splits, on blocks 10, 14,
+    15 and the head together 0.82-0.83 (``benchmarks/imagenet_taps.py``), hence the default
+    ``taps``. ``pretrained``: start from the shipped ImageNet weights (a loaded model's own
+    weights replace them anyway).
+    """
+    trunk = EfficientNetLite()
+    if pretrained:
+        trunk.load_imagenet()
+    return ImageNetStage1(trunk, in_channels, patch, width, dropout, freeze, taps)
