@@ -393,3 +393,8 @@ def test_benchmarks_take_a_recipe_and_refuse_an_unknown_one():
 def test_benchmark_iqa_refuses_bad_presets_and_variants(args, message):
     res = runner.invoke(app, ["benchmark", "iqa", "--quick", *args])
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+
+
+def test_benchmark_forgery_variants_take_recipes_only():
+    res = runner.invoke(app, ["benchmark", "forgery", "--quick", "--variants", "a=livec-imagenet:forgery-quick"])
+    assert res.exit_code == 2 and "the forgery benchmark trains its own preset" in res.output

@@ -178,3 +178,27 @@ def test_benchmark_is_built_once_from_the_chosen_photo_sources(tmp_path, monkeyp
     assert len(folder.load(data)) == 6
     assert forgery.build_tampering_benchmark(tmp_path, 6, seed=0, sources=("pypi", "debian")) == data
     assert len(asked) == 1  # built once, then reused
+
+
+def test_benchmark_variants_train_the_model_rows_once_each(tiny_forgery):
+    from dataclasses import replace
+
+    from hyperimage.evaluation.benchmark import Variant, forgery
+
+    root = tiny_forgery[0].path.parent.parent
+    plain = Recipe.simple(TrainConfig(epochs=1, patience=4, batch_size=32), TrainConfig(epochs=1, patience=8, batch_size=16))
+    hide = replace(plain, stage2_augment=[{"name": "hide", "probability": 0.5, "cell": 4}])
+    budget = forgery.Budget(
+        splits=1, n_images=48, conv_width=0.125, end_to_end=TrainConfig(epochs=1, patience=8, batch_size=16),
+        variants=(Variant("plain", plain), Variant("hide", hide)),
+    )
+    results = forgery.run(root, budget, seed=0, log=lambda s: None)
+    assert set(results["summary"]) == {
+        "dct-markov-svm", "end-to-end", "end-to-end + residual",
+        "patch-average [plain]", "two-stage [plain]", "patch-average [hide]", "two-stage [hide]",
+    }
+    assert {"two-stage (patch) [plain]", "two-stage (patch) [hide]", "centre box", "whole image"} <= set(results["localisation_summary"])
+    assert len(results["localisation"]["centre box"]) == 1  # the trivial maps once a split
+    assert set(results["stage1_summary"]) == {"plain", "hide"}
+    text = forgery.table(results)
+    assert "two-stage [hide]" in text and "stage 1 [plain] alone" in text

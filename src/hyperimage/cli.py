@@ -6,7 +6,7 @@ import sys
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Callable, List, NoReturn, Optional, TypeVar
+from typing import List, NoReturn, Optional, TypeVar
 
 import typer
 
@@ -323,8 +323,10 @@ def _with_recipe(budget: T, recipe: str | None) -> T:
         _fail(str(err))
 
 
-def _variants(text: str, variant: Callable[..., T]) -> tuple[T, ...]:
+def _variants(text: str) -> tuple:
     """``NAME=RECIPE`` or ``NAME=PRESET:RECIPE`` entries, comma-separated, as benchmark variants."""
+    from hyperimage.evaluation.benchmark import Variant
+
     made = []
     for entry in (e.strip() for e in text.split(",") if e.strip()):
         name, sep, spec = entry.partition("=")
@@ -334,7 +336,7 @@ def _variants(text: str, variant: Callable[..., T]) -> tuple[T, ...]:
         if preset and preset not in presets.available():
             _fail(f"--variants: unknown preset {preset!r}; presets are {', '.join(presets.available())}")
         try:
-            made.append(variant(name.strip(), recipes.get(recipe_name.strip()), preset or None))
+            made.append(Variant(name.strip(), recipes.get(recipe_name.strip()), preset or None))
         except ValueError as err:
             _fail(f"--variants: {err}")
     if len({v.name for v in made}) != len(made):
@@ -392,7 +394,7 @@ def bench_iqa(
             _fail(f"unknown preset {preset!r}; presets are {', '.join(presets.available())}")
         budget = replace(budget, preset=preset)
     if variants is not None:
-        budget = replace(budget, variants=_variants(variants, iqa.Variant))
+        budget = replace(budget, variants=_variants(variants))
     if not 0 < train_fraction <= 1:
         _fail(f"--train-fraction must be in (0, 1], got {train_fraction}")
     budget = replace(budget, train_fraction=train_fraction)
@@ -423,6 +425,7 @@ def bench_forgery(
     half: bool = typer.Option(False, help="Save that model's weights as float16 (half the file)."),
     device: str = DEVICE_OPTION,
     recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
+    variants: Optional[str] = typer.Option(None, help="Train the patch-average and two-stage rows once per variant, on the same splits: comma-separated NAME=RECIPE (e.g. plain=forgery-quick,hide=FILE.json); rows and maps are named '... [NAME]'."),
 ) -> None:
     """Table 3: DCT-Markov SVM, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     from hyperimage.evaluation.benchmark import forgery
@@ -431,6 +434,11 @@ def bench_forgery(
     budget = _with_recipe(forgery.QUICK if quick else forgery.FULL, recipe)
     if splits is not None:
         budget = replace(budget, splits=splits)
+    if variants is not None:
+        chosen = _variants(variants)
+        if any(v.preset for v in chosen):
+            _fail("--variants: the forgery benchmark trains its own preset; give NAME=RECIPE")
+        budget = replace(budget, variants=chosen)
     sources = ("pypi", "debian") if debian else ("pypi",)
     root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed, sources)
     results = forgery.run(

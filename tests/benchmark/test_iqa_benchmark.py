@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperimage.evaluation.benchmark import iqa
+from hyperimage.evaluation.benchmark import Variant, iqa
 from hyperimage.training import Recipe
 
 N = 30
@@ -92,7 +92,7 @@ def test_variants_train_the_cnn_rows_once_each_on_the_same_split(tiny_livec):
     budget = iqa.Budget(
         splits=1,
         photos="builtin",
-        variants=(iqa.Variant("scratch", tiny), iqa.Variant("imagenet", cells, preset="livec-imagenet")),
+        variants=(Variant("scratch", tiny), Variant("imagenet", cells, preset="livec-imagenet")),
     )
     results = iqa.run(tiny_livec, budget, seed=0, log=lambda s: None)
     summary = results["summary"]["all"]

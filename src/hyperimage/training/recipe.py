@@ -239,3 +239,10 @@ def forgery_quick() -> Recipe:
 def forgery_full() -> Recipe:
     """``benchmark forgery``: 15 contour-pair epochs, 25 stage-2 epochs, flips."""
     return _forgery(15, 25, "forgery-full")
+
+
+@register("forgery-hide-quick")
+def forgery_hide_quick() -> Recipe:
+    """``forgery-quick`` with Hide-and-Seek on stage 2's hyper-images (as ``iqa-hide-quick``):
+    stage 2 learns from all the cells a tampering marks, not only the strongest."""
+    return replace(forgery_quick(), stage2_augment=iqa_hide_quick().stage2_augment, name="forgery-hide-quick")

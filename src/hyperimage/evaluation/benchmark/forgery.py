@@ -61,6 +61,7 @@ from hyperimage.evaluation.protocol import (
 )
 from hyperimage.inference.explain import evidence, to_pixels
 from hyperimage.inference.model import HyperImageModel, read_image
+from hyperimage.evaluation.benchmark import Variant, row_name
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 
@@ -68,6 +69,8 @@ from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 PAPER = {"end-to-end": 75.22, "dct-markov-svm": 79.20, "two-stage": 83.11}
 ROWS = ("dct-markov-svm", "end-to-end", "end-to-end + residual", "patch-average", "two-stage")
 MAPS = ("two-stage (patch)", "two-stage (gradient)", "centre box", "whole image")
+#: The rows and maps that the model's training makes (once per variant).
+TRAINED, TRAINED_MAPS = ("patch-average", "two-stage"), ("two-stage (patch)", "two-stage (gradient)")
 
 
 @dataclass
@@ -79,6 +82,9 @@ class Budget:
     conv_width: float = 0.25
     recipe: Recipe = field(default_factory=Recipe)
     end_to_end: TrainConfig = field(default_factory=TrainConfig)
+    variants: tuple[Variant, ...] = ()
+    """Train the patch-average and two-stage rows once per variant (e.g. with and without
+    Hide-and-Seek) instead of once with ``recipe``; the maps and stage-1 figures follow."""
 
 
 FULL = Budget(
@@ -180,9 +186,12 @@ def run(
     masked, tampered = mask_count(records)
     log(f"{len(records)} images, {tampered} tampered, {masked} of them with a mask")
     features = {r.path: dct_markov_features(load_image(r.path, mode="RGB")) for r in records}
-    runs: dict[str, list[dict]] = {row: [] for row in ROWS}
-    maps: dict[str, list[dict]] = {name: [] for name in MAPS}
-    stage1: list[dict] = []
+    variants = budget.variants or (Variant("", budget.recipe),)
+    trained = [row_name(r, v) for v in variants for r in TRAINED]
+    rows = [r for r in ROWS if r not in TRAINED] + trained
+    runs: dict[str, list[dict]] = {row: [] for row in rows}
+    maps: dict[str, list[dict]] = {row_name(name, v) if name in TRAINED_MAPS else name: [] for v in variants for name in MAPS}
+    stage1: dict[str, list[dict]] = {v.name: [] for v in variants}
     for split in range(budget.splits):
         t0 = time.time()
         recs = random_split(records, seed=seed * 1000 + split, fractions=FORGERY_SPLIT)
@@ -199,27 +208,29 @@ def run(
             cnn.fit([(r.path, r.target) for r in part["train"]], [(r.path, r.target) for r in part["val"]], budget.end_to_end, progress)
             scores[row] = (cnn.predict_proba(test_paths), 0.5)
 
-        model, result = train(recs, _forgery_model_config(budget.conv_width), budget.recipe, seed=seed + split, progress=progress, world=world)
-        if save_model is not None and split == 0:
-            # with its splits, so that `hyperimage evaluate` tests on the same images
-            model.save(save_model, half=half, extras=lambda tmp: save_splits(tmp / SPLITS_FILE, recs, data))
         fraction = _mean_area([r for r in part["train"] if r.mask is not None])
-        two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
-        scores["patch-average"] = (average, 0.5)
-        scores["two-stage"] = (two_stage, 0.5)
-        try:
-            stage1.append(contour_pair_metrics(model, part["test"], seed=seed + split))
-        except ValueError:  # no tampered test image with a mask and its authentic source
-            pass
+        for k, variant in enumerate(variants):
+            model, result = train(recs, _forgery_model_config(budget.conv_width), variant.recipe, seed=seed + split, progress=progress, world=world)
+            if save_model is not None and split == 0 and k == 0:
+                # with its splits, so that `hyperimage evaluate` tests on the same images
+                model.save(save_model, half=half, extras=lambda tmp: save_splits(tmp / SPLITS_FILE, recs, data))
+            two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
+            scores[row_name("patch-average", variant)] = (average, 0.5)
+            scores[row_name("two-stage", variant)] = (two_stage, 0.5)
+            try:
+                stage1[variant.name].append(contour_pair_metrics(model, part["test"], seed=seed + split))
+            except ValueError:  # no tampered test image with a mask and its authentic source
+                pass
+            for name, values in located.items():
+                name = row_name(name, variant) if name in TRAINED_MAPS else name
+                if values and (k == 0 or name not in MAPS):  # the trivial maps once
+                    maps[name].append({m: float(np.mean([v[m] for v in values])) for m in ("f1", "iou")})
 
         for row, (s, threshold) in scores.items():
             runs[row].append(classification_metrics(s, labels["test"], threshold))
-        for name, values in located.items():
-            if values:
-                maps[name].append({k: float(np.mean([v[k] for v in values])) for k in ("f1", "iou")})
         log(
             f"split {split + 1}/{budget.splits} ({time.time() - t0:.0f} s): "
-            + ", ".join(f"{row} acc {runs[row][-1]['accuracy']:.4f}" for row in ROWS)
+            + ", ".join(f"{row} acc {runs[row][-1]['accuracy']:.4f}" for row in rows)
         )
     return {
         "data": str(data),
@@ -230,8 +241,8 @@ def run(
         "localisation": maps,
         "summary": {row: summarise(r) for row, r in runs.items()},
         "localisation_summary": {name: summarise(v) for name, v in maps.items() if v},
-        "stage1_test_pairs": stage1,
-        "stage1_summary": summarise(stage1),
+        "stage1_test_pairs": stage1 if budget.variants else stage1[""],
+        "stage1_summary": {name: summarise(v) for name, v in stage1.items()} if budget.variants else summarise(stage1[""]),
         "wall_seconds": time.time() - started,
     }
 
@@ -240,23 +251,25 @@ def table(results: dict) -> str:
     """Table 3 as text: ours (mean +- std over splits) beside the paper's CASIA-2 accuracy."""
     metrics = ("accuracy", "balanced_accuracy", "auc", "f1")
     lines = [f"Table 3 rows on {results['data']} ({results['budget']['splits']} split(s), mean +- std)", ""]
-    lines.append(f"{'row':<24}" + "".join(f"{m:>19}" for m in metrics) + "   paper accuracy (CASIA-2)")
-    for row in ROWS:
-        s = results["summary"][row]
+    width = max(24, *(len(row) + 2 for row in results["summary"]))
+    lines.append(f"{'row':<{width}}" + "".join(f"{m:>19}" for m in metrics) + "   paper accuracy (CASIA-2)")
+    for row, s in results["summary"].items():
         cells = "".join(f"{s[m]['mean']:>12.4f} +-{s[m]['std']:.3f}" for m in metrics)
         paper = PAPER.get(row)
-        lines.append(f"{row:<24}{cells}   {'' if paper is None else f'{paper / 100:.4f}'}")
+        lines.append(f"{row:<{width}}{cells}   {'' if paper is None else f'{paper / 100:.4f}'}")
     if results["localisation_summary"]:
         lines += ["", "localisation on tampered test images (pixel F1 / IoU, same share of pixels flagged)"]
+        width = max(22, *(len(name) + 2 for name in results["localisation_summary"]))
         for name, s in results["localisation_summary"].items():
-            lines.append(f"{name:<22}F1 {s['f1']['mean']:.4f} +-{s['f1']['std']:.3f}   IoU {s['iou']['mean']:.4f} +-{s['iou']['std']:.3f}")
+            lines.append(f"{name:<{width}}F1 {s['f1']['mean']:.4f} +-{s['f1']['std']:.3f}   IoU {s['iou']['mean']:.4f} +-{s['iou']['std']:.3f}")
     s1 = results["stage1_summary"]
-    if s1:
-        lines += [
-            "",
-            "stage 1 alone on the test images' contour pairs: "
-            f"pair accuracy {s1['pair_accuracy']['mean']:.4f} +-{s1['pair_accuracy']['std']:.3f}, "
-            f"single-patch AUC {s1['patch_auc']['mean']:.4f} +-{s1['patch_auc']['std']:.3f}",
-        ]
+    for name, s1 in (s1.items() if s1 and "pair_accuracy" not in s1 else [("", s1)]):
+        if s1:
+            lines += [
+                "",
+                f"stage 1{f' [{name}]' if name else ''} alone on the test images' contour pairs: "
+                f"pair accuracy {s1['pair_accuracy']['mean']:.4f} +-{s1['pair_accuracy']['std']:.3f}, "
+                f"single-patch AUC {s1['patch_auc']['mean']:.4f} +-{s1['patch_auc']['std']:.3f}",
+            ]
     lines += ["", f"wall time {results['wall_seconds'] / 60:.1f} min"]
     return "\n".join(lines)

@@ -38,6 +38,7 @@ from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
 from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.niqe import NiqeModel
 from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge
+from hyperimage.evaluation.benchmark import Variant, row_name
 from hyperimage.evaluation.protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
@@ -64,17 +65,6 @@ class EndToEndBudget:
     conv_width: float = 0.25
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, patience=4, batch_size=16))
 
-
-
-@dataclass
-class Variant:
-    """One way of training the CNN rows, compared with others on the same splits: a recipe
-    (e.g. with a pre-training phase or Hide-and-Seek) and optionally another preset (e.g.
-    ``livec-imagenet``, the ImageNet trunk); its rows are named ``ROW [NAME]``."""
-
-    name: str
-    recipe: Recipe
-    preset: str | None = None
 
 
 @dataclass
@@ -226,10 +216,6 @@ def fewer_labels(records: list[ImageRecord], fraction: float, seed: int) -> list
     return [r if r.split != "train" or i in keep else replace(r, split=None) for i, r in enumerate(records)]
 
 
-def _row_name(row: str, variant: Variant) -> str:
-    return f"{row} [{variant.name}]" if variant.name else row
-
-
 def _cnn_rows(
     recs: list[ImageRecord], base, budget: Budget, seed: int, progress: bool, world: World
 ) -> dict[str, HyperImageModel]:
@@ -279,7 +265,7 @@ def run(
         base = presets.get(variant.preset or _preset(data))
         bases.append((variant, replace(base, score=replace(base.score, higher_is_better=higher_is_better))))
     cnn_rows = [
-        _row_name(r, v) for v, base in bases for r in ROWS if r != "cnn+selective" or base.window_labels == "selective"
+        row_name(r, v) for v, base in bases for r in ROWS if r != "cnn+selective" or base.window_labels == "selective"
     ]
     rows = cnn_rows + list(budget.baselines)
     runs: dict[str, dict[str, list[dict]]] = {s: {row: [] for row in rows} for s in (*subsets, "level")}
@@ -290,7 +276,7 @@ def run(
         test = parts["test"]
         scores: dict[str, list[float | None]] = {}
         models = {
-            _row_name(row, v): model
+            row_name(row, v): model
             for v, base in bases
             for row, model in _cnn_rows(recs, base, replace(budget, recipe=v.recipe), seed + split, progress, world).items()
         }
@@ -317,7 +303,7 @@ def run(
         "photo_benchmark": photo,
         "split_fractions": list(fractions),
         "not_applicable": {
-            _row_name("cnn+selective", v): NO_REFERENCE for v, base in bases if base.window_labels != "selective"
+            row_name("cnn+selective", v): NO_REFERENCE for v, base in bases if base.window_labels != "selective"
         },
         "budget": asdict(budget),
         "seed": seed,
