@@ -100,6 +100,7 @@ def test_variants_train_the_cnn_rows_once_each_on_the_same_split(tiny_livec):
     assert all(s["srocc"]["n"] == 1 for s in summary.values())
     assert set(results["not_applicable"]) == {"cnn+selective [scratch]", "cnn+selective [imagenet]"}
     assert results["budget"]["variants"][1]["preset"] == "livec-imagenet"
+    assert "recipe" not in results["budget"] and "preset" not in results["budget"]  # no row trained with them
     assert "two-stage [imagenet]" in iqa.table(results)
 
 

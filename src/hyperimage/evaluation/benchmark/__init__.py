@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from hyperimage.training import Recipe
 
@@ -21,3 +22,14 @@ class Variant:
 def row_name(row: str, variant: Variant) -> str:
     """``row`` as the rows of ``variant`` are named (unchanged for the unnamed default)."""
     return f"{row} [{variant.name}]" if variant.name else row
+
+
+def budget_record(budget: Any) -> dict[str, Any]:
+    """A benchmark budget (a dataclass) as its results JSON records it: with ``variants`` the
+    default ``recipe`` and ``preset`` trained no row, so they are left out rather than shown
+    as if they had."""
+    record = asdict(budget)
+    if record.get("variants"):
+        for key in ("recipe", "preset"):
+            record.pop(key, None)
+    return record

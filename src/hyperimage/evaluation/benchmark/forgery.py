@@ -40,7 +40,7 @@ preset's default for ``hyperimage train``.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -61,7 +61,7 @@ from hyperimage.evaluation.protocol import (
 )
 from hyperimage.inference.explain import evidence, to_pixels
 from hyperimage.inference.model import HyperImageModel, read_image
-from hyperimage.evaluation.benchmark import Variant, row_name
+from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 
@@ -235,7 +235,7 @@ def run(
     return {
         "data": str(data),
         "images": {"all": len(records), "tampered": tampered, "tampered_with_mask": masked},
-        "budget": asdict(budget),
+        "budget": budget_record(budget),
         "seed": seed,
         "splits": runs,
         "localisation": maps,

@@ -21,7 +21,7 @@ the label-free check (SROCC of the score against the distortion level).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
@@ -38,7 +38,7 @@ from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
 from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.niqe import NiqeModel
 from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge
-from hyperimage.evaluation.benchmark import Variant, row_name
+from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
 from hyperimage.evaluation.protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
@@ -305,7 +305,7 @@ def run(
         "not_applicable": {
             row_name("cnn+selective", v): NO_REFERENCE for v, base in bases if base.window_labels != "selective"
         },
-        "budget": asdict(budget),
+        "budget": budget_record(budget),
         "seed": seed,
         "splits": runs,
         "summary": {s: {row: summarise(r) for row, r in rows.items() if r} for s, rows in runs.items() if any(rows.values())},
