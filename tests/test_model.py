@@ -100,6 +100,44 @@ def test_half_precision_save_halves_the_file_and_keeps_the_scores(tmp_path):
     assert (tmp_path / "again" / "model.safetensors").read_bytes() == (tmp_path / "half" / "model.safetensors").read_bytes()
 
 
+def _imagenet_model() -> HyperImageModel:
+    config = presets.get("livec-imagenet")
+    config.grid, config.stage2 = (8, 10), "synthetic-stage2"
+    torch.manual_seed(0)
+    return HyperImageModel(config).eval()
+
+
+def test_a_frozen_imagenet_trunk_is_referred_to_not_copied(tmp_path):
+    from hyperimage.inference.networks.efficientnet_lite import weights_path
+    from hyperimage.storage import load_tensors
+
+    model = _imagenet_model()
+    model.save(tmp_path / "m")
+    tensors, meta = load_tensors(tmp_path / "m" / "model.safetensors")
+    assert meta["shipped"] == ["stage1.trunk"] and not any(k.startswith("stage1.trunk.") for k in tensors)
+    assert (tmp_path / "m" / "model.safetensors").stat().st_size < 0.6 * weights_path().stat().st_size
+    loaded = HyperImageModel.load(tmp_path / "m")
+    x = torch.rand(2, 3, 256, 320)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+def test_a_changed_trunk_is_saved_whole_and_a_bad_reference_refused(tmp_path):
+    from hyperimage.storage import load_tensors, save_tensors
+
+    model = _imagenet_model()
+    with torch.no_grad():
+        model.stage1.trunk._conv_stem.weight.mul_(1.01)  # fine-tuned: no longer the package's
+    model.save(tmp_path / "m")
+    tensors, meta = load_tensors(tmp_path / "m" / "model.safetensors")
+    assert meta["shipped"] == [] and "stage1.trunk._conv_stem.weight" in tensors
+    loaded = HyperImageModel.load(tmp_path / "m")
+    assert torch.equal(loaded.stage1.trunk._conv_stem.weight, model.stage1.trunk._conv_stem.weight)
+    save_tensors(tmp_path / "m" / "model.safetensors", tensors, {"shipped": ["stage2"]})
+    with pytest.raises(ValueError, match=r"model.safetensors: not a valid model file \(it refers to package weights \['stage2'\]"):
+        HyperImageModel.load(tmp_path / "m")
+
+
 def test_load_refuses_a_folder_that_is_not_a_model(tmp_path):
     with pytest.raises(ValueError, match="not a hyperimage model"):
         HyperImageModel.load(tmp_path)

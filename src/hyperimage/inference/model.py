@@ -114,6 +114,10 @@ class ModelConfig:
         return cls(**data)
 
 
+#: Metadata key of ``model.safetensors``: the parts whose weights come from the package.
+SHIPPED = "shipped"
+
+
 class HyperImageModel(nn.Module):
     """Stage 1 + hyper-image + stage 2 (or patch averaging), built from a :class:`ModelConfig`."""
 
@@ -199,12 +203,19 @@ class HyperImageModel(nn.Module):
         splits of another model. Other files already in ``folder`` (a model card) are kept.
         ``half`` stores floating-point weights as float16: half the file, for shipping a
         model; they are read back into float32, so scores move only slightly (the model
-        cards give the measured change).
+        cards give the measured change). A part whose weights are still exactly the
+        package's own (a frozen ImageNet trunk, :meth:`shipped_parts`) is not copied: the
+        file names it and :meth:`load` takes its weights from the package (an 18 MB trunk
+        then adds nothing to a model file).
         """
-        state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in self.state_dict().items()}
+        shipped = [name for name, part in self.shipped_parts().items() if _holds(part, part.shipped_weights())]
+        state = {
+            k: (v.half() if half and v.is_floating_point() else v).cpu()
+            for k, v in self.state_dict().items() if not _under(k, shipped)
+        }
 
         def write(tmp: Path) -> None:
-            save_tensors(tmp / WEIGHTS, state, {"format": "hyperimage", "version": __version__})
+            save_tensors(tmp / WEIGHTS, state, {"format": "hyperimage", "version": __version__, SHIPPED: shipped})
             write_json(tmp / CONFIG, {"format": "hyperimage", "version": __version__, **self.config.to_dict()})
             if extras is not None:
                 extras(tmp)
@@ -236,10 +247,33 @@ class HyperImageModel(nn.Module):
             model = cls(config)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{folder / CONFIG}: cannot build this model ({err})") from None
-        tensors, _ = load_tensors(folder / WEIGHTS, kind="model file")
-        check_weights(folder / WEIGHTS, tensors, model.state_dict())
-        model.load_state_dict(tensors)
+        tensors, meta = load_tensors(folder / WEIGHTS, kind="model file")
+        parts = model.shipped_parts()
+        shipped = meta.get(SHIPPED, [])
+        if not isinstance(shipped, list) or not all(isinstance(n, str) and n in parts for n in shipped):
+            raise ValueError(f"{folder / WEIGHTS}: not a valid model file (it refers to package weights {shipped!r}; "
+                             f"this model's parts with package weights are {sorted(parts)})")
+        for name in shipped:
+            parts[name].load_state_dict(parts[name].shipped_weights())
+        expected = {k: v for k, v in model.state_dict().items() if not _under(k, shipped)}
+        check_weights(folder / WEIGHTS, tensors, expected)
+        model.load_state_dict(tensors, strict=False)  # exactly ``expected``: the rest came from the package
         return model.eval()
+
+    def shipped_parts(self) -> dict[str, nn.Module]:
+        """Sub-modules that can give the weights the package ships for them (``shipped_weights()``), by name."""
+        return {name: m for name, m in self.named_modules() if callable(getattr(m, "shipped_weights", None))}
+
+
+def _under(key: str, parts: list[str]) -> bool:
+    """Whether state-dict ``key`` belongs to one of the sub-modules named ``parts``."""
+    return any(key.startswith(f"{name}.") for name in parts)
+
+
+def _holds(part: nn.Module, tensors: dict[str, torch.Tensor]) -> bool:
+    """Whether ``part``'s state is exactly ``tensors`` (same names, values bit for bit)."""
+    own = part.state_dict()
+    return own.keys() == tensors.keys() and all(torch.equal(own[k].cpu(), tensors[k]) for k in own)
 
 
 def read_image(path: str | Path, config: ModelConfig, grid: PatchGrid) -> torch.Tensor:

@@ -46,6 +46,7 @@ from torch import nn
 
 from hyperimage.inference.networks import register
 from hyperimage.inference.networks.trunk import ImageNetStage1, load_trunk_weights
+from hyperimage.storage import load_tensors
 
 #: Stages of EfficientNet-Lite0: (repeats, kernel, stride, expansion, output channels).
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
@@ -171,6 +172,13 @@ class EfficientNetLite(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """ImageNet logits ``(B, classes)``: the map averaged, then ``_fc`` (dropout is a training matter)."""
         return self._fc(self.feature_map(images).mean(dim=(2, 3)))
+
+    def shipped_weights(self) -> dict[str, torch.Tensor]:
+        """The package's ImageNet tensors for this trunk (its classifier's only if it has one):
+        a saved model whose trunk still holds exactly these refers to them instead of storing
+        a copy (:meth:`~hyperimage.inference.model.HyperImageModel.save`)."""
+        tensors, _ = load_tensors(weights_path(), kind="EfficientNet-Lite0 weights file")
+        return {k: tensors[k] for k in self.state_dict()}
 
     def load_imagenet(self, path: str | Path | None = None) -> "EfficientNetLite":
         """Load the shipped ImageNet weights (or a safetensors file in the same naming);
