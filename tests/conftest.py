@@ -1,3 +1,6 @@
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -66,3 +69,26 @@ def make_koniq():
         return root
 
     return make
+
+
+@pytest.fixture(scope="session")
+def graded_crops():
+    """``graded_crops(folder, base, degrade)``: the labelled crops of :func:`_graded_crops`."""
+    return _graded_crops
+
+
+def _graded_crops(folder: Path, base: np.ndarray, degrade: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]):
+    """24 PNGs of ``base`` (float RGB in [0, 1]) damaged by ``degrade(img, level, rng)`` at levels
+    0-5 in turn, each with quality ``10 - level``; every 4th image validates, the rest train."""
+    from PIL import Image
+
+    from hyperimage.data.datasets.records import ImageRecord
+
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(24):
+        level = i % 6
+        path = folder / f"{i}.png"
+        Image.fromarray((np.clip(degrade(base, level, rng), 0, 1) * 255).astype(np.uint8)).save(path)
+        records.append(ImageRecord(path=path, target=float(10 - level), split="val" if i % 4 == 0 else "train"))
+    return records

@@ -1,11 +1,8 @@
 """The ``cells`` phase: stage 1 over the ImageNet trunk learns on every grid cell of whole images."""
 
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from scipy.stats import spearmanr
 from skimage import data, filters
 
@@ -16,19 +13,13 @@ from hyperimage.training import PhaseSpec, Recipe, TrainConfig, recipe, train
 
 
 @pytest.fixture(scope="module")
-def blur_levels(tmp_path_factory) -> list[ImageRecord]:
+def blur_levels(tmp_path_factory, graded_crops) -> list[ImageRecord]:
     """24 crops of one photo at 6 blur levels; quality 10 - level; every 4th image validates."""
-    folder: Path = tmp_path_factory.mktemp("blur")
-    rng = np.random.default_rng(0)
-    base = data.astronaut()[:256, :320] / 255.0
-    records = []
-    for i in range(24):
-        level = i % 6
-        img = filters.gaussian(base, sigma=0.8 * level, channel_axis=-1) if level else base
-        path = folder / f"{i}.png"
-        Image.fromarray((np.clip(img + rng.normal(0, 0.01, img.shape), 0, 1) * 255).astype(np.uint8)).save(path)
-        records.append(ImageRecord(path=path, target=float(10 - level), split="val" if i % 4 == 0 else "train"))
-    return records
+    def blur(img, level, rng):
+        img = filters.gaussian(img, sigma=0.8 * level, channel_axis=-1) if level else img
+        return img + rng.normal(0, 0.01, img.shape)
+
+    return graded_crops(tmp_path_factory.mktemp("blur"), data.astronaut()[:256, :320] / 255.0, blur)
 
 
 def small_config():

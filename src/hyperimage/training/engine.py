@@ -31,7 +31,7 @@ from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.distributed import SINGLE, World
 from hyperimage.inference.model import HyperImageModel, ModelConfig
 from hyperimage.storage import CHECKPOINTS
-from hyperimage.training import phases
+from hyperimage.training import phases, stage2_rank
 from hyperimage.training.loop import LoopState
 from hyperimage.training.recipe import Recipe
 from hyperimage.training.stage2 import calibrate_average, train_stage2
@@ -148,9 +148,17 @@ def train(
             calibrate_average(model, train_h.means, train_h.targets)
         else:
             val_h = hyper(val_store, "val-hyper")
+            ranking = None
+            if (spec := recipe.stage2_rank) is not None:
+                def ranked_images() -> list[ImageRecord]:  # made once; a rerun or another rank reads them back
+                    return stage2_rank.ranked_records(spec, cache / "ranked-images", seed)
+
+                ranked = made_once(world, shared, ranked_images, ranked_images)
+                ranked_store = store(ranked, "ranked")
+                ranking = (hyper(ranked_store, "ranked-hyper"), stage2_rank.ranked_sets(ranked_store.records), spec)
             s2 = train_stage2(
                 model, train_h, val_h, recipe.stage2, recipe.stage2_augment,
-                ckpt / "stage2.safetensors" if ckpt else None, progress, world, log,
+                ckpt / "stage2.safetensors" if ckpt else None, progress, world, log, ranking,
             )
     model.eval()
     result = TrainResult(

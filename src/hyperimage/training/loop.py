@@ -232,6 +232,7 @@ def fit(
     progress: bool = True,
     world: World = SINGLE,
     plan: Plan | None = None,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> LoopState:
     """Train ``module`` on ``world.device`` and leave it holding the weights with the best validation error.
 
@@ -259,12 +260,13 @@ def fit(
     world : the processes (:data:`~hyperimage.distributed.SINGLE`: this one alone).
     plan : what one epoch holds and where to say it: rank 0 says it before the first
         epoch, and after the first few steps how long an epoch and the run take here.
+    loss : ``(pred, y) -> loss`` in place of ``config.loss`` (a loss over several kinds of rows).
 
     The logged training loss is the mean over all ranks' items.
     """
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    loss_fn = LOSSES.get(config.loss)
+    loss_fn = loss or LOSSES.get(config.loss)
     module.to(world.device)
     opt = OPTIMIZERS.get(config.optimizer)(module.parameters(), config)
     state = LoopState(base_lr=config.lr)

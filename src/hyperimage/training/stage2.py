@@ -13,6 +13,7 @@ from hyperimage.inference.model import HyperImageModel
 from hyperimage.training import augment
 from hyperimage.training.augment import Entry
 from hyperimage.training.loop import LOSSES, LoopState, Plan, TrainConfig, fit
+from hyperimage.training.stage2_rank import UNRANKED, RankSpec, combined_loss
 from hyperimage.training.store import HyperImageCache
 
 
@@ -26,6 +27,7 @@ def train_stage2(
     progress: bool = True,
     world: World = SINGLE,
     log: Callable[[str], None] | None = None,
+    ranking: tuple[HyperImageCache, list[torch.Tensor], RankSpec] | None = None,
 ) -> LoopState:
     """Train stage 2 on hyper-images streamed from ``train`` and their image targets.
 
@@ -34,6 +36,10 @@ def train_stage2(
     cross-entropy on the logit with class weights, so each class carries half the loss
     whatever the balance (CASIA-2 is 59% authentic). ``augmentations`` apply per batch, to
     the global batch before each rank takes its part; each rank validates its share.
+
+    ``ranking`` (a regression only): hyper-images of ranked sets, each set's ``[index, level]``
+    rows (:mod:`hyperimage.training.stage2_rank`) and the spec; each batch then adds
+    ``spec.sets_per_batch`` random sets, ranked by the hinge in the score's direction.
     """
     task = model.task
     norm = task.norm(train.targets)
@@ -41,12 +47,26 @@ def train_stage2(
     cfg = replace(cfg, loss=task.loss or cfg.loss)
     ty, vy = task.encode(train.targets, norm), task.encode(val.targets, norm)
     loss_fn = LOSSES.get(cfg.loss)
+    if ranking is not None and ty.ndim != 1:
+        raise ValueError(f"synthetic rankings need a regression task, not {model.config.task!r}")
+    sign = -1.0 if model.config.score.higher_is_better else 1.0  # the rank column: higher must score higher
+
+    def with_ranked_sets(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        cache, sets, spec = ranking
+        picks = torch.randint(len(sets), (spec.sets_per_batch,), generator=gen).tolist()
+        rows = torch.cat([torch.cat([sets[k], torch.full((len(sets[k]), 1), float(j))], dim=1) for j, k in enumerate(picks)])
+        labelled = torch.stack([y, torch.zeros_like(y), torch.full_like(y, UNRANKED)], dim=1)
+        ranked = torch.stack([torch.zeros(len(rows)), sign * rows[:, 1], rows[:, 2]], dim=1)
+        return torch.cat([x, cache.read(rows[:, 0].long())]), torch.cat([labelled, ranked])
 
     def batches(gen: torch.Generator):
         order = torch.randperm(len(ty), generator=gen)
         for start in range(0, len(order), cfg.batch_size):
             b = order[start : start + cfg.batch_size]
-            yield world.part(augment.apply(augmentations, train.read(b), gen)), world.part(ty[b])
+            x, y = train.read(b), ty[b]
+            if ranking is not None:
+                x, y = with_ranked_sets(x, y, gen)
+            yield world.part(augment.apply(augmentations, x, gen)), world.part(y)
 
     mine = torch.arange(world.rank, len(val), world.size)
 
@@ -56,7 +76,8 @@ def train_stage2(
         return float(loss_fn(pred, vy[mine])) * float(weight), float(weight)
 
     plan = None if log is None else Plan("stage 2", "hyper-images", len(ty), -(-len(ty) // cfg.batch_size), log)
-    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress, world=world, plan=plan)
+    loss = combined_loss(loss_fn, ranking[2]) if ranking is not None else None
+    return fit(model.stage2, batches, validate, cfg, checkpoint, desc="stage 2", progress=progress, world=world, plan=plan, loss=loss)
 
 
 def calibrate_average(model: HyperImageModel, means: torch.Tensor, targets: torch.Tensor) -> None:

@@ -598,6 +598,22 @@ def select(records: Sequence[ImageRecord], subset: str = "all") -> list[ImageRec
     ]
 
 
+def level_sets(records: Sequence[ImageRecord]) -> dict[tuple[str, str, str], list[int]]:
+    """Indices of ``records`` by set of one reference, one distortion type and one region
+    (``extra["region"]``; one set per type where records have none, as TID2013's): the images
+    that differ only in level, each set with its reference's own record (``distortion ==
+    "none"``, level 0) at the end where there is one. Records without a level are left out."""
+    sets: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    pristine: dict[str, list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        source = str(record.reference) if record.reference is not None else record.group_key
+        if record.distortion == NO_DISTORTION:
+            pristine[source].append(i)
+        elif record.level is not None:
+            sets[(source, str(record.distortion), record.extra.get("region", ""))].append(i)
+    return {key: members + pristine.get(key[0], []) for key, members in sets.items()}
+
+
 def level_srocc(
     records: Sequence[ImageRecord], predictions: Sequence[float], *, higher_is_better: bool = True
 ) -> dict:
@@ -633,19 +649,10 @@ def level_srocc(
     predictions = np.asarray(predictions, dtype=np.float64)
     if predictions.shape != (len(records),) or not np.isfinite(predictions).all():
         raise ValueError(f"need one finite prediction per record ({len(records)}), got shape {predictions.shape}")
-    sets: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    pristine: dict[str, list[int]] = defaultdict(list)
-    for i, record in enumerate(records):
-        source = str(record.reference) if record.reference is not None else record.group_key
-        if record.distortion == NO_DISTORTION:
-            pristine[source].append(i)
-        elif record.level is not None:
-            sets[(source, str(record.distortion), record.extra.get("region", ""))].append(i)
     values: list[tuple[str, str, float]] = []
     used: set[int] = set()
     skipped = 0
-    for (source, kind, region), members in sets.items():
-        members = members + pristine.get(source, [])
+    for (source, kind, region), members in level_sets(records).items():
         levels = np.array([records[i].level or 0 for i in members], dtype=np.float64)
         if np.unique(levels).size < 2:
             skipped += 1
@@ -687,6 +694,7 @@ __all__ = [
     "TYPE_SETS",
     "UNIFORM_TYPES",
     "centre_bias",
+    "level_sets",
     "level_srocc",
     "make_iqa_dataset",
     "pooling_weights",
