@@ -3,7 +3,7 @@
 Generates ``--n`` 512 x 384 PNG photos (the built-in photos, each shifted, flipped and
 brightened at random, so every file differs; written once into ``--cache`` in folders of
 1,000 under ``CACHE/images-N`` and reused), then runs the real command, ``python -m hyperimage.cli score --output``,
-with the shipped quality model (``src/hyperimage/models/iqa``) in subprocesses:
+with the shipped quality model (``src/hyperimage/models/iqa``; ``--model`` for another) in subprocesses:
 
 1. the whole archive, uninterrupted: images/s end to end (rows over the command's wall
    time, start-up included) and without start-up (from the first row to the last), and the
@@ -22,7 +22,7 @@ with the shipped quality model (``src/hyperimage/models/iqa``) in subprocesses:
 Usage::
 
     python benchmarks/score_archive.py [--n 20000] [--cache runs/score-archive] [--baseline 300]
-        [--interrupt-after 30] [--workers W]
+        [--interrupt-after 30] [--workers W] [--model MODEL]
 """
 
 from __future__ import annotations
@@ -98,11 +98,11 @@ def count_rows(path: Path) -> int:
 
 
 def run_score(
-    targets: list[Path], out: Path, workers: int | None, resume: bool = False, interrupt_after: float | None = None,
-    marks: tuple[int, ...] = (),
+    model: Path, targets: list[Path], out: Path, workers: int | None, resume: bool = False,
+    interrupt_after: float | None = None, marks: tuple[int, ...] = (),
 ) -> dict:
     """Run ``hyperimage score`` into ``out``; wall time, first-row time, return code, peak tree RSS at ``marks`` rows."""
-    cmd = [sys.executable, "-m", "hyperimage.cli", "score", str(MODEL), *map(str, targets), "--output", str(out), "--quiet"]
+    cmd = [sys.executable, "-m", "hyperimage.cli", "score", str(model), *map(str, targets), "--output", str(out), "--quiet"]
     cmd += ["--resume"] if resume else []
     cmd += [] if workers is None else ["--workers", str(workers)]
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("runs/score-archive"), help="where the images are kept")
     parser.add_argument("--baseline", type=int, default=300, help="images timed on the serial path (default 300)")
     parser.add_argument("--interrupt-after", type=float, default=30.0, help="seconds before the SIGINT (default 30)")
+    parser.add_argument("--model", type=Path, default=MODEL, help="quality model folder (default: the shipped one)")
     parser.add_argument("--workers", type=int, default=None, help=f"decoding workers (default: score's, {default_workers()} here)")
     args = parser.parse_args()
 
@@ -153,11 +154,11 @@ def main() -> None:
     files = make_archive(images, args.n)
     out_dir = args.cache / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"{args.n} images of {SIZE[1]}x{SIZE[0]} under {images}; model {MODEL}")
+    print(f"{args.n} images of {SIZE[1]}x{SIZE[0]} under {images}; model {args.model}")
     print(f"{len(os.sched_getaffinity(0))} cores; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
     marks = tuple(sorted({min(2000, args.n), args.n}))
-    full = run_score([images], out_dir / "full.csv", args.workers, marks=marks)
+    full = run_score(args.model, [images], out_dir / "full.csv", args.workers, marks=marks)
     assert full["rc"] == 0 and full["rows"] == args.n, full["stderr"]
     print(
         f"uninterrupted: {args.n} images in {full['wall']:.1f} s: {args.n / full['wall']:.2f} images/s end to end, "
@@ -172,8 +173,8 @@ def main() -> None:
         print(f"  peak memory (Pss of the command + workers) by {m} rows: {full['peak_mib'][m]:.0f} MiB")
     print(f"  largest single process (ru_maxrss of the children): {full['maxrss_mib']:.0f} MiB")
 
-    cut = run_score([images], out_dir / "resumed.csv", args.workers, interrupt_after=args.interrupt_after)
-    rest = run_score([images], out_dir / "resumed.csv", args.workers, resume=True)
+    cut = run_score(args.model, [images], out_dir / "resumed.csv", args.workers, interrupt_after=args.interrupt_after)
+    rest = run_score(args.model, [images], out_dir / "resumed.csv", args.workers, resume=True)
     assert cut["rc"] == 130 and rest["rc"] == 0, (cut["rc"], cut["stderr"], rest["rc"], rest["stderr"])
     a, b = list(read_rows(out_dir / "full.csv", "csv")), list(read_rows(out_dir / "resumed.csv", "csv"))
     same = [i for i, _ in a] == [i for i, _ in b] and max(abs(float(x) - float(y)) for (_, x), (_, y) in zip(a, b)) <= 2e-6
@@ -185,8 +186,8 @@ def main() -> None:
     )
 
     subset = files[: args.baseline]
-    serial = run_score(subset, out_dir / "serial.csv", 0)
-    parallel = run_score(subset, out_dir / "parallel.csv", args.workers)
+    serial = run_score(args.model, subset, out_dir / "serial.csv", 0)
+    parallel = run_score(args.model, subset, out_dir / "parallel.csv", args.workers)
     assert serial["rc"] == 0 and parallel["rc"] == 0, (serial["stderr"], parallel["stderr"])
     rate = {k: (len(subset) - 1) / (r["wall"] - r["first"]) for k, r in (("serial", serial), ("parallel", parallel))}
     print(

@@ -12,7 +12,7 @@ from hyperimage.data.photos import builtin_photos
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
-    """scikit-image's gray ``camera`` as RGB: not one of the default model's training photos."""
+    """scikit-image's gray ``camera`` as RGB: in no training set of the default model."""
     gray = dict(builtin_photos(size=(384, 512), include_gray=True))["camera"]
     path = tmp_path_factory.mktemp("photo") / "camera.png"
     save_image(path, np.repeat(gray[..., None], 3, axis=2) if gray.ndim == 2 else gray)
@@ -21,8 +21,8 @@ def photo(tmp_path_factory):
 
 def test_default_model_states_its_score(photo):
     model = api.default_model()
-    assert model.config.preset == "tid" and model.config.score.higher_is_better
-    assert 0.0 <= model.config.score.low < model.config.score.high <= 9.0
+    assert model.config.preset == "livec-imagenet" and model.config.score.higher_is_better
+    assert 0.0 <= model.config.score.low < model.config.score.high <= 100.0  # LIVE-C's MOS scale
 
 
 def test_score_and_explain_without_a_model_argument(photo, tmp_path):
