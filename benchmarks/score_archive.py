@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 from hyperimage.data.photos import builtin_photos
-from hyperimage.inference.scoring import default_workers, read_rows
+from hyperimage.inference.scoring import read_rows, scoring_workers
 
 from _memory import tree_pss_kib
 
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=300, help="images timed on the serial path (default 300)")
     parser.add_argument("--interrupt-after", type=float, default=30.0, help="seconds before the SIGINT (default 30)")
     parser.add_argument("--model", type=Path, default=MODEL, help="quality model folder (default: the shipped one)")
-    parser.add_argument("--workers", type=int, default=None, help=f"decoding workers (default: score's, {default_workers()} here)")
+    parser.add_argument("--workers", type=int, default=None, help=f"decoding workers (default: score's, {scoring_workers()} here)")
     args = parser.parse_args()
 
     images = args.cache / f"images-{args.n}"
