@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hyperimage import api
 from hyperimage.data.photos import builtin_photos
+from hyperimage.inference.model import read_config
 from hyperimage.inference.scoring import read_rows, scoring_workers
+from hyperimage.storage import CONFIG
 
 from _memory import tree_pss_kib
 
@@ -184,7 +185,7 @@ def main() -> None:
     rest = run_score(args.model, [images], out_dir / "resumed.csv", args.workers, resume=True)
     assert cut["rc"] == 130 and rest["rc"] == 0, (cut["rc"], cut["stderr"], rest["rc"], rest["stderr"])
     a, b = list(read_rows(out_dir / "full.csv", "csv")), list(read_rows(out_dir / "resumed.csv", "csv"))
-    score = api.load_model(args.model).config.score
+    score = read_config(args.model / CONFIG).score
     tolerance = TOLERANCE * (score.high - score.low)
     gap = max(abs(float(x) - float(y)) for (_, x), (_, y) in zip(a, b))
     same = [i for i, _ in a] == [i for i, _ in b] and gap <= tolerance

@@ -1,6 +1,5 @@
 """The ``cells`` phase: stage 1 over the ImageNet trunk learns on every grid cell of whole images."""
 
-
 import pytest
 import torch
 from scipy.stats import spearmanr

@@ -13,7 +13,7 @@ from hyperimage.inference.model import HyperImageModel
 from hyperimage.training import augment
 from hyperimage.training.augment import Entry
 from hyperimage.training.loop import LOSSES, LoopState, Plan, TrainConfig, fit
-from hyperimage.training.stage2_rank import UNRANKED, RankSpec, combined_loss
+from hyperimage.training.stage2_rank import RankSpec, combined_loss, with_ranked_sets
 from hyperimage.training.store import HyperImageCache
 
 
@@ -49,15 +49,6 @@ def train_stage2(
     loss_fn = LOSSES.get(cfg.loss)
     if ranking is not None and ty.ndim != 1:
         raise ValueError(f"synthetic rankings need a regression task, not {model.config.task!r}")
-    sign = -1.0 if model.config.score.higher_is_better else 1.0  # the rank column: higher must score higher
-
-    def with_ranked_sets(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        cache, sets, spec = ranking
-        picks = torch.randint(len(sets), (spec.sets_per_batch,), generator=gen).tolist()
-        rows = torch.cat([torch.cat([sets[k], torch.full((len(sets[k]), 1), float(j))], dim=1) for j, k in enumerate(picks)])
-        labelled = torch.stack([y, torch.zeros_like(y), torch.full_like(y, UNRANKED)], dim=1)
-        ranked = torch.stack([torch.zeros(len(rows)), sign * rows[:, 1], rows[:, 2]], dim=1)
-        return torch.cat([x, cache.read(rows[:, 0].long())]), torch.cat([labelled, ranked])
 
     def batches(gen: torch.Generator):
         order = torch.randperm(len(ty), generator=gen)
@@ -65,7 +56,7 @@ def train_stage2(
             b = order[start : start + cfg.batch_size]
             x, y = train.read(b), ty[b]
             if ranking is not None:
-                x, y = with_ranked_sets(x, y, gen)
+                x, y = with_ranked_sets(x, y, *ranking, model.config.score.higher_is_better, gen)
             yield world.part(augment.apply(augmentations, x, gen)), world.part(y)
 
     mine = torch.arange(world.rank, len(val), world.size)

@@ -27,6 +27,7 @@ from hyperimage.data.datasets import iqa_photos
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.photos import builtin_photos
 from hyperimage.inference.ranking import all_pairs_hinge
+from hyperimage.training.store import HyperImageCache
 
 #: Stage-2 target columns when rankings join the labels: ``[target, -level, set]``; a
 #: labelled hyper-image has set ``-1``, a ranked one a target that nothing reads.
@@ -91,6 +92,21 @@ def ranked_sets(records: Sequence[ImageRecord]) -> list[torch.Tensor]:
     if not sets:
         raise ValueError("no ranked set with two levels or more (photos, types?)")
     return sets
+
+
+def with_ranked_sets(
+    x: torch.Tensor, y: torch.Tensor, cache: HyperImageCache, sets: list[torch.Tensor], spec: RankSpec,
+    higher_is_better: bool, gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of labelled hyper-images ``x`` with targets ``y`` ``(B,)``, plus ``spec.sets_per_batch``
+    random sets of :func:`ranked_sets` read from ``cache``: targets ``[target, -level, set]``
+    (``[target, level, set]`` for a lower-is-better score), labelled rows in set :data:`UNRANKED`."""
+    picks = torch.randint(len(sets), (spec.sets_per_batch,), generator=gen).tolist()
+    rows = torch.cat([torch.cat([sets[k], torch.full((len(sets[k]), 1), float(j))], dim=1) for j, k in enumerate(picks)])
+    sign = -1.0 if higher_is_better else 1.0  # the rank column: higher must score higher
+    labelled = torch.stack([y, torch.zeros_like(y), torch.full_like(y, UNRANKED)], dim=1)
+    ranked = torch.stack([torch.zeros(len(rows)), sign * rows[:, 1], rows[:, 2]], dim=1)
+    return torch.cat([x, cache.read(rows[:, 0].long())]), torch.cat([labelled, ranked])
 
 
 def combined_loss(base: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], spec: RankSpec):
