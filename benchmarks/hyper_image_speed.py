@@ -8,7 +8,10 @@ trunk pass per image, read at the patch centres, which is not equal to running t
 each 32-px patch alone (no context, zero padding): the correlation of the two paths'
 features says how far apart they are. ``--preset forgery``: the shipped forgery model (``src/hyperimage/models/forgery``:
 noise residual + quarter-width "Forgery channel" + "Forgery stage 2"), 64-px patches on the
-15 x 15 grid of 384 x 256 RGB images (CASIA v1's size; strides 13 and 22). Eval mode, no
+15 x 15 grid of 384 x 256 RGB images (CASIA v1's size; strides 13 and 22). ``--preset
+forgery-fast``: the unpadded forgery stage 1 (:mod:`hyperimage.inference.networks.forgery_valid`,
+quarter width as the shipped model) on the same grid aligned to 8 px, the shipped model where
+it is of that preset, else random weights. Eval mode, no
 gradients. Timed from preprocessed images to image scores (stage 1 + hyper-image + stage
 2); the preprocessing both paths share (LCN for tid, none for forgery) is timed on its own,
 in the same rounds, and the end-to-end figure (raw images to scores by path (a)) adds the two.
@@ -20,8 +23,11 @@ in the same rounds, and the end-to-end figure (raw images to scores by path (a))
     MP(2) grids aligned to origins 13 and 22 px apart), so it is the per-patch path batched
     tightly: patches cut one image at a time, 85 at a time through stage 1 (about 2^20
     input values, :data:`hyperimage.inference.hyper_image.CHUNK_VALUES`), channels-last.
+    For forgery-fast, ``GridRanker.grid_features``: the convolutions once over the image,
+    the dense layers on the 2 x 2 map cells of each patch.
 (b) explicit patches: ``grid.extract`` cuts all patches of the batch. For tid and livec-imagenet
-    ``stage1_features`` pushes them through stage 1; for forgery (b) is the per-patch path
+    ``stage1_features`` pushes them through stage 1 (for forgery-fast the tight per-patch
+    path of forgery's (a), on the same network); for forgery (b) is the per-patch path
     as it was before the fast path (4096 patches at a time, contiguous NCHW layout; it does
     use the new dense residual convolution, so it is slightly faster than the old code).
 
@@ -42,7 +48,7 @@ host's share.
 
 Usage::
 
-    python benchmarks/hyper_image_speed.py [--preset tid|forgery|livec-imagenet] [--images N] [--batch B]
+    python benchmarks/hyper_image_speed.py [--preset tid|forgery|forgery-fast|livec-imagenet] [--images N] [--batch B]
         [--threads T] [--random] [--device cpu|cuda|mps|auto]
 """
 
@@ -66,16 +72,22 @@ from hyperimage.inference.hyper_image import lay_on_grid, stage1_features
 from hyperimage.inference.model import HyperImageModel
 
 #: (height, width) of the benchmark images of each preset.
-SIZES = {"tid": (384, 512), "forgery": (256, 384), "livec-imagenet": (500, 500)}
+SIZES = {"tid": (384, 512), "forgery": (256, 384), "forgery-fast": (256, 384), "livec-imagenet": (500, 500)}
 
 
 def benchmark_model(preset: str) -> HyperImageModel:
-    """The preset with random weights (speed does not depend on them; ``livec-imagenet`` keeps
-    its ImageNet trunk), or the shipped forgery model."""
-    if preset == "forgery":
-        return api.default_model("forgery").eval()
+    """The shipped forgery model for its preset, else the preset with random weights (speed
+    does not depend on them; ``livec-imagenet`` keeps its ImageNet trunk; ``forgery-fast`` at
+    the shipped model's quarter width)."""
+    if preset.startswith("forgery"):
+        shipped = api.default_model("forgery").eval()
+        if shipped.config.preset == preset:
+            return shipped
     torch.manual_seed(0)
-    return HyperImageModel(presets.get(preset)).eval()
+    config = presets.get(preset)
+    if preset == "forgery-fast":
+        config.stage1_args["conv_width"] = 0.25
+    return HyperImageModel(config).eval()
 
 
 def benchmark_images(count: int, random: bool, size: tuple[int, int]) -> tuple[torch.Tensor, str]:

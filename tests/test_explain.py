@@ -106,3 +106,19 @@ def test_explain_uses_one_scale_for_every_image_and_saves_the_raw_grid(model, tm
         expected = model.cell_scores(model.hyper_image(x[None, None]))[0]
     np.testing.assert_allclose(np.load(tmp_path / "a-heat.npy"), expected.numpy(), rtol=1e-5, atol=1e-6)
     assert (tmp_path / "b-heat.csv").is_file() and (tmp_path / "a-heat.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cells_of_an_aligned_grid_are_spread_over_their_own_windows():
+    torch.manual_seed(0)
+    config = presets.get("forgery-fast")
+    config.stage1_args.update(conv_width=0.125, width=16)
+    config.stage2_args = {"width": 16}
+    model = HyperImageModel(config)
+    rows, cols = model.grid.origins(256, 384)
+    cells = torch.zeros(1, 15, 15)
+    cells[0, 7, 7] = 1.0
+    heat = to_pixels(model, cells, 256, 384)[0, 0]
+    inside = heat[rows[7] : rows[7] + 64, cols[7] : cols[7] + 64]
+    assert (inside > 0).all() and heat.nan_to_num().sum() > 0
+    assert heat[: rows[0], :].isnan().all() and heat[rows[0], cols[0]] == 0.0
+    assert (heat.nan_to_num() > 0).sum() == 64 * 64  # exactly the hot window, whatever else covers it

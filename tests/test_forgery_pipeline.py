@@ -18,8 +18,8 @@ from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
 SIZE = (96, 128)
 
 
-def forgery_config():
-    config = presets.get("forgery")
+def forgery_config(preset="forgery"):
+    config = presets.get(preset)
     config.stage1_args.update(conv_width=0.125, width=32)
     config.stage2_args = {"width": 32}
     return config
@@ -46,9 +46,10 @@ SETTINGS = Recipe.simple(
 )
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_forgery):
-    return train(tiny_forgery, forgery_config(), SETTINGS, seed=0, progress=False)
+@pytest.fixture(scope="module", params=["forgery", "forgery-fast"])
+def trained(tiny_forgery, request):
+    """Both forgery stage 1s: Table 4's padded channel and the unpadded one with the fast path."""
+    return train(tiny_forgery, forgery_config(request.param), SETTINGS, seed=0, progress=False)
 
 
 def test_ranker_learns_from_contour_pairs(trained):
@@ -67,7 +68,7 @@ def test_contour_pair_metrics_tell_a_trained_ranker_from_an_untrained_one(traine
     model, _ = trained
     val = [r for r in tiny_forgery if r.split == "val"]
     learned = contour_pair_metrics(model, val)
-    untrained = HyperImageModel(forgery_config()).eval()
+    untrained = HyperImageModel(forgery_config(model.config.preset)).eval()
     chance = contour_pair_metrics(untrained, val)
     assert learned["pair_accuracy"] > 0.9
     # Through the noise-residual front end even random features order most seam pairs
@@ -180,7 +181,7 @@ def test_benchmark_is_built_once_from_the_chosen_photo_sources(tmp_path, monkeyp
     assert len(asked) == 1  # built once, then reused
 
 
-def test_benchmark_variants_train_the_model_rows_once_each(tiny_forgery):
+def test_benchmark_variants_train_the_model_rows_once_each(tiny_forgery, monkeypatch):
     from dataclasses import replace
 
     from hyperimage.evaluation.benchmark import Variant, forgery
@@ -190,9 +191,13 @@ def test_benchmark_variants_train_the_model_rows_once_each(tiny_forgery):
     hide = replace(plain, stage2_augment=[{"name": "hide", "probability": 0.5, "cell": 4}])
     budget = forgery.Budget(
         splits=1, n_images=48, conv_width=0.125, end_to_end=TrainConfig(epochs=1, patience=8, batch_size=16),
-        variants=(Variant("plain", plain), Variant("hide", hide)),
+        variants=(Variant("plain", plain), Variant("hide", hide, "forgery-fast")),
     )
+    trained = []
+    original = forgery.train
+    monkeypatch.setattr(forgery, "train", lambda recs, config, *a, **k: trained.append(config.preset) or original(recs, config, *a, **k))
     results = forgery.run(root, budget, seed=0, log=lambda s: None)
+    assert trained == ["forgery", "forgery-fast"]  # a variant's preset is the one it trains
     assert set(results["summary"]) == {
         "dct-markov-svm", "end-to-end", "end-to-end + residual",
         "patch-average [plain]", "two-stage [plain]", "patch-average [hide]", "two-stage [hide]",

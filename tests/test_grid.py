@@ -65,3 +65,29 @@ def test_fit_image_scales_isotropically_and_never_up():
     assert out.shape == (128, 100) and out.dtype == np.float32
     small = np.random.rand(100, 90, 3).astype(np.float32)
     assert grid.fit_image(small) is small
+
+
+@pytest.mark.parametrize("size", [64, 80, 256, 333, 384, 511])
+@pytest.mark.parametrize("align", [1, 8, 16])
+def test_aligned_origins_lie_on_the_lattice_inside_the_image_near_eq2(size, align):
+    plain = axis_origins(size, 64, 15)
+    o = axis_origins(size, 64, 15, align)
+    assert o[0] == plain[0] and ((o - o[0]) % align == 0).all()
+    assert (np.diff(o) >= 0).all() and o[-1] + 64 <= size
+    assert np.abs(o - plain).max() <= align // 2 + (size - 64 - plain[0]) % align
+
+
+def test_extract_gathers_the_windows_of_an_aligned_grid():
+    grid = PatchGrid(patch=16, grid=(5, 7), max_size=(64, 80), align=8)
+    img = torch.rand(2, 3, 50, 77)
+    rows, cols = grid.origins(50, 77)
+    assert len(set(np.diff(rows))) > 1 or len(set(np.diff(cols))) > 1  # unevenly spaced
+    patches = grid.extract(img)
+    for u, r in enumerate(rows):
+        for v, c in enumerate(cols):
+            assert torch.equal(patches[:, u, v], img[:, :, r : r + 16, c : c + 16])
+
+
+def test_grid_refuses_a_bad_alignment():
+    with pytest.raises(ValueError, match="align 0"):
+        PatchGrid(patch=16, grid=(5, 6), max_size=(64, 64), align=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Callable
 
 from hyperimage.inference.model import ModelConfig, ScoreSpec
@@ -171,3 +172,12 @@ def forgery(method: str) -> ModelConfig:
         score=ScoreSpec(name="probability authentic", low=0.0, high=1.0, higher_is_better=True),
         preset="forgery",
     )
+
+
+@register("forgery-fast")
+def forgery_fast(method: str) -> ModelConfig:
+    """``forgery`` with the unpadded stage 1 (``forgery-stage1-valid``,
+    :mod:`hyperimage.inference.networks.forgery_valid`): its features of every grid patch come
+    from one pass over the whole image, on the 15 x 15 grid with its origins moved onto an
+    8-px lattice (:class:`~hyperimage.inference.grid.PatchGrid` ``align``). Not in the paper."""
+    return replace(forgery(method), stage1="forgery-stage1-valid", stage1_args={}, preset="forgery-fast")

@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.ranking import DELTA
@@ -80,19 +79,27 @@ def cell_map(model: HyperImageModel, images: torch.Tensor, readout: str = "patch
 
 
 def to_pixels(model: HyperImageModel, cells: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Spread cell values ``(B, U, V)`` over their windows: ``(B, 1, H, W)``, NaN where no window."""
+    """Spread cell values ``(B, U, V)`` over their windows: ``(B, 1, H, W)``, each pixel the
+    mean over the windows that cover it, NaN where none does.
+
+    A window is the outer product of a row and a column interval, so the sums are two
+    matrix products with the 0/1 cover matrices ``R (U, H)`` and ``C (V, W)``: ``R^T X C``,
+    for any origins (Eq. 2's even ones or an aligned grid's).
+    """
     rows, cols = model.grid.origins(height, width)
-    sy, sx = model.grid.strides(height, width)
     p = model.grid.patch
-    u, v = model.grid.grid
-    span = (int(rows[-1]) + p - int(rows[0]), int(cols[-1]) + p - int(cols[0]))
-    stride = (max(sy, 1), max(sx, 1))
-    values = cells.reshape(cells.shape[0], 1, u * v).expand(-1, p * p, -1)
-    total = F.fold(values, span, kernel_size=p, stride=stride)
-    count = F.fold(torch.ones_like(values), span, kernel_size=p, stride=stride)
-    out = torch.full((cells.shape[0], 1, height, width), float("nan"))
-    out[:, :, rows[0] : rows[0] + span[0], cols[0] : cols[0] + span[1]] = total / count
-    return out
+    cover_rows = cover(rows, p, height, cells.dtype)
+    cover_cols = cover(cols, p, width, cells.dtype)
+    total = torch.einsum("uy,buv,vx->byx", cover_rows, cells, cover_cols)
+    count = cover_rows.sum(0)[:, None] * cover_cols.sum(0)[None, :]
+    return torch.where(count > 0, total / count.clamp(min=1), float("nan")).unsqueeze(1)
+
+
+def cover(origins: np.ndarray, patch: int, size: int, dtype: torch.dtype) -> torch.Tensor:
+    """``(len(origins), size)``: 1 where pixel ``x`` lies in the window ``[origin, origin + patch)``."""
+    x = torch.arange(size)
+    start = torch.as_tensor(origins)[:, None]
+    return ((x >= start) & (x < start + patch)).to(dtype)
 
 
 def heat_map(model: HyperImageModel, images: torch.Tensor, readout: str = "patch") -> torch.Tensor:

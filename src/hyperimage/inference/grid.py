@@ -16,6 +16,12 @@ Two details Eq. 2 leaves open, fixed here:
 * The grid is centred: the leftover ``size - (s * (n - 1) + sz)`` pixels are split between
   the two borders (the extra pixel of an odd split goes to the far border).
 
+A grid may also be *aligned* to a step (``align``): each origin moves to the nearest
+``first + k * align``. A fully convolutional stage 1 whose output map advances ``align``
+pixels per cell (four MP(2) layers: 16) then finds every patch's features at one cell of
+the map of the whole image; neighbouring patches may coincide where Eq. 2's stride is
+shorter than ``align``.
+
 Shapes: image ``(B, C, H, W)``; patches ``(B, U, V, C, p, p)``; grid ``(U, V)``.
 """
 
@@ -48,11 +54,13 @@ def eq2_stride(size: int, patch: int, count: int) -> int:
     return stride
 
 
-def axis_origins(size: int, patch: int, count: int) -> np.ndarray:
-    """First pixel of each of ``count`` patches along one axis (centred Eq. 2 grid)."""
+def axis_origins(size: int, patch: int, count: int, align: int = 1) -> np.ndarray:
+    """First pixel of each of ``count`` patches along one axis (centred Eq. 2 grid), each
+    moved to the nearest ``first + k * align`` that keeps it inside (halves round down)."""
     stride = eq2_stride(size, patch, count)
     offset = (size - (stride * (count - 1) + patch)) // 2
-    return offset + stride * np.arange(count)
+    steps = (stride * np.arange(count) + (align - 1) // 2) // align
+    return offset + align * np.minimum(steps, (size - patch - offset) // align)
 
 
 @dataclass(frozen=True)
@@ -65,11 +73,13 @@ class PatchGrid:
     grid : (U, V), number of patches along height and width.
     max_size : (M, N), largest (height, width) the model accepts; larger images are
         scaled down isotropically before the grid is laid (never up-scaled).
+    align : origins lie on a lattice of this step (1: Eq. 2's origins as they are).
     """
 
     patch: int
     grid: tuple[int, int]
     max_size: tuple[int, int]
+    align: int = 1
 
     @classmethod
     def for_size(cls, max_size: tuple[int, int], patch: int, stride: int | None = None) -> "PatchGrid":
@@ -87,8 +97,8 @@ class PatchGrid:
         return cls(patch=patch, grid=grid, max_size=(m, n))
 
     def __post_init__(self) -> None:
-        if self.patch < 1 or min(self.grid) < 1:
-            raise ValueError(f"invalid grid: patch {self.patch}, grid {self.grid}")
+        if self.patch < 1 or min(self.grid) < 1 or self.align < 1:
+            raise ValueError(f"invalid grid: patch {self.patch}, grid {self.grid}, align {self.align}")
         if min(self.max_size) < self.patch:
             raise ValueError(f"max_size {self.max_size} is smaller than one {self.patch}-px patch")
 
@@ -108,7 +118,10 @@ class PatchGrid:
         """Top rows (U,) and left columns (V,) of the patches on an image of this size."""
         if height < self.patch or width < self.patch:
             raise ValueError(f"{width}x{height} image is smaller than one {self.patch}x{self.patch} patch")
-        return axis_origins(height, self.patch, self.grid[0]), axis_origins(width, self.patch, self.grid[1])
+        return (
+            axis_origins(height, self.patch, self.grid[0], self.align),
+            axis_origins(width, self.patch, self.grid[1], self.align),
+        )
 
     def strides(self, height: int, width: int) -> tuple[int, int]:
         """Eq. 2 strides (s_y, s_x) on an image of this size."""
@@ -133,12 +146,13 @@ class PatchGrid:
         """
         b, c, h, w = images.shape
         rows, cols = self.origins(h, w)
-        sy, sx = self.strides(h, w)
         p = self.patch
         u, v = self.grid
-        crop = images[:, :, rows[0] : rows[-1] + p, cols[0] : cols[-1] + p]
-        if u == 1 or v == 1 or sy == 0 or sx == 0:
+        steps = np.diff(rows), np.diff(cols)
+        if u == 1 or v == 1 or any(d.min() == 0 or d.min() != d.max() for d in steps):
             return gather_windows(images, rows, cols, p)
+        sy, sx = int(steps[0][0]), int(steps[1][0])
+        crop = images[:, :, rows[0] : rows[-1] + p, cols[0] : cols[-1] + p]
         cols_unf = F.unfold(crop, kernel_size=p, stride=(sy, sx))  # (B, C*p*p, U*V)
         return cols_unf.view(b, c, p, p, u, v).permute(0, 4, 5, 1, 2, 3)
 

@@ -124,10 +124,10 @@ class HyperImageModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.grid = PatchGrid(config.patch, config.grid, config.max_size)
         self.task = tasks.get(config.task)
         self.preprocess = preprocess.get(config.preprocess)
         self.stage1 = networks.create_stage1(config.stage1, in_channels=config.channels, patch=config.patch, **config.stage1_args)
+        self.grid = PatchGrid(config.patch, config.grid, config.max_size, align=getattr(self.stage1, "grid_step", 1))
         self.stage2: nn.Module | None = None
         if config.method == "two-stage":
             self.stage2 = networks.create(

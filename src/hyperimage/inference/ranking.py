@@ -184,9 +184,9 @@ class SiameseRanker(nn.Module):
     hidden : width of w1 (not given in the paper; default D).
     dropout : the channel's final Drop(0.5) of Table 4, applied to C1 and C2 separately
         (each channel of the paper has its own).
-    input_shape : shape ``(C, p, p)`` of one patch; the ranker then holds the mean training
-        patch (:meth:`set_input_mean`), which it subtracts from every patch, as the paper
-        does before stage 1, so a saved ranker carries its own normalisation.
+    input_shape : shape ``(C, p, p)`` of one patch (or ``(C, 1, 1)``); the ranker then holds
+        the mean training patch (:meth:`set_input_mean`), which it subtracts from every patch,
+        as the paper does before stage 1, so a saved ranker carries its own normalisation.
 
     w1 and w2 start with PyTorch's default initialisation; the registered
     ``"forgery-stage1"`` factory re-initialises the whole ranker with He-normal weights
@@ -228,10 +228,14 @@ class SiameseRanker(nn.Module):
 
     @torch.no_grad()
     def set_input_mean(self, patches: torch.Tensor) -> None:
-        """Set the patch subtracted from every input to the mean of training ``patches`` ``(N, C, p, p)``."""
-        if patches.ndim < 2 or tuple(patches.shape[1:]) != tuple(self.input_mean.shape):
-            raise ValueError(f"patches must have shape (N, {tuple(self.input_mean.shape)}), got {tuple(patches.shape)}")
-        self.input_mean.copy_(patches.mean(dim=0))
+        """Set the patch subtracted from every input to the mean of training ``patches`` ``(N, C, p, p)``,
+        averaged also over every axis where ``input_shape`` is 1 (``(C, 1, 1)``: one value per
+        channel, which a fully convolutional stage 1 subtracts from a whole image alike)."""
+        shape = tuple(self.input_mean.shape)
+        if patches.ndim != len(shape) + 1 or any(m not in (1, n) for m, n in zip(shape, patches.shape[1:])):
+            raise ValueError(f"patches must have shape (N, {shape}), got {tuple(patches.shape)}")
+        pooled = [d + 1 for d, (m, n) in enumerate(zip(shape, patches.shape[1:])) if m == 1 and n != 1]
+        self.input_mean.copy_(patches.mean(dim=[0, *pooled], keepdim=True)[0] if pooled else patches.mean(dim=0))
 
     @torch.no_grad()
     def set_reference(self, features: torch.Tensor) -> None:

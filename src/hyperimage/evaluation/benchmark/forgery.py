@@ -12,7 +12,8 @@ Rows, all trained and tested on the same splits:
 * ``patch-average``: the two-stage model's stage 1, its patch authenticity scores averaged
   over the grid and calibrated by a logistic fit on the training images;
 * ``two-stage``: the ``forgery`` preset: Siamese ranker on contour patch pairs, then
-  "Forgery stage 2" on the 15x15x500 hyper-image.
+  "Forgery stage 2" on the 15x15x500 hyper-image (a variant may name another forgery
+  preset, e.g. ``forgery-fast``, the unpadded stage 1 with the fast path).
 
 Data: a CASIA v2 folder or a folder data set, or by default a tampering benchmark generated
 from real photographs (:mod:`hyperimage.data.datasets.tampering`: splicing, copy-move and
@@ -119,8 +120,8 @@ def build_tampering_benchmark(
     return data
 
 
-def _forgery_model_config(conv_width: float):
-    config = presets.get("forgery")
+def _forgery_model_config(conv_width: float, preset: str | None = None):
+    config = presets.get(preset or "forgery")
     config.stage1_args["conv_width"] = conv_width
     return config
 
@@ -210,7 +211,7 @@ def run(
 
         fraction = _mean_area([r for r in part["train"] if r.mask is not None])
         for k, variant in enumerate(variants):
-            model, result = train(recs, _forgery_model_config(budget.conv_width), variant.recipe, seed=seed + split, progress=progress, world=world)
+            model, result = train(recs, _forgery_model_config(budget.conv_width, variant.preset), variant.recipe, seed=seed + split, progress=progress, world=world)
             if save_model is not None and split == 0 and k == 0:
                 # with its splits, so that `hyperimage evaluate` tests on the same images
                 model.save(save_model, half=half, extras=lambda tmp: save_splits(tmp / SPLITS_FILE, recs, data))

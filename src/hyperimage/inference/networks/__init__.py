@@ -33,7 +33,9 @@ class Stage1(Protocol):
 class GridStage1(Stage1, Protocol):
     """A stage-1 network with a fully convolutional fast path: the features of the patches at
     grid origins ``rows`` x ``cols`` of whole images ``(B, C, H, W)`` -> ``(B, U, V, D)``, in
-    one pass instead of patch by patch (Kang's network: the convolution is computed once)."""
+    one pass instead of patch by patch (Kang's network: the convolution is computed once).
+    One whose fast path needs origins on a lattice says so by a ``grid_step`` attribute (the
+    model's grid is then aligned to it, :class:`~hyperimage.inference.grid.PatchGrid`)."""
 
     def grid_features(self, images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor: ...
 
@@ -82,4 +84,4 @@ def create_stage1(name: str, **kwargs: object) -> nn.Module:
 
 from hyperimage.inference.networks import forgery  # noqa: E402,F401  (registers its networks)
 from hyperimage.inference.networks import synthetic  # noqa: E402,F401  (registers its networks)
-from hyperimage.inference.networks import efficientnet_lite, iqa, iqa_end_to_end, kang, vgg  # noqa: E402,F401  (register their networks)
+from hyperimage.inference.networks import efficientnet_lite, forgery_valid, iqa, iqa_end_to_end, kang, vgg  # noqa: E402,F401  (register their networks)

@@ -119,9 +119,12 @@ class NoiseResidual(nn.Module):
     from every other channel), not a grouped one: the zero terms add exact zeros, so the
     result is the same, and oneDNN's dense kernels ran it ~1.5x faster than the grouped
     convolution on the forgery model's 64-px patches (measured for the fast grid path).
+
+    ``padding=0`` filters only where the 5x5 kernel fits (the output is 4 pixels smaller),
+    so a patch's residual is the same as that of the whole image at the patch's place.
     """
 
-    def __init__(self, in_channels: int = 3, threshold: float = 3.0):
+    def __init__(self, in_channels: int = 3, threshold: float = 3.0, padding: int = 2):
         super().__init__()
         k1 = torch.zeros(5, 5)
         k1[1:4, 1:4] = torch.tensor([[-1.0, 2, -1], [2, -4, 2], [-1, 2, -1]]) / 4
@@ -136,9 +139,10 @@ class NoiseResidual(nn.Module):
             weight[3 * c : 3 * c + 3, c] = kernels
         self.register_buffer("weight", weight, persistent=False)  # a constant, not saved
         self.in_channels = in_channels
+        self.padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.conv2d(x, self.weight, padding=2).clamp_(-1.0, 1.0)
+        return nn.functional.conv2d(x, self.weight, padding=self.padding).clamp_(-1.0, 1.0)
 
 
 def behind_residual(in_channels: int, residual: bool, build: Callable[[int], nn.Module]) -> nn.Module:

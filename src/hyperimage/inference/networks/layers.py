@@ -3,7 +3,8 @@
 ``C(n)`` is a 3x3 "same" convolution with n filters and a ReLU, ``MP(2)`` a 2x2 max-pool,
 ``FC(n)`` a dense layer, ``Drop(r)`` dropout. A conv stack is given as a list such as
 ``[16, "M", 32, "M", 48, 48, "M"]`` (numbers are C(n), "M" is MP(2)); a tuple
-``(n, k, s)`` is Table 4's ``C(n, k, s)``, a k x k convolution of stride s padded by k // 2.
+``(n, k, s)`` is Table 4's ``C(n, k, s)``, a k x k convolution of stride s padded by k // 2
+(or not padded at all in a "valid" stack, whose outputs shift with its inputs).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import torch
 from torch import nn
 
 
-def conv_stack(in_channels: int, spec: Sequence[int | str | tuple[int, int, int]]) -> nn.Sequential:
-    """Table 4 conv/pool sequence: ints are C(n)+ReLU, ``(n, k, s)`` C(n, k, s)+ReLU, ``"M"`` MP(2)."""
+def conv_stack(in_channels: int, spec: Sequence[int | str | tuple[int, int, int]], same: bool = True) -> nn.Sequential:
+    """Table 4 conv/pool sequence: ints are C(n)+ReLU, ``(n, k, s)`` C(n, k, s)+ReLU, ``"M"`` MP(2);
+    ``same=False`` leaves every convolution unpadded ("valid")."""
     layers: list[nn.Module] = []
     c = in_channels
     for item in spec:
@@ -23,7 +25,7 @@ def conv_stack(in_channels: int, spec: Sequence[int | str | tuple[int, int, int]
             layers.append(nn.MaxPool2d(2))
         else:
             n, k, s = item if isinstance(item, tuple) else (int(item), 3, 1)
-            layers += [nn.Conv2d(c, n, k, stride=s, padding=k // 2), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(c, n, k, stride=s, padding=k // 2 if same else 0), nn.ReLU(inplace=True)]
             c = n
     return nn.Sequential(*layers)
 
