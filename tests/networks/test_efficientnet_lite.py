@@ -123,3 +123,30 @@ def test_the_per_patch_path_sees_each_patch_alone():
 def test_a_gray_model_is_refused():
     with pytest.raises(ValueError, match="RGB"):
         networks.create_stage1("efficientnet-lite0-stage1", in_channels=1, patch=32)
+
+
+def test_the_folded_trunk_computes_the_same_maps_without_batch_norms(classifier):
+    folded = classifier.folded()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert all(isinstance(m, torch.nn.BatchNorm2d) for m in (classifier._bn0, classifier._blocks[3]._bn1))  # untouched
+    x = imagenet_input(data.coffee())
+    with torch.no_grad():
+        for plain, fold in zip(classifier.feature_maps(x, [3, 10, HEAD_TAP]), folded.feature_maps(x, [3, 10, HEAD_TAP])):
+            torch.testing.assert_close(fold, plain, rtol=0, atol=1e-4 * float(plain.abs().max()))
+
+
+def test_a_frozen_stage1_folds_its_trunk_again_after_its_weights_change():
+    torch.manual_seed(0)
+    net = efficientnet_lite0_stage1(pretrained=False).eval()
+    x = torch.rand(1, 3, 64, 96)
+    rows, cols = torch.tensor([0, 32]), torch.tensor([0, 32, 64])
+    with torch.no_grad():
+        before = net.trunk_grid(x, rows, cols)
+        net.load_state_dict({k: v * 1.5 if k.startswith("trunk.") and k.endswith("weight") else v for k, v in net.state_dict().items()})
+        after = net.trunk_grid(x, rows, cols)
+        again = efficientnet_lite0_stage1(pretrained=False)
+        again.load_state_dict(net.state_dict())
+        expected = again.eval().trunk_grid(x, rows, cols)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, expected)
+    assert "_folded" not in dict(net.named_modules()) and not any("_folded" in k for k in net.state_dict())

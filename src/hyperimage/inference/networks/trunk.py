@@ -32,6 +32,11 @@ class Trunk(Protocol):
 
     def feature_maps(self, images: torch.Tensor, taps: Sequence[int]) -> list[torch.Tensor]: ...
 
+    def folded(self) -> "Trunk":
+        """The trunk as a frozen one computes: e.g. its batch norms folded into its convolutions
+        (itself where there is nothing to fold)."""
+        ...
+
 
 def load_trunk_weights(trunk: nn.Module, path: str | Path, what: str) -> None:
     """Load a safetensors file into ``trunk``: every tensor the trunk has, of its shape (other
@@ -116,8 +121,17 @@ class ImageNetStage1(nn.Module):
         images = images.contiguous(memory_format=torch.channels_last)
         if self.frozen:
             with torch.no_grad():
-                return self.trunk.feature_maps(images, self.taps)
+                return self._frozen_trunk().feature_maps(images, self.taps)
         return self.trunk.feature_maps(images, self.taps)
+
+    def _frozen_trunk(self) -> Trunk:
+        """:meth:`Trunk.folded` of the trunk, made again whenever a weight of the trunk changed
+        (a load writes into them, a move to a device replaces them). Kept outside the module's
+        children, so neither saved nor moved."""
+        key = tuple((t.data_ptr(), t._version) for t in self.trunk.state_dict().values())
+        if self.__dict__.get("_folded_key") != key:
+            self.__dict__["_folded"], self.__dict__["_folded_key"] = self.trunk.folded(), key
+        return self.__dict__["_folded"]
 
     def fit_input_norm(self, cells: torch.Tensor) -> None:
         """Standardise trunk values with the per-channel mean and deviation of ``cells`` ``(N, trunk_depth)``.

@@ -82,6 +82,10 @@ class VGG16(nn.Module):
             maps.append(x)
         return maps
 
+    def folded(self) -> "VGG16":
+        """Itself: VGG-16 has no batch norm to fold."""
+        return self
+
 
 @register("vgg16-stage1")
 def vgg16_stage1(
