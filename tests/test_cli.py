@@ -395,6 +395,6 @@ def test_benchmark_iqa_refuses_bad_presets_and_variants(args, message):
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
 
 
-def test_benchmark_forgery_variants_take_recipes_only():
+def test_benchmark_forgery_variants_take_forgery_presets_only():
     res = runner.invoke(app, ["benchmark", "forgery", "--quick", "--variants", "a=livec-imagenet:forgery-quick"])
-    assert res.exit_code == 2 and "the forgery benchmark trains its own preset" in res.output
+    assert res.exit_code == 2 and "'livec-imagenet' is not a forgery preset" in res.output and "forgery-fast" in res.output

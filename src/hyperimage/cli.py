@@ -425,7 +425,7 @@ def bench_forgery(
     half: bool = typer.Option(False, help="Save that model's weights as float16 (half the file)."),
     device: str = DEVICE_OPTION,
     recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
-    variants: Optional[str] = typer.Option(None, help="Train the patch-average and two-stage rows once per variant, on the same splits: comma-separated NAME=RECIPE (e.g. plain=forgery-quick,hide=FILE.json); rows and maps are named '... [NAME]'."),
+    variants: Optional[str] = typer.Option(None, help="Train the patch-average and two-stage rows once per variant, on the same splits: comma-separated NAME=RECIPE or NAME=PRESET:RECIPE (e.g. plain=forgery-quick,fast=forgery-fast:forgery-quick); rows and maps are named '... [NAME]'."),
 ) -> None:
     """Table 3: DCT-Markov SVM, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     from hyperimage.evaluation.benchmark import forgery
@@ -436,8 +436,10 @@ def bench_forgery(
         budget = replace(budget, splits=splits)
     if variants is not None:
         chosen = _variants(variants)
-        if any(v.preset for v in chosen):
-            _fail("--variants: the forgery benchmark trains its own preset; give NAME=RECIPE")
+        forgery_presets = [p for p in presets.available() if presets.get(p).stage1_data == "contour-pairs"]
+        for v in chosen:
+            if v.preset and v.preset not in forgery_presets:
+                _fail(f"--variants: {v.preset!r} is not a forgery preset; give NAME=RECIPE or NAME=PRESET:RECIPE with PRESET one of {', '.join(forgery_presets)}")
         budget = replace(budget, variants=chosen)
     sources = ("pypi", "debian") if debian else ("pypi",)
     root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed, sources)
