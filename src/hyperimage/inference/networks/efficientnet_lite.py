@@ -180,9 +180,9 @@ class EfficientNetLite(nn.Module):
     def folded(self) -> "EfficientNetLite":
         """A copy for inference with every batch norm folded into the convolution before it
         (``torch.nn.utils.fusion.fuse_conv_bn_eval``; the norm becomes an identity): the same
-        maps up to float rounding, without a pass over each map per norm (on 2 CPU cores the
-        trunk ran ~1.3x faster on a 512 x 384 photo). Eval mode only; its weights are not this
-        trunk's (its names have no norms), so it is never saved."""
+        maps up to float rounding, without a pass over each map per norm (README, "Archives":
+        the shipped quality model's end-to-end rate before and after). Eval mode only; its
+        weights are not this trunk's (its names have no norms), so it is never saved."""
         out = copy.deepcopy(self).eval()
         pairs = [(out, "_conv_stem", "_bn0"), (out, "_conv_head", "_bn1")]
         for block in out._blocks:
