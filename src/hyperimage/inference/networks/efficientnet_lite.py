@@ -99,15 +99,13 @@ def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
 
 
 class SameConv(nn.Conv2d):
-    """A bias-free convolution padded as TensorFlow's "same" (:func:`same_pad`). At stride 1
-    that padding is ``k // 2`` on every side, which the convolution adds itself (no padded
-    copy of the input); only the stride-2 layers pad in front."""
+    """A bias-free convolution padded as TensorFlow's "same" (:func:`same_pad`)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1):
-        super().__init__(cin, cout, kernel, stride=stride, groups=groups, bias=False, padding=kernel // 2 if stride == 1 else 0)
+        super().__init__(cin, cout, kernel, stride=stride, groups=groups, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x if self.stride[0] == 1 else same_pad(x, self.kernel_size[0], self.stride[0]))
+        return super().forward(same_pad(x, self.kernel_size[0], self.stride[0]))
 
 
 def bn(channels: int) -> nn.BatchNorm2d:
