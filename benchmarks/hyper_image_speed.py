@@ -6,12 +6,13 @@ weights. ``--preset livec-imagenet``: Table 2 exp. 5, the ImageNet EfficientNet-
 "TID stage 2" on the 16 x 16 grid of 500 x 500 photos (LIVE-C's size); its fast path is one
 trunk pass per image, read at the patch centres, which is not equal to running the trunk on
 each 32-px patch alone (no context, zero padding): the correlation of the two paths'
-features says how far apart they are. ``--preset forgery``: the shipped forgery model (``src/hyperimage/models/forgery``:
-noise residual + quarter-width "Forgery channel" + "Forgery stage 2"), 64-px patches on the
+features says how far apart they are. ``--preset forgery``: Table 4's padded forgery network
+(noise residual + quarter-width "Forgery channel" + "Forgery stage 2", random weights; the
+shipped model until it became ``forgery-fast``), 64-px patches on the
 15 x 15 grid of 384 x 256 RGB images (CASIA v1's size; strides 13 and 22). ``--preset
 forgery-fast``: the unpadded forgery stage 1 (:mod:`hyperimage.inference.networks.forgery_valid`,
-quarter width as the shipped model) on the same grid aligned to 8 px, the shipped model where
-it is of that preset, else random weights. Eval mode, no
+quarter width) on the same grid aligned to 8 px: the shipped forgery model
+(``src/hyperimage/models/forgery``), or random weights where it is of another preset. Eval mode, no
 gradients. Timed from preprocessed images to image scores (stage 1 + hyper-image + stage
 2); the preprocessing both paths share (LCN for tid, none for forgery) is timed on its own,
 in the same rounds, and the end-to-end figure (raw images to scores by path (a)) adds the two.

@@ -8,6 +8,7 @@ from hyperimage import api
 from hyperimage.cli import app
 from hyperimage.data.io import save_image
 from hyperimage.data.photos import builtin_photos
+from hyperimage.inference import networks
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,9 @@ def test_default_model_prefers_the_pristine_photo(photo, tmp_path):
 
 def test_default_forgery_model_states_its_score():
     model = api.default_model("forgery")
-    assert model.config.preset == "forgery" and model.config.task == "classification"
-    assert model.config.stage1_args["residual"] and model.config.score.higher_is_better
+    assert model.config.preset == "forgery-fast" and model.config.task == "classification"
+    assert isinstance(model.stage1, networks.GridStage1) and model.grid.align == model.stage1.grid_step  # the fast path
+    assert model.config.score.higher_is_better
     assert (model.config.score.low, model.config.score.high) == (0.0, 1.0)
     assert "probability authentic" in api.describe(model)
 
