@@ -18,7 +18,10 @@ with the shipped quality model (``src/hyperimage/models/iqa``; ``--model`` for a
    the score's range: an image scored in another batch sums in another order);
 3. the serial path (``--workers 0``: decoding and LCN in the scoring process, between the
    model's batches; ``score``'s default on 2 cores) on the first ``--baseline`` images, and
-   the same images with ``--workers`` decoding processes (at least 1), for the ratio.
+   the same images with ``--workers`` decoding processes (at least 1), for the ratio;
+4. the same images with ``score``'s default workers and glibc's own malloc thresholds
+   (``HYPERIMAGE_MALLOC=system``) against the thresholds ``score`` sets
+   (:mod:`hyperimage.allocator`).
 
 Usage::
 
@@ -41,6 +44,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from hyperimage.allocator import ENV as MALLOC_ENV
 from hyperimage.data.photos import builtin_photos
 from hyperimage.inference.model import read_config
 from hyperimage.inference.scoring import read_rows, scoring_workers
@@ -107,13 +111,14 @@ def count_rows(path: Path) -> int:
 
 def run_score(
     model: Path, targets: list[Path], out: Path, workers: int | None, resume: bool = False,
-    interrupt_after: float | None = None, marks: tuple[int, ...] = (),
+    interrupt_after: float | None = None, marks: tuple[int, ...] = (), extra_env: dict[str, str] | None = None,
 ) -> dict:
-    """Run ``hyperimage score`` into ``out``; wall time, first-row time, return code, peak tree RSS at ``marks`` rows."""
+    """Run ``hyperimage score`` into ``out`` (``extra_env`` added to its environment); wall time,
+    first-row time, return code, peak tree RSS at ``marks`` rows."""
     cmd = [sys.executable, "-m", "hyperimage.cli", "score", str(model), *map(str, targets), "--output", str(out), "--quiet"]
     cmd += ["--resume"] if resume else []
     cmd += [] if workers is None else ["--workers", str(workers)]
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", **(extra_env or {})}
     if not resume:
         out.unlink(missing_ok=True)
     start, cpu_start = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -210,6 +215,17 @@ def main() -> None:
         f"first {len(subset)} images, after the first row: serial path (--workers 0) {rate['serial']:.2f} images/s, "
         f"with workers {rate['parallel']:.2f} images/s ({rate['parallel'] / rate['serial']:.2f}x); end to end "
         f"{len(subset) / serial['wall']:.2f} against {len(subset) / parallel['wall']:.2f} images/s"
+    )
+    mark = (len(subset),)
+    ours = run_score(args.model, subset, out_dir / "malloc-ours.csv", args.workers, marks=mark)
+    system = run_score(args.model, subset, out_dir / "malloc-system.csv", args.workers, marks=mark, extra_env={MALLOC_ENV: "system"})
+    assert ours["rc"] == 0 and system["rc"] == 0, (ours["stderr"], system["stderr"])
+    ours_rate, system_rate = ((len(subset) - 1) / (r["wall"] - r["first"]) for r in (ours, system))
+    print(
+        f"first {len(subset)} images, score's default workers, after the first row: glibc's default malloc thresholds "
+        f"({MALLOC_ENV}=system) {system_rate:.2f} images/s, {1e3 * system['cpu'] / len(subset):.0f} CPU-ms/image, "
+        f"peak {system['peak_mib'][len(subset)]:.0f} MiB; score's thresholds {ours_rate:.2f} images/s "
+        f"({ours_rate / system_rate:.2f}x), {1e3 * ours['cpu'] / len(subset):.0f} CPU-ms/image, peak {ours['peak_mib'][len(subset)]:.0f} MiB"
     )
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 

@@ -11,6 +11,7 @@ from typing import List, NoReturn, Optional, TypeVar
 import typer
 
 from hyperimage import api, presets
+from hyperimage.allocator import keep_freed_memory
 from hyperimage.distributed import World, local_device, torchrun_env
 from hyperimage.inference.model import METHODS
 from hyperimage.storage import looks_like_model_dir, write_json
@@ -147,6 +148,7 @@ def evaluate(
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
 ) -> None:
     """Print SROCC, PLCC and KROCC (a classifier: accuracy, balanced accuracy, AUC, F1) of a model on a data set."""
+    keep_freed_memory()
     try:
         result = api.evaluate(model, data, split=split, allow_outside=allow_outside)
     except ValueError as err:
@@ -212,6 +214,7 @@ def score(
     --resume). Under torchrun each rank scores its share into FILE.partR and rank 0
     merges them into FILE.
     """
+    keep_freed_memory()
     net, paths = _model_and_paths(targets, task, model)
     typer.echo(f"# {api.describe(net)}", err=True)
     try:
@@ -246,6 +249,7 @@ def explain(
     The model is chosen as for score: --model, else a first argument that is a model folder,
     else the shipped model of --task.
     """
+    keep_freed_memory()
     net, paths = _model_and_paths(targets, task, model)
     if len(paths) != 1:
         _fail("explain takes exactly one image")
@@ -270,6 +274,7 @@ def serve(
     device: str = DEVICE_OPTION,
 ) -> None:
     """A local web page (and JSON API, POST /api/score) to score photos and see their heat maps."""
+    keep_freed_memory()
     try:
         import uvicorn
 
