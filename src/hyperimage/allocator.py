@@ -34,8 +34,9 @@ GLIBC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds to :data:`MMAP_THRESHOLD` and :data:`TRIM_THRESHOLD`
-    for this process (and the processes it forks afterwards). ``hyperimage score``, ``explain``,
-    ``evaluate`` and ``serve`` call it first; a Python program scoring many images can too.
+    for this process (and the processes it forks afterwards). Every ``hyperimage`` command
+    calls it first (training gains too: README, "Command line"); a Python program scoring
+    many images can too.
 
     Returns whether they were set: not where the C library is not glibc (nothing to set),
     where ``HYPERIMAGE_MALLOC=system`` asks for glibc's defaults, or where the environment

@@ -32,6 +32,12 @@ class Format(str, Enum):
 METRIC_NAMES = {"srocc": "SROCC", "plcc": "PLCC", "krocc": "KROCC", "balanced_accuracy": "balanced accuracy", "auc": "AUC", "f1": "F1"}
 
 
+@app.callback()
+def _process() -> None:
+    """Two-stage hyper-image CNNs for localized image artefacts."""
+    keep_freed_memory()
+
+
 def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
@@ -148,7 +154,6 @@ def evaluate(
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
 ) -> None:
     """Print SROCC, PLCC and KROCC (a classifier: accuracy, balanced accuracy, AUC, F1) of a model on a data set."""
-    keep_freed_memory()
     try:
         result = api.evaluate(model, data, split=split, allow_outside=allow_outside)
     except ValueError as err:
@@ -214,7 +219,6 @@ def score(
     --resume). Under torchrun each rank scores its share into FILE.partR and rank 0
     merges them into FILE.
     """
-    keep_freed_memory()
     net, paths = _model_and_paths(targets, task, model)
     typer.echo(f"# {api.describe(net)}", err=True)
     try:
@@ -249,7 +253,6 @@ def explain(
     The model is chosen as for score: --model, else a first argument that is a model folder,
     else the shipped model of --task.
     """
-    keep_freed_memory()
     net, paths = _model_and_paths(targets, task, model)
     if len(paths) != 1:
         _fail("explain takes exactly one image")
@@ -274,7 +277,6 @@ def serve(
     device: str = DEVICE_OPTION,
 ) -> None:
     """A local web page (and JSON API, POST /api/score) to score photos and see their heat maps."""
-    keep_freed_memory()
     try:
         import uvicorn
 
