@@ -1,4 +1,4 @@
-"""glibc's malloc thresholds for scoring (:mod:`hyperimage.allocator`), checked by where a
+"""glibc's malloc thresholds that every command sets (:mod:`hyperimage.allocator`), checked by where a
 tensor's memory comes from: mapped pages (glibc's default for a block this size) or the heap."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from hyperimage.allocator import ENV, keep_freed_memory
+from hyperimage.allocator import ENV, GLIBC_ENV, keep_freed_memory
 
 # Child: prints whether the thresholds were set, then how many bytes of mapped blocks a
 # 16 MiB tensor added (glibc's mallinfo2: hblkhd).
@@ -41,7 +41,7 @@ def glibc_with_mallinfo2() -> bool:
 
 
 def run_child(**env: str) -> tuple[str, int]:
-    clean = {k: v for k, v in os.environ.items() if k not in (ENV, "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    clean = {k: v for k, v in os.environ.items() if k not in (ENV, *GLIBC_ENV)}
     out = subprocess.run([sys.executable, "-c", CHILD], env={**clean, **env}, capture_output=True, text=True, check=True)
     was_set, mapped = out.stdout.split()
     return was_set, int(mapped)
@@ -58,7 +58,7 @@ def test_system_leaves_glibc_default_which_maps_the_tensor():
     assert was_set == "False" and mapped >= 16 << 20
 
 
-@pytest.mark.parametrize("name", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", ENV])
+@pytest.mark.parametrize("name", [*GLIBC_ENV, ENV])
 def test_a_users_own_setting_is_left_alone(monkeypatch, name):
     monkeypatch.setenv(name, "system")
     assert keep_freed_memory() is False

@@ -34,7 +34,7 @@ METRIC_NAMES = {"srocc": "SROCC", "plcc": "PLCC", "krocc": "KROCC", "balanced_ac
 
 @app.callback()
 def _process() -> None:
-    """Two-stage hyper-image CNNs for localized image artefacts."""
+    """Before every command: keep the memory models free for reuse (:mod:`hyperimage.allocator`)."""
     keep_freed_memory()
 
 
