@@ -114,6 +114,17 @@ def test_bad_invocations_fail_with_a_clear_message(tmp_path, args, message):
     assert message in res.output
 
 
+def test_photos_no_pypi_asks_debian_alone_and_needs_a_source(tmp_path, monkeypatch):
+    from hyperimage.data import photos
+
+    asked = []
+    monkeypatch.setattr(photos, "gather_photos", lambda out, sources: asked.append(sources) or [])
+    res = runner.invoke(app, ["photos", str(tmp_path), "--no-pypi"])
+    assert res.exit_code == 2 and "--debian" in res.output and not asked
+    res = runner.invoke(app, ["photos", str(tmp_path), "--debian", "--no-pypi"])
+    assert res.exit_code == 0 and asked == [("debian",)]
+
+
 def test_train_without_a_task_asks_for_a_preset(tmp_path):
     data = foreign_synthetic_folder(tmp_path / "f", n=10)
     res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m"), *FAST])

