@@ -74,9 +74,10 @@ def scoring_workers() -> int:
     """Decoding processes ``score`` starts by default: none on 2 cores or fewer, else
     :func:`default_workers`.
 
-    On 2 idle cores the model's second thread is worth more than a decoding worker: 200 PNGs of
-    512 x 384 scored at 24.7 images/s serially against 19.3 with one worker and a one-thread
-    model (the ``tid`` preset), 15.8 against 10.0 (``livec-imagenet``; ``benchmarks/score_archive.py``).
+    On 2 idle cores the model's second thread is worth more than a decoding worker: 300 PNGs of
+    512 x 384 scored by the shipped ``livec-imagenet`` model at 27.8 images/s serially against
+    17.9 with one worker and a one-thread model (``benchmarks/score_archive.py``, malloc's
+    thresholds fixed as every command fixes them).
     """
     return 0 if cores_per_rank() <= 2 else default_workers()
 
