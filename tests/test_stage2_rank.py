@@ -12,9 +12,8 @@ from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.inference.model import read_image
 from hyperimage.training import PhaseSpec, Recipe, TrainConfig, train
 from hyperimage.training import recipe as recipes
-from hyperimage.training.recipe import RANK_PHOTOS
 from hyperimage.training.loop import LOSSES
-from hyperimage.training.stage2_rank import UNRANKED, RankSpec, combined_loss, ranked_records, ranked_sets
+from hyperimage.training.stage2_rank import UNRANKED, RankSpec, check_photos, combined_loss, ranked_records, ranked_sets
 
 
 def test_the_loss_fits_labelled_rows_and_ranks_the_ranked_ones():
@@ -54,15 +53,21 @@ def test_ranked_sets_are_one_series_each_with_its_reference(tmp_path):
     assert [r.path for r in again] == [r.path for r in records]
 
 
-def test_a_missing_photo_folder_says_how_to_make_it(tmp_path):
+def test_a_missing_photo_folder_says_how_to_make_it_before_stage1_trains(tmp_path):
     with pytest.raises(ValueError, match="hyperimage photos .*missing --debian --no-pypi"):
-        ranked_records(RankSpec(photos=str(tmp_path / "missing")), tmp_path / "ranked", seed=0)
-    assert not (tmp_path / "ranked").exists()
+        check_photos(RankSpec(photos=str(tmp_path / "missing")), tmp_path / "ranked")
+    made = ranked_records(RankSpec(types=[8], localized=0, size=(64, 96)), tmp_path / "ranked", seed=0)
+    check_photos(RankSpec(photos=str(tmp_path / "missing")), tmp_path / "ranked")  # already made: not needed
+    records = [ImageRecord(made[i].path, 1.0, split=s) for i, s in enumerate(["train", "val"])]
+    recipe = Recipe(stage2_rank=RankSpec(photos=str(tmp_path / "missing")))
+    with pytest.raises(ValueError, match="no such folder"):
+        train(records, presets.get("livec-imagenet"), recipe, workdir=tmp_path / "w", progress=False)
+    assert not list((tmp_path / "w").rglob("train"))  # refused before the training images were stored
 
 
 def test_the_debian_recipe_ranks_photos_kept_apart_from_the_check():
     spec = recipes.get("iqa-imagenet-rank-debian").stage2_rank
-    assert spec.photos == RANK_PHOTOS and spec.weight > RankSpec().weight
+    assert spec.photos == recipes.RANK_PHOTOS and spec.weight > RankSpec().weight
 
 
 @pytest.fixture(scope="module")

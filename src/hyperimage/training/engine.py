@@ -119,6 +119,8 @@ def train(
         work = Path(workdir) / CHECKPOINTS if workdir is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         cache = work / "cache"
         ckpt = work if workdir is not None else None
+        if recipe.stage2_rank is not None and model.stage2 is not None:
+            stage2_rank.check_photos(recipe.stage2_rank, cache / "ranked-images")
         shared = workdir is not None
 
         def store(recs: list[ImageRecord], name: str) -> ImageStore:

@@ -69,15 +69,21 @@ class RankSpec:
         return spec
 
 
-def ranked_records(spec: RankSpec, folder: Path, seed: int) -> list[ImageRecord]:
-    """The ranked images in ``folder``, generated there once (a rerun reads them back)."""
-    if (folder / "labels.csv").is_file():
-        return datasets.load(folder)
-    if spec.photos is not None and not Path(spec.photos).is_dir():
+def check_photos(spec: RankSpec, folder: Path) -> None:
+    """ValueError naming the command that makes ``spec.photos`` when that folder is missing and
+    :func:`ranked_records` has not yet made ``folder`` from it; called before any training, so a
+    missing folder does not surface only after stage 1 has trained."""
+    if spec.photos is not None and not (folder / "labels.csv").is_file() and not Path(spec.photos).is_dir():
         raise ValueError(
             f"stage2_rank photos {spec.photos}: no such folder; make it with "
             f"`hyperimage photos {spec.photos} --debian --no-pypi` (or name another folder of photos)"
         )
+
+
+def ranked_records(spec: RankSpec, folder: Path, seed: int) -> list[ImageRecord]:
+    """The ranked images in ``folder``, generated there once (a rerun reads them back)."""
+    if (folder / "labels.csv").is_file():
+        return datasets.load(folder)
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     photos = spec.photos if spec.photos is not None else builtin_photos(size=spec.size)
