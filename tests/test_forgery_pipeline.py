@@ -199,7 +199,7 @@ def test_benchmark_variants_train_the_model_rows_once_each(tiny_forgery, monkeyp
     results = forgery.run(root, budget, seed=0, log=lambda s: None)
     assert trained == ["forgery", "forgery-fast"]  # a variant's preset is the one it trains
     assert set(results["summary"]) == {
-        "dct-markov-svm", "end-to-end", "end-to-end + residual",
+        "dct-markov-svm", "jpeg-tables", "end-to-end", "end-to-end + residual",
         "patch-average [plain]", "two-stage [plain]", "patch-average [hide]", "two-stage [hide]",
     }
     assert {"two-stage (patch) [plain]", "two-stage (patch) [hide]", "centre box", "whole image"} <= set(results["localisation_summary"])

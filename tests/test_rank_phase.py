@@ -39,3 +39,21 @@ def test_ranking_pretraining_learns_to_order_blur_and_noise_levels():
     history = state.history
     assert history[0]["val"] > 0.2  # after one epoch still far from ordering the levels
     assert state.best < 0.5 * history[0]["val"] and state.best < 0.15
+
+
+def test_a_missing_photo_folder_names_the_command_that_makes_it(tmp_path):
+    with pytest.raises(ValueError, match="hyperimage photos .*nowhere --debian"):
+        pristine_photos(tmp_path / "nowhere", "RGB")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no readable photos"):
+        pristine_photos(tmp_path / "empty", "RGB")
+
+
+def test_the_debian_rank_recipes_pre_train_on_the_debian_photos():
+    from hyperimage.training import recipe
+
+    stage1 = recipe.get("iqa-rank-debian-quick")
+    assert [p.name for p in stage1.phases] == ["rank", None] and stage1.phases[0].args["photos"] == recipe.RANK_PHOTOS
+    assert stage1.stage2_rank is None and stage1.phases[1:] == recipe.get("iqa-quick").phases
+    whole = recipe.get("iqa-rank-debian-s2-quick")
+    assert whole.phases == stage1.phases and whole.stage2_rank.photos == recipe.RANK_PHOTOS

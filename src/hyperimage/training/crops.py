@@ -24,6 +24,8 @@ def pristine_photos(folder: str | Path | None, mode: str) -> list[np.ndarray]:
     if folder is None:
         photos = [img for _, img in builtin_photos()]
         return [img.mean(axis=2) if mode == "L" else img for img in photos]
+    if not Path(folder).is_dir():
+        raise ValueError(f"{folder}: no such folder of photos; make one with `hyperimage photos {folder} --debian`")
     found = []
     for path in walk_images(Path(folder)):
         try:

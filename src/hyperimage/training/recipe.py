@@ -248,6 +248,25 @@ def iqa_imagenet_rank_debian() -> Recipe:
     return replace(iqa_imagenet_quick(), stage2_rank=spec, name="iqa-imagenet-rank-debian")
 
 
+@register("iqa-rank-debian-quick")
+def iqa_rank_debian_quick() -> Recipe:
+    """``iqa-rank-quick`` over the 96 Debian-package photos in :data:`RANK_PHOTOS` (4,096 ranked
+    groups an epoch, every uniform TID2013 type): RankIQA's pre-training draws on thousands of
+    photos; 5 photos leave stage 1 little to generalise from."""
+    base = iqa_rank_quick()
+    rank = replace(base.phases[0], args={"groups": 4096, "photos": RANK_PHOTOS})
+    return replace(base, phases=[rank, *base.phases[1:]], name="iqa-rank-debian-quick")
+
+
+@register("iqa-rank-debian-s2-quick")
+def iqa_rank_debian_s2_quick() -> Recipe:
+    """``iqa-rank-debian-quick`` with synthetic rankings beside the labels in stage 2 too (the
+    Debian photos, TID2013 #1, #8, #10, #11 over the whole image, 384 ranked sets, weight 8 as
+    ``iqa-imagenet-rank-debian``): the whole two-stage model pre-trained on rankings."""
+    spec = RankSpec(photos=RANK_PHOTOS, localized=0, weight=8.0)
+    return replace(iqa_rank_debian_quick(), stage2_rank=spec, name="iqa-rank-debian-s2-quick")
+
+
 def _forgery(stage1_epochs: int, stage2_epochs: int, name: str) -> Recipe:
     return Recipe.simple(
         TrainConfig(epochs=stage1_epochs, patience=4, batch_size=32),

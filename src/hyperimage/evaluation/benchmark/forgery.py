@@ -4,6 +4,10 @@ Rows, all trained and tested on the same splits:
 
 * ``dct-markov-svm``: block-DCT Markov transition features + linear SVM (Sutthiwan et al.
   2011 style, :mod:`hyperimage.evaluation.baselines.dct_markov`), C chosen on the validation set;
+* ``jpeg-tables``: not a model of the image but of its file: P(authentic) looked up by the
+  file's JPEG quantisation tables (:mod:`hyperimage.evaluation.baselines.jpeg_tables`); how
+  far a data set's labels can be read from how its files were saved, which any row that sees
+  the compression may exploit too;
 * ``end-to-end``: the "Forgery end-to-end CNN" of Table 4 on whole 256x384 images
   (:mod:`hyperimage.evaluation.baselines.end_to_end`);
 * ``end-to-end + residual``: the same CNN behind the noise-residual front end that the
@@ -56,6 +60,7 @@ from hyperimage.data.io import load_image
 from hyperimage.distributed import SINGLE, World
 from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_features
 from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
+from hyperimage.evaluation.baselines.jpeg_tables import JpegTableLookup
 from hyperimage.evaluation.localisation import centre_mask, flag_top, mask_scores
 from hyperimage.evaluation.protocol import (
     FORGERY_SPLIT, SPLITS_FILE, classification_metrics, random_split, save_splits, summarise,
@@ -68,7 +73,7 @@ from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 
 #: Table 3 of the paper: accuracy (%) on CASIA-2.
 PAPER = {"end-to-end": 75.22, "dct-markov-svm": 79.20, "two-stage": 83.11}
-ROWS = ("dct-markov-svm", "end-to-end", "end-to-end + residual", "patch-average", "two-stage")
+ROWS = ("dct-markov-svm", "jpeg-tables", "end-to-end", "end-to-end + residual", "patch-average", "two-stage")
 MAPS = ("two-stage (patch)", "two-stage (gradient)", "centre box", "whole image")
 #: The rows and maps that the model's training makes (once per variant).
 TRAINED, TRAINED_MAPS = ("patch-average", "two-stage"), ("two-stage (patch)", "two-stage (gradient)")
@@ -202,7 +207,8 @@ def run(
 
         stacked = {name: np.stack([features[r.path] for r in rs]) for name, rs in part.items()}
         svm = DctMarkovSVM().fit(stacked["train"], labels["train"], stacked["val"], labels["val"])
-        scores = {"dct-markov-svm": (svm.decision_function(stacked["test"]), 0.0)}
+        lookup = JpegTableLookup().fit([r.path for r in part["train"]], labels["train"])
+        scores = {"dct-markov-svm": (svm.decision_function(stacked["test"]), 0.0), "jpeg-tables": (lookup.predict_proba(test_paths), 0.5)}
 
         for row, residual in (("end-to-end", False), ("end-to-end + residual", True)):
             cnn = EndToEndCNN(conv_width=budget.conv_width, seed=seed + split, residual=residual)
