@@ -10,12 +10,15 @@ from hyperimage.training.crops import pristine_photos
 from hyperimage.training.phases.inpaint import MaskedPatches
 
 
-def test_masked_patches_hide_the_centre_they_return():
-    model = HyperImageModel(presets.get("tid"))
+def test_masked_patches_hide_the_centre_they_return_behind_the_mean():
+    model = HyperImageModel(presets.get("forgery"))  # no preprocessing: pixels in [0, 1]
     x, y = MaskedPatches(model, pristine_photos(None, "RGB"), hole=0.5).draw(6, np.random.default_rng(0))
-    assert x.shape == (6, 3, 32, 32) and y.shape == (6, 3 * 16 * 16)
-    assert torch.all(x[:, :, 8:24, 8:24] == 0) and y.abs().sum() > 0
-    assert x[:, :, :8].abs().sum() > 0  # the context stays
+    assert x.shape == (6, 3, 64, 64) and y.shape == (6, 3 * 32 * 32)
+    hole = x[:, :, 16:48, 16:48]
+    fill = hole[0, :, 0, 0]
+    assert torch.all(hole == fill[None, :, None, None]) and torch.all((fill > 0.05) & (fill < 0.95))  # mean, not black
+    assert not torch.equal(y.reshape(6, 3, 32, 32), hole)
+    assert x[:, :, :16].std() > 0.01  # the context stays
 
 
 def test_inpainting_pretraining_beats_predicting_the_mean_and_leaves_the_head_alone():

@@ -293,3 +293,18 @@ def forgery_hide_quick() -> Recipe:
     """``forgery-quick`` with Hide-and-Seek on stage 2's hyper-images (as ``iqa-hide-quick``):
     stage 2 learns from all the cells a tampering marks, not only the strongest."""
     return replace(forgery_quick(), stage2_augment=iqa_hide_quick().stage2_augment, name="forgery-hide-quick")
+
+
+@register("forgery-inpaint-quick")
+def forgery_inpaint_quick() -> Recipe:
+    """``forgery-quick`` after context-encoder pre-training of stage 1 (phase ``inpaint``: 5 epochs
+    of 8,192 patches of the Debian photos in :data:`RANK_PHOTOS`, half the side hidden, Adam at
+    1e-3): the trunk first learns what a photo's centre looks like from its surround, which a
+    pasted region breaks."""
+    inpaint = PhaseSpec(
+        "inpaint", TrainConfig(epochs=5, patience=5, batch_size=64, optimizer="adam", lr=1e-3),
+        args={"photos": RANK_PHOTOS, "patches": 8192},
+    )
+    base = forgery_quick()
+    return replace(base, phases=[inpaint, *base.phases], name="forgery-inpaint-quick")
+

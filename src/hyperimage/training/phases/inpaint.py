@@ -4,7 +4,8 @@ centre from the features, on unlabeled photos; then the model's own phase fine-t
 
 The patches are random crops of pristine photos, preprocessed like the model's images (a
 crop with context around it, so LCN sees the same neighbourhood as at test time); the
-centre square (``hole`` of the side) is set to 0, the mean of LCN'd values, and the loss is
+centre square (``hole`` of the side) is set to the batch's mean value per channel (as the
+paper fills it with the mean pixel; about 0 for LCN'd patches), and the loss is
 the L2 error of the reconstructed centre. The decoder is dropped after the phase; only the
 trunk's weights carry over. (Not built: the paper's optional adversarial loss.)
 
@@ -54,7 +55,7 @@ class MaskedPatches:
         patches = self.crops.patches([self.crops.crop(rng) for _ in range(n)])
         c0, h = (self.crops.patch - self.hole) // 2, self.hole
         centre = patches[:, :, c0 : c0 + h, c0 : c0 + h].reshape(n, -1).clone()
-        patches[:, :, c0 : c0 + h, c0 : c0 + h] = 0.0
+        patches[:, :, c0 : c0 + h, c0 : c0 + h] = patches.mean(dim=(0, 2, 3), keepdim=True)
         return patches, centre
 
 
