@@ -14,6 +14,7 @@ from hyperimage.data.datasets.tampering import TamperConfig, make_tampering_data
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, evaluate_records, random_split
 from hyperimage.inference.model import HyperImageModel, ModelConfig, read_image
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
+from hyperimage.training import recipe as recipes
 
 SIZE = (96, 128)
 
@@ -189,21 +190,25 @@ def test_benchmark_variants_train_the_model_rows_once_each(tiny_forgery, monkeyp
     root = tiny_forgery[0].path.parent.parent
     plain = Recipe.simple(TrainConfig(epochs=1, patience=4, batch_size=32), TrainConfig(epochs=1, patience=8, batch_size=16))
     hide = replace(plain, stage2_augment=[{"name": "hide", "probability": 0.5, "cell": 4}])
+    imagenet = replace(recipes.get("forgery-imagenet-quick").with_main(epochs=1), stage2=plain.stage2)
     budget = forgery.Budget(
         splits=1, n_images=48, conv_width=0.125, end_to_end=TrainConfig(epochs=1, patience=8, batch_size=16),
-        variants=(Variant("plain", plain), Variant("hide", hide, "forgery-fast")),
+        variants=(Variant("plain", plain), Variant("hide", hide, "forgery-fast"), Variant("imagenet", imagenet, "forgery-imagenet")),
     )
     trained = []
     original = forgery.train
     monkeypatch.setattr(forgery, "train", lambda recs, config, *a, **k: trained.append(config.preset) or original(recs, config, *a, **k))
     results = forgery.run(root, budget, seed=0, log=lambda s: None)
-    assert trained == ["forgery", "forgery-fast"]  # a variant's preset is the one it trains
+    assert trained == ["forgery", "forgery-fast", "forgery-imagenet"]  # a variant's preset is the one it trains
     assert set(results["summary"]) == {
         "dct-markov-svm", "jpeg-tables", "end-to-end", "end-to-end + residual",
         "patch-average [plain]", "two-stage [plain]", "patch-average [hide]", "two-stage [hide]",
+        "patch-average [imagenet]", "two-stage [imagenet]",
     }
-    assert {"two-stage (patch) [plain]", "two-stage (patch) [hide]", "centre box", "whole image"} <= set(results["localisation_summary"])
+    assert 0.0 <= results["summary"]["two-stage [imagenet]"]["auc"]["mean"] <= 1.0
+    assert {"two-stage (patch) [plain]", "two-stage (patch) [imagenet]", "centre box", "whole image"} <= set(results["localisation_summary"])
     assert len(results["localisation"]["centre box"]) == 1  # the trivial maps once a split
-    assert set(results["stage1_summary"]) == {"plain", "hide"}
+    assert results["stage1_summary"]["imagenet"] == {}  # contour pairs are the scratch ranker's diagnosis only
+    assert results["stage1_summary"]["plain"] and results["stage1_summary"]["hide"]
     text = forgery.table(results)
     assert "two-stage [hide]" in text and "stage 1 [plain] alone" in text

@@ -449,7 +449,7 @@ def bench_forgery(
         budget = replace(budget, splits=splits)
     if variants is not None:
         chosen = _variants(variants)
-        forgery_presets = [p for p in presets.available() if presets.get(p).stage1_data == "contour-pairs"]
+        forgery_presets = [p for p in presets.available() if presets.get(p).stage2 == "forgery-stage2"]
         for v in chosen:
             if v.preset and v.preset not in forgery_presets:
                 _fail(f"--variants: {v.preset!r} is not a forgery preset; give NAME=RECIPE or NAME=PRESET:RECIPE with PRESET one of {', '.join(forgery_presets)}")

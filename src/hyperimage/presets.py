@@ -181,3 +181,18 @@ def forgery_fast(method: str) -> ModelConfig:
     from one pass over the whole image, on the 15 x 15 grid with its origins moved onto an
     8-px lattice (:class:`~hyperimage.inference.grid.PatchGrid` ``align``). Not in the paper."""
     return replace(forgery(method), stage1="forgery-stage1-valid", stage1_args={}, preset="forgery-fast")
+
+
+@register("forgery-imagenet")
+def forgery_imagenet(method: str) -> ModelConfig:
+    """Table 2 experiment 5's idea applied to forgery: the ImageNet EfficientNet-Lite0 trunk
+    (frozen) + FC(800) x 2 as stage 1, trained on every cell of whole images with the image's
+    label (phase ``cells``), then "Forgery stage 2" over the 12 x 12 x 800 hyper-image. The
+    grid reads the trunk's 32-px map (12 x 8 on CASIA's 384 x 256: the short side's cells
+    overlap, Eq. 2); RGB scaled for the trunk. Not in the paper, whose forgery stage 1 learns
+    from scratch."""
+    return replace(
+        forgery(method), stage1_data="cells", stage1="efficientnet-lite0-stage1", stage1_args={}, patch=32,
+        grid=(12, 12), preprocess="efficientnet-lite", preset="forgery-imagenet",
+    )
+

@@ -308,3 +308,11 @@ def forgery_inpaint_quick() -> Recipe:
     base = forgery_quick()
     return replace(base, phases=[inpaint, *base.phases], name="forgery-inpaint-quick")
 
+
+@register("forgery-imagenet-quick")
+def forgery_imagenet_quick() -> Recipe:
+    """For the ``forgery-imagenet`` preset: ``iqa-imagenet-quick``'s stage 1 (20 epochs of the
+    ``cells`` phase, Adam at 1e-4) and stage 2 (Adam at 3e-4, up to 40 epochs, patience 10,
+    flips), the settings that held over the same trunk on LIVE-C."""
+    return replace(iqa_imagenet_quick(), name="forgery-imagenet-quick")
+

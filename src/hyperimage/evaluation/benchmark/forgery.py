@@ -127,7 +127,8 @@ def build_tampering_benchmark(
 
 def _forgery_model_config(conv_width: float, preset: str | None = None):
     config = presets.get(preset or "forgery")
-    config.stage1_args["conv_width"] = conv_width
+    if config.stage1_data == "contour-pairs":  # a pre-trained trunk keeps its own width
+        config.stage1_args["conv_width"] = conv_width
     return config
 
 
@@ -225,7 +226,8 @@ def run(
             scores[row_name("patch-average", variant)] = (average, 0.5)
             scores[row_name("two-stage", variant)] = (two_stage, 0.5)
             try:
-                stage1[variant.name].append(contour_pair_metrics(model, part["test"], seed=seed + split))
+                if model.config.stage1_data == "contour-pairs":
+                    stage1[variant.name].append(contour_pair_metrics(model, part["test"], seed=seed + split))
             except ValueError:  # no tampered test image with a mask and its authentic source
                 pass
             for name, values in located.items():
