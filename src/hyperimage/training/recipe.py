@@ -316,3 +316,9 @@ def forgery_imagenet_quick() -> Recipe:
     flips), the settings that held over the same trunk on LIVE-C."""
     return replace(iqa_imagenet_quick(), name="forgery-imagenet-quick")
 
+
+@register("forgery-imagenet-hide-quick")
+def forgery_imagenet_hide_quick() -> Recipe:
+    """``forgery-imagenet-quick`` with Hide-and-Seek on stage 2's hyper-images (as ``iqa-hide-quick``)."""
+    return replace(forgery_imagenet_quick(), stage2_augment=iqa_hide_quick().stage2_augment, name="forgery-imagenet-hide-quick")
+
