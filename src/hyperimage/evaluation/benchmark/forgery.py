@@ -17,7 +17,8 @@ Rows, all trained and tested on the same splits:
   over the grid and calibrated by a logistic fit on the training images;
 * ``two-stage``: the ``forgery`` preset: Siamese ranker on contour patch pairs, then
   "Forgery stage 2" on the 15x15x500 hyper-image (a variant may name another forgery
-  preset, e.g. ``forgery-fast``, the unpadded stage 1 with the fast path).
+  preset, e.g. ``forgery-fast``, the unpadded stage 1 with the fast path, or
+  ``forgery-imagenet``, a frozen ImageNet trunk).
 
 Data: a CASIA v2 folder or a folder data set, or by default a tampering benchmark generated
 from real photographs (:mod:`hyperimage.data.datasets.tampering`: splicing, copy-move and
@@ -32,7 +33,7 @@ share of pixels as the mean tampered area of the training masks and are scored b
 and IoU (:mod:`hyperimage.evaluation.localisation`), beside two trivial maps measured in the same run:
 a centred box of that share, and the whole image.
 
-Stage 1 alone (a diagnosis): on the test images' contour pairs, the share of pairs the
+Stage 1 alone (a diagnosis, for the contour-pair rankers): on the test images' contour pairs, the share of pairs the
 ranker orders right and the AUC of its single-patch scores
 (:func:`hyperimage.training.phases.contour_pairs.contour_pair_metrics`), to tell a stage 1 that did not learn
 from an image-level read-out that does not use it.
