@@ -36,3 +36,23 @@ def test_lookup_reads_the_label_from_the_header_and_falls_back_to_the_prior(tmp_
     assert p[2] == pytest.approx(4 / 6)  # unseen tables: the training share of authentic files
     with pytest.raises(ValueError, match="one label per path"):
         JpegTableLookup().fit([test[0]], [1.0, 0.0])
+
+
+def test_the_resave_check_gives_every_jpeg_the_same_tables_and_keeps_the_layout(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "resave_check.py"
+    spec = importlib.util.spec_from_file_location("resave_check", script)
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    data = tmp_path / "data"
+    (data / "Au").mkdir(parents=True)
+    (data / "gt").mkdir()
+    for name, quality in (("Au/a.jpg", 95), ("Au/b.jpg", 50), ("gt/m.png", None)):
+        _save(data / name, quality, len(name))
+    assert quantisation_key(data / "Au" / "a.jpg") != quantisation_key(data / "Au" / "b.jpg")
+    out = check.resave(data, tmp_path / "out", 90)
+    at_90 = quantisation_key(_save(tmp_path / "ref.jpg", 90, 3))
+    assert quantisation_key(out / "Au" / "a.jpg") == quantisation_key(out / "Au" / "b.jpg") == at_90
+    assert (out / "gt" / "m.png").read_bytes() == (data / "gt" / "m.png").read_bytes()
