@@ -440,7 +440,7 @@ def bench_forgery(
     recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
     variants: Optional[str] = typer.Option(None, help="Train the patch-average and two-stage rows once per variant, on the same splits: comma-separated NAME=RECIPE or NAME=PRESET:RECIPE (e.g. plain=forgery-quick,fast=forgery-fast:forgery-quick); rows and maps are named '... [NAME]'."),
 ) -> None:
-    """Table 3: DCT-Markov SVM, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
+    """Table 3: DCT-Markov SVM, the JPEG-header lookup, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     from hyperimage.evaluation.benchmark import forgery
 
     world = _world(device)
