@@ -322,3 +322,13 @@ def forgery_imagenet_hide_quick() -> Recipe:
     """``forgery-imagenet-quick`` with Hide-and-Seek on stage 2's hyper-images (as ``iqa-hide-quick``)."""
     return replace(forgery_imagenet_quick(), stage2_augment=iqa_hide_quick().stage2_augment, name="forgery-imagenet-hide-quick")
 
+
+@register("forgery-jpeg-full")
+def forgery_jpeg_full() -> Recipe:
+    """``forgery-full`` with stage 1's contour pairs re-saved as JPEG at random qualities 60-95
+    (half of them, after the flips/rotations; augmentation ``jpeg``): compression traces stop
+    telling authentic from tampered, seams and noise still do."""
+    recipe = forgery_full()
+    augment = ["dihedral", {"name": "jpeg", "probability": 0.5, "quality": [60, 95]}]
+    return replace(recipe, phases=[replace(recipe.main, augment=augment)], name="forgery-jpeg-full")
+

@@ -35,4 +35,4 @@ def apply(entries: list[Entry], batch: torch.Tensor, gen: torch.Generator) -> to
     return batch
 
 
-from hyperimage.training.augment import dihedral, flips, hide  # noqa: E402,F401  (registration)
+from hyperimage.training.augment import dihedral, flips, hide, jpeg  # noqa: E402,F401  (registration)
