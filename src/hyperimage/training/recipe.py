@@ -252,7 +252,8 @@ def iqa_imagenet_rank_debian() -> Recipe:
 def iqa_rank_debian_quick() -> Recipe:
     """``iqa-rank-quick`` over the 96 Debian-package photos in :data:`RANK_PHOTOS` (4,096 ranked
     groups an epoch, every uniform TID2013 type): RankIQA's pre-training draws on thousands of
-    photos; 5 photos leave stage 1 little to generalise from."""
+    photos; 5 photos leave stage 1 little to generalise from. With 25% of LIVE-C's labels it was
+    no better than 5 photos (README, "Results on real data")."""
     base = iqa_rank_quick()
     rank = replace(base.phases[0], args={"groups": 4096, "photos": RANK_PHOTOS})
     return replace(base, phases=[rank, *base.phases[1:]], name="iqa-rank-debian-quick")
@@ -262,7 +263,9 @@ def iqa_rank_debian_quick() -> Recipe:
 def iqa_rank_debian_s2_quick() -> Recipe:
     """``iqa-rank-debian-quick`` with synthetic rankings beside the labels in stage 2 too (the
     Debian photos, TID2013 #1, #8, #10, #11 over the whole image, 384 ranked sets, weight 8 as
-    ``iqa-imagenet-rank-debian``): the whole two-stage model pre-trained on rankings."""
+    ``iqa-imagenet-rank-debian``): the whole two-stage model pre-trained on rankings. With 25% of
+    LIVE-C's labels it kept stage 2 from collapsing on one split, but stayed below scratch with
+    all of them (README)."""
     spec = RankSpec(photos=RANK_PHOTOS, localized=0, weight=8.0)
     return replace(iqa_rank_debian_quick(), stage2_rank=spec, name="iqa-rank-debian-s2-quick")
 
@@ -300,7 +303,7 @@ def forgery_inpaint_quick() -> Recipe:
     """``forgery-quick`` after context-encoder pre-training of stage 1 (phase ``inpaint``: 5 epochs
     of 8,192 patches of the Debian photos in :data:`RANK_PHOTOS`, half the side hidden, Adam at
     1e-3): the trunk first learns what a photo's centre looks like from its surround, which a
-    pasted region breaks."""
+    pasted region breaks. On CASIA v1 split 0: +0.014 accuracy, -0.029 AUC (README)."""
     inpaint = PhaseSpec(
         "inpaint", TrainConfig(epochs=5, patience=5, batch_size=64, optimizer="adam", lr=1e-3),
         args={"photos": RANK_PHOTOS, "patches": 8192},
@@ -327,7 +330,8 @@ def forgery_imagenet_hide_quick() -> Recipe:
 def forgery_jpeg_full() -> Recipe:
     """``forgery-full`` with stage 1's contour pairs re-saved as JPEG at random qualities 60-95
     (half of them, after the flips/rotations; augmentation ``jpeg``): compression traces stop
-    telling authentic from tampered, seams and noise still do."""
+    telling authentic from tampered, seams and noise still do. On CASIA v1 it scored below
+    ``forgery-full`` on the files as published and re-saved alike (``benchmarks/resave_check.py``, README)."""
     recipe = forgery_full()
     augment = ["dihedral", {"name": "jpeg", "probability": 0.5, "quality": [60, 95]}]
     return replace(recipe, phases=[replace(recipe.main, augment=augment)], name="forgery-jpeg-full")
