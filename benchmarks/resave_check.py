@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("data/casia1-resaved"))
     parser.add_argument("--quality", type=int, nargs="+", default=[90, 75])
     args = parser.parse_args()
+    if not all(1 <= q <= 100 for q in args.quality):
+        parser.error(f"--quality: JPEG qualities are 1-100, got {args.quality}")
     if not (args.model / SPLITS_FILE).is_file():
         parser.error(f"{args.model}: no {SPLITS_FILE}; the check needs the model's own test split")
     print(f"{len(datasets.load(args.data))} images in {args.data}; model {args.model}")
