@@ -53,7 +53,7 @@ def test_the_debian_rank_recipes_pre_train_on_the_debian_photos():
     from hyperimage.training import recipe
 
     stage1 = recipe.get("iqa-rank-debian-quick")
-    assert [p.name for p in stage1.phases] == ["rank", None] and stage1.phases[0].args["photos"] == recipe.RANK_PHOTOS
+    assert [p.name for p in stage1.phases] == ["rank", None] and stage1.phases[0].args["photos"] == recipe.DEBIAN_PHOTOS
     assert stage1.stage2_rank is None and stage1.phases[1:] == recipe.get("iqa-quick").phases
     whole = recipe.get("iqa-rank-debian-s2-quick")
-    assert whole.phases == stage1.phases and whole.stage2_rank.photos == recipe.RANK_PHOTOS
+    assert whole.phases == stage1.phases and whole.stage2_rank.photos == recipe.DEBIAN_PHOTOS

@@ -22,7 +22,7 @@ def test_the_models_own_phase_is_named_when_a_run_starts():
     assert resolve(recipes.get("forgery-quick"), presets.get("forgery")).main.name == "contour-pairs"
     assert [p.name for p in resolve(recipes.get("iqa-rank-quick"), presets.get("livec")).phases] == ["rank", "windows"]
     inpaint = resolve(recipes.get("forgery-inpaint-quick"), presets.get("forgery-fast"))
-    assert [p.name for p in inpaint.phases] == ["inpaint", "contour-pairs"] and inpaint.phases[0].args["photos"] == recipes.RANK_PHOTOS
+    assert [p.name for p in inpaint.phases] == ["inpaint", "contour-pairs"] and inpaint.phases[0].args["photos"] == recipes.DEBIAN_PHOTOS
 
 
 def test_with_main_changes_only_the_last_phase():

@@ -67,7 +67,7 @@ def test_a_missing_photo_folder_says_how_to_make_it_before_stage1_trains(tmp_pat
 
 def test_the_debian_recipe_ranks_photos_kept_apart_from_the_check():
     spec = recipes.get("iqa-imagenet-rank-debian").stage2_rank
-    assert spec.photos == recipes.RANK_PHOTOS and spec.weight > RankSpec().weight
+    assert spec.photos == recipes.DEBIAN_PHOTOS and spec.weight > RankSpec().weight
 
 
 @pytest.fixture(scope="module")

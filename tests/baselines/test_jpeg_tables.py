@@ -38,7 +38,7 @@ def test_lookup_reads_the_label_from_the_header_and_falls_back_to_the_prior(tmp_
         JpegTableLookup().fit([test[0]], [1.0, 0.0])
 
 
-def test_the_resave_check_gives_every_jpeg_the_same_tables_and_keeps_the_layout(tmp_path):
+def test_the_resave_check_gives_every_jpeg_the_same_tables_and_keeps_the_layout(tmp_path, capsys):
     import importlib.util
     from pathlib import Path
 
@@ -56,3 +56,7 @@ def test_the_resave_check_gives_every_jpeg_the_same_tables_and_keeps_the_layout(
     at_90 = quantisation_key(_save(tmp_path / "ref.jpg", 90, 3))
     assert quantisation_key(out / "Au" / "a.jpg") == quantisation_key(out / "Au" / "b.jpg") == at_90
     assert (out / "gt" / "m.png").read_bytes() == (data / "gt" / "m.png").read_bytes()
+    (data / "Au" / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    check.resave(data, tmp_path / "again", 90)  # one bad file names itself; the rest is copied
+    assert "broken.jpg: not re-saved" in capsys.readouterr().err
+    assert not (tmp_path / "again" / "Au" / "broken.jpg").exists() and (tmp_path / "again" / "Au" / "b.jpg").is_file()

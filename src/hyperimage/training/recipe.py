@@ -234,28 +234,29 @@ def iqa_imagenet_rank_quick() -> Recipe:
     return replace(iqa_imagenet_quick(), stage2_rank=RankSpec(), name="iqa-imagenet-rank-quick")
 
 
-RANK_PHOTOS = "data/photos-debian"
-"""Where ``iqa-imagenet-rank-debian`` reads its pristine photos: ``hyperimage photos data/photos-debian --debian --no-pypi``."""
+DEBIAN_PHOTOS = "data/photos-debian"
+"""The pristine photos the recipes that pre-train or rank without labels read (the ``*-debian*``
+and ``forgery-inpaint-quick`` recipes): ``hyperimage photos data/photos-debian --debian --no-pypi``."""
 
 
 @register("iqa-imagenet-rank-debian")
 def iqa_imagenet_rank_debian() -> Recipe:
-    """``iqa-imagenet-rank-quick`` over the 96 Debian-package photos in :data:`RANK_PHOTOS`
+    """``iqa-imagenet-rank-quick`` over the 96 Debian-package photos in :data:`DEBIAN_PHOTOS`
     (1,920 ranked sets; the 16 PyPI photos stay out, to check the model on) with the hinge at
     weight 8. Over 5 photos at weight 1 the rankings held for damage over the whole image but
     not for damage inside small irregular regions of photos stage 2 never saw."""
-    spec = RankSpec(photos=RANK_PHOTOS, weight=8.0)
+    spec = RankSpec(photos=DEBIAN_PHOTOS, weight=8.0)
     return replace(iqa_imagenet_quick(), stage2_rank=spec, name="iqa-imagenet-rank-debian")
 
 
 @register("iqa-rank-debian-quick")
 def iqa_rank_debian_quick() -> Recipe:
-    """``iqa-rank-quick`` over the 96 Debian-package photos in :data:`RANK_PHOTOS` (4,096 ranked
+    """``iqa-rank-quick`` over the 96 Debian-package photos in :data:`DEBIAN_PHOTOS` (4,096 ranked
     groups an epoch, every uniform TID2013 type): RankIQA's pre-training draws on thousands of
     photos; 5 photos leave stage 1 little to generalise from. With 25% of LIVE-C's labels it was
     no better than 5 photos (README, "Results on real data")."""
     base = iqa_rank_quick()
-    rank = replace(base.phases[0], args={"groups": 4096, "photos": RANK_PHOTOS})
+    rank = replace(base.phases[0], args={"groups": 4096, "photos": DEBIAN_PHOTOS})
     return replace(base, phases=[rank, *base.phases[1:]], name="iqa-rank-debian-quick")
 
 
@@ -266,7 +267,7 @@ def iqa_rank_debian_s2_quick() -> Recipe:
     ``iqa-imagenet-rank-debian``): the whole two-stage model pre-trained on rankings. With 25% of
     LIVE-C's labels it kept stage 2 from collapsing on one split, but stayed below scratch with
     all of them (README)."""
-    spec = RankSpec(photos=RANK_PHOTOS, localized=0, weight=8.0)
+    spec = RankSpec(photos=DEBIAN_PHOTOS, localized=0, weight=8.0)
     return replace(iqa_rank_debian_quick(), stage2_rank=spec, name="iqa-rank-debian-s2-quick")
 
 
@@ -301,12 +302,12 @@ def forgery_hide_quick() -> Recipe:
 @register("forgery-inpaint-quick")
 def forgery_inpaint_quick() -> Recipe:
     """``forgery-quick`` after context-encoder pre-training of stage 1 (phase ``inpaint``: 5 epochs
-    of 8,192 patches of the Debian photos in :data:`RANK_PHOTOS`, half the side hidden, Adam at
+    of 8,192 patches of the Debian photos in :data:`DEBIAN_PHOTOS`, half the side hidden, Adam at
     1e-3): the trunk first learns what a photo's centre looks like from its surround, which a
     pasted region breaks. On CASIA v1 split 0: +0.014 accuracy, -0.029 AUC (README)."""
     inpaint = PhaseSpec(
         "inpaint", TrainConfig(epochs=5, patience=5, batch_size=64, optimizer="adam", lr=1e-3),
-        args={"photos": RANK_PHOTOS, "patches": 8192},
+        args={"photos": DEBIAN_PHOTOS, "patches": 8192},
     )
     base = forgery_quick()
     return replace(base, phases=[inpaint, *base.phases], name="forgery-inpaint-quick")

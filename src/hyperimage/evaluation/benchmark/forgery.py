@@ -226,11 +226,11 @@ def run(
             two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
             scores[row_name("patch-average", variant)] = (average, 0.5)
             scores[row_name("two-stage", variant)] = (two_stage, 0.5)
-            try:
-                if model.config.stage1_data == "contour-pairs":
+            if model.config.stage1_data == "contour-pairs":
+                try:
                     stage1[variant.name].append(contour_pair_metrics(model, part["test"], seed=seed + split))
-            except ValueError:  # no tampered test image with a mask and its authentic source
-                pass
+                except ValueError:  # no tampered test image with a mask and its authentic source
+                    pass
             for name, values in located.items():
                 name = row_name(name, variant) if name in TRAINED_MAPS else name
                 if values and (k == 0 or name not in MAPS):  # the trivial maps once
