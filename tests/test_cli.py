@@ -100,6 +100,36 @@ def test_make_synthetic_then_train_patch_average_and_score_a_folder(tmp_path):
     np.testing.assert_allclose(np.loadtxt(tmp_path / "h.csv", delimiter=","), grid, rtol=1e-5)
 
 
+def test_extra_data_joins_the_training_split_only(tmp_path):
+    data = foreign_synthetic_folder(tmp_path / "main", n=30)
+    more = foreign_synthetic_folder(tmp_path / "more", n=20, seed=12)
+    out = tmp_path / "m"
+    res = runner.invoke(app, ["train", str(data), "--out", str(out), "--preset", "synthetic", "--extra", str(more), *FAST])
+    assert res.exit_code == 0, res.output
+    assert f"extra training data {more}: 20 images" in res.stderr
+    with open(out / "splits.csv", newline="") as f:
+        splits = {row["image"]: row["split"] for row in csv.DictReader(f)}
+    added = {k: v for k, v in splits.items() if str(more) in k}
+    assert len(added) == 20 and set(added.values()) == {"train"}
+    own = [v for k, v in splits.items() if k not in added]
+    assert len(own) == 30 and own.count("train") == 18 and own.count("test") == 6  # 60/20/20 of the main data alone
+    report = json.loads((out / "training.json").read_text())
+    assert report["n_train"] == 38 and report["extra"] == [str(more.resolve())]
+    res = runner.invoke(app, ["evaluate", str(out), str(data)])
+    assert res.exit_code == 0 and "n=6" in res.output  # the main data's test split, unchanged
+
+
+@pytest.mark.parametrize("meta,message", [({"task": "forgery"}, "a classification data set"), ({"higher_is_better": False}, "other way")])
+def test_extra_data_of_another_kind_is_refused_before_training(tmp_path, meta, message):
+    data = foreign_synthetic_folder(tmp_path / "main", n=10)
+    other = foreign_synthetic_folder(tmp_path / "other", n=10, seed=12)
+    (other / "meta.json").write_text(json.dumps(meta))
+    out = tmp_path / "m"
+    res = runner.invoke(app, ["train", str(data), "--out", str(out), "--preset", "synthetic", "--extra", str(other), *FAST])
+    assert res.exit_code == 2 and message in res.output and str(other) in res.output
+    assert not (out / "model.safetensors").exists()
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

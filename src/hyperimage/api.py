@@ -61,6 +61,43 @@ def _preset_for(data: Path, preset: str | None) -> str:
     return task
 
 
+def _task_of(data: Path) -> str | None:
+    """The task of a data set folder (``iqa``, ``forgery``, ...) where its layout or ``meta.json`` tells it."""
+    try:
+        return presets.get(_preset_for(data, None)).task
+    except ValueError:
+        return None
+
+
+def extra_training_records(
+    extra: Sequence[str | Path], task: str, higher: bool, allow_outside: bool = False, log: Callable[[str], None] | None = None
+) -> list[ImageRecord]:
+    """Every image of the ``extra`` data set folders, all in the training split.
+
+    They never enter validation or test, so the main data set's split, its early stopping and
+    its test figures stay those of that data set alone (e.g. CASIA v1's test split with
+    generated forgeries added to training). Groups are prefixed with the folder so no extra
+    image joins a group of the main data. A folder of another task, or whose scores run the
+    other way, is refused; regression targets must share the main data's scale (``log``
+    hears each folder's range to check it).
+    """
+    out: list[ImageRecord] = []
+    for k, root in enumerate(map(Path, extra)):
+        other = _task_of(root)
+        if other is not None and other != task:
+            raise ValueError(f"{root}: a {other} data set cannot add training images to a {task} model")
+        if datasets.higher_is_better(root) != higher:
+            raise ValueError(f"{root}: its scores run the other way from the main data set's (higher_is_better)")
+        records = datasets.load(root, allow_outside=allow_outside)
+        if not records:
+            raise ValueError(f"{root}: no images")
+        targets = [r.target for r in records]
+        if log is not None:
+            log(f"extra training data {root}: {len(records)} images, targets {min(targets):g} to {max(targets):g}")
+        out += [replace(r, split="train", group=f"extra{k}:{r.group_key}") for r in records]
+    return out
+
+
 def train(
     data: str | Path,
     out: str | Path,
@@ -74,6 +111,7 @@ def train(
     allow_outside: bool = False,
     log: Callable[[str], None] | None = None,
     device: str | None = None,
+    extra: Sequence[str | Path] = (),
 ) -> HyperImageModel:
     """Train a model on a data set folder and save it to ``out``.
 
@@ -86,6 +124,8 @@ def train(
     ``stage1_args`` go to the stage-1 network's factory (e.g. ``{"conv_width": 0.25}``);
     ``half`` saves the weights as float16 (:meth:`HyperImageModel.save`); ``allow_outside``
     lets ``labels.csv`` name images outside ``data`` (:func:`.datasets.folder.load`).
+    ``extra`` data set folders of the same task add training images only
+    (:func:`extra_training_records`); ``splits.csv`` lists them as ``train``.
 
     ``out`` has one writer: the run holds its lock (:class:`.lock.FolderLock`; another
     run's raises :class:`.lock.FolderInUse`) and writes the model, ``splits.csv`` and
@@ -107,6 +147,7 @@ def train(
     fractions = SPLITS[config.task]
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
+    records += extra_training_records(extra, config.task, config.score.higher_is_better, allow_outside, log)
     if not isinstance(recipe, Recipe):
         recipe = recipes.get(recipe or "paper")
     world = init_world(device)
@@ -122,6 +163,7 @@ def train(
         )
         report = {
             "data": str(data.resolve()),
+            "extra": [str(Path(e).resolve()) for e in extra],
             "seed": seed,
             "world_size": world.size,
             "device": str(world.device),

@@ -120,6 +120,7 @@ def train(
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
     quiet: bool = typer.Option(False, help="No progress bars."),
     device: str = DEVICE_OPTION,
+    extra: List[Path] = typer.Option([], "--extra", help="Another data set folder of the same task whose images join the training split only (repeatable)."),
 ) -> None:
     """Train a model (stage 1, hyper-images, stage 2) and save it; an interrupted run resumes.
 
@@ -137,7 +138,7 @@ def train(
         model = api.train(
             data, out, method=method, preset=preset, seed=seed, recipe=plan, progress=not quiet,
             stage1_args=None if conv_width is None else {"conv_width": conv_width}, half=half,
-            allow_outside=allow_outside, log=lambda line: typer.echo(line, err=True), device=device,
+            allow_outside=allow_outside, log=lambda line: typer.echo(line, err=True), device=device, extra=extra,
         )
     except ValueError as err:
         _fail(str(err))
