@@ -58,3 +58,34 @@ def test_cells_refuse_a_stage1_without_a_fast_path(blur_levels):
     config.stage1_data = "cells"
     with pytest.raises(ValueError, match="fast grid path"):
         train(blur_levels[:8], config, Recipe(phases=[PhaseSpec(None, TrainConfig(epochs=1))]), progress=False)
+
+
+def test_rank_cells_pretraining_teaches_the_dense_layers_to_rank_blur_and_noise(blur_levels, tmp_path):
+    """RankIQA over the frozen trunk's cells, no label used: after it, the mean cell score of
+    another photo falls with its blur level."""
+    rank = PhaseSpec(
+        "rank-cells", TrainConfig(epochs=8, patience=8, optimizer="adam", lr=1e-3, batch_size=24),
+        args={"types": [8, 1], "size": [96, 128]},
+    )
+    plan = Recipe(phases=[rank], stage2=TrainConfig(epochs=1, patience=1, batch_size=8))
+    model, result = train(blur_levels, small_config(), plan, workdir=tmp_path, progress=False)
+    wrong = [h["val"] for h in result.stage1.history]  # share of held-out ranked pairs in the wrong order
+    assert wrong[-1] < 0.5 * wrong[0] and min(wrong) < 0.2
+    assert (tmp_path / "checkpoints" / "cache" / "rank-cells-trunk.f16").is_file()
+    images = torch.stack([read_image(r.path, model.config, model.grid) for r in blur_levels])
+    with torch.no_grad():
+        means = model.cell_scores(model.hyper_image(images)).mean(dim=(1, 2))
+    assert spearmanr(means.numpy(), [r.target for r in blur_levels]).statistic > 0.7
+
+
+def test_rank_cells_needs_a_frozen_trunk(blur_levels):
+    config = small_config()
+    config.stage1_args = {"freeze": False}
+    with pytest.raises(ValueError, match="frozen trunk"):
+        train(blur_levels, config, Recipe(phases=[PhaseSpec("rank-cells", TrainConfig(epochs=1))]), progress=False)
+
+
+def test_rank_cells_names_a_missing_photo_folder_and_the_command_that_makes_it(blur_levels, tmp_path):
+    rank = PhaseSpec("rank-cells", TrainConfig(epochs=1), args={"photos": str(tmp_path / "missing")})
+    with pytest.raises(ValueError, match=r"phase rank-cells: photos .*missing: no such folder; make it with `hyperimage photos"):
+        train(blur_levels, small_config(), Recipe(phases=[rank]), progress=False)

@@ -235,8 +235,8 @@ def iqa_imagenet_rank_quick() -> Recipe:
 
 
 DEBIAN_PHOTOS = "data/photos-debian"
-"""The pristine photos the recipes that pre-train or rank without labels read (the ``*-debian*``
-and ``forgery-inpaint-quick`` recipes): ``hyperimage photos data/photos-debian --debian --no-pypi``."""
+"""The pristine photos the recipes that pre-train or rank without labels read (the ``*-debian*``,
+``iqa-imagenet-rankiqa-quick`` and ``forgery-inpaint-quick`` recipes): ``hyperimage photos data/photos-debian --debian --no-pypi``."""
 
 
 @register("iqa-imagenet-rank-debian")
@@ -247,6 +247,21 @@ def iqa_imagenet_rank_debian() -> Recipe:
     not for damage inside small irregular regions of photos stage 2 never saw."""
     spec = RankSpec(photos=DEBIAN_PHOTOS, weight=8.0)
     return replace(iqa_imagenet_quick(), stage2_rank=spec, name="iqa-imagenet-rank-debian")
+
+
+@register("iqa-imagenet-rankiqa-quick")
+def iqa_imagenet_rankiqa_quick() -> Recipe:
+    """RankIQA's own recipe over the frozen ImageNet trunk (preset ``livec-imagenet``): the dense
+    layers first learn to rank whole images of the 96 Debian photos in :data:`DEBIAN_PHOTOS`
+    (TID2013 #1, #8, #10, #11 over the whole image at levels 0-5, 384 sets at 288 x 384; phase
+    ``rank-cells``, up to 30 epochs, Adam at 3e-4), then ``iqa-imagenet-quick`` fine-tunes them on
+    the labels and trains stage 2."""
+    base = iqa_imagenet_quick()
+    rank = PhaseSpec(
+        "rank-cells", TrainConfig(epochs=30, patience=5, batch_size=48, optimizer="adam", lr=3e-4),
+        args={"photos": DEBIAN_PHOTOS, "types": "live", "localized": 0, "size": [288, 384]},
+    )
+    return replace(base, phases=[rank, *base.phases], name="iqa-imagenet-rankiqa-quick")
 
 
 @register("iqa-rank-debian-quick")

@@ -69,13 +69,13 @@ class RankSpec:
         return spec
 
 
-def check_photos(spec: RankSpec, folder: Path) -> None:
-    """ValueError naming the command that makes ``spec.photos`` when that folder is missing and
-    :func:`ranked_records` has not yet made ``folder`` from it; called before any training, so a
-    missing folder does not surface only after stage 1 has trained."""
+def check_photos(spec: RankSpec, folder: Path, what: str = "stage2_rank") -> None:
+    """ValueError naming ``what`` reads them and the command that makes ``spec.photos`` when that
+    folder is missing and :func:`ranked_records` has not yet made ``folder`` from it; called
+    before any training, so a missing folder does not surface only after stage 1 has trained."""
     if spec.photos is not None and not (folder / "labels.csv").is_file() and not Path(spec.photos).is_dir():
         raise ValueError(
-            f"stage2_rank photos {spec.photos}: no such folder; make it with "
+            f"{what} photos {spec.photos}: no such folder; make it with "
             f"`hyperimage photos {spec.photos} --debian --no-pypi` (or name another folder of photos)"
         )
 

@@ -116,8 +116,8 @@ class ImageStore:
 
     def __init__(self, folder: str | Path, records: Sequence[ImageRecord], grid: PatchGrid):
         """Open a store that :meth:`prepare` wrote in ``folder`` for ``records``."""
-        self.grid = grid
-        self.path = Path(folder) / IMAGES
+        self.grid, self.folder = grid, Path(folder)
+        self.path = self.folder / IMAGES
         tensors, meta = load_tensors(Path(folder) / INDEX)
         self.slot, self.errors = tuple(meta["slot"]), meta["errors"]
         self.records = [records[i] for i in meta["kept"]]

@@ -54,4 +54,4 @@ register = PHASES.register
 get = PHASES.get
 available = PHASES.available
 
-from hyperimage.training.phases import cells, contour_pairs, inpaint, load_weights, rank, windows  # noqa: E402,F401  (registration)
+from hyperimage.training.phases import cells, contour_pairs, inpaint, load_weights, rank, rank_cells, windows  # noqa: E402,F401  (registration)

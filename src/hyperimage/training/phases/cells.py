@@ -71,6 +71,15 @@ def _trunk_cells(stage1: TrunkStage1, store: ImageStore, n: torch.Tensor) -> tor
     return torch.cat(values)
 
 
+def fit_trunk_norm(stage1: TrunkStage1, train: ImageStore, cached: HyperImageCache | None = None) -> None:
+    """Fit the standardisation of ``stage1``'s trunk values on the cells of :data:`NORM_IMAGES`
+    training images spread over ``train`` (read from ``cached`` trunk values where given)."""
+    sample = torch.arange(0, len(train), max(1, len(train) // NORM_IMAGES))[:NORM_IMAGES]
+    with torch.no_grad():
+        cells = cached.read(sample).permute(0, 2, 3, 1) if cached is not None else _trunk_cells(stage1, train, sample)
+    stage1.fit_input_norm(cells.reshape(-1, stage1.trunk_depth).to(next(stage1.parameters()).device))
+
+
 @register("cells")
 def train_cells(run: PhaseRun) -> LoopState:
     """Stage 1 on every grid cell of whole images through ``grid_features`` (args:
@@ -90,14 +99,11 @@ def train_cells(run: PhaseRun) -> LoopState:
         suffix = "" if world.size == 1 else f"-rank{world.rank}"
         for name, store in (("train", train), ("val", val)):
             sources[name] = HyperImageCache.build(
-                store, model, store.path.parent, f"trunk{suffix}", 2048,
+                store, model, store.folder, f"trunk{suffix}", 2048,
                 features=stage1.trunk_grid, depth=stage1.trunk_depth,
             )
     if isinstance(stage1, TrunkStage1):
-        sample = torch.arange(0, len(train), max(1, len(train) // NORM_IMAGES))[:NORM_IMAGES]
-        with torch.no_grad():
-            cells = sources["train"].read(sample).permute(0, 2, 3, 1) if cached else _trunk_cells(stage1, train, sample)
-        stage1.fit_input_norm(cells.reshape(-1, stage1.trunk_depth).to(world.device))
+        fit_trunk_norm(stage1, train, sources.get("train"))
     module = CellScores(stage1, model.grid, cached)
 
     def inputs(name: str, store: ImageStore, n: torch.Tensor) -> torch.Tensor:
