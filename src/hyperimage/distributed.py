@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -24,6 +24,7 @@ import torch.distributed as dist
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 T = TypeVar("T", torch.Tensor, Sequence)
+R = TypeVar("R")
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -116,6 +117,15 @@ class World:
         """Wait until every rank gets here (nothing in one process)."""
         if self.size > 1:
             dist.barrier(device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def made_once(self, shared: bool, make: Callable[[], R], open_: Callable[[], R]) -> R:
+        """``make()`` on rank 0 and ``open_()`` of its files on the others, when the ranks share a
+        work folder (``shared``); otherwise every rank makes its own."""
+        if not shared or self.size == 1:
+            return make()
+        made = make() if self.is_main else None
+        self.barrier()
+        return made if made is not None else open_()
 
 
 SINGLE = World()

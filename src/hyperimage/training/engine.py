@@ -23,7 +23,7 @@ import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Sequence
 
 import torch
 
@@ -36,19 +36,6 @@ from hyperimage.training.loop import LoopState
 from hyperimage.training.recipe import Recipe
 from hyperimage.training.stage2 import calibrate_average, train_stage2
 from hyperimage.training.store import HyperImageCache, ImageStore
-
-T = TypeVar("T")
-
-
-def made_once(world: World, shared: bool, make: Callable[[], T], open_: Callable[[], T]) -> T:
-    """``make()`` on rank 0 and ``open_()`` of its files on the others, when the ranks share a
-    work folder (``shared``); otherwise every rank makes its own."""
-    if not shared or world.size == 1:
-        return make()
-    made = make() if world.is_main else None
-    world.barrier()
-    return made if made is not None else open_()
-
 
 @dataclass
 class TrainResult:
@@ -125,14 +112,14 @@ def train(
 
         def store(recs: list[ImageRecord], name: str) -> ImageStore:
             folder = cache / name
-            return made_once(
-                world, shared, lambda: ImageStore.prepare(recs, model, folder, recipe.workers),
+            return world.made_once(
+                shared, lambda: ImageStore.prepare(recs, model, folder, recipe.workers),
                 lambda: ImageStore(folder, recs, model.grid),
             )
 
         def hyper(source: ImageStore, name: str) -> HyperImageCache:
-            return made_once(
-                world, shared, lambda: HyperImageCache.build(source, model, cache, name, recipe.feature_batch),
+            return world.made_once(
+                shared, lambda: HyperImageCache.build(source, model, cache, name, recipe.feature_batch),
                 lambda: HyperImageCache(cache, name, source.targets),
             )
 
@@ -155,7 +142,7 @@ def train(
                 def ranked_images() -> list[ImageRecord]:  # made once; a rerun or another rank reads them back
                     return stage2_rank.ranked_records(spec, cache / "ranked-images", seed)
 
-                ranked = made_once(world, shared, ranked_images, ranked_images)
+                ranked = world.made_once(shared, ranked_images, ranked_images)
                 ranked_store = store(ranked, "ranked")
                 ranking = (hyper(ranked_store, "ranked-hyper"), stage2_rank.ranked_sets(ranked_store.records), spec)
             s2 = train_stage2(

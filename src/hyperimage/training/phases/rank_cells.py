@@ -57,20 +57,23 @@ def train_rank_cells(run: PhaseRun) -> LoopState:
     stage1 = model.stage1
     if not (isinstance(stage1, TrunkStage1) and stage1.frozen):
         raise ValueError(f"phase 'rank-cells' needs a stage 1 over a frozen trunk; {model.config.stage1!r} is not one")
-    spec = RankSpec(**{"localized": 0, **args, **({"size": tuple(args["size"])} if "size" in args else {})})
+    spec = RankSpec.from_json({"localized": 0, **args})
     cache = run.train_store.folder.parent  # the run's work folder, beside the training images' store
-    stage2_rank.check_photos(spec, cache / "rank-cells-images", "phase rank-cells:")
-    if world.is_main:
-        records = stage2_rank.ranked_records(spec, cache / "rank-cells-images", run.spec.train.seed)
-        store = ImageStore.prepare(records, model, cache / "rank-cells", None)
-        trunk = HyperImageCache.build(
+    folder = cache / "rank-cells-images"
+    stage2_rank.check_photos(spec, folder, "phase rank-cells:")
+
+    def make() -> tuple[ImageStore, HyperImageCache]:
+        store = ImageStore.prepare(stage2_rank.ranked_records(spec, folder, run.spec.train.seed), model, cache / "rank-cells", None)
+        values = HyperImageCache.build(
             store, model, cache, "rank-cells-trunk", 2048, features=stage1.trunk_grid, depth=stage1.trunk_depth
         )
-    world.barrier()
-    if not world.is_main:  # rank 0 made them in the shared work folder
-        records = stage2_rank.ranked_records(spec, cache / "rank-cells-images", run.spec.train.seed)
-        store = ImageStore(cache / "rank-cells", records, model.grid)
-        trunk = HyperImageCache(cache, "rank-cells-trunk", store.targets)
+        return store, values
+
+    def open_() -> tuple[ImageStore, HyperImageCache]:  # what rank 0 made in the shared work folder
+        store = ImageStore(cache / "rank-cells", stage2_rank.ranked_records(spec, folder, run.spec.train.seed), model.grid)
+        return store, HyperImageCache(cache, "rank-cells-trunk", store.targets)
+
+    store, trunk = world.made_once(run.checkpoint is not None, make, open_)
     fit_trunk_norm(stage1, run.train_store)
     sets = stage2_rank.ranked_sets(store.records)
     order = torch.randperm(len(sets), generator=torch.Generator().manual_seed(run.spec.train.seed))
