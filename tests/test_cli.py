@@ -439,3 +439,21 @@ def test_benchmark_iqa_refuses_bad_presets_and_variants(args, message):
 def test_benchmark_forgery_variants_take_forgery_presets_only():
     res = runner.invoke(app, ["benchmark", "forgery", "--quick", "--variants", "a=livec-imagenet:forgery-quick"])
     assert res.exit_code == 2 and "'livec-imagenet' is not a forgery preset" in res.output and "forgery-fast" in res.output
+
+
+def test_extra_scores_are_mapped_onto_the_main_data_sets_scale(tmp_path, make_livec, make_koniq):
+    from hyperimage.data import datasets
+
+    livec_root = make_livec(tmp_path, [f"{i}.bmp" for i in range(9)], list(range(10, 100, 10)))
+    koniq_root = make_koniq(tmp_path)  # MOS 1.5, 2.0, ... 4.0 on KonIQ's 1-5
+    assert datasets.score_range(livec_root) == (0.0, 100.0) and datasets.score_range(koniq_root) == (1.0, 5.0)
+    lines = []
+    added = api.extra_training_records([koniq_root], "regression", True, (0.0, 100.0), log=lines.append)
+    assert [r.target for r in added] == pytest.approx([12.5, 25.0, 37.5, 50.0, 62.5, 75.0])
+    assert {r.split for r in added} == {"train"} and all(r.group.startswith("extra0:") for r in added)
+    assert "6 images, targets 12.5 to 75, mapped from 1-5 onto 0-100" in lines[0]
+    dmos = foreign_synthetic_folder(tmp_path / "dmos", n=4)  # declares a lower-is-better 0-10 scale
+    (dmos / "meta.json").write_text(json.dumps({"higher_is_better": False, "score_range": [0, 10]}))
+    raw = [r.target for r in datasets.load(dmos)]
+    flipped = api.extra_training_records([dmos], "regression", True, (0.0, 100.0))
+    assert [r.target for r in flipped] == pytest.approx([100 - 10 * t for t in raw])

@@ -70,30 +70,44 @@ def _task_of(data: Path) -> str | None:
 
 
 def extra_training_records(
-    extra: Sequence[str | Path], task: str, higher: bool, allow_outside: bool = False, log: Callable[[str], None] | None = None
+    extra: Sequence[str | Path], task: str, higher: bool, scale: tuple[float, float] | None = None,
+    allow_outside: bool = False, log: Callable[[str], None] | None = None,
 ) -> list[ImageRecord]:
     """Every image of the ``extra`` data set folders, all in the training split.
 
     They never enter validation or test, so the main data set's split, its early stopping and
     its test figures stay those of that data set alone (e.g. CASIA v1's test split with
     generated forgeries added to training). Groups are prefixed with the folder so no extra
-    image joins a group of the main data. A folder of another task, or whose scores run the
-    other way, is refused; regression targets must share the main data's scale (``log``
-    hears each folder's range to check it).
+    image joins a group of the main data. A folder of another task is refused.
+
+    A regression score is mapped linearly from the folder's declared scale
+    (:func:`~hyperimage.data.datasets.score_range`) onto the main data's ``scale``, reversed
+    where it runs the other way (KonIQ-10k's MOS 1-5 onto LIVE-C's 0-100, LIVE's DMOS onto a
+    MOS); where either scale is unknown the scores are taken as they are, and a folder whose
+    scores run the other way is refused. ``log`` hears each folder's count and range.
     """
     out: list[ImageRecord] = []
     for k, root in enumerate(map(Path, extra)):
         other = _task_of(root)
         if other is not None and other != task:
             raise ValueError(f"{root}: a {other} data set cannot add training images to a {task} model")
-        if datasets.higher_is_better(root) != higher:
-            raise ValueError(f"{root}: its scores run the other way from the main data set's (higher_is_better)")
         records = datasets.load(root, allow_outside=allow_outside)
         if not records:
             raise ValueError(f"{root}: no images")
-        targets = [r.target for r in records]
+        flip = datasets.higher_is_better(root) != higher
+        own = datasets.score_range(root) if task == "regression" else None
+        if own is not None and scale is not None:
+            (a, b), (c, d) = own, scale
+            share = [(r.target - a) / (b - a) for r in records]
+            records = [replace(r, target=c + (1.0 - t if flip else t) * (d - c)) for r, t in zip(records, share)]
+            mapped = f", mapped from {a:g}-{b:g} onto {c:g}-{d:g}{' reversed' if flip else ''}"
+        elif flip:
+            raise ValueError(f"{root}: its scores run the other way from the main data set's (higher_is_better)")
+        else:
+            mapped = ""
         if log is not None:
-            log(f"extra training data {root}: {len(records)} images, targets {min(targets):g} to {max(targets):g}")
+            targets = [r.target for r in records]
+            log(f"extra training data {root}: {len(records)} images, targets {min(targets):g} to {max(targets):g}{mapped}")
         out += [replace(r, split="train", group=f"extra{k}:{r.group_key}") for r in records]
     return out
 
@@ -147,7 +161,9 @@ def train(
     fractions = SPLITS[config.task]
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
-    records += extra_training_records(extra, config.task, config.score.higher_is_better, allow_outside, log)
+    if extra:
+        scale = datasets.score_range(data) if config.task == "regression" else None
+        records += extra_training_records(extra, config.task, config.score.higher_is_better, scale, allow_outside, log)
     if not isinstance(recipe, Recipe):
         recipe = recipes.get(recipe or "paper")
     world = init_world(device)

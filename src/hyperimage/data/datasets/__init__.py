@@ -44,6 +44,19 @@ def load(root: str | Path, allow_outside: bool = False) -> list[ImageRecord]:
     return LOADERS.get(name).load(Path(root))
 
 
+def score_range(root: str | Path) -> tuple[float, float] | None:
+    """The scale the data set's scores are given on (e.g. LIVE-C's MOS 0-100, KonIQ-10k's 1-5),
+    as its layout or its ``meta.json`` (``score_range``) declares it; ``None`` where neither does."""
+    name = detect(root)
+    declared = folder.meta(root).get("score_range") if name == "folder" else getattr(LOADERS.get(name), "SCORE_RANGE", None)
+    if declared is None:
+        return None
+    low, high = map(float, declared)
+    if not low < high:
+        raise ValueError(f"{root}: score_range must be [low, high] with low < high, got {declared}")
+    return low, high
+
+
 def higher_is_better(root: str | Path) -> bool:
     """Whether the data set's scores grow with quality (LIVE's DMOS does not)."""
     name = detect(root)
