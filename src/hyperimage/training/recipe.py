@@ -255,7 +255,8 @@ def iqa_imagenet_rankiqa_quick() -> Recipe:
     layers first learn to rank whole images of the 96 Debian photos in :data:`DEBIAN_PHOTOS`
     (TID2013 #1, #8, #10, #11 over the whole image at levels 0-5, 384 sets at 288 x 384; phase
     ``rank-cells``, up to 30 epochs, Adam at 3e-4), then ``iqa-imagenet-quick`` fine-tunes them on
-    the labels and trains stage 2."""
+    the labels and trains stage 2. With 25% of LIVE-C's labels: two-stage SROCC 0.764 against
+    0.745 without the ranking, on the same 3 splits (README, "Results on real data")."""
     base = iqa_imagenet_quick()
     rank = PhaseSpec(
         "rank-cells", TrainConfig(epochs=30, patience=5, batch_size=48, optimizer="adam", lr=3e-4),
