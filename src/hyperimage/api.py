@@ -62,7 +62,7 @@ def _preset_for(data: Path, preset: str | None) -> str:
 
 
 def _task_of(data: Path) -> str | None:
-    """The task of a data set folder (``iqa``, ``forgery``, ...) where its layout or ``meta.json`` tells it."""
+    """The task of a data set folder (``regression`` or ``classification``) where its layout or ``meta.json`` tells it."""
     try:
         return presets.get(_preset_for(data, None)).task
     except ValueError:
