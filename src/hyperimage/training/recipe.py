@@ -265,14 +265,6 @@ def iqa_imagenet_rankiqa_quick() -> Recipe:
     return replace(base, phases=[rank, *base.phases], name="iqa-imagenet-rankiqa-quick")
 
 
-@register("iqa-imagenet-rankiqa-debian")
-def iqa_imagenet_rankiqa_debian() -> Recipe:
-    """``iqa-imagenet-rank-debian`` (the rankings beside the labels in stage 2) after the RankIQA
-    pre-training of ``iqa-imagenet-rankiqa-quick``: rankings teach stage 1 what damage is and
-    stage 2 where it counts."""
-    return replace(iqa_imagenet_rank_debian(), phases=iqa_imagenet_rankiqa_quick().phases, name="iqa-imagenet-rankiqa-debian")
-
-
 @register("iqa-rank-debian-quick")
 def iqa_rank_debian_quick() -> Recipe:
     """``iqa-rank-quick`` over the 96 Debian-package photos in :data:`DEBIAN_PHOTOS` (4,096 ranked

@@ -109,5 +109,7 @@ def train_rank_cells(run: PhaseRun) -> LoopState:
 
     return fit(
         module, batches, validate, cfg, run.checkpoint, desc="stage 1 (ranking, cells)", progress=run.progress,
-        world=world, plan=run.plan("stage 1 (ranking pre-training over the cells)", "ranked images", len(store), per_batch * len(sets[0])),
+        world=world, plan=run.plan(
+            "stage 1 (ranking pre-training over the cells)", "ranked images", sum(map(len, train_sets)), per_batch * len(sets[0])
+        ),
     )
