@@ -119,6 +119,16 @@ def test_extra_data_joins_the_training_split_only(tmp_path):
     assert res.exit_code == 0 and "n=6" in res.output  # the main data's test split, unchanged
 
 
+def test_extra_data_that_repeats_the_main_data_is_refused(tmp_path):
+    data = foreign_synthetic_folder(tmp_path / "main", n=10)
+    res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m"), "--preset", "synthetic", "--extra", str(data), *FAST])
+    assert res.exit_code == 2 and "10 of its images are already in the data set" in res.output
+    more = foreign_synthetic_folder(tmp_path / "more", n=10, seed=12)
+    args = ["--extra", str(more), "--extra", str(more)]
+    res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m"), "--preset", "synthetic", *args, *FAST])
+    assert res.exit_code == 2 and "already in the data set" in res.output and not (tmp_path / "m" / "model.safetensors").exists()
+
+
 @pytest.mark.parametrize("meta,message", [({"task": "forgery"}, "a classification data set"), ({"higher_is_better": False}, "other way")])
 def test_extra_data_of_another_kind_is_refused_before_training(tmp_path, meta, message):
     data = foreign_synthetic_folder(tmp_path / "main", n=10)

@@ -71,14 +71,15 @@ def _task_of(data: Path) -> str | None:
 
 def extra_training_records(
     extra: Sequence[str | Path], task: str, higher: bool, scale: tuple[float, float] | None = None,
-    allow_outside: bool = False, log: Callable[[str], None] | None = None,
+    allow_outside: bool = False, log: Callable[[str], None] | None = None, main: Sequence[ImageRecord] = (),
 ) -> list[ImageRecord]:
     """Every image of the ``extra`` data set folders, all in the training split.
 
     They never enter validation or test, so the main data set's split, its early stopping and
     its test figures stay those of that data set alone (e.g. CASIA v1's test split with
     generated forgeries added to training). Groups are prefixed with the folder so no extra
-    image joins a group of the main data. A folder of another task is refused.
+    image joins a group of the main data. A folder of another task is refused, and so is one
+    holding an image of the ``main`` records (it would train on their test images).
 
     A regression score is mapped linearly from the folder's declared scale
     (:func:`~hyperimage.data.datasets.score_range`) onto the main data's ``scale``, reversed
@@ -87,6 +88,7 @@ def extra_training_records(
     scores run the other way is refused. ``log`` hears each folder's count and range.
     """
     out: list[ImageRecord] = []
+    seen = {r.path.resolve() for r in main}
     for k, root in enumerate(map(Path, extra)):
         other = _task_of(root)
         if other is not None and other != task:
@@ -94,6 +96,12 @@ def extra_training_records(
         records = datasets.load(root, allow_outside=allow_outside)
         if not records:
             raise ValueError(f"{root}: no images")
+        if shared := [r.path for r in records if r.path.resolve() in seen]:
+            raise ValueError(
+                f"{root}: {len(shared)} of its images are already in the data set (e.g. {shared[0]}); "
+                "an extra folder only adds other images"
+            )
+        seen |= {r.path.resolve() for r in records}
         flip = datasets.higher_is_better(root) != higher
         own = datasets.score_range(root) if task == "regression" else None
         if own is not None and scale is not None:
@@ -163,7 +171,7 @@ def train(
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     if extra:
         scale = datasets.score_range(data) if config.task == "regression" else None
-        records += extra_training_records(extra, config.task, config.score.higher_is_better, scale, allow_outside, log)
+        records += extra_training_records(extra, config.task, config.score.higher_is_better, scale, allow_outside, log, records)
     if not isinstance(recipe, Recipe):
         recipe = recipes.get(recipe or "paper")
     world = init_world(device)
