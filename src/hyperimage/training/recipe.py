@@ -352,4 +352,3 @@ def forgery_jpeg_full() -> Recipe:
     recipe = forgery_full()
     augment = ["dihedral", {"name": "jpeg", "probability": 0.5, "quality": [60, 95]}]
     return replace(recipe, phases=[replace(recipe.main, augment=augment)], name="forgery-jpeg-full")
-

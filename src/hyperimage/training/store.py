@@ -118,7 +118,7 @@ class ImageStore:
         """Open a store that :meth:`prepare` wrote in ``folder`` for ``records``."""
         self.grid, self.folder = grid, Path(folder)
         self.path = self.folder / IMAGES
-        tensors, meta = load_tensors(Path(folder) / INDEX)
+        tensors, meta = load_tensors(self.folder / INDEX)
         self.slot, self.errors = tuple(meta["slot"]), meta["errors"]
         self.records = [records[i] for i in meta["kept"]]
         self.targets = torch.tensor([r.target for r in self.records], dtype=torch.float32)
