@@ -24,37 +24,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import shutil
-import sys
 from pathlib import Path
-
-from PIL import Image
 
 from hyperimage import api
 from hyperimage.data import datasets
+from hyperimage.data.resave import resave
 from hyperimage.evaluation.baselines.jpeg_tables import JpegTableLookup
 from hyperimage.evaluation.protocol import SPLITS_FILE, apply_saved_splits, classification_metrics
 
 SHIPPED = Path(__file__).resolve().parent.parent / "src" / "hyperimage" / "models" / "forgery"
-
-
-def resave(data: Path, out: Path, quality: int) -> Path:
-    """A copy of ``data`` with every JPEG decoded and saved again at ``quality``, other files as
-    they are; a JPEG that does not decode is named on stderr and left out of the copy."""
-    out.mkdir(parents=True, exist_ok=True)
-    for path in sorted(p for p in data.rglob("*") if p.is_file()):
-        target = out / path.relative_to(data)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() in (".jpg", ".jpeg"):
-            try:
-                with Image.open(path) as im:
-                    im.convert("RGB").save(target, quality=quality)
-            except (OSError, ValueError) as err:
-                target.unlink(missing_ok=True)
-                print(f"{path}: not re-saved, left out ({err})", file=sys.stderr)
-        else:
-            shutil.copyfile(path, target)
-    return out
 
 
 def header_lookup(data: Path, model: Path) -> dict[str, float]:

@@ -12,6 +12,7 @@ import typer
 
 from hyperimage import api, presets
 from hyperimage.allocator import keep_freed_memory
+from hyperimage.data.resave import resave as resave_alike
 from hyperimage.distributed import World, local_device, torchrun_env
 from hyperimage.inference.model import METHODS
 from hyperimage.storage import looks_like_model_dir, write_json
@@ -440,6 +441,7 @@ def bench_forgery(
     device: str = DEVICE_OPTION,
     recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
     variants: Optional[str] = typer.Option(None, help="Train the patch-average and two-stage rows once per variant, on the same splits: comma-separated NAME=RECIPE or NAME=PRESET:RECIPE (e.g. plain=forgery-quick,fast=forgery-fast:forgery-quick); rows and maps are named '... [NAME]'."),
+    resave: Optional[int] = typer.Option(None, min=1, max=100, help="Run on a copy of --data (made once under --cache) with every JPEG saved again at this quality, so that no row reads the labels from how the files were saved (CASIA v1)."),
 ) -> None:
     """Table 3: DCT-Markov SVM, the JPEG-header lookup, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     from hyperimage.evaluation.benchmark import forgery
@@ -455,8 +457,16 @@ def bench_forgery(
             if v.preset and v.preset not in forgery_presets:
                 _fail(f"--variants: {v.preset!r} is not a forgery preset; give NAME=RECIPE or NAME=PRESET:RECIPE with PRESET one of {', '.join(forgery_presets)}")
         budget = replace(budget, variants=chosen)
+    if resave is not None and data is None:
+        _fail("--resave needs --data: the generated benchmark is saved alike already")
     sources = ("pypi", "debian") if debian else ("pypi",)
     root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed, sources)
+    if resave is not None:
+        try:
+            root = resave_alike(root, cache / f"{root.name}-resaved-q{resave}", resave)
+        except ValueError as err:
+            _fail(str(err))
+        typer.echo(f"every JPEG of {data} saved again at quality {resave}: {root}", err=True)
     results = forgery.run(
         root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), save_model=save_model, half=half, world=world
     )
