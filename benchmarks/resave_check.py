@@ -9,7 +9,10 @@ and compares on the model's own test split (``splits.csv``), in the same run:
 
 * the model's accuracy and ROC AUC on the files as published and as re-saved;
 * the header lookup, fitted on the training split of each: on the re-saved copy every file
-  has the same tables, so it falls to chance; that is what the re-saving removes.
+  has the same tables, so it falls to chance; that is what the re-saving removes;
+* the DCT-Markov SVM, fitted the same way: it reads the compression history from the
+  coefficients, where the earlier compression leaves its traces (double-JPEG statistics)
+  through a light re-save; how far it falls tells how much of the history a re-save erases.
 
 A model whose AUC holds after re-saving is not living on the header; what it keeps is at
 least partly the content (one more compression also blurs, but does not erase, earlier
@@ -26,21 +29,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from hyperimage import api
 from hyperimage.data import datasets
+from hyperimage.data.io import load_image
 from hyperimage.data.resave import resave
+from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_features
 from hyperimage.evaluation.baselines.jpeg_tables import JpegTableLookup
 from hyperimage.evaluation.protocol import SPLITS_FILE, apply_saved_splits, classification_metrics
 
 SHIPPED = Path(__file__).resolve().parent.parent / "src" / "hyperimage" / "models" / "forgery"
 
 
-def header_lookup(data: Path, model: Path) -> dict[str, float]:
-    """The ``jpeg-tables`` lookup fitted on the model's training split of ``data``, on its test split."""
+def file_rows(data: Path, model: Path) -> dict[str, dict[str, float]]:
+    """The rows that read how the files were saved, fitted on the model's training split of
+    ``data`` and scored on its test split: the ``jpeg-tables`` header lookup, and the DCT-Markov
+    SVM (C chosen on the validation split), which reads the same history from the coefficients."""
     records = apply_saved_splits(datasets.load(data), model / SPLITS_FILE, data)
-    part = {s: [r for r in records if r.split == s] for s in ("train", "test")}
-    lookup = JpegTableLookup().fit([r.path for r in part["train"]], [r.target for r in part["train"]])
-    return classification_metrics(lookup.predict_proba([r.path for r in part["test"]]), [r.target for r in part["test"]])
+    part = {s: [r for r in records if r.split == s] for s in ("train", "val", "test")}
+    labels = {s: np.array([r.target for r in rs]) for s, rs in part.items()}
+    lookup = JpegTableLookup().fit([r.path for r in part["train"]], labels["train"])
+    features = {s: np.stack([dct_markov_features(load_image(r.path, mode="RGB")) for r in rs]) for s, rs in part.items()}
+    svm = DctMarkovSVM().fit(features["train"], labels["train"], features["val"], labels["val"])
+    return {
+        "header": classification_metrics(lookup.predict_proba([r.path for r in part["test"]]), labels["test"]),
+        "dct-markov": classification_metrics(svm.decision_function(features["test"]), labels["test"], 0.0),
+    }
 
 
 def main() -> None:
@@ -55,15 +70,17 @@ def main() -> None:
     if not (args.model / SPLITS_FILE).is_file():
         parser.error(f"{args.model}: no {SPLITS_FILE}; the check needs the model's own test split")
     print(f"{len(datasets.load(args.data))} images in {args.data}; model {args.model}")
-    print(f"{'files':<24}{'model acc':>10}{'model AUC':>10}{'header acc':>11}{'header AUC':>11}")
+    print(f"{'files':<24}{'model acc':>10}{'model AUC':>10}{'header acc':>11}{'header AUC':>11}{'DCT-M acc':>10}{'DCT-M AUC':>10}")
     base = None
     for name, folder in [("as published", args.data)] + [
         (f"re-saved, JPEG q{q}", resave(args.data, args.out / f"q{q}", q)) for q in args.quality
     ]:
-        model, header = api.evaluate(args.model, folder), header_lookup(folder, args.model)
+        model, files = api.evaluate(args.model, folder), file_rows(folder, args.model)
         base = base or model
+        header, svm = files["header"], files["dct-markov"]
         print(
             f"{name:<24}{model['accuracy']:>10.4f}{model['auc']:>10.4f}{header['accuracy']:>11.4f}{header['auc']:>11.4f}"
+            f"{svm['accuracy']:>10.4f}{svm['auc']:>10.4f}"
             f"   (model AUC {model['auc'] / base['auc']:.3f}x as published, n={model['n']})"
         )
 

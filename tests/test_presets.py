@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+import torch
+
 from hyperimage import presets
+from hyperimage.inference import preprocess
 from hyperimage.inference.grid import PatchGrid
 
 #: (preset, (height, width) of a data set's photo): LIVE-C 500 x 500 (its largest 640 x 960),
@@ -12,6 +15,7 @@ from hyperimage.inference.grid import PatchGrid
 CASES = [
     ("livec", (500, 500)),
     ("livec", (640, 960)),
+    ("livec-rgb", (500, 500)),
     ("livec-imagenet", (500, 500)),
     ("livec-imagenet", (640, 960)),
     ("koniq", (768, 1024)),
@@ -48,3 +52,15 @@ def test_koniq_halves_its_photos_to_the_tid_grid() -> None:
     grid = PatchGrid(config.patch, config.grid, config.max_size)
     assert grid.fit_size(768, 1024) == (384, 512)
     assert grid.strides(384, 512) == (16, 16)
+
+
+def test_livec_rgb_keeps_the_exposure_and_contrast_that_lcn_normalises_away() -> None:
+    rgb, lcn = presets.get("livec-rgb"), presets.get("livec")
+    assert (rgb.grid, rgb.max_size, rgb.stage1, rgb.window_labels) == (lcn.grid, lcn.max_size, lcn.stage1, lcn.window_labels)
+    photo = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+    washed_out = 0.5 + 0.4 * photo  # brighter, less contrast
+    signed, normalised = preprocess.get(rgb.preprocess), preprocess.get(lcn.preprocess)
+    assert signed(photo).min() >= -1.0 and signed(photo).max() <= 1.0
+    seen_by_rgb = (signed(washed_out) - signed(photo)).abs().mean()
+    seen_by_lcn = (normalised(washed_out) - normalised(photo)).abs().mean() / normalised(photo).abs().mean()
+    assert seen_by_rgb > 0.2 and seen_by_lcn < 0.05

@@ -57,6 +57,7 @@ def _iqa(
     stage2: str,
     preset: str,
     window_labels: str = "selective",
+    preprocess: str = "lcn",
 ) -> ModelConfig:
     return ModelConfig(
         method=method,
@@ -66,7 +67,7 @@ def _iqa(
         grid=grid,
         max_size=max_size,
         channels=channels,
-        preprocess="lcn",
+        preprocess=preprocess,
         window_labels=window_labels,
         window_label_args={"threshold": 0.9} if window_labels == "selective" else {},
         score=ScoreSpec(name="image quality", higher_is_better=True),
@@ -97,6 +98,15 @@ def livec(method: str) -> ModelConfig:
     MOS (Kang's rule): authentic distortions have no pristine reference, so selective patch
     training does not apply."""
     return _iqa(method, 3, (30, 30), (512, 512), "tid-stage2", "livec", window_labels="image")
+
+
+@register("livec-rgb")
+def livec_rgb(method: str) -> ModelConfig:
+    """``livec`` without Eq. 4: stage 1 sees the patches' RGB values as they are, scaled to
+    [-1, 1] (preprocessing ``signed``). Not in the paper: LCN suits the synthetic distortions of
+    LIVE and TID2013 but removes the exposure, contrast and colour that many of LIVE-C's
+    authentic ones are made of (README, "Results on real data")."""
+    return _iqa(method, 3, (30, 30), (512, 512), "tid-stage2", "livec-rgb", window_labels="image", preprocess="signed")
 
 
 def _livec_trunk(method: str, stage1: str, preprocessing: str, preset: str) -> ModelConfig:

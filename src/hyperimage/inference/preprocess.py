@@ -35,6 +35,14 @@ def subtract_image_mean(images: torch.Tensor) -> torch.Tensor:
     return images - images.mean(dim=(2, 3), keepdim=True)
 
 
+@register("signed")
+def signed(images: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] to [-1, 1] and nothing else: the brightness, contrast and colour cast that
+    Eq. 4 normalises away reach stage 1, which authentic distortions (under- and over-exposure,
+    washed-out or tinted photos) need (the ``livec-rgb`` preset)."""
+    return images * 2.0 - 1.0
+
+
 @register("lcn")
 def local_contrast_normalisation(images: torch.Tensor) -> torch.Tensor:
     """Eq. 4: 7x7 Gaussian-weighted local contrast normalisation, channel by channel."""
