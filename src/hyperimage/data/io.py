@@ -80,7 +80,7 @@ def _pillow_limit(max_pixels: int):
 
 
 @contextmanager
-def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+def opened_image(path: Path, max_pixels: int) -> Iterator[Image.Image]:
     """Open an image file lazily (header only) and refuse it, as an :class:`ImageError`, if it
     is missing, empty, not an image or over ``max_pixels`` (Pillow's own bomb guard, set to
     ``max_pixels`` while it reads the header); errors while the caller decodes it
@@ -129,7 +129,7 @@ def load_image(
         One line naming the file and what is wrong with it.
     """
     path = Path(path)
-    with _opened(path, max_pixels) as img:
+    with opened_image(path, max_pixels) as img:
         img.load()
         arr = _to_mode(img, mode)
     if arr.shape[0] < min_size[0] or arr.shape[1] < min_size[1]:
@@ -146,7 +146,7 @@ def image_size(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[i
     before an image is decoded; refuses missing, empty and non-image files and decompression
     bombs with :func:`load_image`'s messages (:class:`ImageError`).
     """
-    with _opened(Path(path), max_pixels) as img:
+    with opened_image(Path(path), max_pixels) as img:
         return img.size[1], img.size[0]
 
 

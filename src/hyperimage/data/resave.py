@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from PIL import Image
+from hyperimage.data.io import MAX_PIXELS, ImageError, opened_image
 
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 
@@ -27,24 +27,25 @@ def resave(data: Path, out: Path, quality: int) -> Path:
     """
     if not 1 <= quality <= 100:
         raise ValueError(f"JPEG quality must be 1-100, got {quality}")
-    if not Path(data).is_dir():
+    data = Path(data)
+    if not data.is_dir():
         raise ValueError(f"{data}: no such folder to re-save")
     if out.is_dir():
         return out
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    for path in sorted(p for p in Path(data).rglob("*") if p.is_file()):
+    for path in sorted(p for p in data.rglob("*") if p.is_file()):
         target = partial / path.relative_to(data)
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() not in JPEG_SUFFIXES:
             shutil.copyfile(path, target)
             continue
         try:
-            with Image.open(path) as im:
+            with opened_image(path, MAX_PIXELS) as im:
                 im.convert("RGB").save(target, quality=quality)
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
+        except ImageError as err:
             target.unlink(missing_ok=True)
-            print(f"{path}: not re-saved, left out ({err})", file=sys.stderr)
+            print(f"{path}: not re-saved, left out ({err.reason})", file=sys.stderr)
     partial.mkdir(parents=True, exist_ok=True)
     partial.rename(out)
     return out
