@@ -96,9 +96,11 @@ def two_ranks(tmp_path_factory):
     return out
 
 
-def test_two_gloo_processes_match_one_with_the_same_global_batch(two_ranks):
+def test_two_gloo_processes_match_one_with_the_same_global_batch(two_ranks, learned):
     ref, ref_state, _ = _train(SINGLE, epochs=5)
-    assert ref_state.history[-1]["loss"] < 0.7 * ref_state.history[0]["loss"]  # it learns something
+    # it learns something, so matching is no accident; the seeds are the processes' own (not the offset)
+    # measured 0.338 +- 0.000 (worst 0.338, inf spreads)
+    learned("training loss, last / first epoch", ref_state.history[-1]["loss"] / ref_state.history[0]["loss"], below=0.7)
     for rank in (0, 1):
         weights, meta = load_tensors(two_ranks / f"rank{rank}.safetensors")
         net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1), nn.Flatten(0))

@@ -27,9 +27,9 @@ def forgery_config(preset="forgery"):
 
 
 @pytest.fixture(scope="module")
-def tiny_forgery(tmp_path_factory):
+def tiny_forgery(tmp_path_factory, seed):
     root = tmp_path_factory.mktemp("forgery")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     # Smooth photos of clearly different colours, spliced with hard seams only: a tiny
     # ranker must be able to see the seams in a few epochs.
     photos = [
@@ -38,8 +38,8 @@ def tiny_forgery(tmp_path_factory):
         for _ in range(12)
     ]
     config = TamperConfig(kind_weights=(1.0, 0.0, 0.0), seam_weights=(1.0, 0.0, 0.0), png_probability=1.0)
-    make_tampering_dataset(photos, root, n_images=48, seed=0, size=SIZE, config=config)
-    return random_split(folder.load(root), seed=0, fractions=FORGERY_SPLIT)
+    make_tampering_dataset(photos, root, n_images=48, seed=seed, size=SIZE, config=config)
+    return random_split(folder.load(root), seed=seed, fractions=FORGERY_SPLIT)
 
 
 SETTINGS = Recipe.simple(
@@ -48,33 +48,37 @@ SETTINGS = Recipe.simple(
 
 
 @pytest.fixture(scope="module", params=["forgery", "forgery-fast"])
-def trained(tiny_forgery, request):
+def trained(tiny_forgery, request, seed):
     """Both forgery stage 1s: Table 4's padded channel and the unpadded one with the fast path."""
-    return train(tiny_forgery, forgery_config(request.param), SETTINGS, seed=0, progress=False)
+    return train(tiny_forgery, forgery_config(request.param), SETTINGS, seed=seed, progress=False)
 
 
-def test_ranker_learns_from_contour_pairs(trained):
+def test_ranker_learns_from_contour_pairs(trained, learned):
     model, result = trained
     history = result.stage1.history
-    assert history[-1]["loss"] < history[0]["loss"]
-    assert result.stage1.best < 0.25  # share of validation pairs ranked the wrong way
+    # measured forgery-fast 0.002 +- 0.004 (worst 0.016, 243 spreads); forgery 0.003 +- 0.005 (worst 0.017, 213 spreads)
+    learned("training loss, last / first epoch", history[-1]["loss"] / history[0]["loss"], below=1.0)
+    # measured forgery-fast 0.000 +- 0.000 (worst 0.000, inf spreads); forgery 0.000 +- 0.000 (worst 0.000, inf spreads)
+    learned("wrong validation pairs, best", result.stage1.best, below=0.25)
     ranker = model.stage1
     assert float(ranker.reference.abs().sum()) > 0  # the test-time reference feature was set
     assert float(ranker.input_mean.abs().sum()) > 0  # so was the mean training patch
 
 
-def test_contour_pair_metrics_tell_a_trained_ranker_from_an_untrained_one(trained, tiny_forgery):
+def test_contour_pair_metrics_tell_a_trained_ranker_from_an_untrained_one(trained, tiny_forgery, learned):
     from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 
     model, _ = trained
     val = [r for r in tiny_forgery if r.split == "val"]
-    learned = contour_pair_metrics(model, val)
-    untrained = HyperImageModel(forgery_config(model.config.preset)).eval()
-    chance = contour_pair_metrics(untrained, val)
-    assert learned["pair_accuracy"] > 0.9
-    # Through the noise-residual front end even random features order most seam pairs
-    # (hard seams are strong residuals); scoring a single patch is what has to be learned.
-    assert learned["patch_auc"] > 0.9 and learned["patch_auc"] > chance["patch_auc"] + 0.2
+    metrics = contour_pair_metrics(model, val)
+    # Through the noise-residual front end even random features order seam patches: untrained
+    # rankers' single-patch AUC measured 0.75 +- 0.19 (up to 0.999) for
+    # `forgery` and 0.22 +- 0.22 (up to 0.49) for `forgery-fast`, so on some seeds a random
+    # padded ranker clears the bound too; every trained one scored 1.000 on both figures.
+    # measured forgery-fast 1.000 +- 0.000 (worst 1.000, inf spreads); forgery 1.000 +- 0.000 (worst 1.000, inf spreads)
+    learned("pair accuracy", metrics["pair_accuracy"], above=0.97)
+    # measured forgery-fast 1.000 +- 0.000 (worst 1.000, inf spreads); forgery 1.000 +- 0.000 (worst 1.000, inf spreads)
+    learned("patch AUC", metrics["patch_auc"], above=0.97)
 
 
 def test_classifier_scores_are_probabilities_and_survive_save_load(trained, tiny_forgery, tmp_path):
@@ -141,16 +145,20 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
         "tampered": sum(r.target == 0.0 for r in records),
         "tampered_with_mask": sum(r.target == 0.0 and r.mask is not None for r in records),
     }
+    n_test = sum(r.split == "test" for r in random_split(records, seed=0, fractions=FORGERY_SPLIT))
     for row in forgery.ROWS:
-        assert row in text
-        acc = results["summary"][row]["accuracy"]["mean"]
-        assert 0.0 <= acc <= 1.0
+        acc = results["splits"][row][0]["accuracy"]
+        assert acc * n_test == pytest.approx(round(acc * n_test))  # a share of the test images
+        assert results["summary"][row]["accuracy"]["mean"] == acc  # one split: its own figure
+        assert f"{acc:.4f} +-0.000" in text.split(row, 1)[1].splitlines()[0]  # in the row's line of the table
     assert "0.8311" in text  # the paper's figure beside ours
-    assert "stage 1 alone" in text and 0.0 <= results["stage1_summary"]["pair_accuracy"]["mean"] <= 1.0
+    pairs = results["stage1_test_pairs"][0]["pair_accuracy"]
+    assert results["stage1_summary"]["pair_accuracy"]["mean"] == pairs and f"pair accuracy {pairs:.4f}" in text
     maps = results["localisation_summary"]
     assert set(maps) == set(forgery.MAPS)
     assert 0.0 < maps["whole image"]["f1"]["mean"] < 1.0
-    assert np.isfinite(maps["two-stage (patch)"]["iou"]["mean"])
+    for name, m in maps.items():  # per image IoU = F1 / (2 - F1) <= F1
+        assert 0.0 <= m["iou"]["mean"] <= m["f1"]["mean"] <= 1.0, name
     # The saved model keeps its split: `evaluate` tests it on the same images as the run did.
     from hyperimage import api
 
@@ -205,7 +213,7 @@ def test_benchmark_variants_train_the_model_rows_once_each(tiny_forgery, monkeyp
         "patch-average [plain]", "two-stage [plain]", "patch-average [hide]", "two-stage [hide]",
         "patch-average [imagenet]", "two-stage [imagenet]",
     }
-    assert 0.0 <= results["summary"]["two-stage [imagenet]"]["auc"]["mean"] <= 1.0
+    assert results["summary"]["two-stage [imagenet]"]["auc"]["mean"] == results["splits"]["two-stage [imagenet]"][0]["auc"]
     assert {"two-stage (patch) [plain]", "two-stage (patch) [imagenet]", "centre box", "whole image"} <= set(results["localisation_summary"])
     assert len(results["localisation"]["centre box"]) == 1  # the trivial maps once a split
     assert results["stage1_summary"]["imagenet"] == {}  # contour pairs are the scratch ranker's diagnosis only

@@ -16,24 +16,32 @@ FAST = Recipe.simple(
 
 
 @pytest.fixture(scope="module")
-def position_task(tmp_path_factory):
-    """Experiment 2 with one patch: the content is fixed, only its position sets the score."""
-    root = synthetic.write_folder(tmp_path_factory.mktemp("exp2"), synthetic.generate(2, 150, seed=5, patches=1))
-    return random_split(folder.load(root), seed=0)
+def position_task(tmp_path_factory, seed):
+    """Experiment 2 with one patch: the content is fixed, only its position sets the score.
+    300 images: with 150 (30 test images) patch averaging's figures swung too much for a bound."""
+    root = synthetic.write_folder(tmp_path_factory.mktemp("exp2"), synthetic.generate(2, 300, seed=5 + seed, patches=1))
+    return random_split(folder.load(root), seed=seed)
 
 
-def test_two_stage_learns_position_and_beats_patch_averaging(position_task):
-    model, result = train(position_task, presets.get("synthetic"), FAST, seed=0, progress=False)
+@pytest.mark.slow
+def test_two_stage_learns_position_and_beats_patch_averaging(position_task, seed, learned):
+    model, result = train(position_task, presets.get("synthetic"), FAST, seed=seed, progress=False)
     history = result.stage2.history
-    assert min(h["val"] for h in history) < history[0]["val"]  # stage 2 learns
+    # measured 0.161 +- 0.036 (worst 0.261, 23 spreads)
+    learned("stage-2 val loss, best / first epoch", min(h["val"] for h in history) / history[0]["val"], below=1.0)
     test = [r for r in position_task if r.split == "test"]
     two_stage = evaluate_records(model, test)
     baseline = evaluate_records(patch_average_of(model, result), test)
-    assert two_stage["srocc"] > 0.9
-    assert two_stage["srocc"] > baseline["srocc"] + 0.05
+    # measured 0.991 +- 0.003 (worst 0.986, 14 spreads)
+    learned("two-stage test SROCC", two_stage["srocc"], above=0.95)
+    # Patch averaging reads position only from how many windows overlap the patch near a border
+    # (PLCC 0.87): the two-stage model must leave well under half of its linear error.
+    # measured 0.068 +- 0.015 (worst 0.090, 16 spreads)
+    learned("PLCC error (1 - PLCC), two-stage / patch averaging", (1 - two_stage["plcc"]) / (1 - baseline["plcc"]), below=0.3)
 
 
 def test_training_is_deterministic_and_resumes(position_task, tmp_path):
+    position_task = position_task[:100]
     small = Recipe.simple(TrainConfig(epochs=2, patience=2), TrainConfig(epochs=3, patience=3), windows_per_image=4)
     a, _ = train(position_task, presets.get("synthetic"), small, seed=1, progress=False)
     b, _ = train(position_task, presets.get("synthetic"), small, workdir=tmp_path, seed=1, progress=False)

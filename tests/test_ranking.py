@@ -181,11 +181,11 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_ranker_learns_authentic_above_tampered(one_thread):
+def test_ranker_learns_authentic_above_tampered(one_thread, seed, learned):
     """The paper's stage-1 recipe on a toy problem, trained through ``fit`` as the pipeline would."""
-    authentic, tampered = toy_pairs(100, seed=0)
-    val_authentic, val_tampered = toy_pairs(40, seed=1)
-    torch.manual_seed(0)
+    authentic, tampered = toy_pairs(100, seed=2 * seed)
+    val_authentic, val_tampered = toy_pairs(40, seed=2 * seed + 1)
+    torch.manual_seed(seed)
     ranker = small_ranker()
     module = PairDecision(ranker)
 
@@ -199,12 +199,15 @@ def test_ranker_learns_authentic_above_tampered(one_thread):
         c1, c2, y = shuffle_pairs(val_authentic, val_tampered, torch.Generator().manual_seed(0))
         return float(siamese_hinge(module(torch.stack([c1, c2], 1)), y))
 
-    config = TrainConfig(epochs=5, patience=10, lr=0.01, loss="siamese", seed=0)
+    config = TrainConfig(epochs=5, patience=10, lr=0.01, loss="siamese", seed=seed)
     state = fit(module, batches, validate, config, progress=False)
-    assert state.history[-1]["loss"] < 0.5 * state.history[0]["loss"]
+    # measured 0.001 +- 0.002 (worst 0.004, 304 spreads)
+    learned("training loss, last / first epoch", state.history[-1]["loss"] / state.history[0]["loss"], below=0.5)
     with torch.no_grad():
         ranker.set_reference(ranker.forward_features(torch.cat([authentic, tampered])))
         pair_right = ranker.compare(ranker.forward_features(val_authentic), ranker.forward_features(val_tampered)) > 0
         single_right = ranker(val_authentic) > ranker(val_tampered)
-    assert pair_right.float().mean() >= 0.9
-    assert single_right.float().mean() >= 0.9
+    # measured 1.000 +- 0.000 (worst 1.000, inf spreads)
+    learned("pairs ordered right", pair_right.float().mean(), above=0.9)
+    # measured 1.000 +- 0.000 (worst 1.000, inf spreads)
+    learned("single patches ordered right", single_right.float().mean(), above=0.9)

@@ -79,24 +79,30 @@ def noise_levels(tmp_path_factory, graded_crops) -> list[ImageRecord]:
     return graded_crops(tmp_path_factory.mktemp("noise"), data.chelsea()[:192, :256] / 255.0, noise)
 
 
-def test_rankings_teach_stage2_a_damage_its_labels_never_show(noise_levels, tmp_path):
+@pytest.mark.slow
+def test_rankings_teach_stage2_a_damage_its_labels_never_show(noise_levels, tmp_path, seed, learned):
     config = presets.get("livec-imagenet")
     config.grid, config.stage2 = (8, 10), "synthetic-stage2"
     plan = Recipe(
         phases=[PhaseSpec(None, TrainConfig(epochs=3, patience=3, optimizer="adam", lr=1e-4), args={"images_per_batch": 6})],
-        stage2=TrainConfig(epochs=25, patience=25, batch_size=8, optimizer="adam", lr=3e-4),
+        stage2=TrainConfig(epochs=50, patience=50, batch_size=8, optimizer="adam", lr=3e-4),
     )
-    spec = RankSpec(types=[8], localized=1, size=(96, 128), sets_per_batch=3, weight=1.0, margin=0.2)
-    blur = ranked_records(replace(spec, photos=None), tmp_path / "check", seed=5)  # blur, whole image and a region
+    # Whole-image blur, weighted 3: with one blurred region per photo as well, and 25 epochs at
+    # weight 1, the figure swung from 0.27 to 0.92 with the seed and the thread count.
+    spec = RankSpec(types=[8], localized=0, size=(96, 128), sets_per_batch=3, weight=3.0, margin=0.2)
+    blur = ranked_records(replace(spec, photos=None), tmp_path / "check", seed=5 + seed)  # blurred photos, levels 0-5
 
     def blur_srocc(rank: RankSpec | None) -> float:
-        model, _ = train(noise_levels, config, replace(plan, stage2_rank=rank), seed=0, progress=False)
+        model, _ = train(noise_levels, config, replace(plan, stage2_rank=rank), seed=seed, progress=False)
         images = torch.stack([read_image(r.path, model.config, model.grid) for r in blur])
         with torch.no_grad():
             scores = model(images).numpy()
         return iqa_photos.level_srocc(blur, scores)["srocc"]
 
-    without, with_ranking = blur_srocc(None), blur_srocc(spec)
-    # Measured -0.03 against 0.68, and 0.32 against 0.70 once the trunk's batch norms were
-    # folded (float rounding moves what an untaught stage 2 happens to do with blur).
-    assert with_ranking > 0.5 and with_ranking > without + 0.3, (without, with_ranking)
+    # measured 0.980 +- 0.043 (worst 0.829, 4 spreads)
+    learned("blur SROCC with rankings", blur_srocc(spec), above=0.8)
+    # The component removed: the same stage 2 without the rankings stays below the bound in
+    # every setting; as a bound of its own, or on the gap, it would sit under 3 spreads, so it
+    # is recorded, not asserted.
+    # measured -0.029 +- 0.352 (-0.463 to 0.623)
+    learned("blur SROCC without rankings", blur_srocc(None))

@@ -22,9 +22,9 @@ class Net(nn.Module):
         return self.body(x).squeeze(1)
 
 
-def _run(checkpoint=None, epochs=6, interrupt_at=None):
+def _run(checkpoint=None, epochs=6, interrupt_at=None, seed=0):
     x, y = _problem()
-    torch.manual_seed(1)
+    torch.manual_seed(1 + seed)
     net = Net()
     calls = {"n": 0}
 
@@ -40,14 +40,16 @@ def _run(checkpoint=None, epochs=6, interrupt_at=None):
     def validate():
         return float((net(x[:64]) - y[:64]).abs().mean())
 
-    state = fit(net, batches, validate, TrainConfig(epochs=epochs, patience=50, lr=0.01, seed=3), checkpoint, progress=False)
+    state = fit(net, batches, validate, TrainConfig(epochs=epochs, patience=50, lr=0.01, seed=3 + seed), checkpoint, progress=False)
     return net, state
 
 
-def test_loss_falls():
-    _, state = _run(epochs=8)
-    assert state.history[-1]["loss"] < 0.5 * state.history[0]["loss"]
-    assert state.best < state.history[0]["val"]
+def test_loss_falls(seed, learned):
+    _, state = _run(epochs=8, seed=seed)
+    # measured 0.182 +- 0.029 (worst 0.207, 11 spreads)
+    learned("training loss, last / first epoch", state.history[-1]["loss"] / state.history[0]["loss"], below=0.5)
+    # measured 0.107 +- 0.009 (worst 0.118, 99 spreads)
+    learned("val loss, best / first epoch", state.best / state.history[0]["val"], below=1.0)
 
 
 def test_resume_after_interruption_is_identical(tmp_path):

@@ -179,17 +179,17 @@ def test_bad_input_raises():
 
 
 @pytest.fixture(scope="module")
-def spliced() -> tuple[np.ndarray, np.ndarray]:
-    return _spliced_dataset(np.random.default_rng(6), 96)
+def spliced(seed) -> tuple[np.ndarray, np.ndarray]:
+    return _spliced_dataset(np.random.default_rng(6 + seed), 96)
 
 
-def test_svm_detects_spliced_regions_on_held_out_images(spliced):
+def test_svm_detects_spliced_regions_on_held_out_images(spliced, learned):
     X, y = spliced
     model = DctMarkovSVM().fit(X[:48], y[:48], X[48:72], y[48:72])
     assert set(model.val_accuracy_) == {0.01, 0.1, 1.0, 10.0}
     assert model.C_ in model.val_accuracy_
-    accuracy = np.mean(model.predict(X[72:]) == y[72:])
-    assert accuracy >= 0.8  # chance is 0.5
+    # measured 0.992 +- 0.017 (worst 0.958, 11 spreads)
+    learned("held-out accuracy", np.mean(model.predict(X[72:]) == y[72:]), above=0.8)  # chance is 0.5
 
 
 def test_svm_matches_scikit_learn_and_round_trips_through_npz(spliced, tmp_path):

@@ -28,8 +28,8 @@ def test_scaled_thins_convolutions_only():
     assert scaled([3, "M"], 0.01) == [1, "M"]
 
 
-def test_learns_a_visible_tampering(tmp_path):
-    rng = np.random.default_rng(0)
+def test_learns_a_visible_tampering(tmp_path, seed, learned):
+    rng = np.random.default_rng(seed)
     items = []
     for i in range(32):
         image = rng.random((32, 48, 3)).astype(np.float32) * 0.3
@@ -38,20 +38,22 @@ def test_learns_a_visible_tampering(tmp_path):
             image[8:20, 10:30] = 0.9  # a pasted bright block
         save_image(tmp_path / f"{i}.png", image)
         items.append((tmp_path / f"{i}.png", float(label)))
-    cnn = EndToEndCNN(size=(32, 48), conv_width=0.5, seed=0)
+    cnn = EndToEndCNN(size=(32, 48), conv_width=0.5, seed=seed)
     state = cnn.fit(items[:24], items[24:], TrainConfig(epochs=12, patience=12, batch_size=8, lr=0.01))
-    assert state.history[-1]["loss"] < state.history[0]["loss"]
+    # measured 0.045 +- 0.089 (worst 0.216, 11 spreads)
+    learned("training loss, last / first epoch", state.history[-1]["loss"] / state.history[0]["loss"], below=1.0)
     p = cnn.predict_proba([path for path, _ in items])
     labels = np.array([label for _, label in items])
     assert p.shape == (32,) and ((p >= 0) & (p <= 1)).all()
-    assert p[labels == 1].mean() > p[labels == 0].mean()
+    # measured 0.953 +- 0.097 (worst 0.766, 10 spreads)
+    learned("mean probability, authentic - tampered", p[labels == 1].mean() - p[labels == 0].mean(), above=0.0)
 
 
-def test_regression_cnn_learns_the_blur_level(tmp_path):
+def test_regression_cnn_learns_the_blur_level(tmp_path, seed, learned):
     from scipy.ndimage import gaussian_filter
     from scipy.stats import spearmanr
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     items = []
     for i in range(40):
         blur = float(rng.uniform(0.0, 3.0))
@@ -59,14 +61,19 @@ def test_regression_cnn_learns_the_blur_level(tmp_path):
         image = gaussian_filter(texture, (blur, blur, 0)).astype(np.float32)
         save_image(tmp_path / f"{i}.png", (image - image.min()) / np.ptp(image))
         items.append((tmp_path / f"{i}.png", 10.0 * blur))  # any target scale: standardised inside
-    cnn = EndToEndCNN(size=(64, 64), conv_width=0.25, seed=0, network="iqa-shallow-end-to-end", loss="mae")
+    cnn = EndToEndCNN(size=(64, 64), conv_width=0.25, seed=seed, network="iqa-shallow-end-to-end", loss="mae")
     assert not cnn.classifier
-    state = cnn.fit(items[:30], items[30:], TrainConfig(epochs=8, patience=8, batch_size=8, lr=0.01))
-    assert state.history[-1]["loss"] < state.history[0]["loss"]
+    cnn.fit(items[:30], items[30:], TrainConfig(epochs=16, patience=16, batch_size=8, lr=0.01))
     train_paths, train_targets = zip(*items[:30])
     scores = cnn.predict(list(train_paths))
     assert scores.shape == (30,) and scores.dtype == np.float64
-    assert spearmanr(scores, train_targets).statistic > 0.5
+    # A random network's output already follows blur, either way: untrained, its SROCC ranged
+    # from -0.61 to 0.56 over 6 seeds and its error was 1.0-1.6 times the constant guess's.
+    # measured 0.951 +- 0.023 (worst 0.908, 7 spreads)
+    learned("training-set SROCC", spearmanr(scores, train_targets).statistic, above=0.8)
+    guess = np.abs(np.array(train_targets) - np.median(train_targets)).mean()
+    # measured 0.438 +- 0.126 (worst 0.668, 4 spreads)
+    learned("training MAE / best constant guess's", np.abs(scores - train_targets).mean() / guess, below=0.9)
     with pytest.raises(ValueError, match="predict_proba needs a classifier"):
         cnn.predict_proba(list(train_paths))
 

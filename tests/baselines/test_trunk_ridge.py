@@ -31,10 +31,11 @@ def test_pooled_features_hold_mean_and_deviation_of_each_tap(tmp_path):
     np.testing.assert_array_equal(pooled_features(records, taps=["block14", "head"]), feats)  # cached, deterministic
 
 
-def test_ridge_on_trunk_features_ranks_blur_on_a_photo_it_never_saw(tmp_path):
+def test_ridge_on_trunk_features_ranks_blur_on_a_photo_it_never_saw(tmp_path, learned):
     records = blur_records(tmp_path)
     train = [r for r in records if not r.path.name.startswith(("2-", "3-"))]
     val = [r for r in records if r.path.name.startswith("2-")]
     test = [r for r in records if r.path.name.startswith("3-")]
     model = TrunkRidge().fit(train, val)
-    assert spearmanr(model.predict(test), [r.target for r in test]).statistic > 0.8
+    # measured 0.943 +- 0.000 (worst 0.943, inf spreads)
+    learned("SROCC on the unseen photo", spearmanr(model.predict(test), [r.target for r in test]).statistic, above=0.8)

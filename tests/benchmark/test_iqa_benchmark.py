@@ -63,19 +63,20 @@ def test_an_official_split_gives_one_run_unless_random_splits_are_asked(tmp_path
     assert seen == [1, 1, 1]  # 20% of 6 images, three random splits
 
 
-def test_classic_rows_rank_noisy_photos_below_clean_ones(tmp_path, make_livec, monkeypatch):
+def test_classic_rows_rank_noisy_photos_below_clean_ones(tmp_path, make_livec, seed, learned):
     from hyperimage.data.photos import builtin_photos
 
     photo = dict(builtin_photos())["coffee"][:200, :200]
-    levels = np.linspace(0.0, 0.2, 24)
-    rng = np.random.default_rng(1)
+    levels = np.linspace(0.0, 0.2, 54)
+    rng = np.random.default_rng(1 + seed)
     images = [photo] * 7 + [np.clip(photo + rng.normal(0, s, photo.shape), 0, 1) for s in levels]
     names = [f"t{i}.bmp" for i in range(1, 8)] + [f"{100 + i}.bmp" for i in range(len(levels))]
     root = make_livec(tmp_path, names, np.concatenate([np.zeros(7), 90 - 300 * levels]), images=images)
     budget = iqa.Budget(splits=1, photos="builtin").only(["brisque+svr", "niqe"])
-    results = iqa.run(root, budget, log=lambda s: None)
+    results = iqa.run(root, budget, seed=seed, log=lambda s: None)
     for row in ("brisque+svr", "niqe"):
-        assert results["summary"]["all"][row]["srocc"]["mean"] > 0.8, row
+        # measured brisque+svr 0.987 +- 0.022 (worst 0.945, 9 spreads); niqe 0.953 +- 0.031 (worst 0.900, 5 spreads)
+        learned(f"{row} SROCC", results["summary"]["all"][row]["srocc"]["mean"], above=0.8)
 
 
 def test_rows_are_chosen_by_name():

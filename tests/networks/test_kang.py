@@ -225,23 +225,27 @@ def test_bad_shapes_are_named():
         KangNet(patch=5)
 
 
-def test_stage1_learns_a_patch_regression_without_blowing_up():
-    """Smoke test: predict the noise level of zero-mean noise patches with the paper's
-    SGD recipe (Nesterov momentum 0.9, lr 0.005, MAE). The loss must end well below that
-    of the best constant guess, and never blow up (it did, a hundredfold, under He init)."""
-    gen = torch.Generator().manual_seed(8)
+def test_stage1_learns_a_patch_regression_without_blowing_up(seed, learned):
+    """Predict the noise level of zero-mean noise patches with the paper's SGD recipe
+    (Nesterov momentum 0.9, lr 0.005, MAE). The loss must end well below that of the best
+    constant guess, and never blow up (it did, a hundredfold, under He init). 100 steps: after
+    30, a network whose random start already guessed well (0.5 of the constant guess's loss)
+    had barely moved, so the bound could not tell learning from a lucky start."""
+    gen = torch.Generator().manual_seed(8 + seed)
     sigma = torch.rand(32, generator=gen)
     patches = 2 * sigma[:, None, None, None] * torch.randn(32, 3, 32, 32, generator=gen)
     constant_guess = (sigma - sigma.median()).abs().mean().item()
-    torch.manual_seed(8)
+    torch.manual_seed(8 + seed)
     net = networks.create("kang-stage1", dropout=0.0)
     opt = torch.optim.SGD(net.parameters(), lr=0.005, momentum=0.9, nesterov=True)
     losses = []
-    for _ in range(30):
+    for _ in range(100):
         loss = torch.nn.functional.l1_loss(net(patches), sigma)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert np.mean(losses[-5:]) < 0.6 * constant_guess
-    assert max(losses) < 5.0
+    # measured 0.132 +- 0.035 (worst 0.189, 5 spreads)
+    learned("last 5 losses / best constant guess", np.mean(losses[-5:]) / constant_guess, below=0.3)
+    # measured 1.556 +- 0.278 (worst 1.820, 12 spreads)
+    learned("largest loss", max(losses), below=5.0)
