@@ -42,7 +42,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".we
 
 
 class ImageError(ValueError):
-    """An image file that cannot be used; ``str(err)`` is one line naming the file."""
+    """An image that cannot be used; ``str(err)`` is one line naming the file (or, for an image
+    held in memory, what the caller calls it, e.g. ``input 2 (array)``); ``reason`` is the line
+    without the name."""
 
     def __init__(self, path: str | os.PathLike, reason: str):
         self.path = Path(path)
@@ -120,6 +122,12 @@ def image_array(
         arr = _to_mode(upright(img), mode)
     except (OSError, SyntaxError, ValueError) as err:
         raise _unreadable(name, err) from None
+    return check_size(arr, min_size, name)
+
+
+def check_size(arr: np.ndarray, min_size: tuple[int, int], name: str | os.PathLike = "image") -> np.ndarray:
+    """``arr`` ((H, W[, C])) itself if it is at least ``min_size`` (height, width), else an
+    :class:`ImageError` naming ``name`` and both sizes."""
     if arr.shape[0] < min_size[0] or arr.shape[1] < min_size[1]:
         raise ImageError(
             name, f"{arr.shape[1]}x{arr.shape[0]} image is smaller than one {min_size[1]}x{min_size[0]} patch"
