@@ -35,7 +35,7 @@ from hyperimage.inference.predictor import Explanation, Input, ModelInfo, Predic
 from hyperimage.inference.scoring import ArchiveSummary, Prediction, expand, score_archive, score_files
 from hyperimage.lock import FolderLock
 from hyperimage.storage import (
-    CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, looks_like_model_dir, remove_stale_temporaries, write_json,
+    CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
 from hyperimage.training import Recipe, recipe as recipes, train as train_records
 from hyperimage.training.recipe import RECIPE_FILE
@@ -230,8 +230,12 @@ def on_device(model: str | Path | HyperImageModel, device: str | None = None) ->
 
 
 def default_model(task: str = "iqa") -> HyperImageModel:
-    """The model shipped inside the package for ``task`` (``iqa``, ``forgery``), where it is loaded."""
-    return load_model(predictor.shipped_folder(task))
+    """The model shipped inside the package for ``task`` (``iqa``, ``forgery``): ``hyperimage.load(task).model``
+    without moving it to a device."""
+    folder = DEFAULT_MODELS / task
+    if not is_model_dir(folder):
+        raise ValueError(f"no default {task} model is installed ({folder}); pass a model folder")
+    return load_model(folder)
 
 
 def explain(

@@ -299,7 +299,9 @@ def serve(
     if max_mb <= 0:
         _fail("--max-mb must be positive")
     try:
-        models = {task: api.load(folder or task, device) for task, folder in (("iqa", model), ("forgery", forgery_model))}
+        models = {
+            task: api.load(folder or api.DEFAULT_MODELS / task, device) for task, folder in (("iqa", model), ("forgery", forgery_model))
+        }
     except ValueError as err:
         _fail(str(err))
     for task, predictor in models.items():

@@ -432,7 +432,8 @@ def load(name_or_folder: str | os.PathLike | HyperImageModel, device: str | torc
         folder = Path(name_or_folder)
         name = str(folder)
         if not folder.exists():
-            raise ValueError(f"{folder}: no such model folder, and not a shipped model ({', '.join(SHIPPED)})")
+            shipped = f", and not a shipped model ({', '.join(SHIPPED)})" if isinstance(name_or_folder, str) else ""
+            raise ValueError(f"{folder}: no such model folder{shipped}")
     return Predictor(HyperImageModel.load(folder), name, folder).to(device)
 
 
