@@ -19,8 +19,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-import torch
-
 from hyperimage import presets
 from hyperimage.data import datasets
 from hyperimage.data.datasets import folder, synthetic

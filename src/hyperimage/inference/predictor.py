@@ -22,6 +22,7 @@ Nothing is random: the same image always gets the same score.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -272,7 +273,7 @@ class Predictor:
 
     # --- inputs ---------------------------------------------------------------------
 
-    def image(self, x: Input, label: str = "image") -> torch.Tensor:
+    def prepare(self, x: Input, label: str = "image") -> torch.Tensor:
         """One input as the model's ``(C, H, W)`` float tensor, before preprocessing, as a file would be read.
 
         Raises :class:`~hyperimage.data.io.ImageError` (a ValueError; one line naming
@@ -282,8 +283,6 @@ class Predictor:
         if isinstance(x, (str, os.PathLike)):
             return read_image(x, config, grid)
         if isinstance(x, (bytes, bytearray)):
-            import io
-
             x = io.BytesIO(bytes(x))
         if hasattr(x, "read") and hasattr(x, "seek"):
             return image_tensor(load_image(x, config.image_mode, grid.min_size, name=label), grid)
@@ -355,7 +354,7 @@ class Predictor:
         prep = self.model.preprocess
         scores: list[float] = []
         for start in range(0, len(items), max(1, batch_size)):
-            chunk = [prep(self.image(x, label)[None])[0] for label, x in items[start : start + batch_size]]
+            chunk = [prep(self.prepare(x, label)[None])[0] for label, x in items[start : start + batch_size]]
             scores += score_tensors(self.model, chunk)
         return scores[0] if single else scores
 
@@ -376,7 +375,7 @@ class Predictor:
         out: list[Explanation] = []
         for start in range(0, len(items), max(1, batch_size)):
             chunk = items[start : start + batch_size]
-            tensors = [self.image(x, label) for label, x in chunk]
+            tensors = [self.prepare(x, label) for label, x in chunk]
             found: dict[int, Explanation] = {}
             by_shape: dict[tuple[int, ...], list[int]] = {}
             for i, t in enumerate(tensors):
