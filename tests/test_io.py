@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hyperimage.data.io import MAX_PIXELS, ImageError, image_size, load_image, save_image
+from hyperimage.data.io import MAX_PIXELS, ImageError, image_array, image_size, load_image, save_image
 
 
 def _png(tmp_path, arr, mode=None, name="a.png"):
@@ -124,3 +124,50 @@ def test_the_bomb_limit_at_both_sides_of_the_exact_size(tmp_path):
     assert load_image(path, mode="L", max_pixels=600).shape == (20, 30)
     with pytest.raises(ImageError, match=f"^{path}: refused as a possible decompression bomb .*600 pixels"):
         load_image(path, max_pixels=599)
+
+
+def _oriented(arr, orientation, path):
+    """``arr`` saved as PNG with an EXIF orientation tag."""
+    img = Image.fromarray(arr)
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    img.save(path, exif=exif)
+    return path
+
+
+def test_exif_orientation_turns_the_image_upright(tmp_path):
+    upright = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    # orientation 6: the stored pixels must be turned 90 degrees clockwise to be upright
+    stored = np.rot90(upright, k=1)  # upright turned counter-clockwise, as a sideways camera stores it
+    path = _oriented(np.ascontiguousarray(stored), 6, tmp_path / "sideways.png")
+    assert image_size(path) == (30, 20)  # the header's size, as stored
+    out = load_image(path)
+    assert out.shape == (20, 30, 3)
+    np.testing.assert_array_equal(np.rint(out * 255).astype(np.uint8), upright)
+    with Image.open(path) as img:  # the same conversion for an image already open
+        np.testing.assert_array_equal(image_array(img), out)
+
+
+def test_sixteen_bit_with_an_orientation_tag(tmp_path):
+    arr = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
+    img = Image.fromarray(arr)
+    exif = img.getexif()
+    exif[0x0112] = 3  # turned 180 degrees
+    img.save(tmp_path / "deep.png", exif=exif)
+    np.testing.assert_allclose(load_image(tmp_path / "deep.png", mode="L"), arr[::-1, ::-1] / 65535.0, atol=1e-6)
+
+
+def test_a_stream_is_read_like_its_file_and_errors_name_it(tmp_path):
+    import io
+
+    path = _png(tmp_path, np.random.default_rng(1).integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    buf = io.BytesIO(path.read_bytes())
+    np.testing.assert_array_equal(load_image(buf), load_image(path))
+    assert image_size(buf) == (40, 50)
+    with pytest.raises(ImageError, match="^upload.png: empty file$"):
+        load_image(io.BytesIO(b""), name="upload.png")
+    with pytest.raises(ImageError, match="^image stream: not an image Pillow can read$"):
+        load_image(io.BytesIO(b"nonsense"))
+    with pytest.raises(ImageError, match="^held: 50x40 image is smaller than one 64x64 patch$"):
+        with Image.open(path) as img:
+            image_array(img, min_size=(64, 64), name="held")

@@ -128,19 +128,30 @@ def test_bad_form_fields_and_oversized_requests(models, photo):
         serve.create_app({})
 
 
-def test_uploads_live_only_in_a_temporary_folder_deleted_afterwards(client, photo, monkeypatch):
-    made = []
-    real = serve.tempfile.TemporaryDirectory
+def test_uploads_are_scored_from_memory_never_written_to_disk(client, models, photo, monkeypatch):
+    """Uploads used to be copied into a temporary folder; now they are scored from their bytes."""
+    import tempfile
 
-    def recording(*args, **kwargs):
-        folder = real(*args, **kwargs)
-        made.append(Path(folder.name))
-        return folder
+    def refuse(*args, **kwargs):
+        raise AssertionError("a temporary file or folder was made")
 
-    monkeypatch.setattr(serve.tempfile, "TemporaryDirectory", recording)
+    for name in ("mkdtemp", "mkstemp", "TemporaryFile", "NamedTemporaryFile", "TemporaryDirectory"):
+        monkeypatch.setattr(tempfile, name, refuse)
     files = [(photo.name, photo.read_bytes(), "image/png"), ("bad.png", b"nope", "image/png")]
-    assert _post(client, files, task="iqa").status_code == 200
-    assert len(made) == 2 and all(p.name.startswith("hyperimage-") and not p.exists() for p in made)
+    res = _post(client, files, task="iqa")
+    assert res.status_code == 200, res.text
+    good, bad = res.json()["results"]
+    assert good["score"] == pytest.approx(next(api.score(models["iqa"], [photo])).score, abs=1e-4)
+    assert good["heat_map"].startswith("data:image/png;base64,") and bad["error"] == "bad.png: not an image Pillow can read"
+    assert "tempfile" not in vars(serve)
+
+
+def test_a_predictor_serves_like_its_model(models, photo):
+    import hyperimage
+
+    served = TestClient(serve.create_app({"forgery": hyperimage.load(api.DEFAULT_MODELS / "forgery")}))
+    res = _post(served, [(photo.name, photo.read_bytes(), "image/png")], task="forgery", heat_map="false")
+    assert res.json()["results"][0]["score"] == pytest.approx(next(api.score(models["forgery"], [photo])).score, abs=1e-4)
 
 
 def test_concurrent_requests_share_the_model_safely(client, models, photo):

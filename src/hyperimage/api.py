@@ -1,6 +1,8 @@
 """The Python API behind every CLI command: train, evaluate, score, explain.
 
-Each function is one call, e.g.::
+To score or explain images a program holds (paths, PIL images, arrays, tensors), start from
+``hyperimage.load("iqa")`` (:func:`load`, :mod:`hyperimage.inference.predictor`); the functions
+here are the commands, each one call, e.g.::
 
     import hyperimage.api as hi
     hi.make_synthetic("data/exp1", experiment=1, n=1000, seed=0)
@@ -17,8 +19,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-import torch
-
 from hyperimage import presets
 from hyperimage.data import datasets
 from hyperimage.data.datasets import folder, synthetic
@@ -26,8 +26,10 @@ from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
-from hyperimage.inference.explain import cell_values, heat_scale, save_grid, save_overlay, to_pixels
-from hyperimage.inference.model import HyperImageModel, read_image
+from hyperimage.inference import predictor
+from hyperimage.inference.explain import save_grid, save_overlay
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.predictor import Explanation, Input, ModelInfo, Predictor, list_models, load
 from hyperimage.inference.scoring import ArchiveSummary, Prediction, expand, score_archive, score_files
 from hyperimage.lock import FolderLock
 from hyperimage.storage import (
@@ -36,8 +38,8 @@ from hyperimage.storage import (
 from hyperimage.training import Recipe, recipe as recipes, train as train_records
 from hyperimage.training.recipe import RECIPE_FILE
 
-#: Models shipped inside the package, one folder per task.
-DEFAULT_MODELS = Path(__file__).parent / "models"
+#: Models shipped inside the package, one folder per task (:func:`list_models`).
+DEFAULT_MODELS = predictor.SHIPPED_MODELS
 
 
 def make_synthetic(out: str | Path, experiment: int = 1, n: int = 1000, seed: int = 0, patches: int | None = None) -> Path:
@@ -226,7 +228,8 @@ def on_device(model: str | Path | HyperImageModel, device: str | None = None) ->
 
 
 def default_model(task: str = "iqa") -> HyperImageModel:
-    """The model shipped inside the package for ``task``."""
+    """The model shipped inside the package for ``task`` (``iqa``, ``forgery``): ``hyperimage.load(task).model``
+    without moving it to a device."""
     folder = DEFAULT_MODELS / task
     if not is_model_dir(folder):
         raise ValueError(f"no default {task} model is installed ({folder}); pass a model folder")
@@ -235,7 +238,7 @@ def default_model(task: str = "iqa") -> HyperImageModel:
 
 def explain(
     model: str | Path | HyperImageModel,
-    image: str | Path,
+    image: Input,
     out: str | Path,
     readout: str = "patch",
     raw: bool = False,
@@ -243,26 +246,18 @@ def explain(
 ) -> float:
     """Write a heat map of where ``model`` sees damage in ``image`` to ``out``; returns the score.
 
+    ``image`` is a file or anything :meth:`Predictor.explain` takes, which computes the map
+    (``hyperimage.load(...).explain(image)`` gives the same as arrays, without a file).
     The colour bar says what it shows and which end is bad, on one fixed range per model
     and read-out (:func:`hyperimage.inference.explain.heat_scale`), so maps of one model compare.
     ``raw`` also writes the ``(U, V)`` grid of cell values beside ``out`` as ``.npy`` and
     ``.csv``, in the colour bar's units. ``device`` as in :func:`on_device`.
     """
-    net = on_device(model, device)
-    scale = heat_scale(net, readout)
-    x = read_image(image, net.config, net.grid)[None]
-    net.eval()
-    with torch.no_grad():
-        hyper = net.hyper_image(x.to(net.device))
-        value = float(net.clip(net.aggregate(hyper))[0])
-    cells = cell_values(net, hyper, readout).cpu()
-    heat = to_pixels(net, cells, x.shape[2], x.shape[3])[0, 0].numpy()
-    shown = x[0].permute(1, 2, 0).numpy()
-    title = f"{Path(image).name}: score {value:.3f}\n{describe(net)}"
-    save_overlay(out, shown[..., 0] if shown.shape[2] == 1 else shown, heat, scale, title)
+    shown = Predictor(on_device(model, device)).explain(image, readout=readout)
+    save_overlay(out, shown.image, shown.heat, shown.scale, shown.title)
     if raw:
-        save_grid(out, cells[0].numpy(), scale)
-    return value
+        save_grid(out, shown.cells, shown.scale)
+    return shown.score
 
 
 def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Path | None) -> list[ImageRecord]:
@@ -301,7 +296,10 @@ def score(
     """Score image files and folders (walked lazily); yields one :class:`Prediction` per file, in order.
 
     ``workers`` processes decode and preprocess the images while the model scores (0: all
-    in this process); ``device`` as in :func:`on_device`.
+    in this process); ``device`` as in :func:`on_device`. A bad file gets a Prediction with
+    its ``error`` and the rest are still scored. This is the streaming path for archives of
+    any size; for images in memory (PIL images, arrays, tensors) use
+    ``hyperimage.load(model).score(images)`` (:meth:`Predictor.score`), whose scores equal these.
     """
     return score_files(on_device(model, device), list(paths), batch_size, workers)
 
@@ -336,11 +334,10 @@ def score_to_file(
 
 def direction(model: HyperImageModel) -> str:
     """``"higher is better"`` or ``"lower is better"``, for ``model``'s score."""
-    return "higher is better" if model.config.score.higher_is_better else "lower is better"
+    return predictor.direction(model.config)
 
 
 def describe(model: HyperImageModel) -> str:
     """One line saying what a model's score means."""
-    s = model.config.score
-    return f"{s.name}: range [{s.low:.4g}, {s.high:.4g}], {direction(model)} ({model.config.method}, preset {model.config.preset})"
+    return predictor.describe(model.config)
 

@@ -266,6 +266,17 @@ def explain(
     typer.echo(f"wrote {out}{extra}: score {result:.4f} ({api.describe(net)})")
 
 
+@app.command("models")
+def list_models() -> None:
+    """List the shipped models (for --task, and hyperimage.load(NAME) in Python): name, purpose, score, range, direction."""
+    shipped = api.list_models()
+    if not shipped:
+        _fail(f"no shipped model is installed in {api.DEFAULT_MODELS}")
+    width = max(map(len, shipped))
+    for name, line in shipped.items():
+        typer.echo(f"{name:<{width}}  {line}")
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -289,13 +300,12 @@ def serve(
         _fail("--max-mb must be positive")
     try:
         models = {
-            task: api.on_device(folder if folder else api.default_model(task), device)
-            for task, folder in (("iqa", model), ("forgery", forgery_model))
+            task: api.load(folder or api.DEFAULT_MODELS / task, device) for task, folder in (("iqa", model), ("forgery", forgery_model))
         }
     except ValueError as err:
         _fail(str(err))
-    for task, net in models.items():
-        typer.echo(f"# {task}: {api.describe(net)}", err=True)
+    for task, predictor in models.items():
+        typer.echo(f"# {task}: {predictor.info.description}", err=True)
     if host not in LOOPBACK:
         typer.echo(f"warning: serving on {host}: anyone who can reach it can upload images; there is no login", err=True)
     typer.echo(f"open http://{'[' + host + ']' if ':' in host else host}:{port}/ (Ctrl-C stops)", err=True)

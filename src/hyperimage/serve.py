@@ -2,30 +2,31 @@
 
 Built on FastAPI (a maintained, typed layer over the standard ASGI interface; it validates
 the form fields and documents the API at ``/docs`` for free) served by uvicorn; uploads are
-parsed by python-multipart. Only the public inference API is used:
-:func:`hyperimage.api.explain` (score and heat map), :func:`hyperimage.api.score` (score
-only), :func:`hyperimage.api.describe` and :func:`hyperimage.inference.explain.heat_scale`.
+parsed by python-multipart. Only the public inference API is used: each model is a
+:class:`~hyperimage.inference.predictor.Predictor` (``hyperimage.load``), which scores an
+upload from memory (:meth:`~.Predictor.score`) or scores it and draws its heat map
+(:meth:`~.Predictor.explain`), reading it exactly as ``hyperimage score`` reads a file.
 
 Every upload is validated like any other input before a model sees it: a request whose
 ``Content-Length`` exceeds what ``max_files`` files of ``max_bytes`` could need is refused
-before it is parsed (413); each file is copied in chunks into a fresh
-:class:`tempfile.TemporaryDirectory` and refused once over ``max_bytes`` (413); its header
-is checked against ``max_pixels`` (:func:`hyperimage.data.io.image_size`: non-images and
-decompression bombs, 400) and the model's reader refuses truncated files and images smaller
-than one patch (400). Messages are :class:`~hyperimage.data.io.ImageError`'s one line, naming the
-uploaded file. The folder is deleted when the request ends, whatever happened; the server
-keeps running. Models are loaded once, by the caller; scoring is CPU-bound, so the endpoint
-is a plain ``def`` that FastAPI runs in its thread pool, and each model is used under its
-own lock.
+before it is parsed (413); each file is read in chunks into memory and refused once over
+``max_bytes`` (413); its header is checked against ``max_pixels``
+(:func:`hyperimage.data.io.image_size`: non-images and decompression bombs, 400) and the
+model's reader refuses truncated files and images smaller than one patch (400). Messages
+are :class:`~hyperimage.data.io.ImageError`'s one line, naming the uploaded file. Nothing is
+written to disk by this module: the bytes live in the request and are dropped with it (the
+multipart parser, Starlette's, itself keeps a part above 1 MB in a spooled temporary file
+while the request is parsed). The server keeps running whatever an upload holds. Models are
+loaded once, by the caller; scoring is CPU-bound, so the endpoint is a plain ``def`` that
+FastAPI runs in its thread pool, and each model is used under its own lock.
 """
 
 from __future__ import annotations
 
 import base64
-import re
-import tempfile
+import io
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from importlib import resources
 from pathlib import Path
 from typing import Mapping
@@ -33,10 +34,10 @@ from typing import Mapping
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from hyperimage import api
 from hyperimage.data.io import ImageError, image_size
 from hyperimage.inference.explain import READOUTS, heat_scale
 from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.predictor import Predictor
 
 #: Largest upload accepted by default, in bytes.
 MAX_BYTES = 20 * 1024 * 1024
@@ -58,56 +59,49 @@ class UploadError(Exception):
         self.status = status
 
 
-def model_info(model: HyperImageModel, readout: str = "patch") -> dict:
+def model_info(model: Predictor | HyperImageModel, readout: str = "patch") -> dict:
     """What a model's score and heat map mean, as JSON: range, direction, colour-bar legend."""
-    s = model.config.score
-    scale = heat_scale(model, readout)
+    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    info = predictor.info
+    scale = heat_scale(predictor.model, readout)
     return {
-        "name": s.name,
-        "low": s.low,
-        "high": s.high,
-        "higher_is_better": s.higher_is_better,
-        "direction": api.direction(model),
-        "description": api.describe(model),
+        "name": info.score_name,
+        "low": info.range[0],
+        "high": info.range[1],
+        "higher_is_better": info.higher_is_better,
+        "direction": info.direction,
+        "description": info.description,
         "legend": {**asdict(scale), "top": scale.worse, "bottom": scale.better},
     }
 
 
-def _safe_name(name: str | None) -> str:
-    """The uploaded file's base name, reduced to characters safe in a path."""
-    base = Path(name or "upload").name or "upload"
-    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[-100:].lstrip(".") or "upload"
-
-
-def _save_upload(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
-    """Copy ``upload`` into ``folder`` in chunks, refusing it once it exceeds ``max_bytes``."""
+def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
+    """The uploaded file's bytes, read in chunks; refused (413) once they exceed ``max_bytes``."""
     shown = Path(upload.filename or "upload").name
-    path = folder / _safe_name(upload.filename)
-    size = 0
-    with path.open("wb") as out:
-        while chunk := upload.file.read(_CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise UploadError(f"{shown}: file exceeds the {max_bytes / 2**20:g} MB upload limit", 413)
-            out.write(chunk)
-    return path
+    data = bytearray()
+    while chunk := upload.file.read(_CHUNK):
+        data += chunk
+        if len(data) > max_bytes:
+            raise UploadError(f"{shown}: file exceeds the {max_bytes / 2**20:g} MB upload limit", 413)
+    return bytes(data)
 
 
 def create_app(
-    models: Mapping[str, HyperImageModel],
+    models: Mapping[str, Predictor | HyperImageModel],
     max_bytes: int = MAX_BYTES,
     max_pixels: int = MAX_PIXELS,
     max_files: int = MAX_FILES,
 ) -> FastAPI:
-    """The web application scoring uploads with ``models`` (task name -> loaded model, e.g. ``iqa``, ``forgery``).
+    """The web application scoring uploads with ``models`` (task name -> a loaded model or its
+    :class:`Predictor`, e.g. ``{"iqa": hyperimage.load("iqa"), "forgery": hyperimage.load("forgery")}``).
 
     ``GET /`` is the page, ``GET /api/models`` says what each model's score means, and
     ``POST /api/score`` (multipart: ``files``, ``task``, ``readout``, ``heat_map``) scores.
     """
     if not models:
         raise ValueError("create_app needs at least one model")
-    models = dict(models)
-    locks = {task: threading.Lock() for task in models}
+    predictors = {task: m if isinstance(m, Predictor) else Predictor(m) for task, m in models.items()}
+    locks = {task: threading.Lock() for task in predictors}
     page = (resources.files("hyperimage") / "web" / "index.html").read_text(encoding="utf-8")
     app = FastAPI(title="hyperimage", summary="Score photos and see where the model looks.")
 
@@ -125,29 +119,25 @@ def create_app(
     @app.get("/api/models")
     def list_models() -> dict:
         """Each task's model: what its score means and how to read its heat map."""
-        return {"max_bytes": max_bytes, "max_files": max_files, "models": {t: model_info(m) for t, m in models.items()}}
+        return {"max_bytes": max_bytes, "max_files": max_files, "models": {t: model_info(m) for t, m in predictors.items()}}
 
     def score_one(task: str, upload: UploadFile, readout: str, heat: bool) -> dict:
         shown = Path(upload.filename or "upload").name
-        model = models[task]
-        with tempfile.TemporaryDirectory(prefix="hyperimage-") as tmp:
-            path = _save_upload(upload, Path(tmp), max_bytes)
-            try:
-                image_size(path, max_pixels)
-                with locks[task]:
-                    if heat:
-                        value = api.explain(model, path, Path(tmp) / "heat.png", readout=readout)
-                    else:
-                        pred = next(api.score(model, [path]))
-                        if pred.error is not None:
-                            raise UploadError(f"{shown}: {pred.error.split(': ', 1)[-1]}")
-                        value = pred.score
-            except ImageError as err:
-                raise UploadError(f"{shown}: {err.reason}") from None
-            result = {"file": shown, "score": value, "error": None}
-            if heat:
-                png = (Path(tmp) / "heat.png").read_bytes()
-                result["heat_map"] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        data = io.BytesIO(read_upload(upload, max_bytes))
+        try:
+            image_size(data, max_pixels, name=shown)
+            with locks[task]:
+                if heat:
+                    explained = replace(predictors[task].explain(data, readout=readout), name=shown)
+                    value, png = explained.score, io.BytesIO()
+                    explained.overlay.save(png, format="PNG")
+                else:
+                    value = predictors[task].score(data)
+        except ImageError as err:
+            raise UploadError(f"{shown}: {err.reason}") from None
+        result = {"file": shown, "score": value, "error": None}
+        if heat:
+            result["heat_map"] = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
         return result
 
     @app.post("/api/score")
@@ -162,13 +152,13 @@ def create_app(
         200 if at least one file was scored (the others carry their ``error``); 400 (413 if
         every file was too large) when none was, with the messages in ``detail``.
         """
-        if task not in models:
-            return JSONResponse({"detail": f"unknown task {task!r}: this server scores {', '.join(models)}"}, 400)
+        if task not in predictors:
+            return JSONResponse({"detail": f"unknown task {task!r}: this server scores {', '.join(predictors)}"}, 400)
         if readout not in READOUTS:
             return JSONResponse({"detail": f"unknown readout {readout!r}: use one of {', '.join(READOUTS)}"}, 400)
         if len(files) > max_files:
             return JSONResponse({"detail": f"{len(files)} files: at most {max_files} in one request"}, 413)
-        body = {"task": task, "readout": readout, "model": model_info(models[task], readout), "results": []}
+        body = {"task": task, "readout": readout, "model": model_info(predictors[task], readout), "results": []}
         statuses = []
         for upload in files:
             try:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.ranking import DELTA
@@ -156,17 +157,20 @@ def heat_scale(model: HyperImageModel, readout: str = "patch") -> HeatScale:
     return HeatScale(label, low, high, worse, better, worse_is_low, "inferno_r" if worse_is_low else "inferno")
 
 
-def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, scale: HeatScale, title: str = "") -> Path:
-    """Draw ``heat`` (H, W) over ``image`` ((H, W) or (H, W, 3) in [0, 1]) on ``scale`` and save a PNG.
+def render_overlay(image: np.ndarray, heat: np.ndarray, scale: HeatScale, title: str = "") -> Image.Image:
+    """Draw ``heat`` (H, W) over ``image`` ((H, W) or (H, W, 3) in [0, 1]) on ``scale``: an RGB Pillow image.
 
     The colour bar carries ``scale.label``, its bad end on top with ``scale.worse`` above it
     and ``scale.better`` below; values beyond the range take the end colours (the bar's
-    arrows). Uses matplotlib's object API, not pyplot, so that threads may draw at once.
+    arrows). Uses matplotlib's object API and its Agg canvas, not pyplot, so that threads
+    may draw at once.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     h, w = heat.shape
     fig = Figure(figsize=(6.6, 6.0 * h / w + 0.6), dpi=100)
+    canvas = FigureCanvasAgg(fig)
     ax = fig.subplots()
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
     shown = ax.imshow(np.ma.masked_invalid(heat), cmap=scale.cmap, vmin=scale.low, vmax=scale.high, alpha=0.55)
@@ -180,9 +184,15 @@ def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, scale: H
     ax.set_title("\n".join(textwrap.fill(line, 84) for line in title.splitlines()), fontsize=9)
     ax.axis("off")
     fig.tight_layout()
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+
+
+def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, scale: HeatScale, title: str = "") -> Path:
+    """Save :func:`render_overlay`'s drawing of ``heat`` over ``image`` as a PNG at ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    render_overlay(image, heat, scale, title).save(path, format="PNG")
     return path
 
 

@@ -279,8 +279,17 @@ def _holds(part: nn.Module, tensors: dict[str, torch.Tensor]) -> bool:
 def read_image(path: str | Path, config: ModelConfig, grid: PatchGrid) -> torch.Tensor:
     """One validated image as ``(C, H, W)`` in the model's colour mode, scaled down to the
     grid's maximum size if needed: what scoring and training both feed the model."""
-    arr = grid.fit_image(load_image(Path(path), mode=config.image_mode, min_size=grid.min_size))
-    t = torch.from_numpy(np.ascontiguousarray(arr))
+    return image_tensor(load_image(Path(path), mode=config.image_mode, min_size=grid.min_size), grid)
+
+
+def image_tensor(image: np.ndarray, grid: PatchGrid) -> torch.Tensor:
+    """A float image ``(H, W)`` or ``(H, W, C)`` in [0, 1] as the model's input ``(C, H', W')``:
+    scaled down isotropically to the grid's maximum size if larger (:meth:`PatchGrid.fit_image`).
+
+    The last step of :func:`read_image`, and of every in-memory image
+    (:mod:`hyperimage.inference.predictor`), so both reach the model alike.
+    """
+    t = torch.from_numpy(np.ascontiguousarray(grid.fit_image(image)))
     return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 

@@ -156,21 +156,34 @@ class DecodedImages(IterableDataset):
             yield [self.decode(p) for p in block]
 
 
-def score_block(model: HyperImageModel, block: Sequence[tuple[Path, torch.Tensor | None, str | None]]) -> list[Prediction]:
-    """Scores of a decoded block, in its order; images of one size are scored together."""
+def score_tensors(model: HyperImageModel, images: Sequence[torch.Tensor]) -> list[float]:
+    """Clipped scores of preprocessed images ``(C, H, W)``, in their order.
+
+    Images of one size are stacked and scored in one batch ``(B, C, H, W)``; each score is
+    clipped to the model's range (:meth:`HyperImageModel.clip`). What every scoring path
+    ends in: files (:func:`score_block`) and images in memory
+    (:class:`~hyperimage.inference.predictor.Predictor`).
+    """
     by_shape: dict[tuple[int, ...], list[int]] = {}
-    results: list[Prediction | None] = [None] * len(block)
-    for i, (path, image, error) in enumerate(block):
-        if image is None:
-            results[i] = Prediction(path, None, error)
-        else:
-            by_shape.setdefault(tuple(image.shape), []).append(i)
+    for i, image in enumerate(images):
+        by_shape.setdefault(tuple(image.shape), []).append(i)
+    out: list[float] = [0.0] * len(images)
     with torch.inference_mode():
         for members in by_shape.values():
-            scores = model.clip(model(torch.stack([block[i][1] for i in members]).to(model.device), preprocessed=True))
-            for i, s in zip(members, scores.tolist()):
-                results[i] = Prediction(block[i][0], float(s))
-    return results  # type: ignore[return-value]
+            batch = torch.stack([images[i] for i in members]).to(model.device)
+            for i, s in zip(members, model.clip(model(batch, preprocessed=True)).tolist()):
+                out[i] = float(s)
+    return out
+
+
+def score_block(model: HyperImageModel, block: Sequence[tuple[Path, torch.Tensor | None, str | None]]) -> list[Prediction]:
+    """Scores of a decoded block, in its order; images of one size are scored together (:func:`score_tensors`)."""
+    good = [i for i, (_, image, _) in enumerate(block) if image is not None]
+    scores = dict(zip(good, score_tensors(model, [block[i][1] for i in good])))
+    return [
+        Prediction(path, scores[i]) if i in scores else Prediction(path, None, error)
+        for i, (path, _, error) in enumerate(block)
+    ]
 
 
 def score_files(

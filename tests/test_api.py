@@ -1,0 +1,209 @@
+"""``hyperimage.load``: one way in for Python users (:mod:`hyperimage.inference.predictor`).
+
+The reference values are the command line's: ``hyperimage score FILE`` (typer's CliRunner, as
+in ``test_default_model.py``) on a crop of scikit-image's ``coffee`` written in the test; every
+in-memory form of the same image must score within 1e-4 of the model's range of it.
+"""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data as skdata
+from typer.testing import CliRunner
+
+import hyperimage
+from hyperimage.cli import app
+from hyperimage.data.io import ImageError
+
+MODELS = ("iqa", "forgery")
+
+
+@pytest.fixture(scope="module")
+def predictors():
+    return {name: hyperimage.load(name, device="cpu") for name in MODELS}
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """220 x 400: wider than the forgery model's largest side (384), so its scaling down is compared too."""
+    path = tmp_path_factory.mktemp("api") / "coffee.png"
+    Image.fromarray(skdata.coffee()[100:320, 100:500]).save(path)
+    return path
+
+
+def _tolerance(predictor):
+    low, high = predictor.info.range
+    return 1e-4 * (high - low)
+
+
+def _cli_score(path, task):
+    res = CliRunner().invoke(app, ["score", "--task", task, str(path)])
+    assert res.exit_code == 0, res.output
+    return float(res.stdout.strip().splitlines()[1].split(",")[1])
+
+
+@pytest.mark.parametrize("task", MODELS)
+def test_every_form_of_an_image_scores_as_the_command_line_does(predictors, photo, task):
+    m = predictors[task]
+    expected = _cli_score(photo, task)
+    tol = _tolerance(m)
+    value = m.score(Image.open(photo))
+    assert isinstance(value, float) and value == pytest.approx(expected, abs=tol)
+    u8 = np.asarray(Image.open(photo))
+    f = u8.astype(np.float64) / 255.0
+    chw = torch.from_numpy(f).permute(2, 0, 1).float()
+    forms = [str(photo), photo.read_bytes(), io.BytesIO(photo.read_bytes()), u8, f]
+    scores = m.score(forms)
+    assert isinstance(scores, list) and scores == pytest.approx([expected] * len(forms), abs=tol)
+    assert m.score(torch.stack([chw, chw])) == pytest.approx([expected] * 2, abs=tol)  # (B, C, H, W)
+    assert m(chw) == pytest.approx(expected, abs=tol)  # (C, H, W); calling it is score
+    assert m.score(Image.open(photo)) == value  # deterministic
+    low, high = m.info.range
+    assert low <= value <= high
+
+
+def test_pillow_modes_are_read_as_their_files(predictors, tmp_path):
+    m = predictors["forgery"]  # 64-px patches: the smallest images it takes are 64 x 64
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (80, 96, 4), dtype=np.uint8)
+    deep = (rng.random((80, 96)) * 65535).astype(np.uint16)
+    images = {
+        "rgba": Image.fromarray(rgba),
+        "palette": Image.fromarray(rgba[..., :3]).convert("P"),
+        "sixteen": Image.fromarray(deep),
+        "gray": Image.fromarray(rgba[..., 0]),
+        "cmyk": Image.fromarray(rgba).convert("CMYK"),
+    }
+    for name, img in images.items():
+        img.save(tmp_path / f"{name}.{'jpg' if name == 'cmyk' else 'png'}")
+    assert images["sixteen"].mode.startswith("I;16")
+    in_memory = m.score([Image.open(tmp_path / f"{n}.{'jpg' if n == 'cmyk' else 'png'}") for n in images])
+    on_disk = m.score(sorted(tmp_path.iterdir(), key=lambda p: list(images).index(p.stem)))
+    assert in_memory == pytest.approx(on_disk, abs=1e-6)
+    assert m.score(rgba) == pytest.approx(m.score(tmp_path / "rgba.png"), abs=1e-6)  # (H, W, 4): alpha over white
+    assert m.score(rgba[..., :1]) == pytest.approx(m.score(tmp_path / "gray.png"), abs=1e-6)  # (H, W, 1)
+    assert m.score(rgba[..., 0] / 255.0) == pytest.approx(m.score(tmp_path / "gray.png"), abs=_tolerance(m))
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (np.zeros((80, 80, 3), np.uint16), "array of dtype uint16; give uint8 (0-255) or float (0-1)"),
+        (np.zeros((80, 80, 3), np.int64), "array of dtype int64"),
+        (np.zeros((80, 80), bool), "array of dtype bool"),
+        (np.zeros((80, 80, 2), np.uint8), "array of shape (80, 80, 2); give (H, W) or (H, W, C) with C 1, 3 or 4"),
+        (np.zeros((3, 80, 80), np.uint8), "channels first? use arr.transpose(1, 2, 0)"),
+        (np.zeros((2, 80, 80, 3), np.uint8), "for several images pass a list"),
+        (np.full((80, 80, 3), 255.0), "float array with values 255 to 255; give values in [0, 1]; 0-255 values? divide by 255.0"),
+        (np.full((80, 80, 3), -0.5), "float array with values -0.5 to -0.5; give values in [0, 1]"),
+        (np.full((80, 80, 3), np.nan, np.float32), "array holds NaN or infinity"),
+        (np.zeros((40, 80, 3), np.uint8), "80x40 image is smaller than one 64x64 patch"),
+        (np.zeros((40, 80, 3), np.float32), "80x40 image is smaller than one 64x64 patch"),
+        (torch.zeros(80, 80, 3), "tensor of shape (80, 80, 3); give (C, H, W) or (B, C, H, W)"),
+        (torch.zeros(3, 80, 80, dtype=torch.int32), "tensor of dtype int32"),
+        (torch.full((3, 80, 80), 2.0), "float tensor with values 2 to 2; give values in [0, 1]"),
+        (b"not an image", "bytes: not an image Pillow can read"),
+    ],
+)
+def test_bad_inputs_are_refused_with_one_line(predictors, bad, message):
+    with pytest.raises(ImageError) as err:
+        predictors["forgery"].score(bad)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_input_in_a_list_and_wrong_types_are_named(predictors, photo):
+    m = predictors["forgery"]
+    with pytest.raises(ImageError, match=r"^input 1 \(array\): array of dtype uint16"):
+        m.score([photo, np.zeros((80, 80), np.uint16)])
+    with pytest.raises(TypeError, match="^int: cannot score a int; give a path"):
+        m.score(3)
+    with pytest.raises(ImageError, match="no such file"):
+        m.score(photo.parent / "missing.png")
+    with pytest.raises(ValueError, match="readout must be one of"):
+        m.explain(photo, readout="magic")
+
+
+def _oriented(upright: np.ndarray, path):
+    """``upright`` stored as a sideways camera stores it: turned a quarter counter-clockwise,
+    with EXIF orientation 6 ("turn 90 degrees clockwise to view")."""
+    img = Image.fromarray(np.ascontiguousarray(np.rot90(upright, k=1)))
+    exif = img.getexif()
+    exif[0x0112] = 6
+    img.save(path, exif=exif)
+    return path
+
+
+def test_exif_orientation_scores_and_maps_like_the_upright_twin(predictors, tmp_path):
+    m = predictors["forgery"]
+    upright = skdata.astronaut()[100:260, 120:400]  # 160 x 280: portrait if turned
+    Image.fromarray(upright).save(tmp_path / "upright.png")
+    sideways = _oriented(upright, tmp_path / "sideways.png")
+    assert Image.open(sideways).size == (160, 280)  # stored turned
+    expected = m.score(tmp_path / "upright.png")
+    assert m.score([sideways, Image.open(sideways)]) == pytest.approx([expected] * 2, abs=1e-6)
+    assert _cli_score(sideways, "forgery") == pytest.approx(expected, abs=_tolerance(m))
+    flat, turned = m.explain([tmp_path / "upright.png", sideways])
+    assert turned.heat.shape == flat.heat.shape == (160, 280) and turned.image.shape == (160, 280, 3)
+    np.testing.assert_allclose(turned.heat, flat.heat, atol=1e-5)
+    np.testing.assert_allclose(turned.cells, flat.cells, atol=1e-5)
+
+
+@pytest.mark.parametrize("task", MODELS)
+def test_explain_gives_the_score_the_grid_the_map_and_the_overlay(predictors, photo, task):
+    m = predictors[task]
+    e = m.explain(Image.open(photo))
+    u, v = m.model.config.grid
+    h, w = m.model.grid.fit_size(220, 400)  # the image as the model saw it (scaled down for forgery)
+    assert e.score == pytest.approx(m.score(photo), abs=_tolerance(m))
+    assert e.cells.shape == (u, v) and e.heat.shape == (h, w) and e.image.shape == (h, w, 3)
+    assert np.isfinite(e.cells).all() and np.isfinite(e.heat).any()
+    assert e.name == "coffee.png" and e.scale.label and e.readout == "patch"
+    overlay = e.overlay
+    assert isinstance(overlay, Image.Image) and overlay.mode == "RGB" and overlay.width > 400
+    several = m.explain([photo, torch.rand(3, 96, 128)], readout="gradient")
+    assert [x.cells.shape for x in several] == [(u, v)] * 2 and several[1].heat.shape == (96, 128)
+    assert several[0].score == pytest.approx(e.score, abs=_tolerance(m))
+
+
+def test_info_says_what_the_score_means(predictors):
+    iqa, forgery = predictors["iqa"].info, predictors["forgery"].info
+    assert (iqa.task, iqa.score_name, iqa.preset, iqa.method) == ("regression", "image quality", "livec-imagenet", "two-stage")
+    assert iqa.higher_is_better and iqa.direction == "higher is better" and not predictors["iqa"].lower_better
+    assert iqa.range == (predictors["iqa"].model.config.score.low, predictors["iqa"].model.config.score.high)
+    assert iqa.card.startswith("# Default NR-IQA model")
+    assert (forgery.task, forgery.score_name, forgery.range) == ("classification", "probability authentic", (0.0, 1.0))
+
+
+def test_load_refuses_what_is_not_a_model_in_one_line(tmp_path):
+    with pytest.raises(ValueError, match=r"no such model folder, and not a shipped model \(iqa, forgery\)$"):
+        hyperimage.load("iqa-large")
+    with pytest.raises(ValueError, match="not a hyperimage model folder"):
+        hyperimage.load(tmp_path)
+    (tmp_path / "config.json").write_text("{")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ValueError, match="config.json: not valid JSON") as err:
+        hyperimage.load(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_list_models_and_the_models_command():
+    shipped = hyperimage.list_models()
+    assert list(shipped) == list(MODELS)
+    assert "image quality" in shipped["iqa"] and "probability authentic" in shipped["forgery"]
+    assert all("\n" not in line and "higher is better" in line for line in shipped.values())
+    res = CliRunner().invoke(app, ["models"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(MODELS)
+    assert all(shipped[name] in line for name, line in zip(MODELS, lines))
+
+
+def test_import_hyperimage_stays_light():
+    code = "import sys, hyperimage; print('torch' in sys.modules, 'load' in dir(hyperimage))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
