@@ -101,7 +101,7 @@ def test_a_bad_file_in_a_batch_with_workers_gives_one_error(tmp_path, model):
     assert [p.score for p in parallel] == [p.score for p in serial]
     with torch.no_grad():
         direct = model.clip(model(torch.stack([torch.from_numpy(hio.load_image(images[0], "L"))[None]])))
-    assert parallel[0].score == pytest.approx(float(direct[0]), abs=1e-6)
+    assert parallel[0].score == pytest.approx(float(direct[0]), abs=1e-5)  # a batch of 1, not 2: float32 rounding (1.2e-6 under AVX2)
 
 
 def test_two_ranks_merge_into_the_one_process_output(tmp_path, model):

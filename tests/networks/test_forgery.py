@@ -146,7 +146,9 @@ def test_noise_residual_equals_the_grouped_per_channel_filtering():
     x = torch.rand(2, 3, 20, 24, generator=torch.Generator().manual_seed(1))
     kernels = front.weight[0:3, 0:1]  # channel 0's three kernels; every channel has the same
     grouped = torch.nn.functional.conv2d(x, kernels.repeat(3, 1, 1, 1), padding=2, groups=3).clamp(-1, 1)
-    assert torch.equal(front(x), grouped)  # the block-diagonal zeros add exact zeros
+    # the block-diagonal zeros add exact zeros here, but oneDNN's AVX2 convolutions take another
+    # algorithm for the two shapes: 5.1e-5 apart at most, on values in [-1, 1]
+    torch.testing.assert_close(front(x), grouped, rtol=0, atol=2e-4)
 
 
 def test_forgery_grid_path_equals_every_patch_scored_on_its_own():
