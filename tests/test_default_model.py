@@ -67,3 +67,21 @@ def test_score_and_explain_task_forgery(photo, tmp_path):
     res = CliRunner().invoke(app, ["explain", "--task", "forgery", str(photo), "--out", str(tmp_path / "where.png")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "where.png").stat().st_size > 1000
+
+
+def test_explain_a_folder_writes_one_map_per_image_and_goes_on_past_a_bad_one(tmp_path):
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    for name in ("a.png", "sub/a.jpg", "sub/b.png"):
+        (photos / name).parent.mkdir(parents=True, exist_ok=True)
+        save_image(photos / name, rng.random((128, 160, 3)))
+    (photos / "sub" / "broken.png").write_bytes(b"not an image")
+    res = CliRunner().invoke(app, ["explain", str(photos), "--out", str(tmp_path / "maps"), "--raw"])
+    assert res.exit_code == 1, res.output
+    written = sorted(p.relative_to(tmp_path / "maps").as_posix() for p in (tmp_path / "maps").rglob("*.png"))
+    assert written == ["a.png.png", "sub/a.jpg.png", "sub/b.png.png"]  # the folder's layout, suffixes kept
+    assert (tmp_path / "maps" / "sub" / "b.png.npy").is_file()  # --raw beside each map
+    assert f"error: {photos / 'sub' / 'broken.png'}: " in res.stderr and "1 image(s) not explained" in res.stderr
+    alone = CliRunner().invoke(app, ["explain", str(photos / "sub" / "b.png"), "--out", str(tmp_path / "b.png")])
+    one = alone.stdout.split("score ")[1].split()[0]
+    assert f"b.png.png: score {one}" in res.stdout  # the same map and score as explaining it alone

@@ -260,6 +260,43 @@ def explain(
     return shown.score
 
 
+def heat_map_paths(targets: Sequence[str | Path], out: str | Path) -> Iterator[tuple[Path, Path]]:
+    """``(image, PNG)`` for every image of ``targets`` (files, and folders walked in sorted
+    order): a folder's images keep their place under it, ``out/<path in the folder>.png``; a
+    file goes to ``out/<its name>.png`` (the suffix kept, so ``a.jpg`` and ``a.png`` do not meet)."""
+    out = Path(out)
+    for target in map(Path, targets):
+        for image in expand([target]):
+            where = image.relative_to(target) if target.is_dir() else Path(image.name)
+            yield image, out / where.parent / f"{where.name}.png"
+
+
+def explain_all(
+    model: str | Path | HyperImageModel,
+    targets: Sequence[str | Path],
+    out: str | Path,
+    readout: str = "patch",
+    raw: bool = False,
+    device: str | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> Iterator[tuple[Path, Path, float]]:
+    """:func:`explain` for every image of ``targets`` (files and folders), each map at
+    :func:`heat_map_paths`' place under the folder ``out``; yields ``(image, PNG, score)``.
+
+    The model is loaded once. An image that cannot be read is reported to ``on_error`` (one
+    line naming it; default: raised) and the rest go on.
+    """
+    net = on_device(model, device)
+    for image, png in heat_map_paths(targets, out):
+        try:
+            png.parent.mkdir(parents=True, exist_ok=True)
+            yield image, png, explain(net, image, png, readout=readout, raw=raw)
+        except ImageError as err:
+            if on_error is None:
+                raise
+            on_error(str(err))
+
+
 def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Path | None) -> list[ImageRecord]:
     if all(r.split is not None for r in records) or model_dir is None or not (model_dir / SPLITS_FILE).is_file():
         return list(records)

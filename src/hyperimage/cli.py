@@ -242,8 +242,8 @@ def score(
 
 @app.command()
 def explain(
-    targets: List[Path] = typer.Argument(..., help=TARGETS_HELP.format(what="one image")),
-    out: Path = typer.Option(..., "--out", help="PNG to write."),
+    targets: List[Path] = typer.Argument(..., help=TARGETS_HELP.format(what="an image, or image files and folders")),
+    out: Path = typer.Option(..., "--out", help="PNG to write; for several images or a folder, the folder to write one PNG each into."),
     readout: str = typer.Option("patch", help="patch (stage-1 cell scores) or gradient (stage-2 attribution)."),
     raw: bool = typer.Option(False, "--raw", help="Also save the grid of cell values beside OUT as .npy and .csv."),
     task: Task = TASK_OPTION,
@@ -253,17 +253,35 @@ def explain(
     """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid).
 
     The model is chosen as for score: --model, else a first argument that is a model folder,
-    else the shipped model of --task.
+    else the shipped model of --task. One image file: OUT is its PNG. Several, or a folder:
+    OUT is a folder, with one PNG per image in the images' layout (IMAGE.png); an unreadable
+    image is one line on stderr and the others go on (exit code 1 at the end).
     """
     net, paths = _model_and_paths(targets, task, model)
-    if len(paths) != 1:
-        _fail("explain takes exactly one image")
+    if len(paths) == 1 and not paths[0].is_dir():
+        try:
+            result = api.explain(net, paths[0], out, readout=readout, raw=raw, device=device)
+        except (ValueError, api.ImageError) as err:
+            _fail(str(err))
+        extra = f" and {out.with_suffix('.npy')}, {out.with_suffix('.csv')}" if raw else ""
+        typer.echo(f"wrote {out}{extra}: score {result:.4f} ({api.describe(net)})")
+        return
+    if out.exists() and not out.is_dir():
+        _fail(f"{out}: exists and is not a folder; for several images --out is the folder to write their PNGs into")
+    errors: list[str] = []
+
+    def report(line: str) -> None:
+        errors.append(line)
+        typer.echo(f"error: {line}", err=True)
+
     try:
-        result = api.explain(net, paths[0], out, readout=readout, raw=raw, device=device)
-    except (ValueError, api.ImageError) as err:
+        for image, png, result in api.explain_all(net, paths, out, readout=readout, raw=raw, device=device, on_error=report):
+            typer.echo(f"wrote {png}: score {result:.4f}")
+    except ValueError as err:
         _fail(str(err))
-    extra = f" and {out.with_suffix('.npy')}, {out.with_suffix('.csv')}" if raw else ""
-    typer.echo(f"wrote {out}{extra}: score {result:.4f} ({api.describe(net)})")
+    typer.echo(f"{api.describe(net)}; {len(errors)} image(s) not explained" if errors else api.describe(net), err=True)
+    if errors:
+        raise typer.Exit(1)
 
 
 @app.command("models")
