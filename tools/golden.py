@@ -7,8 +7,8 @@ and ``tests/golden/reference.json``, which holds, for each photo and each shippe
 
 * the score as ``hyperimage score`` gives it (:func:`hyperimage.api.score`, the CLI's path);
 * the ``U x V`` grid of cell values of the ``patch`` read-out, as ``hyperimage explain --raw``
-  writes it (:func:`hyperimage.inference.model.read_image`, ``model.hyper_image``,
-  :func:`hyperimage.inference.explain.cell_values`, as :func:`hyperimage.api.explain` does);
+  writes it (:meth:`hyperimage.inference.predictor.Predictor.explain`, which
+  :func:`hyperimage.api.explain` calls);
 
 with the tolerance the test allows and how it was measured.
 
@@ -199,23 +199,18 @@ def runtime() -> dict[str, Any]:
 
 
 def model_outputs(model: Any, paths: list[Path]) -> dict[str, dict[str, Any]]:
-    """Score (as ``hyperimage score``) and ``patch`` cell grid (as ``hyperimage explain --raw``) of each image."""
-    import torch
-
+    """Score (as ``hyperimage score``) and ``patch`` cell grid (as ``hyperimage explain --raw``, through
+    :meth:`~hyperimage.inference.predictor.Predictor.explain`) of each image."""
+    import hyperimage
     from hyperimage import api
-    from hyperimage.inference.explain import cell_values
-    from hyperimage.inference.model import read_image
 
+    explainer = hyperimage.load(model)
     out: dict[str, dict[str, Any]] = {}
     for path in paths:
         [prediction] = list(api.score(model, [path]))
         if prediction.score is None:
             raise SystemExit(f"{path}: not scored ({prediction.error})")
-        x = read_image(path, model.config, model.grid)[None]
-        model.eval()
-        with torch.no_grad():
-            hyper = model.hyper_image(x.to(model.device))
-        cells = cell_values(model, hyper, "patch")[0].cpu().numpy()
+        cells = explainer.explain(path, readout="patch").cells
         out[path.name] = {"score": _short(prediction.score), "cells": [[_short(v) for v in row] for row in cells.tolist()]}
     return out
 

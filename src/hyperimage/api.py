@@ -289,7 +289,6 @@ def explain_all(
     net = on_device(model, device)
     for image, png in heat_map_paths(targets, out):
         try:
-            png.parent.mkdir(parents=True, exist_ok=True)
             yield image, png, explain(net, image, png, readout=readout, raw=raw)
         except ImageError as err:
             if on_error is None:

@@ -37,7 +37,7 @@ from hyperimage.data.io import ImageError, check_size, image_array, load_image
 from hyperimage.distributed import local_device
 from hyperimage.inference.explain import HeatScale, cell_values, heat_scale, render_overlay, to_pixels
 from hyperimage.inference.model import HyperImageModel, ModelConfig, image_tensor, read_config, read_image
-from hyperimage.inference.scoring import score_tensors
+from hyperimage.inference.scoring import same_size, score_tensors
 from hyperimage.storage import CONFIG, is_model_dir
 
 #: The models shipped inside the package, one folder per name.
@@ -377,10 +377,7 @@ class Predictor:
             chunk = items[start : start + batch_size]
             tensors = [self.prepare(x, label) for label, x in chunk]
             found: dict[int, Explanation] = {}
-            by_shape: dict[tuple[int, ...], list[int]] = {}
-            for i, t in enumerate(tensors):
-                by_shape.setdefault(tuple(t.shape), []).append(i)
-            for members in by_shape.values():
+            for members in same_size(tensors):
                 x = torch.stack([tensors[i] for i in members])
                 with torch.no_grad():
                     hyper = model.hyper_image(x.to(model.device))

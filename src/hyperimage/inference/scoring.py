@@ -156,6 +156,14 @@ class DecodedImages(IterableDataset):
             yield [self.decode(p) for p in block]
 
 
+def same_size(images: Sequence[torch.Tensor]) -> list[list[int]]:
+    """Indices of ``images`` grouped by shape, each group in order: the batches one forward pass can take."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, image in enumerate(images):
+        by_shape.setdefault(tuple(image.shape), []).append(i)
+    return list(by_shape.values())
+
+
 def score_tensors(model: HyperImageModel, images: Sequence[torch.Tensor]) -> list[float]:
     """Clipped scores of preprocessed images ``(C, H, W)``, in their order.
 
@@ -164,12 +172,9 @@ def score_tensors(model: HyperImageModel, images: Sequence[torch.Tensor]) -> lis
     ends in: files (:func:`score_block`) and images in memory
     (:class:`~hyperimage.inference.predictor.Predictor`).
     """
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for i, image in enumerate(images):
-        by_shape.setdefault(tuple(image.shape), []).append(i)
     out: list[float] = [0.0] * len(images)
     with torch.inference_mode():
-        for members in by_shape.values():
+        for members in same_size(images):
             batch = torch.stack([images[i] for i in members]).to(model.device)
             for i, s in zip(members, model.clip(model(batch, preprocessed=True)).tolist()):
                 out[i] = float(s)
