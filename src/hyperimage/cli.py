@@ -108,13 +108,14 @@ def train(
     data: Path = typer.Argument(..., help="Data set folder (labels.csv, or LIVE / TID2013 / KADID-10k / CASIA v2)."),
     out: Path = typer.Option(..., "--out", help="Model folder to write."),
     method: str = typer.Option("two-stage", help=f"One of {', '.join(METHODS)}."),
-    preset: Optional[str] = typer.Option(None, help="Architecture preset (default: the task in DATA/meta.json)."),
+    preset: Optional[str] = typer.Option(None, help="Model preset (`hyperimage presets`; default: the data set's, else the shipped quality model's)."),
+    init: Optional[str] = typer.Option(None, help="Fine-tune this model instead of starting afresh: iqa, forgery (the shipped ones) or a model folder."),
     seed: int = typer.Option(0, help="Seed for the split, initialisation and sampling."),
     stage1_epochs: Optional[int] = typer.Option(None, help="Stage-1 epochs (paper: 80)."),
     stage1_patience: Optional[int] = typer.Option(None, help="Stage-1 early-stopping patience (paper: 20)."),
     stage2_epochs: Optional[int] = typer.Option(None, help="Stage-2 epochs (paper: 200)."),
     stage2_patience: Optional[int] = typer.Option(None, help="Stage-2 early-stopping patience (paper: 40)."),
-    recipe: str = typer.Option("paper", help="Training recipe: a name (paper, synthetic-quick, iqa-quick, ...) or a recipe.json file; the options below change it."),
+    recipe: Optional[str] = typer.Option(None, help="Training recipe: a name (`hyperimage presets` shows each preset's) or a recipe.json file (default: the preset's, or with --init the model's own); the options below change it."),
     windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all)."),
     conv_width: Optional[float] = typer.Option(None, help="Forgery preset: share of Table 4's conv filters (0.25 for a CPU)."),
     half: bool = typer.Option(False, help="Save the weights as float16 (half the file)."),
@@ -132,14 +133,12 @@ def train(
     if method not in METHODS:
         _fail(f"--method must be one of {', '.join(METHODS)}")
     try:
-        windows = None if windows_per_image is None else {"windows_per_image": windows_per_image}
-        plan = recipes.get(recipe).with_main(windows, epochs=stage1_epochs, patience=stage1_patience)
-        s2 = plan.stage2
-        plan = replace(plan, stage2=replace(s2, epochs=stage2_epochs or s2.epochs, patience=stage2_patience or s2.patience))
+        changes = recipes.Changes(stage1_epochs, stage1_patience, windows_per_image, stage2_epochs, stage2_patience)
         model = api.train(
-            data, out, method=method, preset=preset, seed=seed, recipe=plan, progress=not quiet,
+            data, out, method=method, preset=preset, seed=seed, recipe=recipe, progress=not quiet,
             stage1_args=None if conv_width is None else {"conv_width": conv_width}, half=half,
             allow_outside=allow_outside, log=lambda line: typer.echo(line, err=True), device=device, extra=extra,
+            init=init, changes=changes,
         )
     except ValueError as err:
         _fail(str(err))
@@ -293,6 +292,14 @@ def list_models() -> None:
     width = max(map(len, shipped))
     for name, line in shipped.items():
         typer.echo(f"{name:<{width}}  {line}")
+
+
+@app.command("presets")
+def list_presets() -> None:
+    """List the model presets `train --preset` takes: task, default recipe, what stage 1 learns from, what the heat map shows."""
+    for spec in api.list_presets():
+        typer.echo(f"{spec.name}: {spec.task}, recipe {spec.recipe}, stage 1 from {spec.stage1_data}; heat map: {spec.heat_map}")
+        typer.echo(f"    {spec.summary}")
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -129,11 +129,12 @@ class HeatScale:
 
 
 def _score_range(model: HyperImageModel) -> tuple[float, float]:
-    """The declared score range, else the stage-1 training labels' mean +- 3 standard deviations."""
-    s = model.config.score
-    if s.low is not None and s.high is not None:
-        return float(s.low), float(s.high)
-    shift, scale = model.config.stage1_norm
+    """The score range (:attr:`HyperImageModel.score_range`), else the stage-1 training labels'
+    mean +- 3 standard deviations."""
+    low, high = model.score_range
+    if low is not None and high is not None:
+        return float(low), float(high)
+    shift, scale = model.fitted.stage1_norm
     return float(shift - 3 * scale), float(shift + 3 * scale)
 
 

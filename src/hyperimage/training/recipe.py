@@ -131,6 +131,31 @@ class Recipe:
         Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What ``hyperimage train``'s options change in a recipe (``None``: keep the recipe's):
+    the main stage-1 phase's epochs, patience and windows per image, and stage 2's epochs
+    and patience."""
+
+    stage1_epochs: int | None = None
+    stage1_patience: int | None = None
+    windows_per_image: int | None = None
+    stage2_epochs: int | None = None
+    stage2_patience: int | None = None
+
+    def apply(self, recipe: Recipe) -> Recipe:
+        """``recipe`` with these changes made."""
+        windows = None if self.windows_per_image is None else {"windows_per_image": self.windows_per_image}
+        changed = recipe.with_main(windows, epochs=self.stage1_epochs, patience=self.stage1_patience)
+        s2 = changed.stage2
+        stage2 = replace(
+            s2,
+            epochs=s2.epochs if self.stage2_epochs is None else self.stage2_epochs,
+            patience=s2.patience if self.stage2_patience is None else self.stage2_patience,
+        )
+        return replace(changed, stage2=stage2)
+
+
 def _train_config(data: Any) -> TrainConfig:
     if not isinstance(data, dict):
         raise ValueError(f"training settings are a JSON object, got {data!r}")

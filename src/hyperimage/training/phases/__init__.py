@@ -2,7 +2,7 @@
 
 A phase gets a :class:`PhaseRun` (the model, the data, its :class:`~.recipe.PhaseSpec` and a
 checkpoint path) and trains ``run.model.stage1`` in place, returning its loop state. Values
-it fits (e.g. the label normalisation) go into ``run.model.config``, the model's own copy.
+it fits (e.g. the label normalisation) go into ``run.model.fitted``, apart from its configuration.
 Adding a phase (e.g. a pre-training) is one new module here with ``@register("name")``
 and its import at the bottom of this file; a recipe then lists it by name.
 """

@@ -92,7 +92,7 @@ def train_cells(run: PhaseRun) -> LoopState:
     per = int(run.spec.args.get("images_per_batch", 8))
     kept = train.kept_windows()
     shift, scale = label_norm(train.labels[kept[:, 0], kept[:, 1], kept[:, 2]])
-    model.config.stage1_norm = (shift, scale)
+    model.fitted.stage1_norm = (shift, scale)
     cached = isinstance(stage1, TrunkStage1) and stage1.frozen
     sources: dict[str, HyperImageCache] = {}
     if cached:

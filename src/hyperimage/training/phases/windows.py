@@ -45,7 +45,7 @@ def train_windows(run: PhaseRun) -> LoopState:
     augmentations = run.spec.augment or []
     kept = train.kept_windows()
     shift, scale = label_norm(train.labels[kept[:, 0], kept[:, 1], kept[:, 2]])
-    model.config.stage1_norm = (shift, scale)
+    model.fitted.stage1_norm = (shift, scale)
     val_idx = val.kept_windows()
     val_cap = run.spec.args.get("val_windows", 20000)
     if len(val_idx) > val_cap:
