@@ -1,12 +1,19 @@
-"""Settings read into a dataclass and checked on load (:mod:`hyperimage.settings`)."""
+"""Each training phase's settings are a dataclass checked on load: the checker itself
+(:mod:`hyperimage.settings`), every registered phase and named recipe, a recipe file with a bad
+setting, and ``train --windows-per-image`` on a phase that takes no such setting."""
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Literal
 
 import pytest
+from typer.testing import CliRunner
 
-from hyperimage import settings
+from hyperimage import api, presets, settings
+from hyperimage.cli import app
+from hyperimage.data.datasets import synthetic
+from hyperimage.training import Recipe, phases, recipe as recipes
+from hyperimage.training.engine import resolve
 
 
 @dataclass(frozen=True)
@@ -116,3 +123,93 @@ def test_a_declaration_the_checker_cannot_read_fails_when_registered():
         settings.declared(Odd)
     with pytest.raises(TypeError, match="must be a dataclass"):
         settings.declared(dict)
+
+
+#: The settings a phase cannot do without, with a value each; every other setting has a default.
+REQUIRED = {"load-weights": {"file": "vgg16.safetensors"}}
+
+
+@pytest.mark.parametrize("name", phases.available())
+def test_every_phase_declares_its_settings_with_defaults_but_the_required_ones(name):
+    args = phases.get(name).args
+    required = {f.name for f in fields(args) if f.default is MISSING and f.default_factory is MISSING}
+    assert required == set(REQUIRED.get(name, {}))
+    assert phases.parse(name, REQUIRED.get(name, {})) == args(**REQUIRED.get(name, {}))
+
+
+@pytest.mark.parametrize("name", recipes.available())
+def test_every_named_recipe_passes_the_check_for_a_model_it_trains(name):
+    recipe = recipes.get(name)
+    fits = []
+    for preset in presets.available():
+        try:
+            resolved = resolve(recipe, presets.get(preset))
+        except ValueError:
+            continue
+        fits.append(preset)
+        assert resolve(Recipe.from_json(json.loads(json.dumps(resolved.to_json()))), presets.get(preset)) == resolved
+    assert fits, f"recipe {name} fits no preset's own stage-1 phase"
+
+
+def test_a_setting_for_another_phase_is_refused_naming_the_phases_that_take_it():
+    assert phases.taking("windows_per_image") == ["windows"]
+    imagenet = recipes.get("iqa-imagenet-quick")
+    assert resolve(imagenet, presets.get("livec-imagenet")).main.args == {"images_per_batch": 8}
+    with pytest.raises(ValueError) as err:
+        resolve(imagenet, presets.get("livec"))
+    assert str(err.value) == (
+        "phase 'windows': unknown setting 'images_per_batch' (a setting of phase 'cells'); its settings: windows_per_image, val_windows"
+    )
+    with pytest.raises(ValueError) as err:
+        resolve(recipes.get("forgery-quick").with_main({"windows_per_image": 8}), presets.get("forgery"))
+    assert str(err.value) == (
+        "phase 'contour-pairs': unknown setting 'windows_per_image' (a setting of phase 'windows'); it takes no settings"
+    )
+
+
+def test_a_resolved_recipe_holds_every_setting_as_plain_json():
+    resolved = resolve(recipes.get("iqa-imagenet-rankiqa-quick"), presets.get("livec-imagenet"))
+    assert resolved.phases[0].args == {"photos": recipes.DEBIAN_PHOTOS, "types": "live", "localized": 0, "size": [288, 384]}
+    assert resolve(recipes.get("paper"), presets.get("tid")).main.args == {"windows_per_image": None, "val_windows": 20000}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"groups": "8"}, "phase 'rank': groups must be a whole number, got '8'"),
+        ({"types": "live"}, "phase 'rank': types must be a list of whole numbers or null, got 'live'"),
+        ({"group": 8}, "phase 'rank': unknown setting 'group'; its settings: photos, types, levels, groups, val_groups"),
+        ([8], "phase 'rank': settings are a JSON object, got [8]"),
+    ],
+)
+def test_a_recipe_file_with_a_bad_setting_is_refused_by_name_before_the_data_are_read(tmp_path, args, message):
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps({"phases": [{"name": "rank", "args": args}, {"name": None}]}))
+    recipe = recipes.get(path)
+    with pytest.raises(ValueError) as err:
+        resolve(recipe, presets.get("livec"))
+    assert str(err.value) == message
+    with pytest.raises(ValueError) as err:  # no data folder: the check comes first
+        api.train(tmp_path / "no-data", tmp_path / "model", preset="livec", recipe=str(path))
+    assert str(err.value) == message
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize(
+    "preset, recipe, phase, its",
+    [
+        ("livec-imagenet", "iqa-imagenet-quick", "cells", "its settings: images_per_batch"),
+        ("forgery", "forgery-quick", "contour-pairs", "it takes no settings"),
+    ],
+)
+def test_train_refuses_windows_per_image_on_a_phase_without_it(tmp_path, preset, recipe, phase, its):
+    data = synthetic.write_folder(tmp_path / "data", synthetic.generate(1, 4, seed=0))
+    out = tmp_path / "model"
+    res = CliRunner().invoke(
+        app, ["train", str(data), "--out", str(out), "--preset", preset, "--recipe", recipe, "--windows-per-image", "8", "--quiet"]
+    )
+    assert res.exit_code == 2
+    assert res.stderr == (
+        f"error: phase '{phase}': unknown setting 'windows_per_image' (a setting of phase 'windows'); {its}\n"
+    )
+    assert not out.exists()
