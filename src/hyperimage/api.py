@@ -38,6 +38,7 @@ from hyperimage.storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
 from hyperimage.training import Recipe, recipe as recipes, train as train_records
+from hyperimage.training.engine import resolve
 from hyperimage.training.recipe import RECIPE_FILE
 
 #: Models shipped inside the package, one folder per task (:func:`list_models`).
@@ -170,7 +171,9 @@ def train(
     ``out/checkpoints`` during training; rerunning an interrupted command resumes there.
     ``recipe``: a :class:`~.training.Recipe`, a named one or a JSON file (default: the
     preset's, :attr:`~hyperimage.presets.Preset.recipe`), with ``changes`` made (the
-    ``train`` command's epoch, patience and window options); it is saved as ``out/recipe.json``.
+    ``train`` command's epoch, patience and window options); its phases' settings are checked
+    (:func:`~.training.phases.check`) before the data set is read, and it is saved as
+    ``out/recipe.json`` with every setting the run used.
     ``stage1_args`` go to the stage-1 network's factory (e.g. ``{"conv_width": 0.25}``);
     ``half`` saves the weights as float16 (:meth:`HyperImageModel.save`); ``allow_outside``
     lets ``labels.csv`` name images outside ``data`` (:func:`.datasets.folder.load`).
@@ -208,16 +211,18 @@ def train(
     else:
         config = presets.get(choose_preset(data, preset, log), method)
         config.stage1_args.update(stage1_args or {})
+    if not isinstance(recipe, Recipe):
+        recipe = recipes.get(recipe or presets.spec(config.preset).recipe)
+    if changes is not None:
+        recipe = changes.apply(recipe)
+    # the phases named and their settings checked (one line if wrong) before the data set is read
+    recipe = resolve(recipe, config)
     fractions = SPLITS[config.task]
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     if extra:
         scale = datasets.score_range(data) if config.task == "regression" else None
         records += extra_training_records(extra, config.task, config.score.higher_is_better, scale, allow_outside, log, records)
-    if not isinstance(recipe, Recipe):
-        recipe = recipes.get(recipe or presets.spec(config.preset).recipe)
-    if changes is not None:
-        recipe = changes.apply(recipe)
     world = init_world(device)
     if not world.is_main:  # rank 0 holds the lock, writes the checkpoints and the model
         return train_records(records, config, recipe, workdir=out, seed=seed, progress=False, world=world, init=start)[0]

@@ -116,7 +116,7 @@ def train(
     stage2_epochs: Optional[int] = typer.Option(None, help="Stage-2 epochs (paper: 200)."),
     stage2_patience: Optional[int] = typer.Option(None, help="Stage-2 early-stopping patience (paper: 40)."),
     recipe: Optional[str] = typer.Option(None, help="Training recipe: a name (`hyperimage presets` shows each preset's) or a recipe.json file (default: the preset's, or with --init the model's own); the options below change it."),
-    windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all)."),
+    windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all); phase windows only, refused for others."),
     conv_width: Optional[float] = typer.Option(None, help="Forgery preset: share of Table 4's conv filters (0.25 for a CPU)."),
     half: bool = typer.Option(False, help="Save the weights as float16 (half the file)."),
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),

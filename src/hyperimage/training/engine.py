@@ -60,11 +60,11 @@ class TrainResult:
 
 
 def resolve(recipe: Recipe, config: ModelConfig) -> Recipe:
-    """``recipe`` with the model's own stage-1 phase named (``PhaseSpec.name`` ``None``)."""
+    """``recipe`` with the model's own stage-1 phase named (``PhaseSpec.name`` ``None``) and
+    every phase's settings checked and written out in full (:func:`~.phases.check`): a
+    ValueError of one line naming a bad phase or setting, before any image is read."""
     named = [p if p.name is not None else replace(p, name=config.stage1_data) for p in recipe.phases]
-    for p in named:
-        phases.get(p.name)
-    return replace(recipe, phases=named)
+    return phases.check(replace(recipe, phases=named))
 
 
 def train(
