@@ -27,7 +27,7 @@ from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
-from hyperimage.inference import predictor
+from hyperimage.inference import predictor, tasks
 from hyperimage.inference.explain import save_grid, save_overlay
 from hyperimage.inference.model import HyperImageModel, read_config
 from hyperimage.storage import CONFIG
@@ -124,7 +124,7 @@ def extra_training_records(
             )
         seen |= {r.path.resolve() for r in records}
         flip = datasets.higher_is_better(root) != higher
-        own = datasets.score_range(root) if task == "regression" else None
+        own = datasets.score_range(root) if tasks.get(task).scaled else None
         if own is not None and scale is not None:
             (a, b), (c, d) = own, scale
             share = [(r.target - a) / (b - a) for r in records]
@@ -221,7 +221,7 @@ def train(
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     if extra:
-        scale = datasets.score_range(data) if config.task == "regression" else None
+        scale = datasets.score_range(data) if tasks.get(config.task).scaled else None
         records += extra_training_records(extra, config.task, config.score.higher_is_better, scale, allow_outside, log, records)
     world = init_world(device)
     if not world.is_main:  # rank 0 holds the lock, writes the checkpoints and the model

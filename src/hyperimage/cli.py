@@ -14,6 +14,7 @@ from hyperimage import api, presets
 from hyperimage.allocator import keep_freed_memory
 from hyperimage.data.resave import resave as resave_alike
 from hyperimage.distributed import World, local_device, torchrun_env
+from hyperimage.inference import tasks
 from hyperimage.inference.model import METHODS
 from hyperimage.storage import looks_like_model_dir, write_json
 from hyperimage.training import recipe as recipes
@@ -487,7 +488,7 @@ def bench_forgery(
         budget = replace(budget, splits=splits)
     if variants is not None:
         chosen = _variants(variants)
-        forgery_presets = [p for p in presets.available() if presets.get(p).stage2 == "forgery-stage2"]
+        forgery_presets = [s.name for s in api.list_presets() if s.task == tasks.CLASSIFICATION.name]
         for v in chosen:
             if v.preset and v.preset not in forgery_presets:
                 _fail(f"--variants: {v.preset!r} is not a forgery preset; give NAME=RECIPE or NAME=PRESET:RECIPE with PRESET one of {', '.join(forgery_presets)}")

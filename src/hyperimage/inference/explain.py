@@ -44,7 +44,7 @@ import torch
 from PIL import Image
 
 from hyperimage.inference.model import HyperImageModel
-from hyperimage.inference.ranking import DELTA
+from hyperimage.inference.ranking import DELTA, SiameseRanker
 
 READOUTS = ("patch", "gradient")
 
@@ -151,7 +151,7 @@ def heat_scale(model: HyperImageModel, readout: str = "patch") -> HeatScale:
         end = GRADIENT_SHARES * (high - low) / (u * v)
         label = f"each patch's pull on the {config.score.name} (gradient × input)"
         return HeatScale(label, -end, end, worse, better, worse_is_low, "coolwarm_r" if worse_is_low else "coolwarm")
-    if config.stage1_data == "contour-pairs":
+    if isinstance(model.stage1, SiameseRanker):
         label = f"each patch's ranker decision d(C, r); 0 undecided, ±{DELTA:g} the training margin"
         return HeatScale(label, -DELTA, DELTA, worse, better, worse_is_low, "coolwarm_r" if worse_is_low else "coolwarm")
     label = f"each patch's {config.score.name} (stage-1 score)"
