@@ -68,7 +68,7 @@ from hyperimage.evaluation.protocol import (
 )
 from hyperimage.inference.explain import evidence, to_pixels
 from hyperimage.inference.model import HyperImageModel, read_image
-from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
+from hyperimage.evaluation.benchmark import Variant, budget_record, row_name, stamp_run
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 
@@ -254,6 +254,7 @@ def run(
         "stage1_test_pairs": stage1 if budget.variants else stage1[""],
         "stage1_summary": {name: summarise(v) for name, v in stage1.items()} if budget.variants else summarise(stage1[""]),
         "wall_seconds": time.time() - started,
+        "provenance": stamp_run(variants, bool(budget.variants), "forgery"),
     }
 
 

@@ -38,7 +38,7 @@ from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
 from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.niqe import NiqeModel
 from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge
-from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
+from hyperimage.evaluation.benchmark import Variant, budget_record, row_name, stamp_run
 from hyperimage.evaluation.protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
@@ -310,6 +310,7 @@ def run(
         "splits": runs,
         "summary": {s: {row: summarise(r) for row, r in rows.items() if r} for s, rows in runs.items() if any(rows.values())},
         "wall_seconds": time.time() - started,
+        "provenance": stamp_run([v for v, _ in bases], bool(budget.variants), _preset(data)),
     }
 
 
