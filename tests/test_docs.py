@@ -123,11 +123,19 @@ def test_formats_and_arithmetic(results_dir, expr, form, text):
 
 def test_bad_markers_say_where_and_why(results_dir):
     with pytest.raises(ValueError, match=r"doc.md: figure .*no 'nope'"):
-        render_docs.render("<!-- fig: run.json summary/nope .3f -->1<!-- /fig -->", "doc.md")
+        render_docs.render("SROCC <!-- fig: run.json summary/nope .3f -->1<!-- /fig -->", "doc.md")
+    with pytest.raises(ValueError, match="doc.md: a paragraph may not start with a figure"):
+        render_docs.render("text\n\n<!-- fig: run.json wall_seconds d -->600<!-- /fig --> s", "doc.md")
     with pytest.raises(ValueError, match="unknown results table 'nope'"):
         render_docs.render("<!-- results: nope -->\n<!-- /results -->", "doc.md")
     with pytest.raises(ValueError, match="not arithmetic"):
         render_docs.figure("run.json {wall_seconds} + __import__('os') .0f")  # no code runs from a marker
+
+
+def test_a_figure_never_begins_a_line(results_dir):
+    """Markdown ends a paragraph at a line that starts with a comment: the line joins the one before."""
+    done = render_docs.render("took\n<!-- fig: run.json wall_seconds d -->600<!-- /fig --> s")
+    assert done.text == "took <!-- fig: run.json wall_seconds d -->600<!-- /fig --> s" and done.changed
 
 
 def test_code_blocks_are_shown_as_written(results_dir):

@@ -8,7 +8,8 @@ quoted results file has no ``provenance.commit``); ``tests/test_docs.py`` runs i
 Three kinds of marker, in any Markdown file of ``docs/`` and in ``README.md``:
 
 ``<!-- fig: FILE EXPR FORMAT -->0.823<!-- /fig -->``
-    One figure quoted in prose. ``FILE`` is a results file (``results/FILE``) or
+    One figure quoted in prose (never at the start of a line: Markdown would end the
+    paragraph there; rendering joins such a line to the one before). ``FILE`` is a results file (``results/FILE``) or
     ``py:module.NAME`` (a constant in the code, e.g. the paper's figures a benchmark prints
     beside its own). ``EXPR`` is a path into it, keys separated by ``/`` (keys may hold
     spaces: ``summary/all/two-stage [imagenet]/srocc``; ``*`` takes every element), or
@@ -50,6 +51,7 @@ RESULTS = ROOT / "results"
 
 FIG = re.compile(r"<!-- fig: (?P<spec>.+?) -->(?P<body>.*?)<!-- /fig -->", re.S)
 FENCE = re.compile(r"(^[ \t]*```.*?^[ \t]*```[ \t]*$)", re.S | re.M)
+INLINE = re.compile(r"(?<=\S)[ \t]*\n[ \t]*(<!-- fig: )")
 BLOCK = re.compile(
     r"(?P<open><!-- (?P<kind>results|registry): (?P<name>[\w.+-]+) -->\n)(?P<body>.*?)(?P<close><!-- /(?P=kind) -->)", re.S
 )
@@ -646,7 +648,13 @@ def render(text: str, where: str = "") -> Rendered:
 
     parts = FENCE.split(text)  # odd parts: fenced code blocks, shown as they are
     for i in range(0, len(parts), 2):
-        parts[i] = FIG.sub(fig, BLOCK.sub(block, parts[i]))
+        if re.search(r"(\A|\n[ \t]*\n)[ \t]*<!-- fig: ", parts[i]):
+            raise ValueError(f"{where}: a paragraph may not start with a figure (Markdown would read an HTML block)")
+        # a line that starts with a comment ends the paragraph in Markdown: join it to the line before
+        joined = INLINE.sub(r" \1", parts[i])
+        if joined != parts[i]:
+            changed.append(f"{where}: a figure marker began a line")
+        parts[i] = FIG.sub(fig, BLOCK.sub(block, joined))
     return Rendered("".join(parts), changed, quoted)
 
 
