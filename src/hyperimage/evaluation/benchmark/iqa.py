@@ -268,6 +268,7 @@ def run(
         row_name(r, v) for v, base in bases for r in ROWS if r != "cnn+selective" or base.window_labels == "selective"
     ]
     rows = cnn_rows + list(budget.baselines)
+    stamped = stamp_run([v for v, _ in bases], bool(budget.variants), _preset(data))  # the code as the run starts
     runs: dict[str, dict[str, list[dict]]] = {s: {row: [] for row in rows} for s in (*subsets, "level")}
     for split in range(budget.splits):
         t0 = time.time()
@@ -310,7 +311,7 @@ def run(
         "splits": runs,
         "summary": {s: {row: summarise(r) for row, r in rows.items() if r} for s, rows in runs.items() if any(rows.values())},
         "wall_seconds": time.time() - started,
-        "provenance": stamp_run([v for v, _ in bases], bool(budget.variants), _preset(data)),
+        "provenance": stamped,
     }
 
 

@@ -62,6 +62,7 @@ def run(
     """Run both experiments; returns per-split metrics, their summaries and the run's
     ``provenance`` (:func:`hyperimage.evaluation.provenance.stamp`)."""
     started = time.time()
+    stamped = stamp(preset="synthetic", recipe=budget.recipe.name)  # the code as the run starts
     results: dict = {"budget": asdict(budget), "seed": seed, "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
         for name, k, images in _datasets(budget, seed):
@@ -90,7 +91,7 @@ def run(
                 }
             )
     results["wall_seconds"] = time.time() - started
-    results["provenance"] = stamp(preset="synthetic", recipe=budget.recipe.name)
+    results["provenance"] = stamped
     return results
 
 
