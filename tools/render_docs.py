@@ -92,8 +92,10 @@ def lookup(data: Any, path: str) -> Any:
             if key == "*":
                 step.extend(v.values() if isinstance(v, dict) else v)
                 many = True
-            elif isinstance(v, list):
+            elif isinstance(v, (list, tuple)):
                 step.append(v[int(key)])
+            elif not isinstance(v, dict):  # a constant of the code: a dataclass, or its defaults
+                step.append(getattr(v, key))
             else:
                 if key not in v:
                     raise KeyError(f"no {key!r} in {path!r} (keys: {', '.join(map(str, v))})")
