@@ -9,9 +9,10 @@ Three kinds of marker, in any Markdown file of ``docs/`` and in ``README.md``:
 
 ``<!-- fig: FILE EXPR FORMAT -->0.823<!-- /fig -->``
     One figure quoted in prose (never at the start of a line: Markdown would end the
-    paragraph there; rendering joins such a line to the one before). ``FILE`` is a results file (``results/FILE``) or
-    ``py:module.NAME`` (a constant in the code, e.g. the paper's figures a benchmark prints
-    beside its own). ``EXPR`` is a path into it, keys separated by ``/`` (keys may hold
+    paragraph there; rendering joins such a line to the one before). ``FILE`` is a results
+    file (``results/FILE``), ``py:module.NAME`` (a constant of the code, e.g. the paper's
+    figures a benchmark prints beside its own) or ``file:PATH`` (a JSON file of the
+    repository, e.g. a shipped model's ``config.json``). ``EXPR`` is a path into it, keys separated by ``/`` (keys may hold
     spaces: ``summary/all/two-stage [imagenet]/srocc``; ``*`` takes every element), or
     arithmetic over such paths in braces (``{a/b} - {c/d}``, ``{wall_seconds} / 60``;
     ``{OTHER.json:a/b}`` reads another results file).
