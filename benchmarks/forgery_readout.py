@@ -44,6 +44,8 @@ from hyperimage.training import Recipe, TrainConfig, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 from hyperimage.training.store import HyperImageCache, ImageStore
 
+from _results import write_results
+
 
 def cell_labels(model: HyperImageModel, records: list[ImageRecord]) -> np.ndarray:
     """(N, U * V): 0 for every cell of an authentic image, 1 for a cell whose patch holds 5-95%
@@ -68,6 +70,7 @@ def main() -> None:
     parser.add_argument("--no-residual", action="store_true", help="stage 1 without the noise-residual front end")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures (and their provenance) to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -83,6 +86,8 @@ def main() -> None:
 
     pairs = contour_pair_metrics(model, part["test"], seed=args.split_seed)
     print(f"test contour pairs: pair accuracy {pairs['pair_accuracy']:.4f}, single-patch AUC {pairs['patch_auc']:.4f}")
+    figures = {"data": str(args.data), "stage1_args": dict(config.stage1_args), "epochs": args.epochs, "split_seed": args.split_seed}
+    figures.update(pairs={k: float(v) for k, v in pairs.items()}, patch_pooling={}, cell_readout={})
 
     features = {}
     for name in ("train", "test"):
@@ -96,7 +101,8 @@ def main() -> None:
     with torch.no_grad():
         patch = model.stage1.head(test_x.reshape(-1, test_x.shape[2])).reshape(test_x.shape[:2]).numpy()
     for pool, value in (("mean", patch.mean(1)), ("min", patch.min(1)), ("5% quantile", np.quantile(patch, 0.05, axis=1))):
-        print(f"image AUC, {pool} of patch scores: {roc_auc_score(test_y, value):.4f}")
+        figures["patch_pooling"][pool] = float(roc_auc_score(test_y, value))
+        print(f"image AUC, {pool} of patch scores: {figures['patch_pooling'][pool]:.4f}")
 
     train_x, _ = features["train"]
     train_cells = cell_labels(model, part["train"])
@@ -105,10 +111,13 @@ def main() -> None:
     readout.fit(train_x.numpy()[kept], train_cells[kept])
     tamper = readout.decision_function(test_x.reshape(-1, test_x.shape[2]).numpy()).reshape(test_x.shape[:2])
     test_cells = cell_labels(model, part["test"])
-    print(f"cell read-out: test cell AUC {roc_auc_score(test_cells[test_cells >= 0], tamper[test_cells >= 0]):.4f}")
+    figures["cell_readout"]["cell_auc"] = float(roc_auc_score(test_cells[test_cells >= 0], tamper[test_cells >= 0]))
+    print(f"cell read-out: test cell AUC {figures['cell_readout']['cell_auc']:.4f}")
     top5 = np.sort(tamper, axis=1)[:, -5:].mean(1)
     for pool, value in (("max", tamper.max(1)), ("top-5 mean", top5), ("mean", tamper.mean(1))):
-        print(f"image AUC, {pool} of cell tamper scores: {roc_auc_score(test_y, -value):.4f}")
+        figures["cell_readout"][pool] = float(roc_auc_score(test_y, -value))
+        print(f"image AUC, {pool} of cell tamper scores: {figures['cell_readout'][pool]:.4f}")
+    write_results(args.json, figures, preset="forgery")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ import os
 import statistics
 import time
 from functools import partial
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -71,6 +72,8 @@ from hyperimage.data.photos import builtin_photos
 from hyperimage.distributed import DEVICES, resolve_device
 from hyperimage.inference.hyper_image import lay_on_grid, stage1_features
 from hyperimage.inference.model import HyperImageModel
+
+from _results import write_results
 
 #: (height, width) of the benchmark images of each preset.
 SIZES = {"tid": (384, 512), "forgery": (256, 384), "forgery-fast": (256, 384), "livec-imagenet": (500, 500)}
@@ -168,6 +171,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--random", action="store_true", help="use noise images instead of the built-in photos")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: cuda where available, else cpu)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures (and their provenance) to this file")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -190,7 +194,8 @@ def main() -> None:
     )
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__} on {device}, {threads} threads, batch {args.batch}, {rounds * args.batch} images per path")
-    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    load_before = os.getloadavg()
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in load_before)}")
 
     timed = {"lcn": partial(model.preprocess, raw)} | {name: partial(run, model, images) for name, run in PATHS.items()}
     seconds: dict[str, list[float]] = {name: [] for name in timed}
@@ -205,7 +210,8 @@ def main() -> None:
                 seconds[name].append(time.perf_counter() - start)
                 cpu_seconds[name] += time.process_time() - cpu_start
     print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"max |score difference| between the paths: {(outputs['fast'] - outputs['explicit']).abs().max().item():.2e}")
+    difference = (outputs["fast"] - outputs["explicit"]).abs().max().item()
+    print(f"max |score difference| between the paths: {difference:.2e}")
     with torch.no_grad():
         rows, cols = model.grid.origins(*images.shape[2:])
         by_path = [model.grid_features(images, rows, cols), stage1_features(model.stage1, model.grid.extract(images))]
@@ -237,6 +243,20 @@ def main() -> None:
         f"{cpu_ms['lcn'] + cpu_ms['fast']:.1f} CPU-ms/image"
     )
     print(f"speed-up of the fast path: {rate['fast'] / rate['explicit']:.1f}x")
+    figures = {
+        "preset": args.preset, "images": rounds * args.batch, "batch": args.batch, "threads": threads, "device": str(device),
+        "source": source, "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
+        "max_score_difference": difference, "feature_correlation": float(agreement),
+        "paths": {
+            name: {"images_per_s": rate[name], "best_images_per_s": args.batch / min(seconds[name]),
+                   "cpu_ms_per_image": cpu_ms[name], "peak_extra_mib": memory[name]}
+            for name in PATHS
+        },
+        "preprocess": {"name": str(model.config.preprocess), "images_per_s": rate["lcn"], "cpu_ms_per_image": cpu_ms["lcn"]},
+        "end_to_end_images_per_s": end_to_end,
+        "speed_up": rate["fast"] / rate["explicit"],
+    }
+    write_results(args.json, figures, preset=args.preset)
 
 
 if __name__ == "__main__":

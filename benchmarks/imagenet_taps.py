@@ -32,6 +32,8 @@ from hyperimage.evaluation.baselines.trunk_ridge import ALPHAS, pooled_features
 from hyperimage.evaluation.protocol import random_split, split_for
 from hyperimage.inference.networks.efficientnet_lite import DEFAULT_TAPS, TAP_CHANNELS, tap_index
 
+from _results import write_results
+
 TAPS = ("block4", "block7", "block10", "block14", "block15", "head")
 SETS = (("head",), ("block15",), ("block14",), ("block10",), ("block7",), DEFAULT_TAPS, TAPS)
 
@@ -59,6 +61,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data/real/ChallengeDB_release"))
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures (and their provenance) to this file")
     args = parser.parse_args()
     records = [replace(r, split=None) for r in datasets.load(args.data)]
     fractions = split_for(datasets.layout(args.data))
@@ -77,6 +80,8 @@ def main() -> None:
     for taps, values in results.items():
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         print(f"{' + '.join(taps):<52}" + "".join(f"{v:9.3f}" for v in values) + f"   {statistics.mean(values):.3f} +- {spread:.3f}")
+    figures = {"data": str(args.data), "seed": args.seed, "srocc": {" + ".join(taps): values for taps, values in results.items()}}
+    write_results(args.json, figures)
 
 
 if __name__ == "__main__":

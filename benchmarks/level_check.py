@@ -33,6 +33,8 @@ from hyperimage.data.photos import builtin_photos
 from hyperimage.evaluation.benchmark.iqa import brisque_svr
 from hyperimage.evaluation.protocol import REAL_IQA_SPLIT, random_split
 
+from _results import write_results
+
 TYPES = (1, 8, 10)
 """TID2013 #1 additive Gaussian noise, #8 Gaussian blur, #10 JPEG compression."""
 
@@ -46,11 +48,13 @@ def brisque_scores(train_root: Path, records: list) -> np.ndarray | None:
     return np.asarray(brisque_svr(parts["train"], parts["val"], records, 0, None))
 
 
-def report(name: str, records: list, scores: np.ndarray, higher_is_better: bool) -> None:
+def report(name: str, records: list, scores: np.ndarray, higher_is_better: bool) -> dict:
+    """Print and return the mean SROCC of score against level, by type and by region."""
     result = iqa_photos.level_srocc(records, scores, higher_is_better=higher_is_better)
     by_type = ", ".join(f"{k} {v:.3f}" for k, v in result["by_distortion"].items())
     by_region = ", ".join(f"{k} {v:.3f}" for k, v in result["by_region"].items())
     print(f"{name:<24} mean SROCC vs level {result['srocc']:.3f} over {result['sets']} sets; by type: {by_type}; by region: {by_region}")
+    return result
 
 
 def main() -> None:
@@ -59,6 +63,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=None, help="folder of photos (default: the 5 built-in photos)")
     parser.add_argument("--brisque-data", type=Path, default=Path("data/real/ChallengeDB_release"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures (and their provenance) to this file")
     args = parser.parse_args()
     model = api.load_model(args.model) if args.model else api.default_model()
     photos = args.photos if args.photos else builtin_photos(size=(384, 512))
@@ -66,10 +71,12 @@ def main() -> None:
         records = iqa_photos.make_iqa_dataset(photos, Path(tmp) / "levels", types=TYPES, localized=1, seed=args.seed)
         print(f"{len(records)} images: {len(TYPES)} types x 5 levels, whole image and one region each, and the pristine photos")
         scores = np.array([p.score for p in api.score(model, [r.path for r in records])], dtype=float)
-        report(f"model ({model.config.preset})", records, scores, model.config.score.higher_is_better)
+        figures = {"images": len(records), "seed": args.seed, "model": str(args.model or "shipped iqa"), "photos": str(args.photos or "builtin")}
+        figures["model_levels"] = report(f"model ({model.config.preset})", records, scores, model.config.score.higher_is_better)
         brisque = brisque_scores(args.brisque_data, records)
         if brisque is not None:
-            report(f"BRISQUE + SVR ({args.brisque_data.name})", records, brisque, True)
+            figures["brisque_svr_levels"] = report(f"BRISQUE + SVR ({args.brisque_data.name})", records, brisque, True)
+    write_results(args.json, figures, preset=model.config.preset)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_
 from hyperimage.evaluation.baselines.jpeg_tables import JpegTableLookup
 from hyperimage.evaluation.protocol import SPLITS_FILE, apply_saved_splits, classification_metrics
 
+from _results import write_results
+
 SHIPPED = Path(__file__).resolve().parent.parent / "src" / "hyperimage" / "models" / "forgery"
 
 
@@ -64,6 +66,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data/real/CASIA1"))
     parser.add_argument("--out", type=Path, default=Path("data/casia1-resaved"))
     parser.add_argument("--quality", type=int, nargs="+", default=[90, 75])
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures (and their provenance) to this file")
     args = parser.parse_args()
     if not all(1 <= q <= 100 for q in args.quality):
         parser.error(f"--quality: JPEG qualities are 1-100, got {args.quality}")
@@ -71,18 +74,20 @@ def main() -> None:
         parser.error(f"{args.model}: no {SPLITS_FILE}; the check needs the model's own test split")
     print(f"{len(datasets.load(args.data))} images in {args.data}; model {args.model}")
     print(f"{'files':<24}{'model acc':>10}{'model AUC':>10}{'header acc':>11}{'header AUC':>11}{'DCT-M acc':>10}{'DCT-M AUC':>10}")
-    base = None
+    base, rows = None, {}
     for name, folder in [("as published", args.data)] + [
         (f"re-saved, JPEG q{q}", resave(args.data, args.out / f"q{q}", q)) for q in args.quality
     ]:
         model, files = api.evaluate(args.model, folder), file_rows(folder, args.model)
         base = base or model
         header, svm = files["header"], files["dct-markov"]
+        rows[name] = {"model": model, "header": header, "dct-markov": svm}
         print(
             f"{name:<24}{model['accuracy']:>10.4f}{model['auc']:>10.4f}{header['accuracy']:>11.4f}{header['auc']:>11.4f}"
             f"{svm['accuracy']:>10.4f}{svm['auc']:>10.4f}"
             f"   (model AUC {model['auc'] / base['auc']:.3f}x as published, n={model['n']})"
         )
+    write_results(args.json, {"model": str(args.model), "data": str(args.data), "files": rows})
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from hyperimage.inference.scoring import read_rows, scoring_workers
 from hyperimage.storage import CONFIG
 
 from _memory import tree_pss_kib
+from _results import write_results
 
 SIZE = (384, 512)
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -161,6 +162,7 @@ def main() -> None:
     parser.add_argument("--interrupt-after", type=float, default=30.0, help="seconds before the SIGINT (default 30)")
     parser.add_argument("--model", type=Path, default=MODEL, help="quality model folder (default: the shipped one)")
     parser.add_argument("--workers", type=int, default=None, help=f"decoding workers (default: score's, {scoring_workers()} here)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures (and their provenance) to this file")
     args = parser.parse_args()
 
     images = args.cache / f"images-{args.n}"
@@ -229,6 +231,13 @@ def main() -> None:
         f"({ours_rate / system_rate:.2f}x), {1e3 * ours['cpu'] / len(subset):.0f} CPU-ms/image, peak {ours['peak_mib'][len(subset)]:.0f} MiB"
     )
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    runs = {"full": full, "interrupted": cut, "resumed": rest, "serial": serial, "parallel": parallel, "malloc_ours": ours, "malloc_system": system}
+    figures = {
+        "n": args.n, "baseline": len(subset), "model": str(args.model), "workers": args.workers, "cores": cores,
+        "runs": {name: {k: v for k, v in r.items() if k != "stderr"} for name, r in runs.items()},
+        "resumed_equals_uninterrupted": same, "largest_score_difference": gap,
+    }
+    write_results(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import multiprocessing
 import os
 import shutil
@@ -50,6 +49,7 @@ from hyperimage.data.distortions import distort
 from hyperimage.data.photos import builtin_photos
 
 from _memory import tree_pss_kib
+from _results import write_results
 
 SIZE = (384, 512)
 REFERENCES = 50
@@ -219,11 +219,8 @@ def main() -> None:
     )
     print(f"\npeak at N = {TARGET_AT_N} (target < {TARGET_PEAK_GB:g} GB): {peak_line}")
     print(f"slope per 1000 images, least squares over the finished N (target < {TARGET_SLOPE_MB:g} MB): {slope_line}")
-    if args.json:
-        args.json.write_text(json.dumps({
-            "windows_per_image": args.windows, "limit_gb": args.limit_gb, "slope_mb_per_1000": slope,
-            "runs": runs,
-        }, indent=2) + "\n")
+    figures = {"windows_per_image": args.windows, "limit_gb": args.limit_gb, "slope_mb_per_1000": slope, "runs": runs}
+    write_results(args.json, figures, preset="tid")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from hyperimage.evaluation.provenance import stamp
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {
@@ -94,20 +95,9 @@ def main() -> None:
               f"{t['worst']:.3f} | {spreads} | {t['n']} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        command = "python tools/learning_spread.py " + " ".join(sys.argv[1:])
-        report = {"command": command, **provenance(), "settings": SETTINGS, "table": table}
+        # the runs' thread counts and kernels are the settings; the stamp says commit, versions, CPU
+        report = {"provenance": stamp(), "settings": SETTINGS, "table": table}
         args.json.write_text(json.dumps(report, indent=1) + "\n")
-
-
-def provenance() -> dict:
-    """The commit, package versions and CPU the figures were measured with."""
-    import torch
-
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    info = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in info.read_text().splitlines() if line.startswith("model name")] if info.is_file() else []
-    cpu = names[0] if names else platform.processor()
-    return {"commit": commit or None, "torch": torch.__version__, "numpy": np.__version__, "cpu": cpu, "cores": os.cpu_count()}
 
 
 if __name__ == "__main__":

@@ -168,7 +168,9 @@ def evaluate(
         + "  ".join(f"{METRIC_NAMES.get(m, m)} {result.get(m, float('nan')):.4f}" for m in shown)
     )
     if json_out:
-        write_json(json_out, result)
+        from hyperimage.evaluation.provenance import stamp
+
+        write_json(json_out, {**result, "provenance": stamp(model=model)})
 
 
 class Task(str, Enum):

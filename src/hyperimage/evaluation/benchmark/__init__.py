@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
+from hyperimage.evaluation.provenance import stamp
 from hyperimage.training import Recipe
 
 
@@ -33,3 +34,15 @@ def budget_record(budget: Any) -> dict[str, Any]:
         for key in ("recipe", "preset"):
             record.pop(key, None)
     return record
+
+
+def stamp_run(variants: Sequence[Variant], named: bool, default_preset: str) -> dict[str, Any]:
+    """The ``provenance`` of a benchmark run (:func:`hyperimage.evaluation.provenance.stamp`)
+    whose trained rows used ``variants``: one preset and recipe name for the unnamed default,
+    a list of them (in variant order) for named variants; ``None`` when no row was trained.
+    A variant without a preset trained with ``default_preset`` (the data set's)."""
+    presets = [v.preset or default_preset for v in variants]
+    recipes = [v.recipe.name for v in variants]
+    if named:
+        return stamp(preset=presets, recipe=recipes)
+    return stamp(preset=presets[0] if presets else None, recipe=recipes[0] if recipes else None)

@@ -70,7 +70,7 @@ from hyperimage.inference.explain import evidence, to_pixels
 from hyperimage.inference import networks
 from hyperimage.inference.model import HyperImageModel, read_image
 from hyperimage.inference.ranking import SiameseRanker
-from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
+from hyperimage.evaluation.benchmark import Variant, budget_record, row_name, stamp_run
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
 
@@ -197,6 +197,7 @@ def run(
     log(f"{len(records)} images, {tampered} tampered, {masked} of them with a mask")
     features = {r.path: dct_markov_features(load_image(r.path, mode="RGB")) for r in records}
     variants = budget.variants or (Variant("", budget.recipe),)
+    stamped = stamp_run(variants, bool(budget.variants), "forgery")  # the code as the run starts
     trained = [row_name(r, v) for v in variants for r in TRAINED]
     rows = [r for r in ROWS if r not in TRAINED] + trained
     runs: dict[str, list[dict]] = {row: [] for row in rows}
@@ -256,6 +257,7 @@ def run(
         "stage1_test_pairs": stage1 if budget.variants else stage1[""],
         "stage1_summary": {name: summarise(v) for name, v in stage1.items()} if budget.variants else summarise(stage1[""]),
         "wall_seconds": time.time() - started,
+        "provenance": stamped,
     }
 
 

@@ -38,7 +38,7 @@ from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
 from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.niqe import NiqeModel
 from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge
-from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
+from hyperimage.evaluation.benchmark import Variant, budget_record, row_name, stamp_run
 from hyperimage.evaluation.protocol import correlations, random_split, split_for, summarise
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
@@ -254,13 +254,15 @@ def run(
     variants = budget.variants or (Variant("", budget.recipe, budget.preset),)
     higher_is_better = layout.higher_is_better
     bases = []
+    default_preset = layout.preset or "tid"  # a folder of photos without a meta.json preset: TID2013's design
     for variant in variants if budget.cnn else ():
-        base = presets.get(variant.preset or layout.preset or "tid")
+        base = presets.get(variant.preset or default_preset)
         bases.append((variant, replace(base, score=replace(base.score, higher_is_better=higher_is_better))))
     cnn_rows = [
         row_name(r, v) for v, base in bases for r in ROWS if r != "cnn+selective" or base.window_labels == "selective"
     ]
     rows = cnn_rows + list(budget.baselines)
+    stamped = stamp_run([v for v, _ in bases], bool(budget.variants), default_preset)  # the code as the run starts
     runs: dict[str, dict[str, list[dict]]] = {s: {row: [] for row in rows} for s in (*subsets, "level")}
     for split in range(budget.splits):
         t0 = time.time()
@@ -304,6 +306,7 @@ def run(
         "splits": runs,
         "summary": {s: {row: summarise(r) for row, r in rows.items() if r} for s, rows in runs.items() if any(rows.values())},
         "wall_seconds": time.time() - started,
+        "provenance": stamped,
     }
 
 
@@ -315,11 +318,12 @@ class Published:
     srocc: dict[str, float]
 
 
-#: Published figures by data-set layout: LIVE-C in-set SROCC over 10 random 80/20 splits
-#: (DBCNN and HyperIQA use ImageNet-pretrained backbones).
-PUBLISHED = {
-    "livec": Published("LIVE-C", {"BRISQUE": 0.629, "WaDIQaM": 0.682, "DBCNN": 0.851, "HyperIQA": 0.859}),
-}
+#: LIVE-C in-set SROCC over 10 random 80/20 splits, as published (DBCNN and HyperIQA use
+#: ImageNet-pretrained backbones).
+PUBLISHED_LIVEC = {"BRISQUE": 0.629, "WaDIQaM": 0.682, "DBCNN": 0.851, "HyperIQA": 0.859}
+
+#: Published figures by data-set layout.
+PUBLISHED = {"livec": Published("LIVE-C", PUBLISHED_LIVEC)}
 
 
 def table(results: dict) -> str:

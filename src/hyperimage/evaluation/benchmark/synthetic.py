@@ -21,6 +21,7 @@ from typing import Callable
 from hyperimage.data.datasets import folder, synthetic
 from hyperimage.distributed import SINGLE, World
 from hyperimage.evaluation.protocol import evaluate_records, random_split, summarise
+from hyperimage.evaluation.provenance import stamp
 from hyperimage.presets import get as get_preset
 from hyperimage.training import Recipe, patch_average_of, recipe, train
 
@@ -58,8 +59,10 @@ def run(
     progress: bool = False,
     world: World = SINGLE,
 ) -> dict:
-    """Run both experiments; returns per-split metrics and their summaries."""
+    """Run both experiments; returns per-split metrics, their summaries and the run's
+    ``provenance`` (:func:`hyperimage.evaluation.provenance.stamp`)."""
     started = time.time()
+    stamped = stamp(preset="synthetic", recipe=budget.recipe.name)  # the code as the run starts
     results: dict = {"budget": asdict(budget), "seed": seed, "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
         for name, k, images in _datasets(budget, seed):
@@ -88,6 +91,7 @@ def run(
                 }
             )
     results["wall_seconds"] = time.time() - started
+    results["provenance"] = stamped
     return results
 
 
