@@ -1,10 +1,10 @@
 """Does a quality model's score fall as a distortion gets stronger, on photos it never saw?
 
-Builds the photo benchmark (:func:`hyperimage.data.datasets.iqa_photos.make_iqa_dataset`) from
+Builds the photo benchmark (:func:`hyperimage.data.generators.iqa_photos.make_iqa_dataset`) from
 photos outside every training set here (default: the 5 built-in scikit-image / matplotlib
 photos; ``--photos DIR`` for any folder, e.g. ``hyperimage photos --debian``), with blur
 (TID2013 #8), noise (#1) and JPEG (#10) over the whole image and inside a region, levels
-1-5, and reports the label-free check (:func:`~hyperimage.data.datasets.iqa_photos.level_srocc`):
+1-5, and reports the label-free check (:func:`~hyperimage.data.generators.iqa_photos.level_srocc`):
 per (photo, type, region) set, the SROCC of the score against the level, sign-flipped so
 that +1 means "falls as the damage grows", averaged per distortion, per region and overall.
 No label is needed, so it checks a model trained on human MOS (LIVE-C) against distortions
@@ -28,7 +28,7 @@ import numpy as np
 
 from hyperimage import api
 from hyperimage.data import datasets
-from hyperimage.data.datasets import iqa_photos
+from hyperimage.data.generators import iqa_photos
 from hyperimage.data.photos import builtin_photos
 from hyperimage.evaluation.benchmark.iqa import brisque_svr
 from hyperimage.evaluation.protocol import REAL_IQA_SPLIT, random_split

@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from hyperimage.data.datasets.records import ImageRecord
-from hyperimage.data.datasets.tampering import make_tampering_dataset
+from hyperimage.data.generators.tampering import make_tampering_dataset
 from hyperimage.data.forgery_patches import (
     contour_patch_pairs, contour_points, crop_patches, mean_patch, pairs_from_records,
 )

@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from hyperimage import presets
 from hyperimage.data.datasets import folder
-from hyperimage.data.datasets.tampering import TamperConfig, make_tampering_dataset
+from hyperimage.data.generators.tampering import TamperConfig, make_tampering_dataset
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, evaluate_records, random_split
 from hyperimage.inference.model import HyperImageModel, ModelConfig, read_image
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, train

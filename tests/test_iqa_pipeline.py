@@ -6,7 +6,8 @@ import torch
 from scipy.stats import spearmanr
 
 from hyperimage import presets
-from hyperimage.data.datasets import folder, iqa_photos
+from hyperimage.data.datasets import folder
+from hyperimage.data.generators import iqa_photos
 from hyperimage.data.photos import builtin_photos
 from hyperimage.evaluation.protocol import evaluate_records, random_split
 from hyperimage.inference.model import read_image

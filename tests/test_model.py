@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from hyperimage import presets
-from hyperimage.data.datasets import synthetic
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.generators import synthetic
 from hyperimage.inference import networks
 from hyperimage.inference.model import HyperImageModel, ModelConfig
 from hyperimage.training.store import HyperImageCache, ImageStore

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from hyperimage import presets
-from hyperimage.data.datasets import folder, synthetic
+from hyperimage.data.datasets import folder
+from hyperimage.data.generators import synthetic
 from hyperimage.evaluation.protocol import evaluate_records, random_split
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, train
 from hyperimage.training.augment.dihedral import dihedral

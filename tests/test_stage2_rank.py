@@ -7,8 +7,8 @@ import torch
 from skimage import data
 
 from hyperimage import presets
-from hyperimage.data.datasets import iqa_photos
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.generators import iqa_photos
 from hyperimage.inference.model import read_image
 from hyperimage.training import PhaseSpec, Recipe, TrainConfig, train
 from hyperimage.training import recipe as recipes

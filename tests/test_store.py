@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from hyperimage import presets
-from hyperimage.data.datasets import synthetic
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.generators import synthetic
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.training import store as store_module
 from hyperimage.training.store import ImageStore

@@ -1,4 +1,4 @@
-"""Tests of the IQA benchmark built from real photos (hyperimage.data.datasets.iqa_photos)."""
+"""Tests of the IQA benchmark built from real photos (hyperimage.data.generators.iqa_photos)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from hyperimage.data import datasets
 from hyperimage.data.datasets import folder
-from hyperimage.data.datasets.iqa_photos import (
+from hyperimage.data.generators.iqa_photos import (
     DEFAULT_TYPES, LABEL, NON_UNIFORM, TOP_SCORE, UNIFORM_TYPES, centre_bias, level_srocc, make_iqa_dataset,
     proxy_quality, select, spectral_residual,
 )

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from hyperimage.data.datasets import folder, synthetic
+from hyperimage.data.datasets import folder
+from hyperimage.data.generators import synthetic
 from hyperimage.data.io import load_image
 
 

@@ -1,4 +1,4 @@
-"""Tests of the synthetic forgery benchmark (hyperimage.data.datasets.tampering)."""
+"""Tests of the synthetic forgery benchmark (hyperimage.data.generators.tampering)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from hyperimage.data.datasets.tampering import (
+from hyperimage.data.generators.tampering import (
     CASIA2_TAMPERED_FRACTION, KINDS, SEAMS, TamperConfig, make_tampering_dataset, tamper_image,
 )
 from hyperimage.data.io import save_image

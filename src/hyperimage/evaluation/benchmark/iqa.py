@@ -10,7 +10,7 @@ Rows, all with the Kang et al. (2014) stage 1 of Table 5 on LCN'd 32x32 patches:
   isolates stage 2) followed by the "TID stage 2" (or "LIVE stage 2") network.
 
 Data: a folder of a published layout (LIVE, TID2013, KADID-10k) or a folder data set, or by
-default the photo benchmark that :mod:`hyperimage.data.datasets.iqa_photos` builds from real
+default the photo benchmark that :mod:`hyperimage.data.generators.iqa_photos` builds from real
 photographs with the project's distortion library. Its labels are a full-reference proxy
 (centre-weighted SSIM mapped to 0-9), not human opinion scores. Splits are random 60/20/20
 by reference image; figures are means and standard deviations over splits, per subset of
@@ -30,8 +30,8 @@ import numpy as np
 
 from hyperimage import presets
 from hyperimage.data import datasets
-from hyperimage.data.datasets import iqa_photos
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.generators import iqa_photos
 from hyperimage.data.io import load_image
 from hyperimage.distributed import SINGLE, World
 from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
