@@ -9,6 +9,7 @@ from skimage import data
 from hyperimage import presets
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.generators import iqa_photos
+from hyperimage.evaluation.level_check import level_srocc
 from hyperimage.inference.model import read_image
 from hyperimage.training import PhaseSpec, Recipe, TrainConfig, train
 from hyperimage.training import recipe as recipes
@@ -97,7 +98,7 @@ def test_rankings_teach_stage2_a_damage_its_labels_never_show(noise_levels, tmp_
         images = torch.stack([read_image(r.path, model.config, model.grid) for r in blur])
         with torch.no_grad():
             scores = model(images).numpy()
-        return iqa_photos.level_srocc(blur, scores)["srocc"]
+        return level_srocc(blur, scores)["srocc"]
 
     # measured 0.980 +- 0.043 (worst 0.829, 4 spreads)
     learned("blur SROCC with rankings", blur_srocc(spec), above=0.8)

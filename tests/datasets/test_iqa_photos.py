@@ -11,14 +11,15 @@ import pytest
 
 from hyperimage.data import datasets
 from hyperimage.data.datasets import folder
-from hyperimage.data.generators.iqa_photos import (
-    DEFAULT_TYPES, LABEL, NON_UNIFORM, TOP_SCORE, UNIFORM_TYPES, centre_bias, level_srocc, make_iqa_dataset,
-    proxy_quality, select, spectral_residual,
-)
 from hyperimage.data.datasets.records import ImageRecord
-from hyperimage.data.distortions import RANKIQA_TYPES, distort, masks
+from hyperimage.data.distortions import RANKIQA_TYPES, masks
+from hyperimage.data.generators.iqa_photos import (
+    DEFAULT_TYPES, LABEL, NON_UNIFORM, UNIFORM_TYPES, make_iqa_dataset, select,
+)
+from hyperimage.data.generators.proxy_labels import TOP_SCORE
 from hyperimage.data.io import load_image, save_image
 from hyperimage.data.photos import CATALOGUE, builtin_photos, gather_photos
+from hyperimage.evaluation.level_check import level_srocc
 
 SIZE = (96, 128)
 #: One uniform type applied through masks (blur) and one native local type (block-wise).
@@ -220,96 +221,6 @@ def test_bad_photos_and_folder(photos, tmp_path):
         make_iqa_dataset(photos, tmp_path / "full")
 
 
-@pytest.fixture(scope="module")
-def photo(photos) -> np.ndarray:
-    return photos[0][1]
-
-
-def test_proxy_quality_identical_image_is_top(photo):
-    assert proxy_quality(photo, photo) == pytest.approx(TOP_SCORE, abs=1e-9)
-    assert proxy_quality(photo, photo, saliency=0.5) == pytest.approx(TOP_SCORE, abs=1e-9)
-
-
-def test_proxy_quality_falls_with_damage(photo):
-    scores = [proxy_quality(distort(photo, 1, level, np.random.default_rng(0)), photo) for level in range(1, 6)]
-    assert all(a > b for a, b in zip(scores, scores[1:], strict=False)), scores
-    assert 0.0 <= scores[-1] < scores[0] < TOP_SCORE
-
-
-def test_proxy_quality_weighs_the_centre_more(photo):
-    noisy = distort(photo, 1, 4, np.random.default_rng(0))
-    for area in (0.1, 0.3):
-        centre = masks.blend(photo, noisy, masks.centre(photo.shape, area))
-        periphery = masks.blend(photo, noisy, masks.periphery(photo.shape, area))
-        assert proxy_quality(centre, photo) < proxy_quality(periphery, photo) - 1.0
-
-
-def test_proxy_quality_mapping_values():
-    # A constant reference and a shifted copy give a constant SSIM map, so s is known exactly.
-    reference = np.full((32, 32), 0.5)
-    shifted = reference + 0.2
-    c1 = 0.01**2
-    s = (2 * 0.5 * 0.7 + c1) / (0.5**2 + 0.7**2 + c1)  # SSIM's luminance term; structure terms are 1
-    expected = TOP_SCORE * np.log(1 - s) / np.log(0.002)
-    assert proxy_quality(shifted, reference) == pytest.approx(expected, rel=1e-6)
-    noise = np.random.default_rng(0).random((32, 32))
-    assert proxy_quality(1.0 - noise, noise) == 0.0  # inverted structure: SSIM below 0 is clipped
-
-
-def test_proxy_quality_bad_input(photo):
-    with pytest.raises(ValueError, match="differ in shape"):
-        proxy_quality(photo[:50], photo)
-    with pytest.raises(ValueError, match="11x11"):
-        proxy_quality(photo[:8, :8], photo[:8, :8])
-    with pytest.raises(ValueError, match="saliency"):
-        proxy_quality(photo, photo, saliency=-0.1)
-    with pytest.raises(ValueError, match="d_min"):
-        proxy_quality(photo, photo, d_min=1.0)
-
-
-def test_centre_bias_and_saliency_maps(photo):
-    bias = centre_bias((40, 80))
-    assert bias.shape == (40, 80) and np.all(bias[19:21, 39:41] == bias.max())  # the four central pixels
-    # sigma is a quarter of each side: one sigma from the centre along either axis gives exp(-1/2)
-    big = centre_bias((400, 800))
-    assert big[300, 400] == pytest.approx(np.exp(-0.5 * ((100.5 / 100) ** 2 + (0.5 / 200) ** 2)))
-    assert big[200, 600] == pytest.approx(np.exp(-0.5 * ((0.5 / 100) ** 2 + (200.5 / 200) ** 2)))
-    saliency = spectral_residual(photo)
-    assert saliency.shape == photo.shape[:2] and 0.0 <= saliency.min() and saliency.max() <= 1.0
-    assert np.all(spectral_residual(np.full((30, 40), 0.3)) == 1.0)
-    with pytest.raises(ValueError, match="sigma"):
-        centre_bias((10, 10), 0.0)
-
-
-def synthetic_records() -> list[ImageRecord]:
-    """Two references, two types, two regions for the first type, levels 1-5: 2 * (1 + 3 * 5) records."""
-    records = []
-    for ref in ("a", "b"):
-        records.append(ImageRecord(Path(ref), 9.0, ref, reference=Path(ref), distortion="none", level=0,
-                                   extra={"region": "none"}))  # fmt: skip
-        for kind, region in (("1", "uniform"), ("1", "blobs"), ("14", "native")):
-            for level in range(1, 6):
-                records.append(ImageRecord(Path(f"{ref}{kind}{region}{level}"), 0.0, ref, reference=Path(ref),
-                                           distortion=kind, level=level, extra={"region": region}))  # fmt: skip
-    return records
-
-
-def test_level_srocc_perfect_reversed_and_constant():
-    records = synthetic_records()
-    levels = np.array([r.level for r in records], dtype=float)
-    perfect = level_srocc(records, -levels)
-    assert perfect["srocc"] == pytest.approx(1.0)
-    assert perfect["sets"] == 6 and perfect["skipped"] == 0 and perfect["images"] == len(records)
-    assert perfect["by_region"] == {"blobs": 1.0, "native": 1.0, "uniform": 1.0}
-    assert set(perfect["by_distortion"]) == {"1", "14"}
-    assert level_srocc(records, levels)["srocc"] == pytest.approx(-1.0)
-    assert level_srocc(records, levels, higher_is_better=False)["srocc"] == pytest.approx(1.0)
-    assert level_srocc(records, np.zeros(len(records)))["srocc"] == 0.0
-    # half the sets ranked right, half wrong
-    mixed = np.where([r.group == "a" for r in records], -levels, levels)
-    assert level_srocc(records, mixed)["srocc"] == pytest.approx(0.0)
-
-
 def test_level_srocc_on_a_built_dataset(built):
     _, records = built
     result = level_srocc(records, [r.target for r in records])
@@ -319,17 +230,6 @@ def test_level_srocc_on_a_built_dataset(built):
     masked = {k: v for k, v in result["by_region"].items() if k != "native"}
     assert "uniform" in masked and set(masked.values()) == {1.0}
     assert result["srocc"] > 0.5
-
-
-def test_level_srocc_bad_input():
-    records = synthetic_records()
-    with pytest.raises(ValueError, match="one finite prediction"):
-        level_srocc(records, [0.0])
-    with pytest.raises(ValueError, match="one finite prediction"):
-        level_srocc(records, [np.nan] * len(records))
-    single = [r for r in records if r.level in (None, 3) and r.distortion != "none"]
-    with pytest.raises(ValueError, match="two or more levels"):
-        level_srocc(single, np.zeros(len(single)))
 
 
 def test_select_subsets(built):

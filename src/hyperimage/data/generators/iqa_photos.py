@@ -14,7 +14,8 @@ photographs (:func:`hyperimage.data.photos.builtin_photos`, or a folder written 
   10-40 % of the image. Types that are local by nature (TID2013 #12-#15, among them the two
   "most non-uniform" types #14 and #15 of the paper's experiment 3) are applied as they are,
   region ``"native"``;
-- the label is a **proxy, not a human MOS**: :func:`proxy_quality`, a full-reference SSIM map
+- the label is a **proxy, not a human MOS**:
+  :func:`~hyperimage.data.generators.proxy_labels.proxy_quality`, a full-reference SSIM map
   against the pristine photo, pooled with a centre-bias weight so that *where* the damage is
   matters, mapped to TID2013's 0-9 scale (9 = pristine, higher is better).
 
@@ -48,7 +49,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import numbers
 import os
 import re
@@ -60,9 +60,6 @@ from typing import NamedTuple
 import numpy as np
 import skimage
 from PIL import Image
-from scipy import ndimage, stats
-from skimage.metrics import structural_similarity
-from skimage.transform import resize
 
 from hyperimage.data.datasets import folder
 from hyperimage.data.datasets.records import ImageRecord
@@ -70,6 +67,9 @@ from hyperimage.data.distortions import (
     LIVE_SHARED_TYPES, NON_UNIFORM_TYPES, NUM_LEVELS, RANKIQA_TYPES, available, distort, get,
 )
 from hyperimage.data.distortions.masks import MASK_KINDS, blend, make_mask
+from hyperimage.data.generators.proxy_labels import (
+    CENTRE_SIGMA, D_MIN, TOP_SCORE, _check_proxy, _to_score, pooling_weights, ssim_map,
+)
 from hyperimage.data.io import load_image, save_image
 from hyperimage.data.photos import _fit, load_manifest
 
@@ -89,9 +89,6 @@ TYPE_SETS: Mapping[str, tuple[int, ...]] = {
     "rankiqa": RANKIQA_TYPES,
 }
 
-#: Top of the label scale, given to the pristine references (TID2013's 0-9, higher is better).
-TOP_SCORE = 9.0
-
 #: ``distortion`` of the reference records.
 NO_DISTORTION = "none"
 
@@ -101,18 +98,6 @@ REGIONS = ("none", "uniform", *MASK_KINDS, "native")
 
 #: What the ``score`` column is; also written to ``meta.json``.
 LABEL = "proxy: centre-weighted SSIM mapped to 0-9, not a human MOS"
-
-#: Standard deviation of the centre-bias Gaussian, as a fraction of each side.
-CENTRE_SIGMA = 0.25
-
-#: Pooled dissimilarity ``1 - s`` that :func:`proxy_quality` scores as pristine.
-D_MIN = 0.002
-
-#: BT.601 luma weights, for the saliency estimate.
-_LUMA = np.array([0.299, 0.587, 0.114])
-
-#: Width the spectral residual is computed at (Hou & Zhang 2007).
-_SALIENCY_WIDTH = 64
 
 #: Named subsets for :func:`select`: (types kept, regions kept); None keeps all.
 SUBSETS: Mapping[str, tuple[tuple[int, ...] | None, tuple[str, ...] | None]] = {
@@ -126,184 +111,6 @@ SUBSETS: Mapping[str, tuple[tuple[int, ...] | None, tuple[str, ...] | None]] = {
 COLUMNS = ("image", "score", "group", "reference", "distortion", "level", "region", "area", "mask", "ssim")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-def centre_bias(shape: tuple[int, ...], sigma: float = CENTRE_SIGMA) -> np.ndarray:
-    """Anisotropic Gaussian centred on the image, standard deviation ``sigma`` times each side.
-
-    Observers look at the centre of a picture more than at its borders, whatever it shows
-    (Tatler 2007); a Gaussian centre prior alone predicts fixations about as well as many
-    saliency models (Judd et al. 2009).
-
-    Parameters
-    ----------
-    shape : (H, W) or (H, W, C); only H and W are used.
-    sigma : standard deviation as a fraction of the height (vertically) and width (horizontally).
-
-    Returns
-    -------
-    np.ndarray
-        (H, W) float64, 1 at the centre.
-
-    References
-    ----------
-    B. W. Tatler, "The central fixation bias in scene viewing", Journal of Vision 7(14), 2007.
-    T. Judd, K. Ehinger, F. Durand, A. Torralba, "Learning to predict where humans look",
-    ICCV 2009.
-    """
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    h, w = shape[:2]
-    y = (np.arange(h) + 0.5 - h / 2) / (sigma * h)
-    x = (np.arange(w) + 0.5 - w / 2) / (sigma * w)
-    return np.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2))
-
-
-def spectral_residual(image: np.ndarray) -> np.ndarray:
-    """Spectral-residual saliency (Hou & Zhang 2007), in [0, 1], at the image's size.
-
-    As the authors' code: the luminance is resized to 64 pixels wide, the log amplitude
-    spectrum minus its 3x3 average is recombined with the phase, the squared inverse transform
-    is smoothed by a Gaussian (sigma 2.5 at that width), scaled to [0, 1] and resized back.
-    It favours isolated detail and, through the FFT's wrap-around, the image borders. A
-    constant image has no salient place: its map is all ones.
-
-    Parameters
-    ----------
-    image : (H, W) gray or (H, W, 3) RGB in [0, 1].
-
-    References
-    ----------
-    X. Hou, L. Zhang, "Saliency detection: a spectral residual approach", CVPR 2007.
-    """
-    gray = image @ _LUMA if image.ndim == 3 else np.asarray(image, dtype=np.float64)
-    h, w = gray.shape
-    if np.ptp(gray) == 0:
-        return np.ones((h, w))
-    small = resize(gray, (max(round(_SALIENCY_WIDTH * h / w), 1), _SALIENCY_WIDTH), order=1, anti_aliasing=True)
-    spectrum = np.fft.fft2(small)
-    log_amplitude = np.log(np.abs(spectrum) + 1e-12)
-    residual = log_amplitude - ndimage.uniform_filter(log_amplitude, 3, mode="nearest")
-    saliency = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
-    saliency = ndimage.gaussian_filter(saliency, 2.5, mode="nearest")
-    span = saliency.max() - saliency.min()
-    saliency = (saliency - saliency.min()) / span if span > 0 else np.ones_like(saliency)
-    return resize(saliency, (h, w), order=1)
-
-
-def _check_pair(distorted: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    distorted, reference = np.asarray(distorted, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    if distorted.shape != reference.shape:
-        raise ValueError(f"distorted {distorted.shape} and reference {reference.shape} differ in shape")
-    if reference.ndim not in (2, 3) or (reference.ndim == 3 and reference.shape[2] != 3):
-        raise ValueError(f"images must be (H, W) or (H, W, 3), got {reference.shape}")
-    if min(reference.shape[:2]) < 11:
-        raise ValueError(f"images must be at least 11x11 (the SSIM window), got {reference.shape[:2]}")
-    return distorted, reference
-
-
-def ssim_map(distorted: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """SSIM map (H, W) of Wang et al. (2004), averaged over the RGB channels.
-
-    scikit-image's :func:`~skimage.metrics.structural_similarity` with the paper's settings
-    (11x11 Gaussian window of sigma 1.5, K1 = 0.01, K2 = 0.03, data range 1), per channel: a
-    luminance-only SSIM would call a pure colour change (TID2013 #18, #22, #23) pristine.
-    """
-    distorted, reference = _check_pair(distorted, reference)
-    _, full = structural_similarity(
-        reference,
-        distorted,
-        data_range=1.0,
-        channel_axis=-1 if reference.ndim == 3 else None,
-        gaussian_weights=True,
-        sigma=1.5,
-        use_sample_covariance=False,
-        full=True,
-    )
-    return full.mean(axis=-1) if full.ndim == 3 else full
-
-
-def pooling_weights(reference: np.ndarray, saliency: float = 0.0, centre_sigma: float = CENTRE_SIGMA) -> np.ndarray:
-    """The weights ``w`` (H, W) of :func:`proxy_quality`'s pooling, with mean 1."""
-    weight = centre_bias(reference.shape, centre_sigma)
-    weight /= weight.mean()
-    if saliency > 0:
-        salient = spectral_residual(np.asarray(reference, dtype=np.float64))
-        weight = (1.0 - saliency) * weight + saliency * salient / salient.mean()
-    return weight
-
-
-def _to_score(similarity: np.ndarray, weight: np.ndarray, d_min: float) -> float:
-    """``9 * clip(log(1 - s) / log(d_min), 0, 1)`` with ``s`` the weighted mean of the SSIM map."""
-    pooled = float(np.sum(weight * similarity) / np.sum(weight))
-    dissimilarity = float(np.clip(1.0 - pooled, d_min, 1.0))
-    return TOP_SCORE * max(math.log(dissimilarity) / math.log(d_min), 0.0)
-
-
-def _check_proxy(saliency: float, d_min: float) -> None:
-    if not 0.0 <= saliency <= 1.0:
-        raise ValueError(f"saliency weight must lie in [0, 1], got {saliency}")
-    if not 0.0 < d_min < 1.0:
-        raise ValueError(f"d_min must lie in (0, 1), got {d_min}")
-
-
-def proxy_quality(
-    distorted: np.ndarray,
-    reference: np.ndarray,
-    *,
-    saliency: float = 0.0,
-    centre_sigma: float = CENTRE_SIGMA,
-    d_min: float = D_MIN,
-) -> float:
-    """A MOS-like 0-9 quality label from a full-reference SSIM map pooled by a centre bias.
-
-    **A proxy, not a human opinion score.** With ``M`` the RGB-mean SSIM map (:func:`ssim_map`),
-    ``G`` the centre bias (:func:`centre_bias`) and ``S`` the spectral-residual saliency of the
-    *reference* (:func:`spectral_residual`)::
-
-        w = (1 - saliency) * G / mean(G) + saliency * S / mean(S)
-        s = sum(w * M) / sum(w)
-        q = 9 * clip(log(1 - s) / log(d_min), 0, 1)
-
-    The same damage therefore costs more in the centre than at the borders, as in TID2013's
-    example of Fig. 1(a) of the paper. The saliency blend is off by default: on the photos here
-    the spectral residual mostly marks image borders and isolated detail.
-
-    The mapping counts the pooled dissimilarity ``1 - s`` in decades: with ``d_min`` = 0.002,
-    ``s`` = 0.9 scores 3.3, 0.99 scores 6.7, 0.998 and above 9, 0 and below 0; it is monotone
-    (a lower ``s`` never scores higher). SSIM crowds mild distortions just under 1, and a
-    power of ``s`` (``9 * ((s - s_min) / (1 - s_min)) ** gamma``) left a quarter of the
-    default data set of :func:`make_iqa_dataset` above 8; this log scale spreads its
-    distorted images over 0.1-8.8 (quartiles 2.1, 3.4 and 4.9, mean 3.6; TID2013's MOS of
-    distorted images run from 0.2 to 7.2). Pooled dissimilarities below ``d_min`` do occur: in
-    the 17-type ``types="rankiqa"`` set, 6 of 800 distorted images (level 1, at the periphery)
-    score 9 like their reference.
-
-    Parameters
-    ----------
-    distorted, reference : (H, W) or (H, W, 3) float images in [0, 1], at least 11x11.
-    saliency : weight of the saliency map in the pooling, 0 to 1.
-    centre_sigma : the centre bias's standard deviation as a fraction of each side.
-    d_min : pooled dissimilarity ``1 - s`` scored as pristine (9); smaller ones are too.
-
-    Returns
-    -------
-    float
-        9 for an image equal to its reference, down to 0; higher is better.
-
-    Raises
-    ------
-    ValueError
-        Images of different or unsupported shapes, or parameters out of range.
-
-    References
-    ----------
-    Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, "Image quality assessment: from error
-    visibility to structural similarity", IEEE Trans. Image Processing 13(4), 2004.
-    """
-    _check_proxy(saliency, d_min)
-    similarity = ssim_map(distorted, reference)
-    return _to_score(similarity, pooling_weights(np.asarray(reference), saliency, centre_sigma), d_min)
 
 
 def _quantise(image: np.ndarray) -> np.ndarray:
@@ -441,7 +248,8 @@ def make_iqa_dataset(
 ) -> list[ImageRecord]:
     """Write an IQA benchmark of distorted photos with proxy quality labels to ``out``.
 
-    For each photo, its pristine copy (score :data:`TOP_SCORE`, distortion ``"none"``, level 0)
+    For each photo, its pristine copy (score
+    :data:`~hyperimage.data.generators.proxy_labels.TOP_SCORE`, distortion ``"none"``, level 0)
     and, for each type and level, one image distorted with :func:`hyperimage.data.distortions.distort`
     (the same generator for all versions of a type and level):
 
@@ -453,8 +261,8 @@ def make_iqa_dataset(
       ``area_range``;
     - local types (#12-#15): the distortion as it is, region ``"native"``.
 
-    Every image is labelled by :func:`proxy_quality` against its photo, **a proxy, not a human
-    MOS** (``meta.json`` says so under ``"label"``). ``group`` is the photo's name, so splits by
+    Every image is labelled by :func:`~hyperimage.data.generators.proxy_labels.proxy_quality`
+    against its photo, **a proxy, not a human MOS** (``meta.json`` says so under ``"label"``). ``group`` is the photo's name, so splits by
     group are reference-disjoint, as the paper's 60/20/20 protocol requires. The defaults give
     51 images a photo (1 reference, 4 uniform types x 5 levels x 2 versions, #14 and #15 x 5
     levels): 255 images from the 5 colour photos of :func:`~hyperimage.data.photos.builtin_photos`.
@@ -477,7 +285,7 @@ def make_iqa_dataset(
     size : (height, width) each photo is scaled to cover and centre-cropped to, as
         :func:`~hyperimage.data.photos.gather_photos` does; None keeps the photos' own sizes
         (``builtin_photos(size=hyperimage.data.photos.DEFAULT_SIZE)`` gives TID2013's 384x512).
-    saliency : the saliency weight of :func:`proxy_quality`.
+    saliency : the saliency weight of :func:`~hyperimage.data.generators.proxy_labels.proxy_quality`.
 
     Returns
     -------
@@ -614,92 +422,17 @@ def level_sets(records: Sequence[ImageRecord]) -> dict[tuple[str, str, str], lis
     return {key: members + pristine.get(key[0], []) for key, members in sets.items()}
 
 
-def level_srocc(
-    records: Sequence[ImageRecord], predictions: Sequence[float], *, higher_is_better: bool = True
-) -> dict:
-    """Label-free check of a model: does its score fall as the distortion level rises?
-
-    Records are grouped into sets of one reference, one distortion type and one region
-    (``extra["region"]``; one set per type where records have none, as TID2013's). Each set
-    also holds the reference's own record (``distortion == "none"``, level 0) where there is
-    one. Per set, Spearman's rank correlation between prediction and level is negated (so a
-    model whose higher-is-better score falls with the level gets +1), sign-flipped again for a
-    lower-is-better model, and the sets' values are averaged. A set whose predictions are all
-    equal ranks nothing and counts 0; a set with fewer than two levels is skipped. It needs no
-    labels, so it also checks a model on distortions nobody rated.
-
-    Parameters
-    ----------
-    records : images with ``reference`` (or ``group``), ``distortion`` and ``level``.
-    predictions : one score per record, in the same order.
-    higher_is_better : the direction of the predictions.
-
-    Returns
-    -------
-    dict
-        ``srocc`` the mean over sets, ``sets`` the sets used, ``skipped`` the sets with fewer
-        than two levels, ``images`` the records in the sets used, ``by_distortion`` and
-        ``by_region`` the mean per type and per region.
-
-    Raises
-    ------
-    ValueError
-        Predictions of another length or not finite, or no set with two levels.
-    """
-    predictions = np.asarray(predictions, dtype=np.float64)
-    if predictions.shape != (len(records),) or not np.isfinite(predictions).all():
-        raise ValueError(f"need one finite prediction per record ({len(records)}), got shape {predictions.shape}")
-    values: list[tuple[str, str, float]] = []
-    used: set[int] = set()
-    skipped = 0
-    for (source, kind, region), members in level_sets(records).items():
-        levels = np.array([records[i].level or 0 for i in members], dtype=np.float64)
-        if np.unique(levels).size < 2:
-            skipped += 1
-            continue
-        scores = predictions[members]
-        rho = 0.0 if np.ptp(scores) == 0 else -float(stats.spearmanr(scores, levels).statistic)
-        values.append((kind, region, rho if higher_is_better else -rho))
-        used.update(members)
-    if not values:
-        raise ValueError("no (reference, type, region) set with two or more levels")
-
-    def mean_by(position: int) -> dict[str, float]:
-        groups: dict[str, list[float]] = defaultdict(list)
-        for value in values:
-            groups[value[position]].append(value[2])
-        return {k: float(np.mean(v)) for k, v in sorted(groups.items())}
-
-    return {
-        "srocc": float(np.mean([v[2] for v in values])),
-        "sets": len(values),
-        "skipped": skipped,
-        "images": len(used),
-        "by_distortion": mean_by(0),
-        "by_region": mean_by(1),
-    }
-
-
 __all__ = [
-    "CENTRE_SIGMA",
     "COLUMNS",
-    "D_MIN",
     "DEFAULT_TYPES",
     "LABEL",
     "NON_UNIFORM",
     "NO_DISTORTION",
     "REGIONS",
     "SUBSETS",
-    "TOP_SCORE",
     "TYPE_SETS",
     "UNIFORM_TYPES",
-    "centre_bias",
     "level_sets",
-    "level_srocc",
     "make_iqa_dataset",
-    "pooling_weights",
-    "proxy_quality",
     "select",
-    "spectral_residual",
-    "ssim_map",
 ]

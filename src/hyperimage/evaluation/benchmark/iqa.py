@@ -39,6 +39,7 @@ from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.niqe import NiqeModel
 from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge
 from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
+from hyperimage.evaluation.level_check import level_srocc
 from hyperimage.evaluation.protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
@@ -290,7 +291,7 @@ def run(
                 pairs = [(p, r.target) for p, r in zip(pred, test) if r.path in chosen[subset] and p is not None]
                 runs[subset][row].append(correlations([p for p, _ in pairs], [t for _, t in pairs]))
             if photo:
-                lev = iqa_photos.level_srocc(test, pred, higher_is_better=higher_is_better)
+                lev = level_srocc(test, pred, higher_is_better=higher_is_better)
                 runs["level"][row].append({"srocc": lev["srocc"]})
         log(
             f"split {split + 1}/{budget.splits} ({time.time() - t0:.0f} s, {len(parts['train'])} train / "
