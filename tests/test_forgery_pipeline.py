@@ -168,7 +168,7 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
 
 
 def test_benchmark_is_built_once_from_the_chosen_photo_sources(tmp_path, monkeypatch):
-    import hyperimage.data.photos
+    import hyperimage.photo_packages
     from hyperimage.evaluation.benchmark import forgery
 
     asked = []
@@ -182,7 +182,7 @@ def test_benchmark_is_built_once_from_the_chosen_photo_sources(tmp_path, monkeyp
         (out / "manifest.json").write_text("[]")
         return []
 
-    monkeypatch.setattr(hyperimage.data.photos, "gather_photos", fake_gather)
+    monkeypatch.setattr(hyperimage.photo_packages, "gather_photos", fake_gather)
     data = forgery.build_tampering_benchmark(tmp_path, 6, seed=0, sources=("pypi", "debian"))
     assert data == tmp_path / "forgery-pypi-debian-n6-seed0" and asked == [("pypi", "debian")]
     assert len(folder.load(data)) == 6

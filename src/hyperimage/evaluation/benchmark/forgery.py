@@ -107,13 +107,13 @@ def build_tampering_benchmark(
 ) -> Path:
     """Write (once) the tampering benchmark of ``n_images`` from the photos of ``sources`` into ``folder``.
 
-    The colour photos of :func:`hyperimage.data.photos.gather_photos` (gray ones are left out: a
+    The colour photos of :func:`hyperimage.photo_packages.gather_photos` (gray ones are left out: a
     gray splice in a colour photo would be trivial) are cut into 256x384 crops by
     :func:`hyperimage.data.generators.tampering.make_tampering_dataset`. The PyPI photos give 7
     families of two photos (so one test family per split); adding ``"debian"`` gives 54.
     """
     from hyperimage.data.generators.tampering import colour_photos, make_tampering_dataset
-    from hyperimage.data.photos import gather_photos
+    from hyperimage.photo_packages import gather_photos
 
     name = "-".join(sources)
     data = folder / f"forgery-{name}-n{n_images}-seed{seed}"

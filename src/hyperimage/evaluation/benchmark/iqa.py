@@ -120,7 +120,7 @@ def build_photo_benchmark(folder: Path, photos: str = "builtin", seed: int = 0) 
 
         source: object = builtin_photos(size=(384, 512))  # as `hyperimage make-iqa OUT` does
     else:
-        from hyperimage.data.photos import gather_photos
+        from hyperimage.photo_packages import gather_photos
 
         source = folder / f"photos-{photos}"
         if not (source / "manifest.json").is_file():
