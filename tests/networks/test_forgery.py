@@ -12,7 +12,8 @@ from hyperimage.inference import networks
 from hyperimage.inference.hyper_image import lay_on_grid
 from hyperimage.inference.model import HyperImageModel, ModelConfig
 from hyperimage.inference.networks.forgery import ConvClassifier, NoiseResidual
-from hyperimage.inference.ranking import PairDecision, SiameseRanker, shuffle_pairs, siamese_hinge
+from hyperimage.inference.ranking import SiameseRanker
+from hyperimage.training.ranking_losses import PairDecision, shuffle_pairs, siamese_hinge
 
 
 def conv_layers(module: torch.nn.Module) -> list[tuple[int, int]]:

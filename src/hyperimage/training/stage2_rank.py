@@ -9,7 +9,7 @@ plus the photo itself at level 0, must score in that order. Such sets come from 
 benchmark's generator (:func:`~hyperimage.data.generators.iqa_photos.make_iqa_dataset`, its
 proxy labels unused) over photos a user names, and stage 2 trains on both: the task's loss
 on the labelled hyper-images of each batch, plus ``weight`` times RankIQA's all-pairs hinge
-(:func:`~hyperimage.inference.ranking.all_pairs_hinge`) over a few ranked sets, in the
+(:func:`~hyperimage.training.ranking_losses.all_pairs_hinge`) over a few ranked sets, in the
 standardised units of the targets. Validation stays the labelled error.
 """
 
@@ -26,7 +26,7 @@ from hyperimage.data import datasets
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.generators import iqa_photos
 from hyperimage.data.photos import builtin_photos
-from hyperimage.inference.ranking import all_pairs_hinge
+from hyperimage.training.ranking_losses import all_pairs_hinge
 from hyperimage.training.store import HyperImageCache
 
 #: Stage-2 target columns when rankings join the labels: ``[target, -level, set]``; a

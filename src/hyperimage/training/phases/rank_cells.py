@@ -8,7 +8,7 @@ context; README, Table 2 exp. 5). This phase ranks whole images instead: ranked 
 pristine photos, one TID2013 type at levels 1-5 plus the photo itself, made by the photo
 benchmark's generator as :mod:`~hyperimage.training.stage2_rank` makes them; each image's
 score is the mean of its cells' scores, and RankIQA's all-pairs hinge
-(:func:`~hyperimage.inference.ranking.rank_hinge`) asks a milder level to score better
+(:func:`~hyperimage.training.ranking_losses.rank_hinge`) asks a milder level to score better
 within its set (higher, or lower for a lower-is-better score such as LIVE's DMOS). The
 trunk's values of the ranked images are computed once (the trunk is frozen), so epochs
 train only the dense layers. The ``cells`` phase then fine-tunes them on the labels.

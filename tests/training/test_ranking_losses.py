@@ -1,4 +1,5 @@
-"""Tests of the pairwise ranking losses and the Siamese ranker (hyperimage.inference.ranking)."""
+"""Tests of the pairwise ranking losses (hyperimage.training.ranking_losses) and the Siamese ranker they
+train (hyperimage.inference.ranking)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from scipy import ndimage
 from torch import nn
 
 from hyperimage.inference.networks.layers import conv_stack, init_weights
-from hyperimage.inference.ranking import (
-    PairDecision, SiameseRanker, all_pairs_hinge, rank_hinge, shuffle_pairs, siamese_hinge,
-)
+from hyperimage.inference.ranking import SiameseRanker
 from hyperimage.training import TrainConfig, fit
+from hyperimage.training.ranking_losses import (
+    PairDecision, all_pairs_hinge, rank_hinge, shuffle_pairs, siamese_hinge,
+)
 
 
 def t(values) -> torch.Tensor:
