@@ -42,7 +42,7 @@ def test_the_resave_check_gives_every_jpeg_the_same_tables_and_keeps_the_layout(
     import importlib.util
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "resave_check.py"
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / "resave_check.py"
     spec = importlib.util.spec_from_file_location("resave_check", script)
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)

@@ -20,7 +20,7 @@ from hyperimage.data import io as hio
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import part_file, read_rows, score_archive, score_files
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")
