@@ -29,8 +29,7 @@ from sklearn.preprocessing import StandardScaler
 
 from hyperimage.data import datasets
 from hyperimage.evaluation.baselines.trunk_ridge import ALPHAS, pooled_features
-from hyperimage.evaluation.benchmark.iqa import IN_THE_WILD
-from hyperimage.evaluation.protocol import IQA_SPLIT, REAL_IQA_SPLIT, random_split
+from hyperimage.evaluation.protocol import random_split, split_for
 from hyperimage.inference.networks.efficientnet_lite import DEFAULT_TAPS, TAP_CHANNELS, tap_index
 
 TAPS = ("block4", "block7", "block10", "block14", "block15", "head")
@@ -62,7 +61,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     records = [replace(r, split=None) for r in datasets.load(args.data)]
-    fractions = REAL_IQA_SPLIT if datasets.detect(args.data) in IN_THE_WILD else IQA_SPLIT
+    fractions = split_for(datasets.layout(args.data))
     started = time.time()
     features = pooled_features(records, TAPS)
     print(f"{len(records)} images of {args.data}: pooled trunk features in {time.time() - started:.0f} s")

@@ -46,7 +46,7 @@ from PIL import Image
 
 from hyperimage.allocator import ENV as MALLOC_ENV
 from hyperimage.data.photos import builtin_photos
-from hyperimage.inference.model import read_config
+from hyperimage.inference.model import clip_range, read_model_json
 from hyperimage.inference.scoring import read_rows, scoring_workers
 from hyperimage.storage import CONFIG
 
@@ -190,8 +190,9 @@ def main() -> None:
     rest = run_score(args.model, [images], out_dir / "resumed.csv", args.workers, resume=True)
     assert cut["rc"] == 130 and rest["rc"] == 0, (cut["rc"], cut["stderr"], rest["rc"], rest["stderr"])
     a, b = list(read_rows(out_dir / "full.csv", "csv")), list(read_rows(out_dir / "resumed.csv", "csv"))
-    score = read_config(args.model / CONFIG).score
-    tolerance = TOLERANCE * (score.high - score.low)
+    config, fitted = read_model_json(args.model / CONFIG)
+    low, high = clip_range(config.score, fitted)
+    tolerance = TOLERANCE * (high - low)
     gap = max(abs(float(x) - float(y)) for (_, x), (_, y) in zip(a, b))
     same = [i for i, _ in a] == [i for i, _ in b] and gap <= tolerance
     print(
@@ -199,7 +200,7 @@ def main() -> None:
         f"({rest['rows']} rows): {cut['wall'] + rest['wall']:.1f} s against {full['wall']:.1f} s uninterrupted "
         f"({(cut['wall'] + rest['wall']) / full['wall']:.2f}x); resumed file {'equals' if same else 'DIFFERS FROM'} "
         f"the uninterrupted one (every image once, same order; largest score difference {gap:.2g}, "
-        f"{gap / (score.high - score.low):.1e} of the score's range, allowed {TOLERANCE:.0e})"
+        f"{gap / (high - low):.1e} of the score's range, allowed {TOLERANCE:.0e})"
     )
 
     subset = files[: args.baseline]

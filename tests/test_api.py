@@ -174,7 +174,7 @@ def test_info_says_what_the_score_means(predictors):
     iqa, forgery = predictors["iqa"].info, predictors["forgery"].info
     assert (iqa.task, iqa.score_name, iqa.preset, iqa.method) == ("regression", "image quality", "livec-imagenet", "two-stage")
     assert iqa.higher_is_better and iqa.direction == "higher is better" and not predictors["iqa"].lower_better
-    assert iqa.range == (predictors["iqa"].model.config.score.low, predictors["iqa"].model.config.score.high)
+    assert iqa.range == predictors["iqa"].model.score_range
     assert iqa.card.startswith("# Default NR-IQA model")
     assert (forgery.task, forgery.score_name, forgery.range) == ("classification", "probability authentic", (0.0, 1.0))
 

@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from hyperimage import api
+from hyperimage.inference import predictor
 from hyperimage.cli import app
 
 runner = CliRunner()
@@ -165,10 +166,16 @@ def test_photos_no_pypi_asks_debian_alone_and_needs_a_source(tmp_path, monkeypat
     assert res.exit_code == 0 and asked == [("debian",)]
 
 
-def test_train_without_a_task_asks_for_a_preset(tmp_path):
+def test_a_folder_of_scores_without_a_preset_trains_as_the_shipped_quality_model(tmp_path, monkeypatch):
+    """One line says which preset and recipe it took; that recipe's rankings need the Debian
+    photos, and without them the run stops before training with the command that makes them."""
+    monkeypatch.chdir(tmp_path)  # the recipe's photo folder is relative: none here
     data = foreign_synthetic_folder(tmp_path / "f", n=10)
-    res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m"), *FAST])
-    assert res.exit_code == 2 and "preset" in res.output
+    res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m"), "--quiet"])
+    said = [line for line in res.output.splitlines() if "no preset named" in line]
+    assert len(said) == 1 and "preset livec-imagenet, recipe iqa-imagenet-rank-debian" in said[0], res.output
+    assert res.exit_code == 2 and "hyperimage photos data/photos-debian --debian --no-pypi" in res.output
+    assert not (tmp_path / "m" / "model.safetensors").exists()
 
 
 def test_generated_folders_pick_their_preset(tmp_path):
@@ -177,8 +184,8 @@ def test_generated_folders_pick_their_preset(tmp_path):
     for task, preset in (("iqa", "tid"), ("forgery", "forgery"), ("synthetic", "synthetic")):
         data = foreign_synthetic_folder(tmp_path / task, n=2)
         (data / "meta.json").write_text(json.dumps({"task": task}))
-        assert api._preset_for(data, None) == preset
-        assert api._preset_for(data, "live") == "live"  # an explicit preset wins
+        assert api.choose_preset(data, None) == preset
+        assert api.choose_preset(data, "live") == "live"  # an explicit preset wins
 
 
 def test_make_forgery_writes_a_folder_data_set(tmp_path):
@@ -202,7 +209,7 @@ def test_make_forgery_writes_a_folder_data_set(tmp_path):
 
 
 def test_score_without_an_installed_default_model_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(api, "DEFAULT_MODELS", tmp_path / "models")
+    monkeypatch.setattr(predictor, "SHIPPED_MODELS", tmp_path / "models")
     image = tmp_path / "x.png"
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(image)
     res = runner.invoke(app, ["score", "--task", "forgery", str(image)])

@@ -23,7 +23,8 @@ def photo(tmp_path_factory):
 def test_default_model_states_its_score(photo):
     model = api.default_model()
     assert model.config.preset == "livec-imagenet" and model.config.score.higher_is_better
-    assert 0.0 <= model.config.score.low < model.config.score.high <= 100.0  # LIVE-C's MOS scale
+    low, high = model.score_range
+    assert 0.0 <= low < high <= 100.0  # LIVE-C's MOS scale
 
 
 def test_score_and_explain_without_a_model_argument(photo, tmp_path):
@@ -53,7 +54,7 @@ def test_default_forgery_model_states_its_score():
     assert model.config.preset == "forgery-fast" and model.config.task == "classification"
     assert isinstance(model.stage1, networks.GridStage1) and model.grid.align == model.stage1.grid_step  # the fast path
     assert model.config.score.higher_is_better
-    assert (model.config.score.low, model.config.score.high) == (0.0, 1.0)
+    assert model.score_range == (0.0, 1.0)
     assert "probability authentic" in api.describe(model)
 
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import torch
 
@@ -26,14 +27,18 @@ def test_inference_imports_neither_training_nor_evaluation():
 def test_a_registered_phase_runs_before_the_models_own_and_checkpoints_apart(tmp_path, monkeypatch):
     seen = []
 
+    @dataclass(frozen=True)
+    class ShrinkArgs:
+        factor: float
+
     def shrink_first_layer(run: phases.PhaseRun) -> LoopState:
         """A stand-in pre-training: scales stage 1's first weights, as a real one would train them."""
-        seen.append((run.spec.args["factor"], len(run.train_store), run.checkpoint.name))
+        seen.append((run.args.factor, len(run.train_store), run.checkpoint.name))
         with torch.no_grad():
-            next(run.model.stage1.parameters()).mul_(run.spec.args["factor"])
+            next(run.model.stage1.parameters()).mul_(run.args.factor)
         return LoopState(epoch=1)
 
-    monkeypatch.setitem(phases.PHASES._items, "shrink", shrink_first_layer)
+    monkeypatch.setitem(phases.PHASES._items, "shrink", phases.Phase(shrink_first_layer, ShrinkArgs))
     root = synthetic.write_folder(tmp_path / "data", synthetic.generate(1, 40, seed=0))
     records = random_split(folder.load(root), seed=0)
     plain = Recipe.simple(TrainConfig(epochs=1), TrainConfig(epochs=1), windows_per_image=2)

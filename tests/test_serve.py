@@ -53,8 +53,8 @@ def test_page_and_model_descriptions(client):
     info = client.get("/api/models").json()
     assert info["max_bytes"] == 2**20 and set(info["models"]) == {"iqa", "forgery"}
     iqa, forgery = info["models"]["iqa"], info["models"]["forgery"]
-    shipped = api.default_model().config.score
-    assert (iqa["name"], iqa["direction"], iqa["high"]) == ("image quality", "higher is better", shipped.high)
+    shipped = api.default_model()
+    assert (iqa["name"], iqa["direction"], iqa["high"]) == ("image quality", "higher is better", shipped.score_range[1])
     assert iqa["legend"]["top"] == "more damage" and "image quality" in iqa["legend"]["label"]
     assert forgery["legend"]["top"] == "more likely tampered" and (forgery["low"], forgery["high"]) == (0.0, 1.0)
 

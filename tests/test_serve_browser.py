@@ -94,7 +94,7 @@ def test_page_scores_photos_like_the_api_with_heat_maps_and_sorts(server, browse
     rows = _scored(browser, 2)
     model = api.default_model("iqa")
     expected = {p.name: s.score for p, s in zip(photos, api.score(model, photos))}
-    span = f"{model.config.score.low:.4g} to {model.config.score.high:.4g}"  # the page's 4 significant digits
+    span = "{:.4g} to {:.4g}".format(*model.score_range)  # the page's 4 significant digits
     for name, row in rows.items():
         shown = float(row.find_element(By.CSS_SELECTOR, "td.score").get_attribute("data-score"))
         assert shown == pytest.approx(expected[name], abs=1e-4)

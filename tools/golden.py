@@ -64,7 +64,7 @@ MODELS = ("iqa", "forgery")
 
 #: Tolerance = FACTOR x the largest difference measured under :data:`SETTINGS`, ...
 FACTOR = 10.0
-#: ... at least this share of the range (scores: ``config.score.low/high``; cells: the heat-map range).
+#: ... at least this share of the range (scores: ``HyperImageModel.score_range``; cells: the heat-map range).
 FLOOR = 1e-4
 #: A tolerance above this share of a range is reported as too loose to catch a re-trained model.
 LOOSEST = 1e-3

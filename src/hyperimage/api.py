@@ -14,6 +14,7 @@ here are the commands, each one call, e.g.::
 
 from __future__ import annotations
 
+import copy
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -21,15 +22,15 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from hyperimage import presets
 from hyperimage.data import datasets
-from hyperimage.data.datasets import folder
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.generators import synthetic
 from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
-from hyperimage.inference import predictor
+from hyperimage.inference import predictor, tasks
 from hyperimage.inference.explain import save_grid, save_overlay
-from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.model import HyperImageModel, read_config
+from hyperimage.storage import CONFIG
 from hyperimage.inference.predictor import Explanation, Input, ModelInfo, Predictor, list_models, load
 from hyperimage.inference.scoring import ArchiveSummary, Prediction, expand, score_archive, score_files
 from hyperimage.lock import FolderLock
@@ -37,6 +38,7 @@ from hyperimage.storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
 from hyperimage.training import Recipe, recipe as recipes, train as train_records
+from hyperimage.training.engine import resolve
 from hyperimage.training.recipe import RECIPE_FILE
 
 #: Models shipped inside the package, one folder per task (:func:`list_models`).
@@ -49,27 +51,43 @@ def make_synthetic(out: str | Path, experiment: int = 1, n: int = 1000, seed: in
     return synthetic.write_folder(out, images, {"experiment": experiment, "seed": seed, "patches": patches})
 
 
-#: The preset a folder data set gets by the ``task`` of its ``meta.json`` (written by the
-#: project's generators); published layouts have theirs in :data:`presets.LAYOUT_PRESETS`.
-TASK_PRESETS = {"synthetic": "synthetic", "iqa": "tid", "forgery": "forgery"}
-
-
-def _preset_for(data: Path, preset: str | None) -> str:
+def choose_preset(data: str | Path, preset: str | None = None, log: Callable[[str], None] | None = None) -> str:
+    """The preset to train on ``data`` with: ``preset`` where given, else the one its layout
+    names (:attr:`~hyperimage.data.datasets.layout.Layout.preset`: a published data set's, or a
+    folder's ``meta.json``), else, for a folder of scores that names none, the shipped quality
+    model's (said in one line to ``log``)."""
     if preset is not None:
+        presets.spec(preset)
         return preset
-    layout = datasets.detect(data)
-    task = presets.LAYOUT_PRESETS.get(layout) or TASK_PRESETS.get(folder.meta(data).get("task"))
-    if task is None:
-        raise ValueError(f"{data}: cannot tell the task; pass a preset ({', '.join(presets.available())})")
-    return task
+    named = datasets.layout(data).preset
+    if named is not None:
+        return named
+    chosen = read_config(predictor.shipped_folder("iqa") / CONFIG).preset
+    if log is not None:
+        log(f"{data}: no preset named, so it trains as the shipped quality model was trained: preset {chosen}, "
+            f"recipe {presets.spec(chosen).recipe} (pass --preset and --recipe for others; `hyperimage presets` lists them)")
+    return chosen
 
 
 def _task_of(data: Path) -> str | None:
-    """The task of a data set folder (``regression`` or ``classification``) where its layout or ``meta.json`` tells it."""
-    try:
-        return presets.get(_preset_for(data, None)).task
-    except ValueError:
-        return None
+    """The task of a data set folder (``regression`` or ``classification``) where its layout or ``meta.json`` names a preset."""
+    named = datasets.layout(data).preset
+    return None if named is None else presets.spec(named).task
+
+
+def list_presets() -> list[presets.Preset]:
+    """Every model preset (:class:`~hyperimage.presets.Preset`: its task, default recipe, stage-1
+    data and what its heat map shows), by name; ``hyperimage presets`` prints them."""
+    return [presets.spec(name) for name in presets.available()]
+
+
+def init_model(init: str | Path | HyperImageModel) -> tuple[HyperImageModel, Path | None]:
+    """The model ``hyperimage train --init`` starts from: a shipped one by name (``iqa``,
+    ``forgery``), a model folder, or a model; with its folder where it has one."""
+    if isinstance(init, HyperImageModel):
+        return init, None
+    folder = predictor.shipped_folder(str(init)) if str(init) in predictor.SHIPPED else Path(init)
+    return load_model(folder), folder
 
 
 def extra_training_records(
@@ -106,7 +124,7 @@ def extra_training_records(
             )
         seen |= {r.path.resolve() for r in records}
         flip = datasets.higher_is_better(root) != higher
-        own = datasets.score_range(root) if task == "regression" else None
+        own = datasets.score_range(root) if tasks.get(task).scaled else None
         if own is not None and scale is not None:
             (a, b), (c, d) = own, scale
             share = [(r.target - a) / (b - a) for r in records]
@@ -137,15 +155,25 @@ def train(
     log: Callable[[str], None] | None = None,
     device: str | None = None,
     extra: Sequence[str | Path] = (),
+    init: str | Path | HyperImageModel | None = None,
+    changes: recipes.Changes | None = None,
 ) -> HyperImageModel:
     """Train a model on a data set folder and save it to ``out``.
+
+    ``preset``: the model's design (:mod:`hyperimage.presets`; default: :func:`choose_preset`).
+    ``init``: fine-tune a trained model instead (a shipped one by name, ``iqa`` or ``forgery``,
+    or a model folder, :func:`init_model`): its design, its weights as the start of every
+    phase, and unless ``recipe`` says otherwise the recipe it was trained with.
 
     Images without a ``split`` are split by group with ``seed`` (60/20/20, or 2/3-1/6-1/6
     for classification as in the paper's forgery experiment); the assignment is
     saved as ``out/splits.csv`` so ``evaluate`` can use the same test set. Checkpoints go to
     ``out/checkpoints`` during training; rerunning an interrupted command resumes there.
     ``recipe``: a :class:`~.training.Recipe`, a named one or a JSON file (default: the
-    paper's); it is saved as ``out/recipe.json``.
+    preset's, :attr:`~hyperimage.presets.Preset.recipe`), with ``changes`` made (the
+    ``train`` command's epoch, patience and window options); its phases' settings are checked
+    (:func:`~.training.phases.check`) before the data set is read, and it is saved as
+    ``out/recipe.json`` with every setting the run used.
     ``stage1_args`` go to the stage-1 network's factory (e.g. ``{"conv_width": 0.25}``);
     ``half`` saves the weights as float16 (:meth:`HyperImageModel.save`); ``allow_outside``
     lets ``labels.csv`` name images outside ``data`` (:func:`.datasets.folder.load`).
@@ -167,30 +195,49 @@ def train(
     log = log or (lambda line: print(line, file=sys.stderr))
     if out.exists() and not (out.is_dir() and (looks_like_model_dir(out) or not any(out.iterdir()))):
         raise ValueError(f"{out}: exists and is not a model folder; give a new or empty folder to write the model to")
-    config = presets.get(_preset_for(data, preset), method)
-    config.stage1_args.update(stage1_args or {})
+    start = start_folder = None
+    if init is not None:
+        start, start_folder = init_model(init)
+        if preset is not None and preset != start.config.preset:
+            raise ValueError(f"--init gives a model of preset {start.config.preset}; it cannot be trained as preset {preset}")
+        if method != start.config.method:
+            raise ValueError(f"--init gives a {start.config.method} model; it cannot be trained as {method}")
+        config = copy.deepcopy(start.config)
+        if stage1_args:
+            raise ValueError("--init keeps the model's stage-1 network as it is; stage-1 arguments cannot change it")
+        if recipe is None:
+            saved = start_folder / RECIPE_FILE if start_folder is not None else None
+            recipe = saved if saved is not None and saved.is_file() else presets.spec(config.preset).recipe
+    else:
+        config = presets.get(choose_preset(data, preset, log), method)
+        config.stage1_args.update(stage1_args or {})
+    if not isinstance(recipe, Recipe):
+        recipe = recipes.get(recipe or presets.spec(config.preset).recipe)
+    if changes is not None:
+        recipe = changes.apply(recipe)
+    # the phases named and their settings checked (one line if wrong) before the data set is read
+    recipe = resolve(recipe, config)
     fractions = SPLITS[config.task]
     records = random_split(datasets.load(data, allow_outside=allow_outside), seed=seed, fractions=fractions)
     config.score = replace(config.score, higher_is_better=datasets.higher_is_better(data))
     if extra:
-        scale = datasets.score_range(data) if config.task == "regression" else None
+        scale = datasets.score_range(data) if tasks.get(config.task).scaled else None
         records += extra_training_records(extra, config.task, config.score.higher_is_better, scale, allow_outside, log, records)
-    if not isinstance(recipe, Recipe):
-        recipe = recipes.get(recipe or "paper")
     world = init_world(device)
     if not world.is_main:  # rank 0 holds the lock, writes the checkpoints and the model
-        return train_records(records, config, recipe, workdir=out, seed=seed, progress=False, world=world)[0]
+        return train_records(records, config, recipe, workdir=out, seed=seed, progress=False, world=world, init=start)[0]
     with FolderLock(out, log) as held:
         for where in (out, out / CHECKPOINTS):
             remove_stale_temporaries(where)
         if (out / CHECKPOINTS).is_dir():
             log(f"resuming from {out / CHECKPOINTS}")
         model, result = train_records(
-            records, config, recipe, workdir=out, seed=seed, progress=progress, world=world, log=log
+            records, config, recipe, workdir=out, seed=seed, progress=progress, world=world, log=log, init=start
         )
         report = {
             "data": str(data.resolve()),
             "extra": [str(Path(e).resolve()) for e in extra],
+            "init": None if init is None else str(start_folder or "a model in memory"),
             "seed": seed,
             "world_size": world.size,
             "device": str(world.device),
@@ -231,10 +278,7 @@ def on_device(model: str | Path | HyperImageModel, device: str | None = None) ->
 def default_model(task: str = "iqa") -> HyperImageModel:
     """The model shipped inside the package for ``task`` (``iqa``, ``forgery``): ``hyperimage.load(task).model``
     without moving it to a device."""
-    folder = DEFAULT_MODELS / task
-    if not is_model_dir(folder):
-        raise ValueError(f"no default {task} model is installed ({folder}); pass a model folder")
-    return load_model(folder)
+    return load_model(predictor.shipped_folder(task))
 
 
 def explain(
@@ -320,7 +364,8 @@ def evaluate(
         if not records:
             raise ValueError(f"{data}: no images in split {split!r} (use --split all, or a data set with a split column)")
     result = evaluate_records(net, records)
-    return {"split": split, "score": asdict(net.config.score), **result}
+    low, high = net.score_range
+    return {"split": split, "score": {**asdict(net.config.score), "low": low, "high": high}, **result}
 
 
 def score(
@@ -376,5 +421,5 @@ def direction(model: HyperImageModel) -> str:
 
 def describe(model: HyperImageModel) -> str:
     """One line saying what a model's score means."""
-    return predictor.describe(model.config)
+    return predictor.describe(model.config, model.score_range)
 

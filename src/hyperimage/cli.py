@@ -14,6 +14,7 @@ from hyperimage import api, presets
 from hyperimage.allocator import keep_freed_memory
 from hyperimage.data.resave import resave as resave_alike
 from hyperimage.distributed import World, local_device, torchrun_env
+from hyperimage.inference import tasks
 from hyperimage.inference.model import METHODS
 from hyperimage.storage import looks_like_model_dir, write_json
 from hyperimage.training import recipe as recipes
@@ -108,14 +109,15 @@ def train(
     data: Path = typer.Argument(..., help="Data set folder (labels.csv, or LIVE / TID2013 / KADID-10k / CASIA v2)."),
     out: Path = typer.Option(..., "--out", help="Model folder to write."),
     method: str = typer.Option("two-stage", help=f"One of {', '.join(METHODS)}."),
-    preset: Optional[str] = typer.Option(None, help="Architecture preset (default: the task in DATA/meta.json)."),
+    preset: Optional[str] = typer.Option(None, help="Model preset (`hyperimage presets`; default: the data set's, else the shipped quality model's)."),
+    init: Optional[str] = typer.Option(None, help="Fine-tune this model instead of starting afresh: iqa, forgery (the shipped ones) or a model folder."),
     seed: int = typer.Option(0, help="Seed for the split, initialisation and sampling."),
     stage1_epochs: Optional[int] = typer.Option(None, help="Stage-1 epochs (paper: 80)."),
     stage1_patience: Optional[int] = typer.Option(None, help="Stage-1 early-stopping patience (paper: 20)."),
     stage2_epochs: Optional[int] = typer.Option(None, help="Stage-2 epochs (paper: 200)."),
     stage2_patience: Optional[int] = typer.Option(None, help="Stage-2 early-stopping patience (paper: 40)."),
-    recipe: str = typer.Option("paper", help="Training recipe: a name (paper, synthetic-quick, iqa-quick, ...) or a recipe.json file; the options below change it."),
-    windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all)."),
+    recipe: Optional[str] = typer.Option(None, help="Training recipe: a name (`hyperimage presets` shows each preset's) or a recipe.json file (default: the preset's, or with --init the model's own); the options below change it."),
+    windows_per_image: Optional[int] = typer.Option(None, help="Stage-1 windows drawn per image and epoch (default: all); phase windows only, refused for others."),
     conv_width: Optional[float] = typer.Option(None, help="Forgery preset: share of Table 4's conv filters (0.25 for a CPU)."),
     half: bool = typer.Option(False, help="Save the weights as float16 (half the file)."),
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
@@ -132,14 +134,12 @@ def train(
     if method not in METHODS:
         _fail(f"--method must be one of {', '.join(METHODS)}")
     try:
-        windows = None if windows_per_image is None else {"windows_per_image": windows_per_image}
-        plan = recipes.get(recipe).with_main(windows, epochs=stage1_epochs, patience=stage1_patience)
-        s2 = plan.stage2
-        plan = replace(plan, stage2=replace(s2, epochs=stage2_epochs or s2.epochs, patience=stage2_patience or s2.patience))
+        changes = recipes.Changes(stage1_epochs, stage1_patience, windows_per_image, stage2_epochs, stage2_patience)
         model = api.train(
-            data, out, method=method, preset=preset, seed=seed, recipe=plan, progress=not quiet,
+            data, out, method=method, preset=preset, seed=seed, recipe=recipe, progress=not quiet,
             stage1_args=None if conv_width is None else {"conv_width": conv_width}, half=half,
             allow_outside=allow_outside, log=lambda line: typer.echo(line, err=True), device=device, extra=extra,
+            init=init, changes=changes,
         )
     except ValueError as err:
         _fail(str(err))
@@ -293,6 +293,14 @@ def list_models() -> None:
     width = max(map(len, shipped))
     for name, line in shipped.items():
         typer.echo(f"{name:<{width}}  {line}")
+
+
+@app.command("presets")
+def list_presets() -> None:
+    """List the model presets `train --preset` takes: task, default recipe, what stage 1 learns from, what the heat map shows."""
+    for spec in api.list_presets():
+        typer.echo(f"{spec.name}: {spec.task}, recipe {spec.recipe}, stage 1 from {spec.stage1_data}; heat map: {spec.heat_map}")
+        typer.echo(f"    {spec.summary}")
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -480,7 +488,7 @@ def bench_forgery(
         budget = replace(budget, splits=splits)
     if variants is not None:
         chosen = _variants(variants)
-        forgery_presets = [p for p in presets.available() if presets.get(p).stage2 == "forgery-stage2"]
+        forgery_presets = [s.name for s in api.list_presets() if s.task == tasks.CLASSIFICATION.name]
         for v in chosen:
             if v.preset and v.preset not in forgery_presets:
                 _fail(f"--variants: {v.preset!r} is not a forgery preset; give NAME=RECIPE or NAME=PRESET:RECIPE with PRESET one of {', '.join(forgery_presets)}")

@@ -1,37 +1,81 @@
-"""Model presets: the paper's architectures and settings for each application, by name."""
+"""Model presets: the paper's architectures and settings for each application, by name.
+
+A preset is a :class:`Preset` spec: a builder of the :class:`ModelConfig` (for either method)
+plus what a user needs to train and read the model: its default recipe
+(:mod:`hyperimage.training.recipe`), what its heat map shows, and, from the config, its task
+and stage-1 data. ``@register(name, recipe=..., heat_map=...)`` on a builder adds one; data-set
+layouts name the preset that suits them (:attr:`hyperimage.data.datasets.layout.Layout.preset`).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+import re
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from hyperimage.inference.model import ModelConfig, ScoreSpec
 from hyperimage.registry import Registry
 
-PRESETS: Registry[Callable[[str], ModelConfig]] = Registry("preset")
-register = PRESETS.register
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model design: ``build(method)`` gives a fresh :class:`ModelConfig`; ``recipe`` is
+    the recipe it trains with unless told otherwise (``hyperimage train`` without ``--recipe``);
+    ``heat_map`` says what its heat map's cells show."""
+
+    name: str
+    build: Callable[[str], ModelConfig]
+    recipe: str
+    heat_map: str
+
+    def config(self, method: str = "two-stage") -> ModelConfig:
+        """A fresh config of this preset for ``method``."""
+        return self.build(method)
+
+    @property
+    def summary(self) -> str:
+        """The first paragraph of the builder's docstring, as plain text: what the preset is for."""
+        text = " ".join((self.build.__doc__ or self.name).split("\n\n")[0].split())
+        return re.sub(r"``([^`]+)``", r"\1", re.sub(r":\w+:`~?([^`<]+?)(?: <[^>]+>)?`", r"\1", text))
+
+    @property
+    def task(self) -> str:
+        """``regression`` or ``classification`` (:mod:`hyperimage.inference.tasks`)."""
+        return self.config().task
+
+    @property
+    def stage1_data(self) -> str:
+        """The stage-1 training phase the preset's model learns from by default (``ModelConfig.stage1_data``)."""
+        return self.config().stage1_data
+
+
+PRESETS: Registry[Preset] = Registry("preset")
 available = PRESETS.available
+spec = PRESETS.get
 
 
-#: The preset of each published data set layout (:data:`hyperimage.data.datasets.LOADERS` names).
-LAYOUT_PRESETS = {
-    "live": "live",
-    "tid2013": "tid",
-    "kadid10k": "tid",
-    "livec": "livec",
-    "koniq10k": "koniq",
-    "casia1": "forgery",
-    "casia2": "forgery",
-}
+def register(name: str, recipe: str, heat_map: str) -> Callable[[Callable[[str], ModelConfig]], Callable[[str], ModelConfig]]:
+    """Decorator: register the config builder as preset ``name`` with its default ``recipe``
+    and the meaning of its ``heat_map``."""
+
+    def wrap(build: Callable[[str], ModelConfig]) -> Callable[[str], ModelConfig]:
+        PRESETS.register(name)(Preset(name, build, recipe, heat_map))
+        return build
+
+    return wrap
 
 
 def get(name: str, method: str = "two-stage") -> ModelConfig:
     """A fresh :class:`ModelConfig` of preset ``name`` for ``method``."""
-    return PRESETS.get(name)(method)
+    return PRESETS.get(name).config(method)
 
 
-@register("synthetic")
+#: What the cells of a quality model's heat map show.
+QUALITY_MAP = "each patch's quality as stage 1 scores it (where the damage is)"
+
+
+@register("synthetic", recipe="paper", heat_map="each window's synthetic score as stage 1 predicts it")
 def synthetic(method: str) -> ModelConfig:
     """The synthetic task: gray 128x128 images, 32x32 windows on a 10x10 grid, Table 4 nets."""
     return ModelConfig(
@@ -58,6 +102,7 @@ def _iqa(
     preset: str,
     window_labels: str = "selective",
     preprocess: str = "lcn",
+    window_label_args: dict | None = None,
 ) -> ModelConfig:
     return ModelConfig(
         method=method,
@@ -69,28 +114,28 @@ def _iqa(
         channels=channels,
         preprocess=preprocess,
         window_labels=window_labels,
-        window_label_args={"threshold": 0.9} if window_labels == "selective" else {},
+        window_label_args=window_label_args or {},
         score=ScoreSpec(name="image quality", higher_is_better=True),
         preset=preset,
     )
 
 
-@register("tid")
+@register("tid", recipe="paper", heat_map=QUALITY_MAP)
 def tid(method: str) -> ModelConfig:
     """NR-IQA on colour photos (TID2013, Table 2 experiments 2-3): Kang stage 1 (Table 5) on
     LCN'd 32x32 RGB patches, selective patch training, "TID stage 2" on a 23x31 grid (32-px
     patches at stride 16 on 384x512 images)."""
-    return _iqa(method, 3, (23, 31), (384, 512), "tid-stage2", "tid")
+    return _iqa(method, 3, (23, 31), (384, 512), "tid-stage2", "tid", window_label_args={"threshold": 0.9})
 
 
-@register("live")
+@register("live", recipe="paper", heat_map=QUALITY_MAP)
 def live(method: str) -> ModelConfig:
     """NR-IQA on gray images (LIVE, Table 2 experiment 1): Kang stage 1 on LCN'd 32x32 gray
     patches, selective patch training, "LIVE stage 2" on a 24x23 grid."""
-    return _iqa(method, 1, (24, 23), (512, 768), "live-stage2", "live")
+    return _iqa(method, 1, (24, 23), (512, 768), "live-stage2", "live", window_label_args={"threshold": 0.9})
 
 
-@register("livec")
+@register("livec", recipe="paper", heat_map=QUALITY_MAP)
 def livec(method: str) -> ModelConfig:
     """NR-IQA on in-the-wild photos of about 500 x 500 (LIVE In the Wild Challenge): the ``tid``
     networks on LCN'd 32x32 RGB patches over a 30 x 30 grid (Eq. 2 stride 16 on 500 px, the
@@ -100,7 +145,7 @@ def livec(method: str) -> ModelConfig:
     return _iqa(method, 3, (30, 30), (512, 512), "tid-stage2", "livec", window_labels="image")
 
 
-@register("livec-rgb")
+@register("livec-rgb", recipe="paper", heat_map=QUALITY_MAP)
 def livec_rgb(method: str) -> ModelConfig:
     """``livec`` without Eq. 4: stage 1 sees the patches' RGB values as they are, scaled to
     [-1, 1] (preprocessing ``signed``). Not in the paper: LCN suits the synthetic distortions of
@@ -126,7 +171,7 @@ def _livec_trunk(method: str, stage1: str, preprocessing: str, preset: str) -> M
     )
 
 
-@register("livec-imagenet")
+@register("livec-imagenet", recipe="iqa-imagenet-rank-debian", heat_map=QUALITY_MAP)
 def livec_imagenet(method: str) -> ModelConfig:
     """Table 2 experiment 5 on LIVE-C: the ImageNet EfficientNet-Lite0 trunk (frozen) + FC(800) x 2
     as stage 1, "TID stage 2" over its 16 x 16 x 800 hyper-image. The grid is the trunk's own
@@ -136,7 +181,7 @@ def livec_imagenet(method: str) -> ModelConfig:
     return _livec_trunk(method, "efficientnet-lite0-stage1", "efficientnet-lite", "livec-imagenet")
 
 
-@register("livec-vgg16")
+@register("livec-vgg16", recipe="iqa-imagenet-quick", heat_map=QUALITY_MAP)
 def livec_vgg16(method: str) -> ModelConfig:
     """``livec-imagenet`` with the paper's own trunk, VGG-16 (conv4_3 and conv5_3 at each cell;
     preprocessing ``imagenet``): its weights come from a file the user has, read by the
@@ -144,7 +189,7 @@ def livec_vgg16(method: str) -> ModelConfig:
     return _livec_trunk(method, "vgg16-stage1", "imagenet", "livec-vgg16")
 
 
-@register("koniq")
+@register("koniq", recipe="paper", heat_map=QUALITY_MAP)
 def koniq(method: str) -> ModelConfig:
     """NR-IQA on KonIQ-10k's 1024 x 768 photos: scaled down isotropically by 2 to 512 x 384 (the
     release's own smaller copy), then the ``tid`` grid (23 x 31 at stride 16) and networks, and
@@ -152,7 +197,7 @@ def koniq(method: str) -> ModelConfig:
     return _iqa(method, 3, (23, 31), (384, 512), "tid-stage2", "koniq", window_labels="image")
 
 
-@register("forgery")
+@register("forgery", recipe="forgery-full", heat_map="each patch's ranker decision: negative where it looks tampered, positive where authentic")
 def forgery(method: str) -> ModelConfig:
     """Image forgery classification (CASIA-2, Table 3, Experiment 2): the "Forgery channel" of
     Table 4 in a Siamese ranker trained on 64x64 patch pairs along the tampering's contour,
@@ -184,7 +229,7 @@ def forgery(method: str) -> ModelConfig:
     )
 
 
-@register("forgery-fast")
+@register("forgery-fast", recipe="forgery-full", heat_map="each patch's ranker decision: negative where it looks tampered, positive where authentic")
 def forgery_fast(method: str) -> ModelConfig:
     """``forgery`` with the unpadded stage 1 (``forgery-stage1-valid``,
     :mod:`hyperimage.inference.networks.forgery_valid`): its features of every grid patch come
@@ -193,7 +238,7 @@ def forgery_fast(method: str) -> ModelConfig:
     return replace(forgery(method), stage1="forgery-stage1-valid", stage1_args={}, preset="forgery-fast")
 
 
-@register("forgery-imagenet")
+@register("forgery-imagenet", recipe="forgery-imagenet-quick", heat_map="each patch's probability of being authentic as stage 1 scores it")
 def forgery_imagenet(method: str) -> ModelConfig:
     """Table 2 experiment 5's idea applied to forgery: the ImageNet EfficientNet-Lite0 trunk
     (frozen) + FC(800) x 2 as stage 1, trained on every cell of whole images with the image's

@@ -27,6 +27,10 @@ class Registry(Generic[T]):
 
         return wrap
 
+    def remove(self, name: str) -> T:
+        """Take ``name`` out again (e.g. a test's own registration, when the test ends); returns its object."""
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         """The object registered as ``name``; a clear error listing the known names otherwise."""
         try:

@@ -56,7 +56,7 @@ def test_heat_scale_of_a_regression_model_is_its_score_range(model):
 
 def test_heat_scale_without_a_declared_range_uses_the_stage1_labels(model):
     model.config.score = replace(model.config.score, low=None, high=None, higher_is_better=False)
-    model.config.stage1_norm = (2.0, 0.5)
+    model.fitted.stage1_norm = (2.0, 0.5)
     scale = heat_scale(model, "patch")
     assert (scale.low, scale.high) == (0.5, 3.5)  # mean +- 3 standard deviations
     assert not scale.worse_is_low

@@ -1,5 +1,6 @@
 import inspect
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from hyperimage import presets
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.generators import synthetic
 from hyperimage.inference import networks
-from hyperimage.inference.model import HyperImageModel, ModelConfig
+from hyperimage.inference.model import Fitted, HyperImageModel, ModelConfig
 from hyperimage.training.store import HyperImageCache, ImageStore
 
 
@@ -69,8 +70,8 @@ def test_training_bank_builds_the_same_hyper_images_as_inference(tmp_path):
 @pytest.mark.parametrize("method", ["two-stage", "patch-average"])
 def test_save_load_round_trip_gives_identical_predictions(tmp_path, method):
     model = HyperImageModel(presets.get("synthetic", method))
-    model.config.stage1_norm = (4.9, 0.1)
-    model.config.stage2_norm = (3.0, 0.7)
+    model.fitted.stage1_norm = (4.9, 0.1)
+    model.fitted.stage2_norm = (3.0, 0.7)
     model.eval()
     model.save(tmp_path / "m")
     loaded = HyperImageModel.load(tmp_path / "m")
@@ -163,7 +164,10 @@ def test_shipped_models_pass_the_load_checks():
     [
         ("score", {"name": "q", "colour": 1}, "unknown key score.colour"),
         ("score", {"low": "0"}, "score.low must be a finite number or null, got '0'"),
-        ("stage2_norm", [0.0, float("nan")], "stage2_norm must be a list of 2 finite numbers, got [0.0, nan]"),
+        ("fitted", {"stage2_norm": [0.0, float("nan")]}, "fitted.stage2_norm must be a list of 2 finite numbers, got [0.0, nan]"),
+        ("fitted", {"scale": 1.0}, "unknown key fitted.scale"),
+        ("stage2_norm", [0.0, 1.0], "unknown key 'stage2_norm'"),  # format 1's place, not format 2's
+        ("format_version", 3, "model format 3; this hyperimage reads formats 1 to 2 (a newer release wrote it?)"),
         ("max_size", [128, 128.5], "max_size must be a list of 2 whole numbers, got [128, 128.5]"),
         ("patch", True, "patch must be a whole number, got True"),
         ("patch", 1025, "patch 1025 is outside the bounds 1-1024"),
@@ -181,3 +185,24 @@ def test_load_checks_every_config_key(tmp_path, key, value, reason):
         HyperImageModel.load(folder)
     expected = reason and f"{folder / 'config.json'}: {reason}"
     assert str(err.value) == (expected or f"{folder / 'config.json'}: cannot build this model (unknown network 'nope'; known: {', '.join(networks.available())})")
+
+
+def test_a_model_folder_of_format_1_still_loads(tmp_path):
+    """Format 1 kept the stage norms among the configuration and wrote the training targets'
+    range as the score's declared one; it loads as the same model, scores unchanged."""
+    model = HyperImageModel(presets.get("synthetic"))
+    model.fitted = Fitted(stage1_norm=(4.9, 0.1), stage2_norm=(3.0, 0.7), score_range=(2.0, 4.0))
+    model.config.score = replace(model.config.score, low=None, high=None)
+    folder = model.eval().save(tmp_path / "m")
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["format_version"] == 2 and saved["fitted"]["score_range"] == [2.0, 4.0]
+    fitted = saved.pop("fitted")
+    old = {**{k: v for k, v in saved.items() if k != "format_version"}, "stage1_norm": fitted["stage1_norm"],
+           "stage2_norm": fitted["stage2_norm"], "score": {**saved["score"], "low": 2.0, "high": 4.0}}
+    (folder / "config.json").write_text(json.dumps(old))
+    loaded = HyperImageModel.load(folder)
+    assert loaded.fitted.stage1_norm == (4.9, 0.1) and loaded.fitted.stage2_norm == (3.0, 0.7)
+    assert loaded.score_range == (2.0, 4.0)
+    x = torch.rand(3, 1, 128, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.clip(loaded(x)), model.clip(model(x)))

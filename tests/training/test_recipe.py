@@ -23,6 +23,17 @@ def test_the_models_own_phase_is_named_when_a_run_starts():
     assert [p.name for p in resolve(recipes.get("iqa-rank-quick"), presets.get("livec")).phases] == ["rank", "windows"]
     inpaint = resolve(recipes.get("forgery-inpaint-quick"), presets.get("forgery-fast"))
     assert [p.name for p in inpaint.phases] == ["inpaint", "contour-pairs"] and inpaint.phases[0].args["photos"] == recipes.DEBIAN_PHOTOS
+    unknown = presets.get("tid")
+    unknown.stage1_data = "pixels"  # the config names the phase; the training phases know it
+    with pytest.raises(ValueError, match="unknown training phase 'pixels'"):
+        resolve(recipes.get("paper"), unknown)
+
+
+def test_every_preset_names_a_recipe_and_a_phase_that_exist():
+    for name in presets.available():
+        spec = presets.spec(name)
+        assert spec.recipe in recipes.available() and spec.heat_map, name
+        assert resolve(recipes.get(spec.recipe), spec.config()).main.name == spec.stage1_data
 
 
 def test_with_main_changes_only_the_last_phase():

@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
@@ -79,6 +80,13 @@ def classification_metrics(scores: Sequence[float], labels: Sequence[float], thr
 #: the paper's forgery split for a class.
 METRICS = {"regression": correlations, "classification": classification_metrics}
 SPLITS = {"regression": IQA_SPLIT, "classification": FORGERY_SPLIT}
+
+
+def split_for(layout: Layout, task: str = "regression") -> tuple[float, float, float]:
+    """The split protocol of a data set: :data:`REAL_IQA_SPLIT` for photos with authentic
+    distortions (:attr:`Layout.in_the_wild <hyperimage.data.datasets.layout.Layout.in_the_wild>`),
+    else the ``task``'s default (:data:`SPLITS`)."""
+    return REAL_IQA_SPLIT if layout.in_the_wild else SPLITS[task]
 
 
 def evaluate_records(model: HyperImageModel, records: Sequence[ImageRecord], batch_size: int = 16) -> dict:

@@ -44,7 +44,7 @@ import torch
 from PIL import Image
 
 from hyperimage.inference.model import HyperImageModel
-from hyperimage.inference.ranking import DELTA
+from hyperimage.inference.ranking import DELTA, SiameseRanker
 
 READOUTS = ("patch", "gradient")
 
@@ -129,11 +129,12 @@ class HeatScale:
 
 
 def _score_range(model: HyperImageModel) -> tuple[float, float]:
-    """The declared score range, else the stage-1 training labels' mean +- 3 standard deviations."""
-    s = model.config.score
-    if s.low is not None and s.high is not None:
-        return float(s.low), float(s.high)
-    shift, scale = model.config.stage1_norm
+    """The score range (:attr:`HyperImageModel.score_range`), else the stage-1 training labels'
+    mean +- 3 standard deviations."""
+    low, high = model.score_range
+    if low is not None and high is not None:
+        return float(low), float(high)
+    shift, scale = model.fitted.stage1_norm
     return float(shift - 3 * scale), float(shift + 3 * scale)
 
 
@@ -150,7 +151,7 @@ def heat_scale(model: HyperImageModel, readout: str = "patch") -> HeatScale:
         end = GRADIENT_SHARES * (high - low) / (u * v)
         label = f"each patch's pull on the {config.score.name} (gradient × input)"
         return HeatScale(label, -end, end, worse, better, worse_is_low, "coolwarm_r" if worse_is_low else "coolwarm")
-    if config.stage1_data == "contour-pairs":
+    if isinstance(model.stage1, SiameseRanker):
         label = f"each patch's ranker decision d(C, r); 0 undecided, ±{DELTA:g} the training margin"
         return HeatScale(label, -DELTA, DELTA, worse, better, worse_is_low, "coolwarm_r" if worse_is_low else "coolwarm")
     label = f"each patch's {config.score.name} (stage-1 score)"

@@ -27,8 +27,13 @@ from hyperimage.storage import (
     CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json,
 )
 
-METHODS = ("two-stage", "patch-average")
-STAGE1_DATA = ("windows", "contour-pairs", "cells")
+#: Method name -> whether it runs stage 2: ``two-stage`` runs stage 2 over the hyper-image (Eq. 1);
+#: ``patch-average`` is the paper's baseline that averages stage 1's cell scores instead.
+METHODS = {"two-stage": True, "patch-average": False}
+
+#: The version of the saved model format: 2 keeps what training fits (:class:`Fitted`) apart
+#: from the configuration; a folder without a version (format 1) still loads (:func:`read_model_json`).
+FORMAT_VERSION = 2
 
 #: Bounds a saved config must keep to be loaded (inclusive): the patch side, the grid's
 #: cells per side and the largest image side, in pixels (16384^2 is :data:`io.MAX_PIXELS`).
@@ -57,13 +62,16 @@ class ScoreSpec:
 class ModelConfig:
     """Everything needed to rebuild a model; saved as ``config.json`` beside its weights.
 
-    ``task``: ``"regression"`` (a score, e.g. quality) or ``"classification"`` (stage 2 gives
-    a logit; the score is the probability of class 1, e.g. "authentic" for forgery).
-    ``stage1_data``: what stage 1 learns from: ``"windows"`` (grid windows labelled by the
-    ``window_labels`` rule) or ``"contour-pairs"`` (the forgery experiment's Siamese ranking
-    of authentic/tampered patch pairs cut along the tampering's contour, which needs a mask
-    and an authentic reference for every tampered training image) or ``"cells"`` (every grid
-    cell of whole images through the fast path, for a stage 1 over a pre-trained trunk).
+    What a user chooses (a preset writes it; :class:`Fitted` holds what training then fits).
+    ``method``: one of :data:`METHODS`. ``task``: ``"regression"`` (a score, e.g. quality) or
+    ``"classification"`` (stage 2 gives a logit; the score is the probability of class 1,
+    e.g. "authentic" for forgery); :mod:`hyperimage.inference.tasks`.
+    ``stage1_data``: the training phase stage 1 learns from by default
+    (:mod:`hyperimage.training.phases`), e.g. ``"windows"`` (grid windows labelled by the
+    ``window_labels`` rule), ``"contour-pairs"`` (the forgery experiment's Siamese ranking of
+    authentic/tampered patch pairs cut along the tampering's contour) or ``"cells"`` (every
+    grid cell of whole images through the fast path, for a stage 1 over a pre-trained trunk).
+    ``score``: its name and direction, and its range where the task fixes one.
     """
 
     method: str = "two-stage"
@@ -82,22 +90,16 @@ class ModelConfig:
     window_label_args: dict[str, Any] = field(default_factory=dict)
     score: ScoreSpec = field(default_factory=ScoreSpec)
     preset: str = "synthetic"
-    stage1_norm: tuple[float, float] = (0.0, 1.0)
-    stage2_norm: tuple[float, float] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+            raise ValueError(f"method must be one of {tuple(METHODS)}, got {self.method!r}")
         if self.task not in tasks.available():
             raise ValueError(f"task must be one of {tuple(tasks.available())}, got {self.task!r}")
-        if self.stage1_data not in STAGE1_DATA:
-            raise ValueError(f"stage1_data must be one of {STAGE1_DATA}, got {self.stage1_data!r}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         self.grid = tuple(self.grid)
         self.max_size = tuple(self.max_size)
-        self.stage1_norm = tuple(self.stage1_norm)
-        self.stage2_norm = tuple(self.stage2_norm)
         if isinstance(self.score, dict):
             self.score = ScoreSpec(**self.score)
 
@@ -114,25 +116,60 @@ class ModelConfig:
         return cls(**data)
 
 
+@dataclass
+class Fitted:
+    """What training fits from its data, apart from what a user configures (:class:`ModelConfig`).
+
+    ``stage1_norm`` / ``stage2_norm``: the ``(shift, scale)`` that map each stage's outputs
+    back to target units (training standardises the targets; for classification stage 2
+    keeps ``(0, 1)``); ``score_range``: the training targets' ``(low, high)``, what scores
+    are clipped to where the task declares no range of its own (``ScoreSpec.low/high``).
+    """
+
+    stage1_norm: tuple[float, float] = (0.0, 1.0)
+    stage2_norm: tuple[float, float] = (0.0, 1.0)
+    score_range: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        self.stage1_norm = tuple(self.stage1_norm)
+        self.stage2_norm = tuple(self.stage2_norm)
+        self.score_range = None if self.score_range is None else tuple(self.score_range)
+
+
+def clip_range(score: ScoreSpec, fitted: Fitted) -> tuple[float | None, float | None]:
+    """``(low, high)`` scores are clipped to: ``score``'s declared range, else the training
+    targets' (:attr:`Fitted.score_range`); an end is None where neither gives one."""
+    trained = fitted.score_range or (None, None)
+    return (score.low if score.low is not None else trained[0], score.high if score.high is not None else trained[1])
+
+
 #: Metadata key of ``model.safetensors``: the parts whose weights come from the package.
 SHIPPED = "shipped"
 
 
 class HyperImageModel(nn.Module):
-    """Stage 1 + hyper-image + stage 2 (or patch averaging), built from a :class:`ModelConfig`."""
+    """Stage 1 + hyper-image + stage 2 (or patch averaging), built from a :class:`ModelConfig`
+    and, once trained, what training fitted (:class:`Fitted`)."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, fitted: Fitted | None = None):
         super().__init__()
         self.config = config
+        self.fitted = fitted or Fitted()
         self.task = tasks.get(config.task)
         self.preprocess = preprocess.get(config.preprocess)
         self.stage1 = networks.create_stage1(config.stage1, in_channels=config.channels, patch=config.patch, **config.stage1_args)
         self.grid = PatchGrid(config.patch, config.grid, config.max_size, align=getattr(self.stage1, "grid_step", 1))
         self.stage2: nn.Module | None = None
-        if config.method == "two-stage":
+        if METHODS[config.method]:
             self.stage2 = networks.create(
                 config.stage2, in_features=self.stage1.num_features, grid=config.grid, **config.stage2_args
             )
+
+    @property
+    def score_range(self) -> tuple[float | None, float | None]:
+        """``(low, high)`` scores are clipped to: the task's declared range, else the training
+        targets' (:attr:`Fitted.score_range`); an end is None where neither gives one."""
+        return clip_range(self.config.score, self.fitted)
 
     @property
     def device(self) -> torch.device:
@@ -170,7 +207,7 @@ class HyperImageModel(nn.Module):
         stage 1 sees artefacts.
         """
         b, d, u, v = hyper.shape
-        shift, scale = self.config.stage1_norm
+        shift, scale = self.fitted.stage1_norm
         return shift + scale * self.stage1.head(hyper.permute(0, 2, 3, 1).reshape(-1, d)).view(b, u, v)
 
     def aggregate_raw(self, hyper: torch.Tensor) -> torch.Tensor:
@@ -182,7 +219,7 @@ class HyperImageModel(nn.Module):
     def aggregate(self, hyper: torch.Tensor) -> torch.Tensor:
         """Image score ``(B,)`` from a hyper-image: in the units of the training targets, or
         for classification the probability of class 1 (the sigmoid of the stage-2 logit)."""
-        shift, scale = self.config.stage2_norm
+        shift, scale = self.fitted.stage2_norm
         out = shift + scale * self.aggregate_raw(hyper)
         return self.task.activate(out)
 
@@ -192,7 +229,7 @@ class HyperImageModel(nn.Module):
 
     def clip(self, scores: torch.Tensor) -> torch.Tensor:
         """Clip raw scores to the model's declared range."""
-        return scores.clamp(self.config.score.low, self.config.score.high)
+        return scores.clamp(*self.score_range)
 
     def save(self, folder: str | Path, half: bool = False, extras: Callable[[Path], Any] | None = None) -> Path:
         """Write ``model.safetensors`` and ``config.json`` into ``folder``, whole.
@@ -216,7 +253,10 @@ class HyperImageModel(nn.Module):
 
         def write(tmp: Path) -> None:
             save_tensors(tmp / WEIGHTS, state, {"format": "hyperimage", "version": __version__, SHIPPED: shipped})
-            write_json(tmp / CONFIG, {"format": "hyperimage", "version": __version__, **self.config.to_dict()})
+            write_json(tmp / CONFIG, {
+                "format": "hyperimage", "format_version": FORMAT_VERSION, "version": __version__,
+                **self.config.to_dict(), "fitted": asdict(self.fitted),
+            })
             if extras is not None:
                 extras(tmp)
 
@@ -242,9 +282,9 @@ class HyperImageModel(nn.Module):
         for name in (CONFIG, WEIGHTS):
             if not (folder / name).is_file():
                 raise ValueError(f"incomplete model folder {folder}: no {name} (was the training run interrupted?)")
-        config = read_config(folder / CONFIG)
+        config, fitted = read_model_json(folder / CONFIG)
         try:
-            model = cls(config)
+            model = cls(config, fitted)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{folder / CONFIG}: cannot build this model ({err})") from None
         tensors, meta = load_tensors(folder / WEIGHTS, kind="model file")
@@ -325,8 +365,18 @@ def _check_value(key: str, value: Any, default: Any) -> str | None:
 
 
 def read_config(path: Path) -> ModelConfig:
+    """The :class:`ModelConfig` of a model's ``config.json`` (:func:`read_model_json`)."""
+    return read_model_json(path)[0]
+
+
+def read_model_json(path: Path) -> tuple[ModelConfig, Fitted]:
     """Read and check a model's ``config.json``: every key known, of the schema's type,
-    sizes within :data:`PATCH_BOUNDS`, :data:`GRID_BOUNDS` and :data:`SIZE_BOUNDS`.
+    sizes within :data:`PATCH_BOUNDS`, :data:`GRID_BOUNDS` and :data:`SIZE_BOUNDS`; the
+    configuration and, under ``fitted``, what training fitted.
+
+    A file of format 1 (no ``format_version``: before :class:`Fitted` was kept apart) has the
+    stage norms among the configuration and the training targets' range as the score's
+    declared one; it reads as the same model.
 
     Raises ValueError: one line naming the file and the key.
     """
@@ -336,7 +386,12 @@ def read_config(path: Path) -> ModelConfig:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a JSON object")
+    version = data.pop("format_version", 1)
+    if version not in (1, FORMAT_VERSION):
+        raise ValueError(f"{path}: model format {version!r}; this hyperimage reads formats 1 to {FORMAT_VERSION} (a newer release wrote it?)")
     data = {k: v for k, v in data.items() if k not in ("format", "version")}
+    fitted = _read_fitted(path, data.pop("fitted", {}) if version > 1 else
+                          {k: data.pop(k) for k in ("stage1_norm", "stage2_norm") if k in data})
     defaults = ModelConfig()
     known = {f.name for f in fields(ModelConfig)}
     for key, value in data.items():
@@ -348,9 +403,22 @@ def read_config(path: Path) -> ModelConfig:
         if not all(bounds[0] <= v <= bounds[1] for v in (values if isinstance(values, (list, tuple)) else [values])):
             raise ValueError(f"{path}: {key} {values} is outside the bounds {bounds[0]}-{bounds[1]}")
     try:
-        return ModelConfig.from_dict(data)
+        return ModelConfig.from_dict(data), fitted
     except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: {err}") from None
+
+
+def _read_fitted(path: Path, data: Any) -> Fitted:
+    """The ``fitted`` object of a ``config.json``, checked like the configuration."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: fitted must be an object, got {data!r}")
+    defaults = {"stage1_norm": (0.0, 1.0), "stage2_norm": (0.0, 1.0), "score_range": (0.0, 1.0)}
+    for key, value in data.items():
+        if key not in defaults:
+            raise ValueError(f"{path}: unknown key fitted.{key}")
+        if not (key == "score_range" and value is None) and (why := _check_value(f"fitted.{key}", value, defaults[key])):
+            raise ValueError(f"{path}: {why}")
+    return Fitted(**data)
 
 
 def check_weights(path: Path, tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:

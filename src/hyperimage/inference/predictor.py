@@ -36,7 +36,7 @@ from PIL import Image
 from hyperimage.data.io import ImageError, check_size, image_array, load_image
 from hyperimage.distributed import local_device
 from hyperimage.inference.explain import HeatScale, cell_values, heat_scale, render_overlay, to_pixels
-from hyperimage.inference.model import HyperImageModel, ModelConfig, image_tensor, read_config, read_image
+from hyperimage.inference.model import HyperImageModel, ModelConfig, clip_range, image_tensor, read_image, read_model_json
 from hyperimage.inference.scoring import same_size, score_tensors
 from hyperimage.storage import CONFIG, is_model_dir
 
@@ -70,11 +70,12 @@ def direction(config: ModelConfig) -> str:
     return "higher is better" if config.score.higher_is_better else "lower is better"
 
 
-def describe(config: ModelConfig) -> str:
-    """One line saying what a model's score means: name, range, direction, method, preset."""
-    s = config.score
-    span = f"range [{s.low:.4g}, {s.high:.4g}]" if s.low is not None and s.high is not None else "no fixed range"
-    return f"{s.name}: {span}, {direction(config)} ({config.method}, preset {config.preset})"
+def describe(config: ModelConfig, score_range: tuple[float | None, float | None]) -> str:
+    """One line saying what a model's score means: name, range (:attr:`HyperImageModel.score_range`),
+    direction, method, preset."""
+    low, high = score_range
+    span = f"range [{low:.4g}, {high:.4g}]" if low is not None and high is not None else "no fixed range"
+    return f"{config.score.name}: {span}, {direction(config)} ({config.method}, preset {config.preset})"
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ class Predictor:
         self.name = name or (str(self.folder) if self.folder is not None else model.config.preset)
 
     def __repr__(self) -> str:
-        return f"Predictor({self.name!r}: {describe(self.model.config)}; {self.device})"
+        return f"Predictor({self.name!r}: {describe(self.model.config, self.model.score_range)}; {self.device})"
 
     @property
     def device(self) -> torch.device:
@@ -262,11 +263,11 @@ class Predictor:
             name=self.name,
             task=c.task,
             score_name=c.score.name,
-            range=(c.score.low, c.score.high),
+            range=self.model.score_range,
             higher_is_better=c.score.higher_is_better,
             preset=c.preset,
             method=c.method,
-            description=describe(c),
+            description=describe(c, self.model.score_range),
             card=card.read_text(encoding="utf-8") if card is not None and card.is_file() else None,
             folder=self.folder,
         )
@@ -371,7 +372,7 @@ class Predictor:
         """
         items, single = _flatten(images)
         model, scale = self.model, heat_scale(self.model, readout)
-        description = describe(model.config)
+        description = describe(model.config, model.score_range)
         out: list[Explanation] = []
         for start in range(0, len(items), max(1, batch_size)):
             chunk = items[start : start + batch_size]
@@ -443,7 +444,8 @@ def list_models() -> dict[str, str]:
     for name, purpose in SHIPPED.items():
         folder = SHIPPED_MODELS / name
         if is_model_dir(folder):
-            out[name] = f"{purpose}; {describe(read_config(folder / CONFIG))}"
+            config, fitted = read_model_json(folder / CONFIG)
+            out[name] = f"{purpose}; {describe(config, clip_range(config.score, fitted))}"
     return out
 
 

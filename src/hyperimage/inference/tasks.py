@@ -39,6 +39,8 @@ def class_weighted(labels: torch.Tensor) -> torch.Tensor:
 class Task:
     """One kind of prediction (see the module docstring).
 
+    ``scaled``: targets are scores on a data set's own scale, which another data set's scale
+    maps onto (``hyperimage train --extra``); a class is not.
     ``loss``: stage 2's training loss by name (``None``: the recipe's); ``worse`` /
     ``better``: the words at the two ends of a heat map's colour bar. Stage 2 trains on
     ``encode(targets, norm(training targets))`` and its output ``o`` maps back as
@@ -47,6 +49,7 @@ class Task:
     """
 
     name: str
+    scaled: bool
     activate: Callable[[torch.Tensor], torch.Tensor]
     loss: str | None
     worse: str
@@ -76,14 +79,14 @@ TASKS: Registry[Task] = Registry("task")
 
 REGRESSION = TASKS.register("regression")(
     Task(
-        name="regression", activate=lambda raw: raw, loss=None,
+        name="regression", scaled=True, activate=lambda raw: raw, loss=None,
         worse="more damage", better="less damage", norm=label_norm,
         encode=lambda t, norm: (t - norm[0]) / norm[1], calibrate=_line,
     )
 )
 CLASSIFICATION = TASKS.register("classification")(
     Task(
-        name="classification", activate=torch.sigmoid, loss="bce",
+        name="classification", scaled=False, activate=torch.sigmoid, loss="bce",
         worse="more likely tampered", better="more likely authentic",
         norm=lambda t: (0.0, 1.0), encode=lambda t, norm: class_weighted(t), calibrate=_logistic,
     )

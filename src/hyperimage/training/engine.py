@@ -11,9 +11,10 @@
    instead fits one line from the mean patch score to the image target on the training
    images (it changes no ranking, only puts scores in the targets' units).
 
-Targets are standardised with training statistics for both stages; the shift and scale are
-stored in the model's own config (the caller's config is never changed), so saved models
-predict in the original units.
+Targets are standardised with training statistics for both stages; the shift and scale, and
+the targets' range scores are clipped to, are what training fits
+(:class:`~hyperimage.inference.model.Fitted`), kept apart from the config (the caller's is never
+changed), so saved models predict in the original units.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import torch
 
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.distributed import SINGLE, World
-from hyperimage.inference.model import HyperImageModel, ModelConfig
+from hyperimage.inference.model import Fitted, HyperImageModel, ModelConfig
 from hyperimage.storage import CHECKPOINTS
 from hyperimage.training import phases, stage2_rank
 from hyperimage.training.loop import LoopState
@@ -59,11 +60,11 @@ class TrainResult:
 
 
 def resolve(recipe: Recipe, config: ModelConfig) -> Recipe:
-    """``recipe`` with the model's own stage-1 phase named (``PhaseSpec.name`` ``None``)."""
+    """``recipe`` with the model's own stage-1 phase named (``PhaseSpec.name`` ``None``) and
+    every phase's settings checked and written out in full (:func:`~.phases.check`): a
+    ValueError of one line naming a bad phase or setting, before any image is read."""
     named = [p if p.name is not None else replace(p, name=config.stage1_data) for p in recipe.phases]
-    for p in named:
-        phases.get(p.name)
-    return replace(recipe, phases=named)
+    return phases.check(replace(recipe, phases=named))
 
 
 def train(
@@ -75,6 +76,7 @@ def train(
     progress: bool = True,
     world: World = SINGLE,
     log: Callable[[str], None] | None = None,
+    init: HyperImageModel | None = None,
 ) -> tuple[HyperImageModel, TrainResult]:
     """Train a model on records whose ``split`` is ``train`` / ``val`` (others are ignored).
 
@@ -86,6 +88,9 @@ def train(
     its part of every global batch (:func:`~hyperimage.training.loop.fit`), rank 0 alone
     prepares the shared store and caches and writes the checkpoints. ``log`` hears what each
     epoch draws and how long the run should take here (rank 0).
+
+    ``init``: a trained model of the same ``config`` whose weights every phase starts from
+    (fine-tuning, ``hyperimage train --init``); what training fits is fitted again on these records.
     """
     recipe = resolve(recipe or Recipe(), config).seeded(seed)
     train_recs = [r for r in records if r.split == "train"]
@@ -94,14 +99,11 @@ def train(
         raise ValueError(f"need train and val images, got {len(train_recs)} train and {len(val_recs)} val")
     config = copy.deepcopy(config)
     targets = torch.tensor([r.target for r in train_recs])
-    low, high = config.score.low, config.score.high
-    config.score = replace(
-        config.score,
-        low=float(targets.min()) if low is None else low,
-        high=float(targets.max()) if high is None else high,
-    )
     torch.manual_seed(seed)
-    model = HyperImageModel(config).to(world.device)
+    model = HyperImageModel(config, Fitted(score_range=(float(targets.min()), float(targets.max()))))
+    if init is not None:
+        model.load_state_dict(init.state_dict())
+    model = model.to(world.device)
     with ExitStack() as stack:
         work = Path(workdir) / CHECKPOINTS if workdir is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         cache = work / "cache"
@@ -164,7 +166,7 @@ def patch_average_of(model: HyperImageModel, result: TrainResult) -> HyperImageM
     returned with ``model``), exactly as :func:`train` does for ``method="patch-average"``.
     """
     config = replace(model.config, method="patch-average")
-    baseline = HyperImageModel(config)
+    baseline = HyperImageModel(config, copy.deepcopy(model.fitted))
     baseline.stage1.load_state_dict(model.stage1.state_dict())
     calibrate_average(baseline, result.train_means, result.train_targets)
     return baseline.eval()

@@ -27,9 +27,11 @@ class PhaseSpec:
 
     ``name`` ``None`` stands for the model's own stage-1 training (its
     ``ModelConfig.stage1_data``: grid ``windows`` or ``contour-pairs``), resolved when the
-    run starts. ``args`` are the trainer's own settings (e.g. ``windows_per_image``);
-    ``augment`` names augmentations (:mod:`hyperimage.training.augment`), ``None`` for the
-    trainer's default.
+    run starts. ``args`` are the trainer's own settings (e.g. ``windows_per_image``) as JSON
+    values, checked against the dataclass the phase registers when a run resolves the recipe
+    (:func:`hyperimage.training.phases.check`; this module sits below the phases, so reading a
+    recipe file leaves ``args`` to that check); ``augment`` names augmentations
+    (:mod:`hyperimage.training.augment`), ``None`` for the trainer's default.
     """
 
     name: str | None = None
@@ -93,7 +95,8 @@ class Recipe:
 
     def with_main(self, args: dict[str, Any] | None = None, **changes: Any) -> "Recipe":
         """This recipe with the main phase's :class:`TrainConfig` fields changed (``None`` values
-        kept) and ``args`` merged into its arguments."""
+        kept) and ``args`` merged into its arguments (a setting the phase does not take is refused
+        when the recipe is resolved for a run, :func:`hyperimage.training.phases.check`)."""
         changes = {k: v for k, v in changes.items() if v is not None}
         main = replace(self.main, train=replace(self.main.train, **changes), args={**self.main.args, **(args or {})})
         return replace(self, phases=[*self.phases[:-1], main])
@@ -109,7 +112,8 @@ class Recipe:
 
     @classmethod
     def from_json(cls, data: dict, where: str = "recipe") -> "Recipe":
-        """A recipe from :meth:`to_json` output; a ValueError naming ``where`` and the bad key otherwise."""
+        """A recipe from :meth:`to_json` output; a ValueError naming ``where`` and the bad key
+        otherwise. The phases' ``args`` are checked later, by :func:`hyperimage.training.phases.check`."""
         if not isinstance(data, dict):
             raise ValueError(f"{where}: a recipe is a JSON object")
         try:
@@ -129,6 +133,31 @@ class Recipe:
         the run) under that key: a record, ignored when the recipe is read back."""
         data = {**self.to_json(), **({"trained_with": trained_with} if trained_with else {})}
         Path(path).write_text(json.dumps(data, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What ``hyperimage train``'s options change in a recipe (``None``: keep the recipe's):
+    the main stage-1 phase's epochs, patience and windows per image, and stage 2's epochs
+    and patience."""
+
+    stage1_epochs: int | None = None
+    stage1_patience: int | None = None
+    windows_per_image: int | None = None
+    stage2_epochs: int | None = None
+    stage2_patience: int | None = None
+
+    def apply(self, recipe: Recipe) -> Recipe:
+        """``recipe`` with these changes made."""
+        windows = None if self.windows_per_image is None else {"windows_per_image": self.windows_per_image}
+        changed = recipe.with_main(windows, epochs=self.stage1_epochs, patience=self.stage1_patience)
+        s2 = changed.stage2
+        stage2 = replace(
+            s2,
+            epochs=s2.epochs if self.stage2_epochs is None else self.stage2_epochs,
+            patience=s2.patience if self.stage2_patience is None else self.stage2_patience,
+        )
+        return replace(changed, stage2=stage2)
 
 
 def _train_config(data: Any) -> TrainConfig:

@@ -43,7 +43,7 @@ def train_stage2(
     """
     task = model.task
     norm = task.norm(train.targets)
-    model.config.stage2_norm = norm
+    model.fitted.stage2_norm = norm
     cfg = replace(cfg, loss=task.loss or cfg.loss)
     ty, vy = task.encode(train.targets, norm), task.encode(val.targets, norm)
     loss_fn = LOSSES.get(cfg.loss)
@@ -75,4 +75,4 @@ def calibrate_average(model: HyperImageModel, means: torch.Tensor, targets: torc
     """Patch averaging: map the mean patch score of each training image to its target, as
     the model's task fits it (a least-squares line, or a class-weighted logistic regression
     whose intercept and slope turn the mean score into a logit)."""
-    model.config.stage2_norm = model.task.calibrate(means.double().numpy(), targets.double().numpy())
+    model.fitted.stage2_norm = model.task.calibrate(means.double().numpy(), targets.double().numpy())

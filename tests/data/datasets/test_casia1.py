@@ -70,11 +70,9 @@ def test_masks_by_name_then_by_loose_key(tmp_path: Path) -> None:
 
 
 def test_detected_as_casia1_and_trained_with_the_forgery_preset(tmp_path: Path) -> None:
-    from hyperimage.presets import LAYOUT_PRESETS
-
     make_casia1(tmp_path)
     assert datasets.detect(tmp_path) == "casia1"
-    assert LAYOUT_PRESETS["casia1"] == "forgery"
+    assert datasets.layout(tmp_path).preset == "forgery"
 
 
 def test_mask_folder_must_exist(tmp_path: Path) -> None:

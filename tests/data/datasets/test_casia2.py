@@ -60,8 +60,8 @@ def load_quietly(root: Path, **kwargs) -> list:
 
 def test_constants_state_the_class_convention() -> None:
     assert (casia2.AUTHENTIC, casia2.TAMPERED) == (1.0, 0.0)
-    assert casia2.HIGHER_IS_BETTER is True and casia2.SCORE_RANGE == (0.0, 1.0)
-    assert casia2.NAME == "casia2"
+    assert casia2.LAYOUT.higher_is_better is True and casia2.LAYOUT.score_range == (0.0, 1.0)
+    assert casia2.LAYOUT.name == "casia2"
 
 
 def test_records_labels_kinds_and_flags(root: Path) -> None:

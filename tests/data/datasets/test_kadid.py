@@ -34,9 +34,9 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_constants_state_direction_and_range() -> None:
-    assert kadid.HIGHER_IS_BETTER is True
-    assert kadid.SCORE_RANGE == (1.0, 5.0)
-    assert kadid.NAME == "kadid10k"
+    assert kadid.LAYOUT.higher_is_better is True
+    assert kadid.LAYOUT.score_range == (1.0, 5.0)
+    assert kadid.LAYOUT.name == "kadid10k"
 
 
 def test_records_scores_types_levels(root: Path) -> None:

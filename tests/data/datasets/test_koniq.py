@@ -35,7 +35,7 @@ def test_detected_and_higher_is_better(tmp_path: Path, make_koniq) -> None:
     root = make_koniq(tmp_path)
     assert datasets.detect(tmp_path) == "koniq10k"
     assert datasets.higher_is_better(root)
-    assert koniq.SCORE_RANGE == (1.0, 5.0)
+    assert koniq.LAYOUT.score_range == (1.0, 5.0)
 
 
 @pytest.mark.parametrize(

@@ -52,9 +52,9 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_constants_state_direction_and_range() -> None:
-    assert live.HIGHER_IS_BETTER is False
-    assert live.SCORE_RANGE == (0.0, 100.0)
-    assert live.NAME == "live"
+    assert live.LAYOUT.higher_is_better is False
+    assert live.LAYOUT.score_range == (0.0, 100.0)
+    assert live.LAYOUT.name == "live"
 
 
 def test_drops_undistorted_copies_and_keeps_dmos_order(root: Path) -> None:

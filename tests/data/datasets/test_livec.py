@@ -35,7 +35,7 @@ def test_detected_by_layout_with_its_direction(tmp_path: Path, make_livec) -> No
     assert datasets.detect(root) == "livec"
     assert datasets.detect(tmp_path) == "livec"
     assert datasets.higher_is_better(root) is True
-    assert livec.SCORE_RANGE == (0.0, 100.0)
+    assert livec.LAYOUT.score_range == (0.0, 100.0)
 
 
 def test_missing_image_is_named(tmp_path: Path, make_livec) -> None:

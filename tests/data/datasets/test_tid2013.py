@@ -39,9 +39,9 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_constants_state_direction_and_range() -> None:
-    assert tid2013.HIGHER_IS_BETTER is True
-    assert tid2013.SCORE_RANGE == (0.0, 9.0)
-    assert tid2013.NAME == "tid2013"
+    assert tid2013.LAYOUT.higher_is_better is True
+    assert tid2013.LAYOUT.score_range == (0.0, 9.0)
+    assert tid2013.LAYOUT.name == "tid2013"
     assert tid2013.DISTORTION_NAMES[14] == "non-eccentricity pattern noise"
     assert tid2013.DISTORTION_NAMES[15].startswith("local block-wise")
     assert len(tid2013.DISTORTION_NAMES) == 24

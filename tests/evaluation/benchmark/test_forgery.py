@@ -83,7 +83,7 @@ def test_contour_pair_metrics_tell_a_trained_ranker_from_an_untrained_one(traine
 
 def test_classifier_scores_are_probabilities_and_survive_save_load(trained, tiny_forgery, tmp_path):
     model, _ = trained
-    assert model.config.task == "classification" and model.config.stage2_norm == (0.0, 1.0)
+    assert model.config.task == "classification" and model.fitted.stage2_norm == (0.0, 1.0)
     test = [r for r in tiny_forgery if r.split in ("test", "val")]
     ev = evaluate_records(model, test)
     assert ev["n"] == len(test) and not ev["errors"]
@@ -108,7 +108,7 @@ def test_patch_average_of_a_classifier_is_a_logistic_calibration(trained, tiny_f
         mean = baseline.cell_scores(hyper).mean(dim=(1, 2))
         p = baseline.aggregate(hyper)
     torch.testing.assert_close(result.train_means[:4], mean, rtol=1e-5, atol=1e-5)  # what it was calibrated on
-    intercept, slope = baseline.config.stage2_norm
+    intercept, slope = baseline.fitted.stage2_norm
     assert torch.allclose(p, torch.sigmoid(intercept + slope * mean), atol=1e-6)
     assert ((p > 0) & (p < 1)).all()
 
@@ -120,11 +120,9 @@ def test_contour_pair_training_refuses_preprocessing(tiny_forgery):
         train(tiny_forgery, config, SETTINGS, seed=0, progress=False)
 
 
-def test_classification_config_is_validated():
+def test_the_task_is_validated():
     with pytest.raises(ValueError, match="task"):
         ModelConfig(task="ranking")
-    with pytest.raises(ValueError, match="stage1_data"):
-        ModelConfig(stage1_data="pixels")
 
 
 def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):

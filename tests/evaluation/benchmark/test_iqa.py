@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hyperimage.evaluation.benchmark import Variant, iqa
+from hyperimage.evaluation.protocol import REAL_IQA_SPLIT
 from hyperimage.training import Recipe
 
 N = 30
@@ -38,7 +39,7 @@ def test_livec_runs_the_80_20_protocol_with_a_registered_baseline(tiny_livec, mo
         baselines=("noise",),
     )
     results = iqa.run(tiny_livec, budget, seed=0, log=lambda s: None)
-    assert results["layout"] == "livec" and results["split_fractions"] == list(iqa.REAL_IQA_SPLIT)
+    assert results["layout"] == "livec" and results["split_fractions"] == list(REAL_IQA_SPLIT)
     assert seen == [(21, 3, 6, set())]  # 70/10/20 of 30 images, disjoint
     summary = results["summary"]["all"]
     assert set(summary) == {"cnn", "two-stage", "noise"}  # no selective row without references

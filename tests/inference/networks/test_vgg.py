@@ -55,7 +55,7 @@ def test_load_weights_phase_reads_a_users_safetensors_file_into_the_trunk(tmp_pa
 @pytest.mark.parametrize(
     "make, args, message",
     [
-        (None, {}, "needs args.file"),
+        (None, {}, "needs setting 'file', a string"),
         (None, {"file": "missing.safetensors"}, "no such file"),
         ("pickle", {"file": "w.safetensors"}, "not a valid"),
         ("shape", {"file": "w.safetensors"}, "tensor 'features.0.weight' has shape [1, 1], needs [64, 3, 3, 3]"),

@@ -40,11 +40,9 @@ from pathlib import Path
 
 from hyperimage.data.datasets import _layout
 from hyperimage.data.datasets.casia2 import MASK_SUFFIX, build_records, parse_names
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 
-NAME = "casia1"
-HIGHER_IS_BETTER = True
-SCORE_RANGE = (0.0, 1.0)
 #: The community mask folder beside ``Au/`` and ``Sp/``, and its two subfolders.
 MASKS = "CASIA 1.0 groundtruth"
 MASK_DIRS = ("Sp", "CM")
@@ -119,3 +117,8 @@ def load(root: str | os.PathLike, *, masks: str | os.PathLike | None = None) -> 
     found = match_masks([t[0] for t in tampered], mask_files)
     return build_records(authentic, tampered, found.get)
 
+
+LAYOUT = Layout(
+    "casia1", "CASIA v1.0", looks_like, load,
+    higher_is_better=True, score_range=(0.0, 1.0), preset="forgery",
+)

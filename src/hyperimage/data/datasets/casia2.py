@@ -52,12 +52,10 @@ from skimage.measure import label
 from skimage.morphology import closing, disk, opening
 
 from hyperimage.data.datasets import _layout
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.io import IMAGE_SUFFIXES, ImageError, load_image, save_image
 
-NAME = "casia2"
-HIGHER_IS_BETTER = True
-SCORE_RANGE = (0.0, 1.0)
 AUTHENTIC = 1.0
 TAMPERED = 0.0
 CATEGORIES = ("ani", "arc", "art", "cha", "ind", "nat", "pla", "sec", "txt")
@@ -317,3 +315,9 @@ def write_derived_masks(
     if unreadable:
         warnings.warn(f"{root}: no mask for {unreadable} unreadable tampered or host image(s)", stacklevel=2)
     return written
+
+
+LAYOUT = Layout(
+    "casia2", "CASIA v2", looks_like, load,
+    higher_is_better=True, score_range=(0.0, 1.0), preset="forgery",
+)

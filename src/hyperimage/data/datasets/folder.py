@@ -8,6 +8,10 @@
 * ``split`` (optional): ``train`` / ``val`` / ``test`` to fix the split;
 * ``reference``, ``mask`` (optional): paths relative to the folder; ``distortion``,
   ``level`` (optional). Any other column is kept in ``ImageRecord.extra``.
+
+An optional ``meta.json`` describes the scores (``higher_is_better``, ``score_range``: ``[low,
+high]``) and the task (``task``: ``synthetic``, ``iqa`` or ``forgery``, as hyperimage's
+generators write it, or ``preset``: a preset's name), which :data:`LAYOUT` reads per folder.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import csv
 import io
 import json
 import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 
 LABELS = "labels.csv"
@@ -123,3 +129,34 @@ def load(root: str | Path, allow_outside: bool = False) -> list[ImageRecord]:
     if not records:
         raise ValueError(f"{path}: no images listed")
     return records
+
+
+#: The preset of a folder whose ``meta.json`` names its ``task`` (hyperimage's generators).
+TASK_PRESETS = {"synthetic": "synthetic", "iqa": "tid", "forgery": "forgery"}
+
+
+@dataclass(frozen=True)
+class FolderLayout(Layout):
+    """A ``labels.csv`` folder: its scores and preset as its ``meta.json`` declares them."""
+
+    def at(self, root: Path) -> Layout:
+        """This layout with ``root``'s ``meta.json`` applied (ValueError naming the file if it is bad)."""
+        info = meta(root)
+        declared = info.get("score_range")
+        try:
+            score_range = None if declared is None else (float(declared[0]), float(declared[1]))
+            return replace(
+                self,
+                higher_is_better=bool(info.get("higher_is_better", True)),
+                score_range=score_range,
+                preset=info.get("preset") or TASK_PRESETS.get(info.get("task")),
+            )
+        except (TypeError, ValueError, IndexError, KeyError) as err:
+            raise ValueError(f"{Path(root) / 'meta.json'}: score_range must be [low, high] with low < high, got {declared!r} ({err})") from None
+
+    def read(self, root: Path, allow_outside: bool = False) -> list[ImageRecord]:
+        """:func:`load` (``allow_outside``: ``labels.csv`` may name images outside ``root``)."""
+        return load(root, allow_outside=allow_outside)
+
+
+LAYOUT = FolderLayout("folder", "a folder with labels.csv", looks_like, load)

@@ -25,11 +25,9 @@ import re
 from collections.abc import Iterable
 
 from hyperimage.data.datasets import _layout
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 
-NAME = "kadid10k"
-HIGHER_IS_BETTER = True
-SCORE_RANGE = (1.0, 5.0)
 #: Distortion types are numbered 1-25 in the file names (the middle field).
 DISTORTION_TYPES = range(1, 26)
 
@@ -103,3 +101,9 @@ def load(root: str | os.PathLike, *, distortions: Iterable[int] | None = None) -
             )
         )
     return records
+
+
+LAYOUT = Layout(
+    "kadid10k", "KADID-10k", looks_like, load,
+    higher_is_better=True, score_range=(1.0, 5.0), preset="tid",
+)

@@ -28,11 +28,9 @@ import os
 from pathlib import Path
 
 from hyperimage.data.datasets import _layout
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 
-NAME = "koniq10k"
-HIGHER_IS_BETTER = True
-SCORE_RANGE = (1.0, 5.0)
 SCORES = "koniq10k_scores_and_distributions.csv"
 #: Other names the release gives the score file (the one with the official ``set`` column).
 SCORE_FILES = (SCORES, "koniq10k_distributions_sets.csv")
@@ -118,3 +116,9 @@ def load(root: str | os.PathLike, *, official: bool = True, score: str = "MOS") 
     if not records:
         raise ValueError(f"{path}: no images listed")
     return records
+
+
+LAYOUT = Layout(
+    "koniq10k", "KonIQ-10k", looks_like, load,
+    higher_is_better=True, score_range=(1.0, 5.0), preset="koniq", in_the_wild=True,
+)

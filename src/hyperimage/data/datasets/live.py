@@ -41,12 +41,9 @@ import numpy as np
 import scipy.io
 
 from hyperimage.data.datasets import _layout
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 
-NAME = "live"
-HIGHER_IS_BETTER = False
-#: Published DMOS range; realigned scores (``realigned=True``) may stray a little outside it.
-SCORE_RANGE = (0.0, 100.0)
 
 #: Distortion folders in the order of the entries of ``dmos.mat``.
 DISTORTIONS = ("jp2k", "jpeg", "wn", "gblur", "fastfading")
@@ -195,3 +192,10 @@ def load(root: str | os.PathLike, *, realigned: bool = False, keep_originals: bo
             )
         )
     return records
+
+
+#: Scores: the published DMOS range (realigned ones, ``realigned=True``, may stray a little outside it).
+LAYOUT = Layout(
+    "live", "LIVE Image Quality Assessment Database, Release 2", looks_like, load,
+    higher_is_better=False, score_range=(0.0, 100.0), preset="live",
+)

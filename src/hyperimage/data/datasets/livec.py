@@ -34,12 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from hyperimage.data.datasets import _layout
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.live import read_mat
 from hyperimage.data.datasets.records import ImageRecord
 
-NAME = "livec"
-HIGHER_IS_BETTER = True
-SCORE_RANGE = (0.0, 100.0)
 #: Entries of the ``.mat`` files that are the study's training images, not evaluated.
 TRAINING_IMAGES = 7
 
@@ -111,3 +109,9 @@ def load(root: str | os.PathLike, *, keep_training_images: bool = False) -> list
         extra = {} if std is None else {"mos_std": str(float(std[i]))}
         records.append(ImageRecord(path=path, target=float(mos[i]), group=path.name, extra=extra))
     return records
+
+
+LAYOUT = Layout(
+    "livec", "LIVE In the Wild Image Quality Challenge (LIVE-C)", looks_like, load,
+    higher_is_better=True, score_range=(0.0, 100.0), preset="livec", in_the_wild=True,
+)

@@ -27,12 +27,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hyperimage.data.datasets import _layout
+from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.distortions import LIVE_SHARED_TYPES, NON_UNIFORM_TYPES
 
-NAME = "tid2013"
-HIGHER_IS_BETTER = True
-SCORE_RANGE = (0.0, 9.0)
 
 #: The official 1-based type numbers (the middle field of a distorted file's name).
 DISTORTION_NAMES: dict[int, str] = {
@@ -152,3 +150,9 @@ def load(
             )
         )
     return records
+
+
+LAYOUT = Layout(
+    "tid2013", "TID2013", looks_like, load,
+    higher_is_better=True, score_range=(0.0, 9.0), preset="tid",
+)

@@ -67,7 +67,9 @@ from hyperimage.evaluation.protocol import (
     FORGERY_SPLIT, SPLITS_FILE, classification_metrics, random_split, save_splits, summarise,
 )
 from hyperimage.inference.explain import evidence, to_pixels
+from hyperimage.inference import networks
 from hyperimage.inference.model import HyperImageModel, read_image
+from hyperimage.inference.ranking import SiameseRanker
 from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
 from hyperimage.training import Recipe, TrainConfig, patch_average_of, recipe, train
 from hyperimage.training.phases.contour_pairs import contour_pair_metrics
@@ -128,7 +130,7 @@ def build_tampering_benchmark(
 
 def _forgery_model_config(conv_width: float, preset: str | None = None):
     config = presets.get(preset or "forgery")
-    if config.stage1_data == "contour-pairs":  # a pre-trained trunk keeps its own width
+    if networks.accepts(config.stage1, "conv_width"):  # a pre-trained trunk keeps its own width
         config.stage1_args["conv_width"] = conv_width
     return config
 
@@ -226,7 +228,7 @@ def run(
             two_stage, average, located = test_outputs(model, patch_average_of(model, result), part["test"], fraction)
             scores[row_name("patch-average", variant)] = (average, 0.5)
             scores[row_name("two-stage", variant)] = (two_stage, 0.5)
-            if model.config.stage1_data == "contour-pairs":
+            if isinstance(model.stage1, SiameseRanker):
                 try:
                     stage1[variant.name].append(contour_pair_metrics(model, part["test"], seed=seed + split))
                 except ValueError:  # no tampered test image with a mask and its authentic source

@@ -40,7 +40,7 @@ from hyperimage.evaluation.baselines.niqe import NiqeModel
 from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge
 from hyperimage.evaluation.benchmark import Variant, budget_record, row_name
 from hyperimage.evaluation.level_check import level_srocc
-from hyperimage.evaluation.protocol import IQA_SPLIT, REAL_IQA_SPLIT, correlations, random_split, summarise
+from hyperimage.evaluation.protocol import correlations, random_split, split_for, summarise
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
 from hyperimage.registry import Registry
@@ -133,8 +133,6 @@ def _is_photo_benchmark(records: list[ImageRecord]) -> bool:
     return all("region" in r.extra for r in records)
 
 
-#: Layouts evaluated with the community's in-the-wild protocol (80/20 by image, 10 splits).
-IN_THE_WILD = ("livec", "koniq10k")
 #: Why a row has no figure on a data set without pristine references.
 NO_REFERENCE = "n/a: selective patch training needs a pristine reference, which authentic distortions lack"
 
@@ -197,12 +195,7 @@ register_baseline("deep-end-to-end")(_end_to_end("iqa-deep-end-to-end"))
 
 def in_the_wild(root: Path) -> bool:
     """True for the data sets of authentic distortions evaluated with the 80/20 protocol."""
-    return datasets.detect(root) in IN_THE_WILD
-
-
-def _preset(root: Path) -> str:
-    """The preset of a published IQA layout (:data:`presets.LAYOUT_PRESETS`); folders: ``tid``."""
-    return presets.LAYOUT_PRESETS.get(datasets.detect(root), "tid")
+    return datasets.layout(root).in_the_wild
 
 
 def fewer_labels(records: list[ImageRecord], fraction: float, seed: int) -> list[ImageRecord]:
@@ -255,15 +248,15 @@ def run(
     if all(r.split is not None for r in records) and budget.splits > 1:
         log("every image has a fixed split (the data set's official one): one run on it")
         budget = replace(budget, splits=1)
-    layout = datasets.detect(data)
+    layout = datasets.layout(data)
     photo = _is_photo_benchmark(records)
     subsets = PHOTO_SUBSETS if photo else ("all",)
-    fractions = REAL_IQA_SPLIT if layout in IN_THE_WILD else IQA_SPLIT
+    fractions = split_for(layout)
     variants = budget.variants or (Variant("", budget.recipe, budget.preset),)
-    higher_is_better = datasets.higher_is_better(data)
+    higher_is_better = layout.higher_is_better
     bases = []
     for variant in variants if budget.cnn else ():
-        base = presets.get(variant.preset or _preset(data))
+        base = presets.get(variant.preset or layout.preset or "tid")
         bases.append((variant, replace(base, score=replace(base.score, higher_is_better=higher_is_better))))
     cnn_rows = [
         row_name(r, v) for v, base in bases for r in ROWS if r != "cnn+selective" or base.window_labels == "selective"
@@ -300,7 +293,8 @@ def run(
         )
     return {
         "data": str(data),
-        "layout": layout,
+        "layout": layout.name,
+        "in_the_wild": layout.in_the_wild,
         "photo_benchmark": photo,
         "split_fractions": list(fractions),
         "not_applicable": {
@@ -314,9 +308,19 @@ def run(
     }
 
 
-#: Published in-set LIVE-C SROCC (10 random 80/20 splits), for orientation: figures the papers
-#: report, not measured here (DBCNN and HyperIQA use ImageNet-pretrained backbones).
-PUBLISHED_LIVEC = {"BRISQUE": 0.629, "WaDIQaM": 0.682, "DBCNN": 0.851, "HyperIQA": 0.859}
+@dataclass(frozen=True)
+class Published:
+    """In-set SROCC the papers report on a data set, for orientation (not measured here)."""
+
+    data: str
+    srocc: dict[str, float]
+
+
+#: Published figures by data-set layout: LIVE-C in-set SROCC over 10 random 80/20 splits
+#: (DBCNN and HyperIQA use ImageNet-pretrained backbones).
+PUBLISHED = {
+    "livec": Published("LIVE-C", {"BRISQUE": 0.629, "WaDIQaM": 0.682, "DBCNN": 0.851, "HyperIQA": 0.859}),
+}
 
 
 def table(results: dict) -> str:
@@ -338,14 +342,14 @@ def table(results: dict) -> str:
                 for m in ("srocc", "plcc", "krocc")
             )
             label = "level (label-free)" if subset == "level" else subset
-            paper = None if results.get("layout") in IN_THE_WILD else PAPER.get(subset, {}).get(row)
+            paper = None if results.get("in_the_wild") else PAPER.get(subset, {}).get(row)
             ref = "" if paper is None else ", ".join("-" if v is None else f"{v:.4f}" for v in paper)
             lines.append(f"{label:<20}{row:<{width}}{cells}   {ref}")
         if subset != "level":
             lines += [f"{subset:<20}{row:<{width}}{why}" for row, why in results.get("not_applicable", {}).items()]
-    if results.get("layout") == "livec":
+    if published := PUBLISHED.get(results.get("layout")):
         lines.append("")
-        lines.append("published in-set LIVE-C SROCC: " + ", ".join(f"{k} {v:.3f}" for k, v in PUBLISHED_LIVEC.items()))
+        lines.append(f"published in-set {published.data} SROCC: " + ", ".join(f"{k} {v:.3f}" for k, v in published.srocc.items()))
     lines.append("")
     lines.append(f"wall time {results['wall_seconds'] / 60:.1f} min")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ Each architecture lives in one module and registers a factory with :func:`regist
 
 from __future__ import annotations
 
+import inspect
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -72,6 +73,12 @@ available = NETWORKS.available
 def create(name: str, **kwargs: object) -> nn.Module:
     """Build the registered network ``name``."""
     return NETWORKS.get(name)(**kwargs)
+
+
+def accepts(name: str, setting: str) -> bool:
+    """Whether the registered network ``name`` takes the keyword ``setting`` (e.g. ``conv_width``:
+    a network learnt from scratch can be made thinner, a pre-trained trunk cannot)."""
+    return setting in inspect.signature(NETWORKS.get(name)).parameters
 
 
 def create_stage1(name: str, **kwargs: object) -> nn.Module:

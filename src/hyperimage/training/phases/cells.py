@@ -17,7 +17,7 @@ A trunk being fine-tuned runs on the images, a batch of images of one size at a 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -80,19 +80,28 @@ def fit_trunk_norm(stage1: TrunkStage1, train: ImageStore, cached: HyperImageCac
     stage1.fit_input_norm(cells.reshape(-1, stage1.trunk_depth).to(next(stage1.parameters()).device))
 
 
-@register("cells")
+@dataclass(frozen=True)
+class CellsArgs:
+    """The settings of the ``cells`` phase."""
+
+    images_per_batch: int = 8
+    """Whole images per batch (of one size each), every grid cell of each trained at once: a
+    batch holds hundreds of cells, so a few images make a stable gradient."""
+
+
+@register("cells", args=CellsArgs)
 def train_cells(run: PhaseRun) -> LoopState:
-    """Stage 1 on every grid cell of whole images through ``grid_features`` (args:
-    ``images_per_batch``, default 8). Needs a stage 1 with the fast path (:class:`GridStage1`)."""
+    """Stage 1 on every grid cell of whole images through ``grid_features`` (settings:
+    :class:`CellsArgs`). Needs a stage 1 with the fast path (:class:`GridStage1`)."""
     model, train, val, world = run.model, run.train_store, run.val_store, run.world
     stage1 = model.stage1
     if not isinstance(stage1, GridStage1):
         raise ValueError(f"phase 'cells' needs a stage 1 with a fast grid path; {model.config.stage1!r} has none")
     cfg = replace(run.spec.train, loss="weighted-mae")
-    per = int(run.spec.args.get("images_per_batch", 8))
+    per = run.args.images_per_batch
     kept = train.kept_windows()
     shift, scale = label_norm(train.labels[kept[:, 0], kept[:, 1], kept[:, 2]])
-    model.config.stage1_norm = (shift, scale)
+    model.fitted.stage1_norm = (shift, scale)
     cached = isinstance(stage1, TrunkStage1) and stage1.frozen
     sources: dict[str, HyperImageCache] = {}
     if cached:

@@ -19,7 +19,7 @@ photos it did no better than predicting 0.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -59,21 +59,33 @@ class MaskedPatches:
         return patches, centre
 
 
-@register("inpaint")
+@dataclass(frozen=True)
+class InpaintArgs:
+    """The settings of the ``inpaint`` phase."""
+
+    photos: str | None = None
+    """Folder of pristine photos to crop from (e.g. from ``hyperimage photos``); ``None``: the built-in photos."""
+    hole: float = 0.5
+    """The hidden centre's share of the patch side: half the side, as the paper's central region."""
+    patches: int = 4096
+    """Masked patches per epoch (new ones each epoch)."""
+    val_patches: int = 512
+    """Fixed validation patches the stopping error is measured on."""
+
+
+@register("inpaint", args=InpaintArgs)
 def train_inpaint(run: PhaseRun) -> LoopState:
-    """Context-encoder pre-training of stage 1's trunk (args: ``photos``, a folder, default the
-    built-in photos; ``hole``, the hidden centre's share of the patch side, default 0.5;
-    ``patches``, per epoch, default 4,096; ``val_patches``, default 512).
+    """Context-encoder pre-training of stage 1's trunk (settings: :class:`InpaintArgs`).
 
     The validation error is the mean squared error of the reconstructed centres of a fixed
     set of validation patches.
     """
-    model, world, args = run.model, run.world, run.spec.args
-    source = MaskedPatches(model, pristine_photos(args.get("photos"), model.config.image_mode), float(args.get("hole", 0.5)))
+    model, world, args = run.model, run.world, run.args
+    source = MaskedPatches(model, pristine_photos(args.photos, model.config.image_mode), args.hole)
     net = Inpainter(model.stage1, model.config.channels, source.hole).to(world.device)
     cfg = replace(run.spec.train, loss="mse")
-    per_epoch = int(args.get("patches", 4096))
-    val_x, val_y = source.draw(int(args.get("val_patches", 512)), np.random.default_rng(cfg.seed + 10_000))
+    per_epoch = args.patches
+    val_x, val_y = source.draw(args.val_patches, np.random.default_rng(cfg.seed + 10_000))
 
     def batches(gen: torch.Generator):
         rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=gen)))

@@ -12,6 +12,7 @@ are ignored. The phase trains nothing; the weights then travel inside the saved 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
@@ -21,17 +22,24 @@ from hyperimage.training.loop import LoopState
 from hyperimage.training.phases import PhaseRun, register
 
 
-@register("load-weights")
+@dataclass(frozen=True)
+class LoadWeightsArgs:
+    """The settings of the ``load-weights`` phase."""
+
+    file: str
+    """The safetensors file of weights (required: no weights are downloaded here)."""
+    into: str = "trunk"
+    """The part of stage 1 they load into, e.g. a pre-trained stage 1's ``trunk``."""
+
+
+@register("load-weights", args=LoadWeightsArgs)
 def load_weights(run: PhaseRun) -> LoopState:
-    """Load ``args.file`` into ``model.stage1.<args.into>`` (default ``trunk``)."""
-    args = run.spec.args
-    if "file" not in args:
-        raise ValueError("phase 'load-weights' needs args.file, a safetensors file of weights")
-    into = str(args.get("into", "trunk"))
+    """Load ``args.file`` into ``model.stage1.<args.into>`` (settings: :class:`LoadWeightsArgs`)."""
+    into = run.args.into
     part = getattr(run.model.stage1, into, None)
     if not isinstance(part, nn.Module):
         raise ValueError(f"phase 'load-weights': stage 1 {run.model.config.stage1!r} has no part {into!r} to load into")
-    path = Path(args["file"]).expanduser()
+    path = Path(run.args.file).expanduser()
     if not path.is_file():
         raise ValueError(f"phase 'load-weights': {path}: no such file")
     load_trunk_weights(part, path, f"{run.model.config.stage1} {into}")

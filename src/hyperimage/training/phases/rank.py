@@ -11,7 +11,7 @@ RankIQA's efficient all-pairs hinge over the groups of a batch
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -56,23 +56,40 @@ def pair_errors(scores: torch.Tensor, targets: torch.Tensor) -> tuple[float, flo
     return float(wrong), float(above.sum())
 
 
-@register("rank")
+@dataclass(frozen=True)
+class RankArgs:
+    """The settings of the ``rank`` phase."""
+
+    photos: str | None = None
+    """Folder of pristine photos to crop from (e.g. from ``hyperimage photos``); ``None``: the
+    built-in photos. RankIQA draws on thousands; a few photos give stage 1 little to generalise from."""
+    types: tuple[int, ...] | None = None
+    """TID2013 distortion numbers to rank; ``None``: :func:`default_types`, the uniform ones the
+    model's channels can show (a local type may miss the patch)."""
+    levels: tuple[int, ...] = tuple(range(1, distortions.NUM_LEVELS + 1))
+    """Distortion levels of each group, ranked milder above stronger."""
+    groups: int = 256
+    """Ranked groups per epoch (new ones each epoch: ranking needs no label, so they are unlimited)."""
+    val_groups: int = 64
+    """Fixed validation groups the stopping error is measured on."""
+
+
+@register("rank", args=RankArgs)
 def train_rank(run: PhaseRun) -> LoopState:
-    """RankIQA pre-training of stage 1 (args: ``photos``, a folder, default the built-in
-    photos; ``types``, TID2013 numbers, default :func:`default_types`; ``levels``, default
-    1-5; ``groups``, groups per epoch, default 256; ``val_groups``, default 64).
+    """RankIQA pre-training of stage 1 (settings: :class:`RankArgs`).
 
     Each batch holds ``batch_size // len(levels)`` groups; the validation error is the share
     of ordered pairs of a fixed set of validation groups ranked the wrong way.
     """
-    model, world, args = run.model, run.world, run.spec.args
-    levels = list(args.get("levels", range(1, distortions.NUM_LEVELS + 1)))
-    photos = pristine_photos(args.get("photos"), model.config.image_mode)
-    source = RankingGroups(model, photos, list(args.get("types", default_types(model.config.channels))), levels)
+    model, world, args = run.model, run.world, run.args
+    levels = list(args.levels)
+    photos = pristine_photos(args.photos, model.config.image_mode)
+    types = list(args.types) if args.types is not None else default_types(model.config.channels)
+    source = RankingGroups(model, photos, types, levels)
     cfg = replace(run.spec.train, loss="rank")
     per_batch = max(1, cfg.batch_size // len(levels))
-    groups = int(args.get("groups", 256))
-    val_x, val_y = source.draw(int(args.get("val_groups", 64)), np.random.default_rng(cfg.seed + 10_000))
+    groups = args.groups
+    val_x, val_y = source.draw(args.val_groups, np.random.default_rng(cfg.seed + 10_000))
 
     def batches(gen: torch.Generator):
         rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=gen)))

@@ -16,7 +16,7 @@ train only the dense layers. The ``cells`` phase then fine-tunes them on the lab
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -46,18 +46,34 @@ class MeanCellScore(nn.Module):
         return self.stage1.head(features.reshape(-1, features.shape[-1])).view(len(cells), -1).mean(dim=1)
 
 
-@register("rank-cells")
+@dataclass(frozen=True)
+class RankCellsArgs:
+    """The settings of the ``rank-cells`` phase: those of :class:`~hyperimage.training.stage2_rank.RankSpec`
+    that say which ranked sets are made."""
+
+    photos: str | None = RankSpec.photos
+    """Folder of pristine photos (e.g. from ``hyperimage photos``); ``None``: the built-in photos."""
+    types: str | tuple[int, ...] = RankSpec.types
+    """TID2013 distortion numbers, or a named set of them: ``"live"``, the four uniform types
+    TID2013 shares with LIVE (noise, blur, JPEG, JPEG 2000), ``"all"``, or another of
+    :data:`~hyperimage.data.generators.iqa_photos.TYPE_SETS`."""
+    localized: int = 0
+    """Region-mask versions of each (photo, type) beside the whole-image one; 0: damage over the
+    whole image only, which a mean over the cells ranks without knowing where it is."""
+    size: tuple[int, int] = RankSpec.size
+    """(height, width) the photos are scaled and centre-cropped to."""
+
+
+@register("rank-cells", args=RankCellsArgs)
 def train_rank_cells(run: PhaseRun) -> LoopState:
-    """RankIQA pre-training of a frozen-trunk stage 1 on whole-image ranked sets (args: those of
-    :class:`~hyperimage.training.stage2_rank.RankSpec` that say which sets: ``photos``, default the
-    built-in photos, ``types``, default ``"live"``, ``localized``, default 0: damage over the whole
-    image, ``size``). Each batch holds ``batch_size // 6`` sets; the standardisation of the trunk's
-    values is fitted on the labelled training images, as the ``cells`` phase fits it."""
-    model, world, args = run.model, run.world, run.spec.args
+    """RankIQA pre-training of a frozen-trunk stage 1 on whole-image ranked sets (settings:
+    :class:`RankCellsArgs`). Each batch holds ``batch_size // 6`` sets; the standardisation of the
+    trunk's values is fitted on the labelled training images, as the ``cells`` phase fits it."""
+    model, world = run.model, run.world
     stage1 = model.stage1
     if not (isinstance(stage1, TrunkStage1) and stage1.frozen):
         raise ValueError(f"phase 'rank-cells' needs a stage 1 over a frozen trunk; {model.config.stage1!r} is not one")
-    spec = RankSpec.from_json({"localized": 0, **args})
+    spec = RankSpec(**asdict(run.args))
     cache = run.train_store.folder.parent  # the run's work folder, beside the training images' store
     folder = cache / "rank-cells-images"
     stage2_rank.check_photos(spec, folder, "phase rank-cells:")

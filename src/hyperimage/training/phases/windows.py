@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from hyperimage.inference.tasks import label_norm
@@ -31,23 +33,34 @@ def sample_windows(store: ImageStore, per_image: int | None, gen: torch.Generato
     return kept[(w.log() + gumbel).topk(k).indices.sort().values]
 
 
-@register("windows")
+@dataclass(frozen=True)
+class WindowsArgs:
+    """The settings of the ``windows`` phase."""
+
+    windows_per_image: int | None = None
+    """Windows drawn per training image and epoch, in proportion to their weights; ``None``:
+    every window with a weight, as the paper trains. A CPU budget samples a few per image."""
+    val_windows: int = 20000
+    """Validation windows drawn once and kept: enough for a stable stopping error, few enough
+    to validate in seconds."""
+
+
+@register("windows", args=WindowsArgs)
 def train_windows(run: PhaseRun) -> LoopState:
-    """Stage 1 on windows, MAE on standardised labels (args: ``windows_per_image``, default
-    every window; ``val_windows``, default 20,000).
+    """Stage 1 on windows, MAE on standardised labels (settings: :class:`WindowsArgs`).
 
     Each epoch draws its windows (:func:`sample_windows`) and cuts each batch from the image
     store. The validation error is the weighted MAE over a fixed draw of validation
     windows, with the rule's weights, each rank validating its share.
     """
     model, train, val, cfg, world = run.model, run.train_store, run.val_store, run.spec.train, run.world
-    per_image = run.spec.args.get("windows_per_image")
+    per_image = run.args.windows_per_image
     augmentations = run.spec.augment or []
     kept = train.kept_windows()
     shift, scale = label_norm(train.labels[kept[:, 0], kept[:, 1], kept[:, 2]])
-    model.config.stage1_norm = (shift, scale)
+    model.fitted.stage1_norm = (shift, scale)
     val_idx = val.kept_windows()
-    val_cap = run.spec.args.get("val_windows", 20000)
+    val_cap = run.args.val_windows
     if len(val_idx) > val_cap:
         pick = torch.randperm(len(val_idx), generator=torch.Generator().manual_seed(cfg.seed))[:val_cap]
         val_idx = val_idx[pick.sort().values]
