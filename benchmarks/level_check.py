@@ -1,10 +1,10 @@
 """Does a quality model's score fall as a distortion gets stronger, on photos it never saw?
 
-Builds the photo benchmark (:func:`hyperimage.data.datasets.iqa_photos.make_iqa_dataset`) from
+Builds the photo benchmark (:func:`hyperimage.data.generators.iqa_photos.make_iqa_dataset`) from
 photos outside every training set here (default: the 5 built-in scikit-image / matplotlib
 photos; ``--photos DIR`` for any folder, e.g. ``hyperimage photos --debian``), with blur
 (TID2013 #8), noise (#1) and JPEG (#10) over the whole image and inside a region, levels
-1-5, and reports the label-free check (:func:`~hyperimage.data.datasets.iqa_photos.level_srocc`):
+1-5, and reports the label-free check (:func:`~hyperimage.evaluation.level_check.level_srocc`):
 per (photo, type, region) set, the SROCC of the score against the level, sign-flipped so
 that +1 means "falls as the damage grows", averaged per distortion, per region and overall.
 No label is needed, so it checks a model trained on human MOS (LIVE-C) against distortions
@@ -28,9 +28,10 @@ import numpy as np
 
 from hyperimage import api
 from hyperimage.data import datasets
-from hyperimage.data.datasets import iqa_photos
+from hyperimage.data.generators import iqa_photos
 from hyperimage.data.photos import builtin_photos
 from hyperimage.evaluation.benchmark.iqa import brisque_svr
+from hyperimage.evaluation.level_check import level_srocc
 from hyperimage.evaluation.protocol import REAL_IQA_SPLIT, random_split
 
 from _results import write_results
@@ -50,7 +51,7 @@ def brisque_scores(train_root: Path, records: list) -> np.ndarray | None:
 
 def report(name: str, records: list, scores: np.ndarray, higher_is_better: bool) -> dict:
     """Print and return the mean SROCC of score against level, by type and by region."""
-    result = iqa_photos.level_srocc(records, scores, higher_is_better=higher_is_better)
+    result = level_srocc(records, scores, higher_is_better=higher_is_better)
     by_type = ", ".join(f"{k} {v:.3f}" for k, v in result["by_distortion"].items())
     by_region = ", ".join(f"{k} {v:.3f}" for k, v in result["by_region"].items())
     print(f"{name:<24} mean SROCC vs level {result['srocc']:.3f} over {result['sets']} sets; by type: {by_type}; by region: {by_region}")

@@ -156,10 +156,10 @@ def test_bad_invocations_fail_with_a_clear_message(tmp_path, args, message):
 
 
 def test_photos_no_pypi_asks_debian_alone_and_needs_a_source(tmp_path, monkeypatch):
-    from hyperimage.data import photos
+    from hyperimage import photo_packages
 
     asked = []
-    monkeypatch.setattr(photos, "gather_photos", lambda out, sources: asked.append(sources) or [])
+    monkeypatch.setattr(photo_packages, "gather_photos", lambda out, sources: asked.append(sources) or [])
     res = runner.invoke(app, ["photos", str(tmp_path), "--no-pypi"])
     assert res.exit_code == 2 and "--debian" in res.output and not asked
     res = runner.invoke(app, ["photos", str(tmp_path), "--debian", "--no-pypi"])

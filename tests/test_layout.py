@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from hyperimage import presets
-from hyperimage.data.datasets import folder, synthetic
+from hyperimage.data.datasets import folder
+from hyperimage.data.generators import synthetic
 from hyperimage.evaluation.protocol import random_split
 from hyperimage.training import PhaseSpec, Recipe, TrainConfig, phases, train
 from hyperimage.training.loop import LoopState

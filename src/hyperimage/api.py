@@ -22,8 +22,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from hyperimage import presets
 from hyperimage.data import datasets
-from hyperimage.data.datasets import synthetic
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.generators import synthetic
 from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits

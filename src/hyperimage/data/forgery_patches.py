@@ -8,7 +8,7 @@ tampered patch) shows the same place before and after tampering; stage 1 learns 
 first above the second (:class:`hyperimage.inference.ranking.SiameseRanker`). Before training, the
 mean of the training patches is subtracted from every patch (:func:`mean_patch`).
 
-The mask is an input here: :mod:`hyperimage.data.datasets.tampering` writes it with every
+The mask is an input here: :mod:`hyperimage.data.generators.tampering` writes it with every
 forgery, and :func:`hyperimage.data.datasets.casia2.derive_mask` derives it for CASIA v2 the way
 the paper does.
 """
@@ -162,7 +162,7 @@ def pairs_from_records(
 ) -> PatchPairs:
     """Stage-1 pairs of every tampered record that has a mask and a ``reference``, stacked.
 
-    Tampered records (``target == 0``) of :func:`~hyperimage.data.datasets.tampering.make_tampering_dataset`
+    Tampered records (``target == 0``) of :func:`~hyperimage.data.generators.tampering.make_tampering_dataset`
     carry both; CASIA v2 records carry the host authentic image as ``reference`` and a mask
     where one was given or derived. Other records are skipped, and so are those whose
     reference or mask differs in size from the image (some CASIA v2 forgeries were resized:

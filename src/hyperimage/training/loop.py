@@ -34,9 +34,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from hyperimage.distributed import SINGLE, World
-from hyperimage.inference.ranking import rank_hinge, siamese_hinge
 from hyperimage.registry import Registry
 from hyperimage.storage import load_tensors, prefixed, save_tensors, unprefixed
+from hyperimage.training.ranking_losses import rank_hinge, siamese_hinge
 
 Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 #: ``(error_sum, weight_sum)`` of this rank's share of the validation set (or one error).

@@ -6,10 +6,10 @@ so a stage 2 trained on them alone need not lower its score when blur or noise c
 of a photo. Rankings need no label: one pristine photo distorted by one TID2013 type at
 levels 1-5, over the whole image or inside one region mask (the same mask at every level),
 plus the photo itself at level 0, must score in that order. Such sets come from the photo
-benchmark's generator (:func:`~hyperimage.data.datasets.iqa_photos.make_iqa_dataset`, its
+benchmark's generator (:func:`~hyperimage.data.generators.iqa_photos.make_iqa_dataset`, its
 proxy labels unused) over photos a user names, and stage 2 trains on both: the task's loss
 on the labelled hyper-images of each batch, plus ``weight`` times RankIQA's all-pairs hinge
-(:func:`~hyperimage.inference.ranking.all_pairs_hinge`) over a few ranked sets, in the
+(:func:`~hyperimage.training.ranking_losses.all_pairs_hinge`) over a few ranked sets, in the
 standardised units of the targets. Validation stays the labelled error.
 """
 
@@ -23,10 +23,10 @@ from typing import Any, Callable, Sequence
 import torch
 
 from hyperimage.data import datasets
-from hyperimage.data.datasets import iqa_photos
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.generators import iqa_photos
 from hyperimage.data.photos import builtin_photos
-from hyperimage.inference.ranking import all_pairs_hinge
+from hyperimage.training.ranking_losses import all_pairs_hinge
 from hyperimage.training.store import HyperImageCache
 
 #: Stage-2 target columns when rankings join the labels: ``[target, -level, set]``; a
@@ -40,7 +40,7 @@ class RankSpec:
 
     photos : folder of pristine photos (e.g. from ``hyperimage photos``); keep out any photo a
         check is run on. ``None``: the built-in photos.
-    types : TID2013 types (numbers or a named set of :data:`~hyperimage.data.datasets.iqa_photos.TYPE_SETS`).
+    types : TID2013 types (numbers or a named set of :data:`~hyperimage.data.generators.iqa_photos.TYPE_SETS`).
     localized : region-mask versions of each (photo, type), beside the whole-image one.
     size : (height, width) the photos are scaled and centre-cropped to.
     sets_per_batch : ranked sets added to each stage-2 batch (each 6 hyper-images: levels 0-5).
@@ -93,7 +93,7 @@ def ranked_records(spec: RankSpec, folder: Path, seed: int) -> list[ImageRecord]
 
 
 def ranked_sets(records: Sequence[ImageRecord]) -> list[torch.Tensor]:
-    """Per set of :func:`~hyperimage.data.datasets.iqa_photos.level_sets` with two levels or
+    """Per set of :func:`~hyperimage.data.generators.iqa_photos.level_sets` with two levels or
     more, its ``(n, 2)`` rows ``[record index, level]``."""
     sets = []
     for members in iqa_photos.level_sets(records).values():

@@ -21,7 +21,7 @@ Rows, all trained and tested on the same splits:
   ``forgery-imagenet``, a frozen ImageNet trunk).
 
 Data: a CASIA v2 folder or a folder data set, or by default a tampering benchmark generated
-from real photographs (:mod:`hyperimage.data.datasets.tampering`: splicing, copy-move and
+from real photographs (:mod:`hyperimage.data.generators.tampering`: splicing, copy-move and
 inpainting removal, every image re-saved alike, CASIA-2's class balance). Splits: 2/3
 train, 1/6 validation, 1/6 test by group (source photos), repeated; figures are means and
 standard deviations over splits. Metrics: accuracy (the paper's), balanced accuracy, ROC
@@ -109,13 +109,13 @@ def build_tampering_benchmark(
 ) -> Path:
     """Write (once) the tampering benchmark of ``n_images`` from the photos of ``sources`` into ``folder``.
 
-    The colour photos of :func:`hyperimage.data.photos.gather_photos` (gray ones are left out: a
+    The colour photos of :func:`hyperimage.photo_packages.gather_photos` (gray ones are left out: a
     gray splice in a colour photo would be trivial) are cut into 256x384 crops by
-    :func:`hyperimage.data.datasets.tampering.make_tampering_dataset`. The PyPI photos give 7
+    :func:`hyperimage.data.generators.tampering.make_tampering_dataset`. The PyPI photos give 7
     families of two photos (so one test family per split); adding ``"debian"`` gives 54.
     """
-    from hyperimage.data.datasets.tampering import colour_photos, make_tampering_dataset
-    from hyperimage.data.photos import gather_photos
+    from hyperimage.data.generators.tampering import colour_photos, make_tampering_dataset
+    from hyperimage.photo_packages import gather_photos
 
     name = "-".join(sources)
     data = folder / f"forgery-{name}-n{n_images}-seed{seed}"

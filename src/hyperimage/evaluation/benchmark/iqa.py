@@ -10,7 +10,7 @@ Rows, all with the Kang et al. (2014) stage 1 of Table 5 on LCN'd 32x32 patches:
   isolates stage 2) followed by the "TID stage 2" (or "LIVE stage 2") network.
 
 Data: a folder of a published layout (LIVE, TID2013, KADID-10k) or a folder data set, or by
-default the photo benchmark that :mod:`hyperimage.data.datasets.iqa_photos` builds from real
+default the photo benchmark that :mod:`hyperimage.data.generators.iqa_photos` builds from real
 photographs with the project's distortion library. Its labels are a full-reference proxy
 (centre-weighted SSIM mapped to 0-9), not human opinion scores. Splits are random 60/20/20
 by reference image; figures are means and standard deviations over splits, per subset of
@@ -30,8 +30,8 @@ import numpy as np
 
 from hyperimage import presets
 from hyperimage.data import datasets
-from hyperimage.data.datasets import iqa_photos
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.generators import iqa_photos
 from hyperimage.data.io import load_image
 from hyperimage.distributed import SINGLE, World
 from hyperimage.evaluation.baselines.brisque import BrisqueSVR, brisque_features
@@ -39,6 +39,7 @@ from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.niqe import NiqeModel
 from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge
 from hyperimage.evaluation.benchmark import Variant, budget_record, row_name, stamp_run
+from hyperimage.evaluation.level_check import level_srocc
 from hyperimage.evaluation.protocol import correlations, random_split, split_for, summarise
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.scoring import score_files
@@ -119,7 +120,7 @@ def build_photo_benchmark(folder: Path, photos: str = "builtin", seed: int = 0) 
 
         source: object = builtin_photos(size=(384, 512))  # as `hyperimage make-iqa OUT` does
     else:
-        from hyperimage.data.photos import gather_photos
+        from hyperimage.photo_packages import gather_photos
 
         source = folder / f"photos-{photos}"
         if not (source / "manifest.json").is_file():
@@ -285,7 +286,7 @@ def run(
                 pairs = [(p, r.target) for p, r in zip(pred, test) if r.path in chosen[subset] and p is not None]
                 runs[subset][row].append(correlations([p for p, _ in pairs], [t for _, t in pairs]))
             if photo:
-                lev = iqa_photos.level_srocc(test, pred, higher_is_better=higher_is_better)
+                lev = level_srocc(test, pred, higher_is_better=higher_is_better)
                 runs["level"][row].append({"srocc": lev["srocc"]})
         log(
             f"split {split + 1}/{budget.splits} ({time.time() - t0:.0f} s, {len(parts['train'])} train / "

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from hyperimage.data.datasets import folder, synthetic
+from hyperimage.data.datasets import folder
+from hyperimage.data.generators import synthetic
 from hyperimage.distributed import SINGLE, World
 from hyperimage.evaluation.protocol import evaluate_records, random_split, summarise
 from hyperimage.evaluation.provenance import stamp

@@ -11,10 +11,10 @@ import torch
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.forgery_patches import pairs_from_records
 from hyperimage.inference.model import HyperImageModel
-from hyperimage.inference.ranking import PairDecision, shuffle_pairs
 from hyperimage.training import augment
 from hyperimage.training.loop import LoopState, fit
 from hyperimage.training.phases import PhaseRun, register
+from hyperimage.training.ranking_losses import PairDecision, shuffle_pairs
 
 #: Augmentations of a contour pair when the recipe names none.
 DEFAULT_AUGMENT = ["dihedral"]
@@ -35,8 +35,8 @@ def train_ranker(run: PhaseRun) -> LoopState:
     (:func:`~hyperimage.data.forgery_patches.pairs_from_records`). The mean training patch is
     stored in the ranker and subtracted from every patch; each training pair goes through
     the phase's augmentations (default: one of the 8 flips/rotations, both patches alike)
-    and gets a random order (:func:`~hyperimage.inference.ranking.shuffle_pairs`); the loss is the
-    Siamese hinge with delta = 3. The validation error is the share of validation pairs
+    and gets a random order (:func:`~hyperimage.training.ranking_losses.shuffle_pairs`); the loss
+    is the Siamese hinge with delta = 3. The validation error is the share of validation pairs
     ranked the wrong way (half in each order): the hinge itself is dominated by a few
     confident mistakes. Afterwards the ranker's reference feature (what a single patch is
     compared with at test time) is set to the mean feature of the training patches.

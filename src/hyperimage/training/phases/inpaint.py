@@ -11,10 +11,10 @@ trunk's weights carry over. (Not built: the paper's optional adversarial loss.)
 
 It needs a trunk whose features keep the patch's layout, as the synthetic and forgery
 stage-1 networks do (the synthetic net, 5 epochs of 1,024 built-in photo patches with Adam:
-validation error 0.0148 against 0.0223 for predicting 0; ``tests/test_inpaint_phase.py``
-checks it beats 0.8 x). Kang's IQA network pools each map to
-its global minimum and maximum, so its features cannot say what is where: on LCN'd photos
-it did no better than predicting 0.
+validation error 0.0148 against 0.0223 for predicting 0;
+``tests/training/phases/test_inpaint.py`` checks it beats 0.8 x). Kang's IQA network pools
+each map to its global minimum and maximum, so its features cannot say what is where: on LCN'd
+photos it did no better than predicting 0.
 """
 
 from __future__ import annotations

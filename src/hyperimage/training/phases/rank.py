@@ -6,7 +6,7 @@ Ranking needs no human label, so the pairs are unlimited: each group is a random
 pristine photo, distorted by one TID2013 type (:mod:`hyperimage.data.distortions`) at each
 of its levels, preprocessed like the model's images, the centre patch cut out. The loss is
 RankIQA's efficient all-pairs hinge over the groups of a batch
-(:func:`~hyperimage.inference.ranking.rank_hinge`): a milder level must score higher.
+(:func:`~hyperimage.training.ranking_losses.rank_hinge`): a milder level must score higher.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ context; README, Table 2 exp. 5). This phase ranks whole images instead: ranked 
 pristine photos, one TID2013 type at levels 1-5 plus the photo itself, made by the photo
 benchmark's generator as :mod:`~hyperimage.training.stage2_rank` makes them; each image's
 score is the mean of its cells' scores, and RankIQA's all-pairs hinge
-(:func:`~hyperimage.inference.ranking.rank_hinge`) asks a milder level to score better
+(:func:`~hyperimage.training.ranking_losses.rank_hinge`) asks a milder level to score better
 within its set (higher, or lower for a lower-is-better score such as LIVE's DMOS). The
 trunk's values of the ranked images are computed once (the trunk is frozen), so epochs
 train only the dense layers. The ``cells`` phase then fine-tunes them on the labels.
@@ -56,7 +56,7 @@ class RankCellsArgs:
     types: str | tuple[int, ...] = RankSpec.types
     """TID2013 distortion numbers, or a named set of them: ``"live"``, the four uniform types
     TID2013 shares with LIVE (noise, blur, JPEG, JPEG 2000), ``"all"``, or another of
-    :data:`~hyperimage.data.datasets.iqa_photos.TYPE_SETS`."""
+    :data:`~hyperimage.data.generators.iqa_photos.TYPE_SETS`."""
     localized: int = 0
     """Region-mask versions of each (photo, type) beside the whole-image one; 0: damage over the
     whole image only, which a mean over the cells ranks without knowing where it is."""
