@@ -441,7 +441,7 @@ def test_benchmarks_take_a_recipe_and_refuse_an_unknown_one():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--preset", "nope"], "unknown preset 'nope'; presets are"),
+        (["--preset", "nope"], "unknown preset 'nope'; known: forgery"),
         (["--variants", "iqa-quick"], "--variants: 'iqa-quick' is not NAME=RECIPE or NAME=PRESET:RECIPE"),
         (["--variants", "a=nope:iqa-quick"], "--variants: unknown preset 'nope'"),
         (["--variants", "a=nope"], "--variants: unknown recipe 'nope'"),

