@@ -6,6 +6,7 @@ in-memory form of the same image must score within 1e-4 of the model's range of 
 """
 
 import io
+import json
 import subprocess
 import sys
 
@@ -17,7 +18,10 @@ from skimage import data as skdata
 from typer.testing import CliRunner
 
 import hyperimage
+import hyperimage.api
 from hyperimage.cli import app
+from hyperimage.data import datasets
+from hyperimage.inference import predictor as predictor_module
 from hyperimage.data.io import ImageError
 
 MODELS = ("iqa", "forgery")
@@ -207,3 +211,40 @@ def test_import_hyperimage_stays_light():
     code = "import sys, hyperimage; print('torch' in sys.modules, 'load' in dir(hyperimage))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+def _synthetic_folder(root, seed: int, n: int = 12):
+    """A folder of the synthetic task (hyperimage's generator, meta.json naming its task)."""
+    return hyperimage.api.make_synthetic(root, experiment=1, n=n, seed=seed)
+
+
+def test_train_init_starts_every_phase_from_the_given_model(tmp_path):
+    """With learning rate 0 nothing moves: the fine-tuned model keeps the init's weights exactly,
+    its recipe is the init's own recipe.json, and what training fits is fitted on the new data."""
+    from dataclasses import replace
+
+    from hyperimage.training import TrainConfig, recipe as recipes
+
+    still = TrainConfig(epochs=1, patience=1, lr=0.0, momentum=0.0)
+    frozen = replace(recipes.get("synthetic-quick"), stage2=replace(still, batch_size=4), name="frozen")
+    frozen = replace(frozen, phases=[replace(frozen.main, train=still)])
+    first = hyperimage.api.train(_synthetic_folder(tmp_path / "a", 0), tmp_path / "m1", recipe=frozen, progress=False, seed=0)
+    new_data = _synthetic_folder(tmp_path / "b", 1)
+    said = []
+    tuned = hyperimage.api.train(new_data, tmp_path / "m2", init=tmp_path / "m1", progress=False, seed=3, log=said.append)
+    for (name, a), (_, b) in zip(first.state_dict().items(), tuned.state_dict().items()):
+        torch.testing.assert_close(b, a, rtol=0, atol=0, msg=name)
+    assert recipes.get(tmp_path / "m2" / "recipe.json").name == "frozen"
+    targets = [r.target for r in datasets.load(new_data)]
+    assert tuned.fitted.score_range is not None and tuned.fitted.score_range[1] <= max(targets)
+    assert json.loads((tmp_path / "m2" / "training.json").read_text())["init"] == str(tmp_path / "m1")
+
+
+def test_train_init_names_a_shipped_model_and_refuses_another_design(tmp_path):
+    model, folder = hyperimage.api.init_model("forgery")
+    assert folder == predictor_module.shipped_folder("forgery") and model.config.preset == "forgery-fast"
+    data = _synthetic_folder(tmp_path / "a", 0, n=4)
+    with pytest.raises(ValueError, match="--init gives a model of preset forgery-fast; it cannot be trained as preset tid"):
+        hyperimage.api.train(data, tmp_path / "m", init="forgery", preset="tid", progress=False)
+    with pytest.raises(ValueError, match="nope: not a hyperimage model folder"):
+        hyperimage.api.init_model(tmp_path / "nope")
