@@ -96,7 +96,8 @@ def _unreadable(name: str | os.PathLike, err: BaseException) -> "ImageError":
 
 
 def image_array(
-    img: Image.Image, mode: Mode = "RGB", min_size: tuple[int, int] = (1, 1), name: str | os.PathLike = "image"
+    img: Image.Image, mode: Mode = "RGB", min_size: tuple[int, int] = (1, 1), name: str | os.PathLike = "image",
+    orient: bool = True,
 ) -> np.ndarray:
     """A Pillow image as float32 in [0, 1], upright: the conversion of every image hyperimage reads.
 
@@ -110,6 +111,8 @@ def image_array(
     mode : ``"L"`` gives (H, W); ``"RGB"`` gives (H, W, 3).
     min_size : smallest accepted (height, width), after the EXIF orientation is applied.
     name : what errors name (the file, or e.g. ``"input 2 (PIL image)"``).
+    orient : apply the EXIF orientation (:func:`upright`); forensic evidence reads the pixels
+        as stored instead, where they sit on the file's own JPEG 8x8 block grid.
 
     Raises
     ------
@@ -119,7 +122,7 @@ def image_array(
     """
     try:
         img.load()
-        arr = _to_mode(upright(img), mode)
+        arr = _to_mode(upright(img) if orient else img, mode)
     except (OSError, SyntaxError, ValueError) as err:
         raise _unreadable(name, err) from None
     return check_size(arr, min_size, name)
@@ -203,8 +206,10 @@ def load_image(
     min_size: tuple[int, int] = (1, 1),
     max_pixels: int = MAX_PIXELS,
     name: str | os.PathLike | None = None,
+    orient: bool = True,
 ) -> np.ndarray:
-    """Read one image file (or binary stream) as float32 in [0, 1], upright (:func:`image_array`).
+    """Read one image file (or binary stream) as float32 in [0, 1], upright unless ``orient``
+    is false (:func:`image_array`).
 
     Parameters
     ----------
@@ -222,7 +227,7 @@ def load_image(
     """
     label = _name_of(path, name)
     with opened_image(path, max_pixels, label) as img:
-        return image_array(img, mode, min_size, label)
+        return image_array(img, mode, min_size, label, orient)
 
 
 def image_size(path: Source, max_pixels: int = MAX_PIXELS, name: str | os.PathLike | None = None) -> tuple[int, int]:

@@ -1,0 +1,45 @@
+"""The evidence grid and reader (:mod:`hyperimage.inference.evidence`)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hyperimage.data.io import ImageError
+from hyperimage.inference.evidence import CellGrid, Evidence, analyse
+
+
+def test_cells_follow_the_image_and_partial_cells_average_what_they_hold():
+    grid = CellGrid(16)
+    assert grid.shape(40, 33) == (3, 3)
+    values = np.arange(40 * 33, dtype=np.float64).reshape(40, 33)
+    pooled = grid.pool(values)
+    assert pooled.shape == (3, 3)
+    assert pooled[0, 0] == pytest.approx(values[:16, :16].mean())
+    assert pooled[2, 2] == pytest.approx(values[32:, 32:].mean())  # an 8 x 1 corner
+    per_block = grid.pool(values[::8, ::8], scale=8)  # one value per 8x8 block
+    assert per_block.shape == (3, 3) and per_block[1, 0] == pytest.approx(values[16:32:8, :16:8].mean())
+    stacked = grid.pool(np.stack([values, -values], axis=2))
+    np.testing.assert_allclose(stacked[..., 1], -pooled, rtol=1e-6)
+
+
+def test_a_cell_is_whole_jpeg_blocks():
+    with pytest.raises(ValueError, match="multiple of 8"):
+        CellGrid(60)
+    with pytest.raises(ValueError, match="whole number of 16-px values"):
+        CellGrid(8).pool(np.zeros((4, 4)), scale=16)
+
+
+def test_evidence_is_read_at_native_size_as_stored(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # "turn 90 degrees to show": evidence keeps the stored layout
+    image.save(tmp_path / "a.png", exif=exif)
+    evidence = Evidence.read(tmp_path / "a.png")
+    np.testing.assert_array_equal(evidence.pixels, pixels)
+    assert evidence.size == (70, 90) and evidence.gray.shape == (70, 90)
+    assert analyse(evidence, [], CellGrid(64)).shape == (2, 2, 0)
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(ImageError, match="bad.png"):
+        Evidence.read(tmp_path / "bad.png")
