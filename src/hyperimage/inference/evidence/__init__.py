@@ -58,7 +58,8 @@ class CellGrid:
         h, w = values.shape[:2]
         u, v = math.ceil(h / per), math.ceil(w / per)
         pad = [(0, u * per - h), (0, v * per - w)] + [(0, 0)] * (values.ndim - 2)
-        total = np.pad(values.astype(np.float64), pad).reshape(u, per, v, per, *values.shape[2:]).sum(axis=(1, 3))
+        padded = np.pad(np.asarray(values, dtype=np.float32), pad) if any(p[1] for p in pad) else np.asarray(values, np.float32)
+        total = padded.reshape(u, per, v, per, *values.shape[2:]).sum(axis=(1, 3), dtype=np.float64)
         count = np.pad(np.ones((h, w)), pad[:2]).reshape(u, per, v, per).sum(axis=(1, 3))
         return (total / count.reshape(u, v, *([1] * (values.ndim - 2)))).astype(np.float32)
 
@@ -118,3 +119,6 @@ def analyse(evidence: Evidence, channels: Sequence[str], grid: CellGrid = CellGr
             raise ValueError(f"evidence channel {name!r} gave cells {cells.shape[:2]}, the grid is {(u, v)}")
         parts.append(cells.astype(np.float32))
     return np.concatenate(parts, axis=2) if parts else np.zeros((u, v, 0), np.float32)
+
+
+from hyperimage.inference.evidence import noise  # noqa: E402,F401  (registers its channel)
