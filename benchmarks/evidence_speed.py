@@ -1,0 +1,120 @@
+"""Speed and peak memory of the forensic evidence channels at native resolution (issue 31).
+
+Two workloads, each in a fresh process so that its peak resident memory is its own:
+
+* one 4000 x 3000 JPEG (a photo of the package scaled up, saved at quality 90), analysed with
+  every registered channel (:func:`hyperimage.inference.evidence.analyse`), read from the file;
+  budget: 20 s wall and 2 GB peak on 2 cores;
+* CASIA v1's size, 384 x 256 JPEGs, ``--small`` of them one after another; budget: 10 images/s.
+
+The baseline, in the same run and the same kind of process: the shipped forgery model scoring
+the same files (``hyperimage.load("forgery").score``), which shrinks the large one to 384 px
+before it looks. Each channel's own time on the large image is listed too.
+
+    python benchmarks/evidence_speed.py [--channels noise,jpeg,...] [--json results/evidence-speed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage import data
+
+from _results import write_results
+
+LARGE = (3000, 4000)
+SMALL = (256, 384)
+
+
+def _photo(size: tuple[int, int], seed: int) -> Image.Image:
+    """scikit-image's ``astronaut`` resized to ``size`` (H, W), with a little seeded noise so
+    no two files are alike."""
+    rng = np.random.default_rng(seed)
+    image = np.asarray(Image.fromarray(data.astronaut()).resize(size[::-1], Image.BICUBIC), dtype=np.float32)
+    return Image.fromarray(np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8))
+
+
+def _evidence(paths: list[str], channels: list[str], out) -> None:
+    from hyperimage.inference.evidence import CHANNELS, CellGrid, Evidence, analyse
+
+    grid = CellGrid()
+    started = time.perf_counter()
+    for path in paths:
+        analyse(Evidence.read(path), channels, grid)
+    wall = time.perf_counter() - started
+    each = {}
+    if len(paths) == 1:
+        evidence = Evidence.read(paths[0])
+        for name in channels:
+            t = time.perf_counter()
+            CHANNELS.get(name)(evidence, grid)
+            each[name] = time.perf_counter() - t
+    out.put({"wall_s": wall, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "per_channel_s": each})
+
+
+def _model(paths: list[str], channels: list[str], out) -> None:
+    import hyperimage
+
+    predictor = hyperimage.load("forgery")
+    predictor.score(paths[:1])  # warm: the first call builds the kernels
+    started = time.perf_counter()
+    predictor.score(paths)
+    out.put({"wall_s": time.perf_counter() - started, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def _in_fresh_process(target, paths: list[str], channels: list[str]) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=target, args=(paths, channels, out))
+    proc.start()
+    result = out.get()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    from hyperimage.inference.evidence import available
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--channels", default=",".join(available()), help="comma-separated (default: every registered channel)")
+    parser.add_argument("--small", type=int, default=20, help="384 x 256 images in the throughput run")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    channels = [c for c in args.channels.split(",") if c]
+    with tempfile.TemporaryDirectory() as tmp:
+        large = str(Path(tmp) / "large.jpg")
+        _photo(LARGE, 0).save(large, quality=90)
+        small = []
+        for i in range(args.small):
+            small.append(str(Path(tmp) / f"small{i}.jpg"))
+            _photo(SMALL, i + 1).save(small[-1], quality=90)
+        figures = {
+            "channels": channels,
+            "large": {"size": list(LARGE), "evidence": _in_fresh_process(_evidence, [large], channels),
+                      "shipped_model": _in_fresh_process(_model, [large], channels)},
+            "small": {"size": list(SMALL), "images": len(small), "evidence": _in_fresh_process(_evidence, small, channels),
+                      "shipped_model": _in_fresh_process(_model, small, channels)},
+        }
+    for run in ("evidence", "shipped_model"):
+        figures["small"][run]["images_per_s"] = len(small) / figures["small"][run]["wall_s"]
+    ev, base = figures["large"]["evidence"], figures["large"]["shipped_model"]
+    print(f"channels: {', '.join(channels)}")
+    print(f"4000 x 3000 JPEG: evidence {ev['wall_s']:.1f} s, peak {ev['peak_mib']:.1f} MiB "
+          f"(budget 20 s, 2048 MiB); shipped model at 384 px {base['wall_s']:.2f} s, peak {base['peak_mib']:.1f} MiB; "
+          f"ratio {ev['wall_s'] / base['wall_s']:.1f}x")
+    print("  per channel: " + ", ".join(f"{k} {v:.2f} s" for k, v in ev["per_channel_s"].items()))
+    s_ev, s_base = figures["small"]["evidence"], figures["small"]["shipped_model"]
+    print(f"384 x 256 JPEGs: evidence {s_ev['images_per_s']:.1f} images/s (budget 10), "
+          f"shipped model {s_base['images_per_s']:.1f} images/s; ratio {s_ev['images_per_s'] / s_base['images_per_s']:.2f}")
+    write_results(args.json, figures)
+
+
+if __name__ == "__main__":
+    main()
