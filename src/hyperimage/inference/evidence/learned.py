@@ -1,0 +1,68 @@
+"""The learned evidence: the shipped forgery model's stage 1 read at native resolution.
+
+The shipped forgery model (preset ``forgery-fast``) shrinks every image to 384 px before its
+stage 1 (a Siamese ranker over the SRM noise residual, Table 4's "Forgery channel") sees it;
+a 12 MP photo loses its noise and block traces that way. Here the same stage 1 reads each
+64-px cell of the image at its own size: the cells are its 64-px patches, on the 8-px lattice
+its fast path needs (:class:`~hyperimage.inference.networks.forgery_valid.GridRanker`), so
+the convolutions run once per strip of cells and memory stays bounded for any size.
+
+Per cell: the ranker's decision (its patch score, units of the training margin; negative
+looks tampered) and the same as a robust z-score against the image's own cells.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from hyperimage.inference.evidence import CellGrid, Evidence, register
+from hyperimage.inference.evidence.noise import robust_z
+from hyperimage.inference.model import HyperImageModel
+from hyperimage.inference.networks import GridStage1
+
+#: Rows of cells that go through the convolutions at once (a strip of 8 x 64 px at any width).
+STRIP_CELLS = 8
+
+
+@lru_cache(maxsize=1)
+def shipped_stage1() -> GridStage1:
+    """The shipped forgery model's stage 1, loaded once, in eval mode on the CPU."""
+    from hyperimage.inference.predictor import shipped_folder
+
+    model = HyperImageModel.load(shipped_folder("forgery"))
+    if not isinstance(model.stage1, GridStage1) or model.config.patch != 64:
+        raise ValueError("the shipped forgery model's stage 1 has no 64-px fast path to read cells with")
+    return model.stage1.eval()
+
+
+class LearnedChannel:
+    """Registered as evidence channel ``learned`` (see the module docstring)."""
+
+    name = "learned"
+    features = ("decision", "decision-z")
+    """The ranker's decision per cell, and its robust z-score within the image."""
+
+    def __call__(self, evidence: Evidence, grid: CellGrid) -> np.ndarray:
+        if grid.cell != 64:
+            raise ValueError(f"evidence channel 'learned' reads 64-px cells (the stage 1's patch), the grid has {grid.cell}")
+        stage1 = shipped_stage1()
+        u, v = grid.shape(*evidence.size)
+        h, w = evidence.size
+        pad = ((0, u * 64 - h), (0, v * 64 - w), (0, 0))
+        image = np.pad(evidence.pixels, pad, mode="reflect" if pad[0][1] < h and pad[1][1] < w else "edge")
+        x = torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)[None]
+        decisions = []
+        with torch.no_grad():
+            for top in range(0, u, STRIP_CELLS):
+                rows = min(STRIP_CELLS, u - top)
+                strip = x[:, :, top * 64 : (top + rows) * 64]
+                features = stage1.grid_features(strip, torch.arange(rows) * 64, torch.arange(v) * 64)
+                decisions.append(stage1.head(features.reshape(-1, features.shape[-1])).view(rows, v))
+        decision = torch.cat(decisions).numpy().astype(np.float32)
+        return np.stack([decision, robust_z(decision)], axis=2)
+
+
+register("learned")(LearnedChannel())

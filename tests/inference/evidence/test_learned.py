@@ -1,0 +1,32 @@
+"""The learned evidence channel: the shipped forgery stage 1 over native-resolution cells."""
+
+import numpy as np
+import torch
+from skimage import data
+
+from hyperimage.inference.evidence import CellGrid, Evidence, analyse
+from hyperimage.inference.evidence.learned import STRIP_CELLS, shipped_stage1
+
+
+def test_each_cell_is_the_stage_1_decision_on_that_64_px_patch():
+    """Strips of cells through the fast path give what the network gives each patch alone,
+    across a strip boundary and at the reflected border."""
+    photo = data.astronaut()
+    pixels = np.concatenate([photo, photo[::-1]])[: 64 * (STRIP_CELLS + 1) + 20, :200]
+    cells = analyse(Evidence(pixels), ["learned"], CellGrid(64))
+    assert cells.shape == (STRIP_CELLS + 2, 4, 2)
+    stage1 = shipped_stage1()
+    x = torch.from_numpy(pixels).permute(2, 0, 1).float().div(255.0)
+    for r, c in ((0, 0), (STRIP_CELLS - 1, 2), (STRIP_CELLS, 1)):  # the last row of a strip, the first of the next
+        patch = x[:, r * 64 : r * 64 + 64, c * 64 : c * 64 + 64][None]
+        with torch.no_grad():
+            alone = float(stage1.head(stage1.forward_features(patch)))
+        assert abs(cells[r, c, 0] - alone) < 1e-3 * max(1.0, abs(alone))
+
+
+def test_small_images_and_determinism():
+    tiny = data.astronaut()[:30, :40]
+    cells = analyse(Evidence(tiny), ["learned"])
+    assert cells.shape == (1, 1, 2) and np.isfinite(cells).all()
+    pixels = data.astronaut()[:200, :300]
+    np.testing.assert_array_equal(analyse(Evidence(pixels), ["learned"]), analyse(Evidence(pixels.copy()), ["learned"]))
