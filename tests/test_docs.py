@@ -1,6 +1,7 @@
 """The documentation quotes no figure by hand: every figure, results table and registry list in
-``README.md`` and ``docs/`` equals what its source gives (``tools/render_docs.py --check``),
-every results file it quotes carries its commit, and the commands it names exist."""
+``README.md``, ``docs/`` and the shipped models' cards (``src/hyperimage/models/*/MODEL_CARD.md``)
+equals what its source gives (``tools/render_docs.py --check``), every results file it quotes
+carries its commit, and the commands it names exist."""
 
 from __future__ import annotations
 
@@ -73,6 +74,19 @@ def test_the_scripts_the_docs_tell_users_to_run_are_in_the_repository():
         named |= set(re.findall(r"(?<![\w/.-])([\w-]+\.sh)\b", path.read_text())) - {Path(n).name for n in named}
     missing = sorted(n for n in named if not (ROOT / n).is_file() and not list(ROOT.glob(f"*/{n}")))
     assert named and not missing, f"the docs name scripts the repository lacks: {missing}"
+
+
+def test_the_model_cards_are_rendered_like_the_docs_and_included_in_them():
+    """Each shipped model's card is a rendered document quoting its model's own results files,
+    and docs/models.md includes it (pymdownx.snippets) as the package ships it."""
+    cards = sorted(render_docs.MODELS.glob("*/MODEL_CARD.md"))
+    assert {card.parent.name for card in cards} >= {"iqa", "forgery"}
+    assert set(cards) <= set(render_docs.documents())
+    page = (ROOT / "docs" / "models.md").read_text()
+    for card in cards:
+        assert f'--8<-- "{card.relative_to(ROOT).as_posix()}"' in page, f"docs/models.md does not include {card}"
+        quoted = render_docs.render(card.read_text(), str(card)).quoted
+        assert any(name.startswith(f"model-{card.parent.name}-") for name in quoted), f"{card}: quotes no results/model-{card.parent.name}-*.json"
 
 
 def test_the_readme_is_a_manual_whose_test_command_is_what_ci_runs():

@@ -5,7 +5,9 @@ where it comes from, and this script writes what the source gives between them, 
 ``--check`` changes nothing and exits 1 when any rendered text differs from its source (or a
 quoted results file has no ``provenance.commit``); ``tests/test_docs.py`` runs it.
 
-Three kinds of marker, in any Markdown file of ``docs/`` and in ``README.md``:
+Three kinds of marker, in any Markdown file of ``docs/``, in ``README.md`` and in the shipped
+models' cards (``src/hyperimage/models/*/MODEL_CARD.md``, which ``docs/models.md`` includes
+and ``hyperimage.load(NAME).info.card`` returns):
 
 ``<!-- fig: FILE EXPR FORMAT -->0.823<!-- /fig -->``
     One figure quoted in prose (never at the start of a line: Markdown would end the
@@ -58,9 +60,14 @@ BLOCK = re.compile(
 )
 
 
+#: Where the shipped models' folders are; each one's MODEL_CARD.md is a document like the docs' pages.
+MODELS = ROOT / "src" / "hyperimage" / "models"
+
+
 def documents() -> list[Path]:
-    """The files whose markers are rendered: README.md and every Markdown file under docs/."""
-    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    """The files whose markers are rendered: README.md, every Markdown file under docs/ and the
+    shipped models' cards (``src/hyperimage/models/*/MODEL_CARD.md``)."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted(MODELS.glob("*/MODEL_CARD.md"))]
 
 
 # ------------------------------------------------------------------------------ sources
@@ -709,7 +716,7 @@ def check(paths: Sequence[Path] | None = None) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if any rendered text differs")
-    parser.add_argument("files", nargs="*", type=Path, help="Markdown files (default: README.md and docs/**/*.md)")
+    parser.add_argument("files", nargs="*", type=Path, help="Markdown files (default: README.md, docs/**/*.md and the model cards)")
     args = parser.parse_args()
     paths = [p.resolve() for p in args.files] or documents()
     try:

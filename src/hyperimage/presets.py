@@ -150,7 +150,8 @@ def livec_rgb(method: str) -> ModelConfig:
     """``livec`` without Eq. 4: stage 1 sees the patches' RGB values as they are, scaled to
     [-1, 1] (preprocessing ``signed``). Not in the paper: LCN suits the synthetic distortions of
     LIVE and TID2013 but removes the exposure, contrast and colour that many of LIVE-C's
-    authentic ones are made of (README, "Results on real data")."""
+    authentic ones are made of (docs/results/quality.md, "Without LCN (``livec-rgb``), from
+    scratch, 3 splits")."""
     return _iqa(method, 3, (30, 30), (512, 512), "tid-stage2", "livec-rgb", window_labels="image", preprocess="signed")
 
 
@@ -185,7 +186,7 @@ def livec_imagenet(method: str) -> ModelConfig:
 def livec_vgg16(method: str) -> ModelConfig:
     """``livec-imagenet`` with the paper's own trunk, VGG-16 (conv4_3 and conv5_3 at each cell;
     preprocessing ``imagenet``): its weights come from a file the user has, read by the
-    ``load-weights`` phase (README, "Table 2 exp. 5")."""
+    ``load-weights`` phase (docs/method.md, "Table 2 exp. 5")."""
     return _livec_trunk(method, "vgg16-stage1", "imagenet", "livec-vgg16")
 
 
@@ -207,9 +208,9 @@ def forgery(method: str) -> ModelConfig:
     Not in the paper: stage 1 sees the patch through a fixed noise-residual front end
     (:class:`hyperimage.inference.networks.forgery.NoiseResidual`, the SRM filters of steganalysis and
     forensics). On the generated benchmark it raised the image-level AUC of stage 1's pooled
-    patch scores from 0.55-0.56 to 0.66-0.71 (``benchmarks/forgery_readout.py``, README): a
-    tampered seam shows in the noise, which an RGB network trained on a few thousand patches
-    does not find.
+    patch scores (``benchmarks/forgery_readout.py`` with and without ``--no-residual``; measured
+    without a results file, docs/results/forgery.md): a tampered seam shows in the noise, which
+    an RGB network trained on a few thousand patches does not find.
     """
     return ModelConfig(
         method=method,

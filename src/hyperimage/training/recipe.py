@@ -284,8 +284,10 @@ def iqa_imagenet_rankiqa_quick() -> Recipe:
     layers first learn to rank whole images of the 96 Debian photos in :data:`DEBIAN_PHOTOS`
     (TID2013 #1, #8, #10, #11 over the whole image at levels 0-5, 384 sets at 288 x 384; phase
     ``rank-cells``, up to 30 epochs, Adam at 3e-4), then ``iqa-imagenet-quick`` fine-tunes them on
-    the labels and trains stage 2. With 25% of LIVE-C's labels: two-stage SROCC 0.764 against
-    0.745 without the ranking, on the same 3 splits (README, "Results on real data")."""
+    the labels and trains stage 2. With 25% of LIVE-C's labels: two-stage SROCC 0.763 against
+    0.745 without the ranking, on the same 3 splits (``results/livec-3splits-25pc-imagenet-rankiqa.json``
+    and ``results/livec-3splits-25pc-imagenet-rank.json``; docs/results/quality.md, "A quarter of
+    the labels")."""
     base = iqa_imagenet_quick()
     rank = PhaseSpec(
         "rank-cells", TrainConfig(epochs=30, patience=5, batch_size=48, optimizer="adam", lr=3e-4),
@@ -299,7 +301,7 @@ def iqa_rank_debian_quick() -> Recipe:
     """``iqa-rank-quick`` over the 96 Debian-package photos in :data:`DEBIAN_PHOTOS` (4,096 ranked
     groups an epoch, every uniform TID2013 type): RankIQA's pre-training draws on thousands of
     photos; 5 photos leave stage 1 little to generalise from. With 25% of LIVE-C's labels it was
-    no better than 5 photos (README, "Results on real data")."""
+    no better than 5 photos (docs/results/quality.md, "A quarter of the labels")."""
     base = iqa_rank_quick()
     rank = replace(base.phases[0], args={"groups": 4096, "photos": DEBIAN_PHOTOS})
     return replace(base, phases=[rank, *base.phases[1:]], name="iqa-rank-debian-quick")
@@ -311,7 +313,7 @@ def iqa_rank_debian_s2_quick() -> Recipe:
     Debian photos, TID2013 #1, #8, #10, #11 over the whole image, 384 ranked sets, weight 8 as
     ``iqa-imagenet-rank-debian``): the whole two-stage model pre-trained on rankings. With 25% of
     LIVE-C's labels it kept stage 2 from collapsing on one split, but stayed below scratch with
-    all of them (README)."""
+    all of them (docs/results/quality.md, "A quarter of the labels")."""
     spec = RankSpec(photos=DEBIAN_PHOTOS, localized=0, weight=8.0)
     return replace(iqa_rank_debian_quick(), stage2_rank=spec, name="iqa-rank-debian-s2-quick")
 
@@ -349,7 +351,9 @@ def forgery_inpaint_quick() -> Recipe:
     """``forgery-quick`` after context-encoder pre-training of stage 1 (phase ``inpaint``: 5 epochs
     of 8,192 patches of the Debian photos in :data:`DEBIAN_PHOTOS`, half the side hidden, Adam at
     1e-3): the trunk first learns what a photo's centre looks like from its surround, which a
-    pasted region breaks. On CASIA v1 split 0: +0.014 accuracy, -0.029 AUC (README)."""
+    pasted region breaks. On CASIA v1 split 0: +0.015 accuracy, -0.029 AUC
+    (``results/casia1-quick-split0-variants.json``; docs/results/forgery.md, "Pre-training,
+    hiding and the ImageNet trunk")."""
     inpaint = PhaseSpec(
         "inpaint", TrainConfig(epochs=5, patience=5, batch_size=64, optimizer="adam", lr=1e-3),
         args={"photos": DEBIAN_PHOTOS, "patches": 8192},
@@ -377,7 +381,8 @@ def forgery_jpeg_full() -> Recipe:
     """``forgery-full`` with stage 1's contour pairs re-saved as JPEG at random qualities 60-95
     (half of them, after the flips/rotations; augmentation ``jpeg``): compression traces stop
     telling authentic from tampered, seams and noise still do. On CASIA v1 it scored below
-    ``forgery-full`` on the files as published and re-saved alike (``benchmarks/resave_check.py``, README)."""
+    ``forgery-full`` on the files as published and re-saved alike (``benchmarks/resave_check.py``;
+    measured without a results file, docs/results/speed.md, "Measurements without a results file")."""
     recipe = forgery_full()
     augment = ["dihedral", {"name": "jpeg", "probability": 0.5, "quality": [60, 95]}]
     return replace(recipe, phases=[replace(recipe.main, augment=augment)], name="forgery-jpeg-full")
