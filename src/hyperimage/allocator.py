@@ -8,7 +8,7 @@ pass faulted in and zeroed its pages again: the ImageNet trunk took 39 ms per 51
 photo on 2 cores over its first 40 images and 19 ms once glibc's thresholds had climbed,
 and ``hyperimage score`` with the shipped quality model ran 23.7 images/s with glibc's
 defaults against 29.5 with the thresholds below (``benchmarks/score_archive.py``, which
-measures both; README, "Archives").
+measures both; docs/results/speed.md, "Scoring an archive").
 Fixed thresholds keep the freed pages in the process for the next image, which is what
 PyTorch's CPU performance guide gets by preloading jemalloc or tcmalloc, without a
 preload. Peak memory does not grow: the same pages are reused.
@@ -35,7 +35,7 @@ GLIBC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds to :data:`MMAP_THRESHOLD` and :data:`TRIM_THRESHOLD`
     for this process (and the processes it forks afterwards). Every ``hyperimage`` command
-    calls it first (training gains too: README, "Command line"); a Python program scoring
+    calls it first (training gains too: docs/results/speed.md); a Python program scoring
     many images can too.
 
     Returns whether they were set: not where the C library is not glibc (nothing to set),

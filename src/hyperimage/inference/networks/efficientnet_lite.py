@@ -178,7 +178,7 @@ class EfficientNetLite(nn.Module):
     def folded(self) -> "EfficientNetLite":
         """A copy for inference with every batch norm folded into the convolution before it
         (``torch.nn.utils.fusion.fuse_conv_bn_eval``; the norm becomes an identity): the same
-        maps up to float rounding, without a pass over each map per norm (README, "Archives":
+        maps up to float rounding, without a pass over each map per norm (docs/results/speed.md, "Scoring an archive":
         the shipped quality model's end-to-end rate before and after). Eval mode only; its
         weights are not this trunk's (its names have no norms), so it is never saved."""
         out = copy.deepcopy(self).eval()

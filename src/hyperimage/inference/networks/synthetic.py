@@ -3,7 +3,7 @@
 Stage 1: C(16)-MP(2)-C(32)-MP(2)-2xC(48)-MP(2)-2xC(64)-MP(2)-2xC(128)-MP(2)-FC(400)-Drop(0.5)
 -FC(400)-Drop(0.5)-FC(1). Table 4 writes its input as 128x128 while the text builds a 10x10
 hyper-image from 128x128 images; hyperimage reads stage 1 as a patch network (32x32 windows
-on a 10x10 grid by default; five MP(2) reduce 32 px to 1), see the README.
+on a 10x10 grid by default; five MP(2) reduce 32 px to 1), see docs/method.md.
 
 Stage 2: Input(10,10,400)-2xC(16)-MP(2)-2xC(32)-MP(2)-2xC(64)-MP(2)-FC(400)-Drop(0.5)
 -FC(400,tanh)-Drop(0.5)-FC(1).

@@ -1,7 +1,7 @@
 """JPEG re-compression of raw patches, a stage-1 augmentation for forgery.
 
 A data set whose authentic and tampered files were saved differently (CASIA v1: no shared
-quantisation tables, README "Results on real data") lets a network separate them by their
+quantisation tables, docs/results/forgery.md) lets a network separate them by their
 compression traces instead of the tampering. Re-saving training patches at random qualities
 makes those traces unreliable while seams, noise and colour mismatches stay, so stage 1 has
 to learn the latter; ``benchmarks/resave_check.py`` measures the effect on whole files.

@@ -4,7 +4,7 @@ pre-trained trunk, the way that stage 1 scores: through the whole-image grid cel
 RankIQA starts from an ImageNet network, learns to rank synthetic distortions of unlabelled
 photos, then fine-tunes on the labels. The ``rank`` phase ranks cut-out patches, which a
 trunk stage 1 never scores (it reads every cell off one pass over the whole image, with
-context; README, Table 2 exp. 5). This phase ranks whole images instead: ranked sets of
+context; docs/method.md, "Table 2 exp. 5"). This phase ranks whole images instead: ranked sets of
 pristine photos, one TID2013 type at levels 1-5 plus the photo itself, made by the photo
 benchmark's generator as :mod:`~hyperimage.training.stage2_rank` makes them; each image's
 score is the mean of its cells' scores, and RankIQA's all-pairs hinge
