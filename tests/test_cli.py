@@ -208,6 +208,19 @@ def test_make_forgery_writes_a_folder_data_set(tmp_path):
     assert all("gray" not in r["group"] and "broken" not in r["group"] for r in rows)
 
 
+def test_make_forgery_double_jpeg_records_each_compression_chain(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray((rng.random((260, 390, 3)) * 255).astype(np.uint8)).save(photos / f"p{i}.png")
+    res = runner.invoke(app, ["make-forgery", str(tmp_path / "data"), "--photos", str(photos), "--n", "4", "--double-jpeg"])
+    assert res.exit_code == 0, res.output
+    with open(tmp_path / "data" / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert all(r["image"].endswith(".jpg") and r["camera_quality"] and r["final_quality"] for r in rows)
+
+
 def test_score_without_an_installed_default_model_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(predictor, "SHIPPED_MODELS", tmp_path / "models")
     image = tmp_path / "x.png"

@@ -64,18 +64,25 @@ def make_iqa(out: str | Path, photos: str | Path | None = None, types: str = "ex
 
 
 def make_forgery(
-    out: str | Path, photos: str | Path, n: int = 1000, seed: int = 0, log: Callable[[str], None] | None = None
+    out: str | Path,
+    photos: str | Path,
+    n: int = 1000,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+    double_jpeg: bool = False,
 ) -> list[ImageRecord]:
     """Write the tampering benchmark into ``out``: authentic crops of the colour photos in
     ``photos`` and splicing / copy-move / removal forgeries with masks
     (:func:`hyperimage.data.generators.tampering.make_tampering_dataset`); ``log`` hears each
-    photo left out (gray or unreadable), one line each."""
-    from hyperimage.data.generators.tampering import colour_photos, make_tampering_dataset
+    photo left out (gray or unreadable), one line each. ``double_jpeg``: every image a camera
+    JPEG at Q1, edited, saved at Q2, regions on aligned or shifted grids
+    (:class:`~hyperimage.data.generators.tampering.DoubleJpeg`)."""
+    from hyperimage.data.generators.tampering import DoubleJpeg, TamperConfig, colour_photos, make_tampering_dataset
 
     files, skipped = colour_photos(Path(photos))
     for line in skipped:
         (log or (lambda s: print(s, file=sys.stderr)))(line)
-    return make_tampering_dataset(files, out, n, seed)
+    return make_tampering_dataset(files, out, n, seed, config=TamperConfig(double_jpeg=DoubleJpeg() if double_jpeg else None))
 
 
 def photos(out: str | Path, pypi: bool = True, debian: bool = False) -> list[dict]:

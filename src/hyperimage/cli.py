@@ -77,10 +77,11 @@ def make_forgery(
     photos: Path = typer.Option(..., help="Folder of pristine colour photos (e.g. from `hyperimage photos`)."),
     n: int = typer.Option(1000, help="Number of images (CASIA-2's 41% tampered)."),
     seed: int = typer.Option(0, help="Random seed."),
+    double_jpeg: bool = typer.Option(False, "--double-jpeg", help="Double compression: camera JPEG at Q1, edited, saved at Q2 (Q1 < Q2 and Q1 > Q2; aligned and shifted 8x8 grids)."),
 ) -> None:
     """Write the tampering benchmark: authentic crops and splicing / copy-move / removal forgeries with masks."""
     try:
-        records = api.make_forgery(out, photos, n, seed, log=lambda line: typer.echo(line, err=True))
+        records = api.make_forgery(out, photos, n, seed, log=lambda line: typer.echo(line, err=True), double_jpeg=double_jpeg)
     except ValueError as err:
         _fail(str(err))
     typer.echo(f"wrote {len(records)} images to {out}")

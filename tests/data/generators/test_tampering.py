@@ -215,3 +215,52 @@ def test_bad_input(photos, tmp_path):
         tamper_image(host, "morphing", np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         tamper_image(host[..., 0], "removal", np.random.default_rng(0))
+
+
+def test_a_region_moved_on_a_grid_shift_lands_that_far_off_the_block_grid(photos):
+    host = photos[0][:64, :96]
+    config = TamperConfig(seam_weights=(1.0, 0.0, 0.0), area_range=(0.05, 0.06))
+    for shift in ((3, 5), (0, 1), (7, 0)):
+        result = tamper_image(host, "copy_move", np.random.default_rng(sum(shift)), config=config, grid_shift=shift)
+        assert result.info["grid_shift"] == f"{shift[0]}:{shift[1]}" and result.info["scale"] == "1.0000"
+        rows, cols = np.nonzero(result.mask)
+        moves = [  # every whole-pixel move that reproduces the region exactly from the host
+            (dy, dx) for dy in range(-63, 64) for dx in range(-95, 96)
+            if (0 <= rows - dy).all() and (rows - dy < 64).all() and (0 <= cols - dx).all() and (cols - dx < 96).all()
+            and np.array_equal(result.image[rows, cols], host[rows - dy, cols - dx])
+        ]  # fmt: skip
+        assert [(dy % 8, dx % 8) for dy, dx in moves if (dy, dx) != (0, 0)] == [shift]
+
+
+def test_double_compression_mode_records_each_chain_and_saves_both_classes_alike(tmp_path):
+    from skimage import data
+
+    from hyperimage.data.generators.tampering import DOUBLE_JPEG_COLUMNS, DoubleJpeg
+    from hyperimage.inference.evidence.jpeg_history import jpeg_history
+
+    photos = [data.coffee()[:256, :320] / 255.0, data.astronaut()[:256, :320] / 255.0, data.chelsea()[:256, :320] / 255.0]
+    config = TamperConfig(double_jpeg=DoubleJpeg(quality=(60, 90), min_gap=10))
+    records = make_tampering_dataset(photos, tmp_path, n_images=16, seed=2, size=(128, 192), tampered_fraction=0.5, config=config)
+    rows = read_rows(tmp_path)
+    assert list(rows[0]) == ["image", "label", "group", "mask", "kind", "reference", *DOUBLE_JPEG_COLUMNS]
+    orders = {"0": set(), "1": set()}
+    for row, record in zip(rows, records, strict=True):
+        q1, q2 = int(row["camera_quality"]), int(row["final_quality"])
+        assert 60 <= min(q1, q2) and max(q1, q2) <= 90 and abs(q1 - q2) >= 10
+        orders[row["label"]].add(q1 < q2)
+        with Image.open(record.path) as image:  # every image, authentic or not, is a JPEG at its Q2
+            assert image.format == "JPEG" and image.quantization == jpeg_tables(q2)
+        if row["label"] == "1":
+            assert row["grid"] == row["grid_shift"] == "" and record.extra["format"] == f"jpeg:{q2}"
+        else:
+            assert row["grid"] in ("aligned", "shifted")
+            assert (row["grid_shift"] == "0:0") == (row["grid"] == "aligned")
+            assert row["grid"] == "aligned" or row["kind"] != "removal"
+            with Image.open(record.reference) as source:  # the host before tampering: the camera JPEG, saved alike
+                assert source.quantization == jpeg_tables(q2)
+    assert orders == {"0": {True, False}, "1": {True, False}}
+    assert {r["grid"] for r in rows if r["label"] == "0"} == {"aligned", "shifted"}
+    # The camera's compression is in the file: an authentic image saved again at a much higher
+    # quality shows the quantisation step of its quality Q1.
+    authentic = next(r for r in records if r.target == 1.0 and int(r.extra["final_quality"]) - int(r.extra["camera_quality"]) >= 20)
+    assert jpeg_history(authentic.path).primary[0, 1] == jpeg_tables(int(authentic.extra["camera_quality"]))[0][1]

@@ -15,6 +15,22 @@ from pristine photographs (e.g. those of :func:`hyperimage.photo_packages.gather
 - every image, authentic or tampered, goes through one final re-save (JPEG at a random quality,
   or PNG), so that compression alone never gives the label away.
 
+Double compression (``TamperConfig.double_jpeg``, :class:`DoubleJpeg`), the case JPEG forensics
+reads (Bianchi & Piva, IEEE TIFS 2012): every crop is first a camera JPEG at quality Q1 (its 8x8
+grid on the crop's origin), then edited, then saved at quality Q2, with Q1 < Q2 for some images
+and Q1 > Q2 for others; authentic images go through the same chain with the same qualities. In a
+tampered image the region's grid is
+
+- *aligned*: the region has no camera history of its own (a never-compressed donor, a copy of
+  the never-compressed crop, an inpainting), so it is singly compressed in an aligned doubly
+  compressed host;
+- *shifted*: the region is cut from a camera JPEG at Q1 (the donor's, or the host's own for
+  copy-move) and moved by whole pixels, its grid landing ``(dy, dx) != (0, 0)`` off the host's
+  (non-aligned double compression). Removal is always aligned.
+
+``labels.csv`` then has four more columns: ``camera_quality`` (Q1), ``final_quality`` (Q2),
+``grid`` (``aligned`` / ``shifted``, empty for authentic images) and ``grid_shift`` (``dy:dx``).
+
 The data set is written as a folder: ``images/<n>.jpg|png``, ``masks/<n>.png`` (255 where
 pixels were changed, tampered images only), ``sources/<n>.jpg|png`` (the host crop of each
 tampered image before tampering, re-saved exactly as the tampered image was), ``labels.csv``
@@ -37,6 +53,7 @@ photo's content on both sides.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -68,6 +85,43 @@ _TRIES = 8
 #: Candidate source positions drawn at once when placing a copied or spliced region.
 _CANDIDATES = 32
 
+#: Columns ``labels.csv`` gains in the double-compression mode.
+DOUBLE_JPEG_COLUMNS = ("camera_quality", "final_quality", "grid", "grid_shift")
+
+
+@dataclass(frozen=True)
+class DoubleJpeg:
+    """The double-compression mode (see the module docstring).
+
+    Attributes
+    ----------
+    quality : range of both JPEG qualities, Q1 (camera) and Q2 (final save), ends included.
+    min_gap : least ``|Q1 - Q2|``, so that every image is clearly Q1 < Q2 or Q1 > Q2.
+    second_higher : share of images with Q1 < Q2 (saved the second time at a higher quality).
+    shifted : share of spliced and copy-moved regions whose own camera grid lands shifted
+        against the host's; the others (and removals) carry no grid of their own.
+    """
+
+    quality: tuple[int, int] = (60, 95)
+    min_gap: int = 5
+    second_higher: float = 0.5
+    shifted: float = 0.5
+
+    def __post_init__(self) -> None:
+        low, high = self.quality
+        if self.min_gap < 1 or not 1 <= low <= high - self.min_gap or high > 100:
+            raise ValueError(f"double_jpeg needs min_gap >= 1 and 1 <= quality[0] <= quality[1] - min_gap, quality[1] <= 100; got {self.quality}, {self.min_gap}")
+        if not (0.0 <= self.second_higher <= 1.0 and 0.0 <= self.shifted <= 1.0):
+            raise ValueError(f"double_jpeg shares must be in [0, 1], got {self.second_higher}, {self.shifted}")
+
+    def qualities(self, rng: np.random.Generator) -> tuple[int, int]:
+        """``(Q1, Q2)``: the lower drawn from ``[low, high - min_gap]``, the higher from
+        ``[lower + min_gap, high]``, in the order ``second_higher`` draws."""
+        low, high = self.quality
+        lower = int(rng.integers(low, high - self.min_gap + 1))
+        upper = int(rng.integers(lower + self.min_gap, high + 1))
+        return (lower, upper) if rng.random() < self.second_higher else (upper, lower)
+
 
 @dataclass(frozen=True)
 class TamperConfig:
@@ -94,6 +148,8 @@ class TamperConfig:
     jpeg_quality : range of the final JPEG quality, both ends included.
     png_probability : share of images saved as PNG instead of JPEG.
     family_size : photos per family, the unit of grouping (see the module docstring).
+    double_jpeg : the double-compression mode (:class:`DoubleJpeg`); None (the default) keeps
+        the one final re-save above, and ``jpeg_quality`` and ``png_probability`` are then unused.
     """
 
     kind_weights: tuple[float, float, float] = (0.29, 0.51, 0.20)
@@ -111,6 +167,7 @@ class TamperConfig:
     jpeg_quality: tuple[int, int] = (70, 95)
     png_probability: float = 0.2
     family_size: int = 2
+    double_jpeg: DoubleJpeg | None = None
 
 
 @dataclass(frozen=True)
@@ -175,11 +232,25 @@ def _random_region(
     return vertices * min(1.0, float(np.min((np.asarray(bounds) - 2.0) / span))), shape
 
 
-def _positions(rng: np.random.Generator, vertices: np.ndarray, shape: tuple[int, int], count: int) -> np.ndarray:
-    """``count`` random integer centres (row, col) that keep ``vertices`` inside ``shape``."""
+def _bounds(vertices: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest integer centres (row, col) that keep ``vertices`` inside ``shape``."""
     low = np.ceil(-vertices.min(axis=0)).astype(np.int64)
     high = np.floor(np.asarray(shape) - 1.0 - vertices.max(axis=0)).astype(np.int64)
-    return rng.integers(low, np.maximum(high, low) + 1, size=(count, 2)).astype(np.float64)
+    return low, np.maximum(high, low)
+
+
+def _positions(rng: np.random.Generator, vertices: np.ndarray, shape: tuple[int, int], count: int) -> np.ndarray:
+    """``count`` random integer centres (row, col) that keep ``vertices`` inside ``shape``."""
+    low, high = _bounds(vertices, shape)
+    return rng.integers(low, high + 1, size=(count, 2)).astype(np.float64)
+
+
+def _on_grid(chosen: np.ndarray, centre: np.ndarray, grid_shift: tuple[int, int], low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``chosen`` moved by less than a JPEG block, within ``[low, high]``, so that the move
+    ``centre - chosen`` is ``grid_shift`` modulo 8 where the bounds allow it."""
+    snapped = chosen + np.mod(centre - np.asarray(grid_shift) - chosen, 8)
+    snapped = np.where(snapped > high, snapped - 8, snapped)
+    return np.clip(snapped, low, high)
 
 
 def _moved_region(
@@ -190,16 +261,19 @@ def _moved_region(
     centre: np.ndarray,
     config: TamperConfig,
     same_image: bool,
+    grid_shift: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, dict[str, str]]:
     """``source`` warped so that one of its regions lands on ``vertices + centre`` of ``host``.
 
     The region is scaled by ``s`` and turned by ``theta`` (or moved by whole pixels); an output
     pixel ``p`` reads the source at ``c_s + R(-theta) (p - centre) / s``. The scale is raised
     where the source region would not fit. For copy-move (``same_image``) the source is placed
-    away from the target where it can be, so the copy does not overlap its original.
+    away from the target where it can be, so the copy does not overlap its original. With
+    ``grid_shift`` the region moves by whole pixels, ``grid_shift`` modulo 8 (see
+    :func:`tamper_image`), and ``info`` records the shift it got.
     """
     scale, theta = 1.0, 0.0
-    if rng.random() < config.transform_probability:
+    if grid_shift is None and rng.random() < config.transform_probability:
         scale = float(np.exp(rng.uniform(*np.log(config.scale_range))))
         theta = float(np.deg2rad(rng.uniform(-config.max_rotation, config.max_rotation)))
     to_source = _rotation(-theta)
@@ -217,6 +291,11 @@ def _moved_region(
         chosen = candidates[apart[0] if apart.size else int(np.argmax(distance))]
     else:
         chosen = candidates[0]
+    geometry = {"scale": f"{scale:.4f}", "rotation": f"{np.rad2deg(theta):.2f}"}
+    if grid_shift is not None:
+        chosen = _on_grid(chosen, centre, grid_shift, *_bounds(source_vertices, source.shape[:2]))
+        dy, dx = np.mod(centre - chosen, 8).astype(int)
+        geometry["grid_shift"] = f"{dy}:{dx}"
     matrix = to_source / scale
 
     def inverse_map(xy: np.ndarray) -> np.ndarray:
@@ -224,7 +303,7 @@ def _moved_region(
         return (chosen + (xy[:, ::-1] - centre) @ matrix.T)[:, ::-1]
 
     moved = warp(source, inverse_map, output_shape=host.shape[:2], order=1, mode="edge")
-    return moved.astype(np.float32), {"scale": f"{scale:.4f}", "rotation": f"{np.rad2deg(theta):.2f}"}
+    return moved.astype(np.float32), geometry
 
 
 def _inpaint(image: np.ndarray, mask: np.ndarray, method: str) -> tuple[np.ndarray, str]:
@@ -258,7 +337,12 @@ def _inpaint(image: np.ndarray, mask: np.ndarray, method: str) -> tuple[np.ndarr
 
 
 def _attempt(
-    host: np.ndarray, kind: str, rng: np.random.Generator, donor: np.ndarray | None, config: TamperConfig
+    host: np.ndarray,
+    kind: str,
+    rng: np.random.Generator,
+    donor: np.ndarray | None,
+    config: TamperConfig,
+    grid_shift: tuple[int, int] | None,
 ) -> Tampered:
     """One random tampering of ``host`` (see :func:`tamper_image`)."""
     shape = host.shape[:2]
@@ -271,7 +355,7 @@ def _attempt(
         fill, info["inpaint"] = _inpaint(host, hard, config.inpaint)
     else:
         source = host if kind == "copy_move" else donor
-        fill, geometry = _moved_region(rng, host, source, vertices, centre, config, kind == "copy_move")
+        fill, geometry = _moved_region(rng, host, source, vertices, centre, config, kind == "copy_move", grid_shift)
         info.update(geometry)
 
     seam = SEAMS[rng.choice(len(SEAMS), p=_weights(config.seam_weights))]
@@ -298,6 +382,7 @@ def tamper_image(
     rng: np.random.Generator,
     donor: np.ndarray | None = None,
     config: TamperConfig = TamperConfig(),
+    grid_shift: tuple[int, int] | None = None,
 ) -> Tampered:
     """Forge one region of ``host`` by splicing, copy-move or removal.
 
@@ -315,6 +400,10 @@ def tamper_image(
     rng : source of every random choice.
     donor : (H', W', 3) photo to take a spliced region from; required for splicing only.
     config : how forgeries are made.
+    grid_shift : ``(dy, dx)`` in 0-7: a spliced or copied region moves by whole pixels (no
+        scaling or rotation) with a move of ``grid_shift`` modulo 8, so that the 8x8 JPEG grid
+        of a source compressed on its own origin lands that far off the host's (where the
+        region's bounds allow; ``info["grid_shift"]`` says what it got). Removal ignores it.
 
     Returns
     -------
@@ -336,7 +425,7 @@ def tamper_image(
     host = np.asarray(host, dtype=np.float32)
     attempts = []
     for _ in range(_TRIES):
-        result = _attempt(host, kind, rng, donor, config)
+        result = _attempt(host, kind, rng, donor, config, grid_shift)
         change = float(np.abs(result.image - host)[result.mask].mean()) if result.mask.any() else 0.0
         result.info["change"] = f"{change:.4f}"
         attempts.append(result)
@@ -366,6 +455,38 @@ def _save(image: np.ndarray, stem: Path, rng: np.random.Generator, config: Tampe
     else:
         fmt = f"jpeg:{int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))}"
     return _encode(image, stem, fmt), fmt
+
+
+def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """``image`` (H, W, 3) in [0, 1] as a camera would leave it: a JPEG at ``quality`` (4:2:0, its
+    8x8 grid on the image's origin), decoded again."""
+    buffer = io.BytesIO()
+    pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8))
+    pixels.save(buffer, format="JPEG", quality=quality, subsampling="4:2:0", optimize=False)
+    return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _double_jpeg_tampering(
+    crop: np.ndarray,
+    camera: np.ndarray,
+    kind: str,
+    rng: np.random.Generator,
+    donor: np.ndarray | None,
+    quality: int,
+    config: TamperConfig,
+) -> tuple[Tampered, str]:
+    """A forgery of the camera JPEG ``camera`` (decoded) of the pristine ``crop``: its region
+    aligned (tampered from the pristine crop and donor, so it has no camera history) or shifted
+    (cut from the camera JPEG at ``quality`` of the donor, or of the host for copy-move, moved
+    off the host's grid). Returns the forgery, outside its mask exactly ``camera``, and the grid."""
+    assert config.double_jpeg is not None
+    if kind != "removal" and rng.random() < config.double_jpeg.shifted:
+        shift = divmod(int(rng.integers(1, 64)), 8)
+        source = None if donor is None else _jpeg_round_trip(donor, quality)
+        return tamper_image(camera, kind, rng, source, config, grid_shift=shift), "shifted"
+    tampered = tamper_image(crop, kind, rng, donor, config)
+    image = np.where(tampered.mask[..., None], tampered.image, camera).astype(np.float32)
+    return Tampered(image, tampered.mask, {**tampered.info, "grid_shift": "0:0"}), "aligned"
 
 
 def _encode(image: np.ndarray, stem: Path, fmt: str) -> Path:
@@ -472,8 +593,9 @@ def make_tampering_dataset(
     names : photo ids used in groups (default file stems, or ``photo000``... for arrays).
     config : how forgeries are made and saved.
     write_sources : also write each tampered image's host crop before tampering to
-        ``sources/`` and list it in a ``reference`` column (see the module docstring). The
-        sources draw nothing from the random streams: the other files are the same either way.
+        ``sources/`` and list it in a ``reference`` column (see the module docstring; in the
+        double-compression mode the host is the decoded camera JPEG). The sources draw
+        nothing from the random streams: the other files are the same either way.
 
     Returns
     -------
@@ -482,7 +604,8 @@ def make_tampering_dataset(
         family, ``mask`` the mask file (tampered only), ``reference`` the source file
         (tampered only, with ``write_sources``), ``distortion`` the kind (tampered only),
         ``extra`` the provenance (host, donor, flips, shape, seam, scale, rotation, area,
-        change, inpainting, format).
+        change, inpainting, format; in the double-compression mode also the
+        :data:`DOUBLE_JPEG_COLUMNS`).
 
     Raises
     ------
@@ -536,6 +659,11 @@ def make_tampering_dataset(
         extra = {"host": names[host_id], "flipped": str(flipped)}
         mask_path = source_path = None
         kind = "authentic"
+        chain = config.double_jpeg.qualities(image_rng) if config.double_jpeg else None
+        crop = image
+        if chain:
+            image = _jpeg_round_trip(crop, chain[0])
+            extra.update(camera_quality=str(chain[0]), final_quality=str(chain[1]), grid="", grid_shift="")
         host = image
         if label == 0:
             kind = KINDS[kind_id]
@@ -546,12 +674,19 @@ def make_tampering_dataset(
                     arrays[donor_id], arrays[donor_id].shape[:2], image_rng, config.flip_probability
                 )
                 extra.update(donor=names[donor_id], donor_flipped=str(donor_flipped))
-            tampered = tamper_image(image, kind, image_rng, donor, config)
+            if chain:
+                tampered, extra["grid"] = _double_jpeg_tampering(crop, image, kind, image_rng, donor, chain[0], config)
+            else:
+                tampered = tamper_image(image, kind, image_rng, donor, config)
             image = tampered.image
             mask_path = out / "masks" / f"{index:05d}.png"
             Image.fromarray(tampered.mask.astype(np.uint8) * 255).save(mask_path, format="PNG")
             extra.update(tampered.info)
-        path, extra["format"] = _save(image, out / "images" / f"{index:05d}", image_rng, config)
+        if chain:
+            extra["format"] = f"jpeg:{chain[1]}"
+            path = _encode(image, out / "images" / f"{index:05d}", extra["format"])
+        else:
+            path, extra["format"] = _save(image, out / "images" / f"{index:05d}", image_rng, config)
         if label == 0 and write_sources:
             source_path = _encode(host, out / "sources" / f"{index:05d}", extra["format"])
         extra["kind"] = kind
@@ -571,12 +706,17 @@ def make_tampering_dataset(
             [path.relative_to(out).as_posix(), int(label), group,
              mask_path.relative_to(out).as_posix() if mask_path else "", kind]
             + ([source_path.relative_to(out).as_posix() if source_path else ""] if write_sources else [])
+            + ([extra[c] for c in DOUBLE_JPEG_COLUMNS] if chain else [])
         )  # fmt: skip
         details.append({"image": rows[-1][0], **extra})
 
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["image", "label", "group", "mask", "kind"] + (["reference"] if write_sources else []))
+        writer.writerow(
+            ["image", "label", "group", "mask", "kind"]
+            + (["reference"] if write_sources else [])
+            + (list(DOUBLE_JPEG_COLUMNS) if config.double_jpeg else [])
+        )
         writer.writerows(rows)
     meta = {
         "task": "forgery",
