@@ -68,7 +68,8 @@ DCT = np.array(
 #: The 64 frequencies ``(u, v)`` (vertical, horizontal) in JPEG's zig-zag order.
 ZIGZAG = tuple(sorted(((u, v) for u in range(8) for v in range(8)), key=lambda f: (f[0] + f[1], f[1] if (f[0] + f[1]) % 2 == 0 else f[0])))
 
-#: AC frequencies analysed for aligned double quantisation (the first 15 after DC, as in Bianchi & Piva).
+#: AC frequencies analysed for aligned double quantisation: the first 15 in zig-zag order, whose
+#: steps are small and whose histograms are wide.
 ADQ_FREQUENCIES = ZIGZAG[1:16]
 
 #: At most this many low AC frequencies carry the NA-DQ lattice test (the primary's smallest steps).
@@ -85,8 +86,9 @@ MAX_BIN = 60
 ROUNDING_SIGMA = 0.6
 
 #: A frequency shows a primary quantisation when the mixture's log-likelihood per coefficient
-#: beats the single-compression law by this much; a singly compressed photo's spurious gains stay
-#: below 0.008 (the law from the shifted grid is not exact), a double compression's exceed 0.015.
+#: beats the single-compression law by this much. Measured on scikit-image's coffee: saved once,
+#: the spurious gains stayed below 0.008 (the law from the shifted grid is not exact); saved at
+#: 60-85 then 85-95, the true primary steps gained 0.017 and more.
 MIN_GAIN = 0.01
 
 #: Blocks whose calibrated coefficients fit the primary step (a subsample on a regular stride keeps large images fast).
@@ -153,6 +155,9 @@ def _header_problem(data: bytes) -> str | None:
         if data[pos] != 0xFF:
             return "corrupt JPEG header"
         marker, length = data[pos + 1], int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            pos += 2  # a marker without a segment
+            continue
         if marker in (0xC3, 0xC5, 0xC6, 0xC7, 0xCB, 0xCD, 0xCE, 0xCF):
             return "lossless or hierarchical JPEG (no 8x8 DCT coefficients to analyse)"
         if marker in (0xC9, 0xCA):
