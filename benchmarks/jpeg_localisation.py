@@ -9,9 +9,10 @@ forgeries with a pixel F1 above the centred box by more than the spread over 3 s
 The set is made from the PyPI photos (``hyperimage photos``, ``data/photos-pypi``; the built-in
 photos where that folder is missing) at their full 384 x 512, three quarters tampered. Each
 split shuffles the photo families (the generator's groups: no photo on two sides) into
-train / val / test (40 / 20 / 40% of the families). Pixel F1 and IoU are defined once, as in
-the issue: per tampered test image, the map thresholded at one value per method chosen on the
-split's validation images (the value of best mean F1), then averaged. The channel's cells
+train / val / test (40 / 20 / 40% of the families). Pixel F1 and IoU are the project's one
+definition (:func:`~hyperimage.evaluation.localisation.threshold_f1`): per tampered test image,
+the map thresholded at one value per method chosen on the split's validation images
+(:func:`~hyperimage.evaluation.localisation.best_threshold`), then averaged. The channel's cells
 come on grids of 16, 32 and 64 px (``--cells``; the per-block history is read once and pooled
 onto each, :func:`~hyperimage.inference.evidence.jpeg_history.history_cells`); each split's
 validation images choose the cell side with the threshold. Methods, all in the same run on
@@ -22,17 +23,17 @@ the same images:
 * ``jpeg read-out``: a logistic regression on the channel's cell features, fitted on the
   training split's cells (a cell is tampered when the mask covers half of it), the issue's
   calibrated read-out of one channel alone;
-* ``centre box``: :func:`hyperimage.evaluation.localisation.centre_mask`, its area the one
-  value chosen on the validation images;
+* ``centre box``: :func:`~hyperimage.evaluation.localisation.centre_map` thresholded the same
+  way (a centred rectangle of the image's aspect, its size chosen on the validation images);
 * ``whole image``: every pixel flagged (no threshold), for scale.
 
 Each cell side is also reported fixed (``fixed_cells`` in the JSON; 64 px is the evidence
 frame's default).
 
-A cell map is constant over each cell, so its pixel F1 is counted exactly from each cell's
-area and tampered pixels. Figures per split, then mean +- sample standard deviation over the
-splits, for all tampered test images and apart by grid (aligned / shifted) and by the order
-of the qualities (Q1 < Q2 / Q1 > Q2), with the thresholds chosen on all validation images.
+A cell map is drawn at pixel resolution, constant over each cell. Figures per split, then
+mean +- sample standard deviation over the splits, for all tampered test images and apart by
+grid (aligned / shifted) and by the order of the qualities (Q1 < Q2 / Q1 > Q2), with the
+thresholds chosen on all validation images.
 Acceptance: the read-out's mean F1 minus the box's exceeds the larger of their two standard
 deviations.
 
@@ -62,7 +63,7 @@ from PIL import Image
 from hyperimage.data import datasets
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.generators.tampering import DoubleJpeg, TamperConfig, colour_photos, make_tampering_dataset
-from hyperimage.evaluation.localisation import centre_mask, mask_scores
+from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1
 from hyperimage.evaluation.protocol import random_split
 from hyperimage.inference.evidence import CellGrid, Evidence, analyse
 from hyperimage.inference.evidence.jpeg_history import FEATURES, history_cells, jpeg_history
@@ -71,9 +72,6 @@ from _results import write_results
 
 #: Split of the photo families: train / val / test.
 FRACTIONS = (0.4, 0.2, 0.4)
-
-#: Box areas (share of the image) the centred box may take, one chosen on validation images.
-BOX_FRACTIONS = np.round(np.arange(0.01, 0.51, 0.01), 2)
 
 #: Test strata: name and the test of an image's record.
 STRATA = {
@@ -88,12 +86,11 @@ STRATA = {
 @dataclass
 class Scored:
     """One image of the set as the benchmark reads it, per cell side: the channel's cells
-    ``(U, V, D)``, each cell's area and tampered pixels ``(U, V)``; and its true mask."""
+    ``(U, V, D)`` and the share of each cell in the mask ``(U, V)``; and its true mask."""
 
     record: ImageRecord
     cells: dict[int, np.ndarray]
-    area: dict[int, np.ndarray]
-    tampered: dict[int, np.ndarray]
+    cover: dict[int, np.ndarray]
     truth: np.ndarray | None
 
 
@@ -129,37 +126,15 @@ def read_images(records: list[ImageRecord], sides: list[int]) -> tuple[list[Scor
         cells = {side: history_cells(history, CellGrid(side)) for side in sides[:1]}
         seconds += time.perf_counter() - start
         cells.update({side: history_cells(history, CellGrid(side)) for side in sides[1:]})
-        truth = np.asarray(Image.open(record.mask)) > 0 if record.mask else None
-        area = {side: _cell_sums(np.ones(evidence.size), CellGrid(side)) for side in sides}
-        tampered = {side: _cell_sums(truth, CellGrid(side)) if truth is not None else np.zeros_like(area[side]) for side in sides}
-        images.append(Scored(record, cells, area, tampered, truth))
+        truth = np.asarray(Image.open(record.mask)) > 0 if record.mask else np.zeros(evidence.size, bool)
+        cover = {side: CellGrid(side).pool(truth.astype(np.float32)) for side in sides}
+        images.append(Scored(record, cells, cover, truth if record.mask else None))
     return images, seconds / max(len(records), 1)
 
 
-def _cell_sums(mask: np.ndarray, grid: CellGrid) -> np.ndarray:
-    """Pixels of ``mask`` ``(H, W)`` in each cell ``(U, V)``."""
-    u, v = grid.shape(*mask.shape)
-    padded = np.zeros((u * grid.cell, v * grid.cell))
-    padded[: mask.shape[0], : mask.shape[1]] = mask
-    return padded.reshape(u, grid.cell, v, grid.cell).sum(axis=(1, 3))
-
-
-def cell_f1(scores: list[np.ndarray], images: list[Scored], side: int, threshold: float) -> np.ndarray:
-    """``(n, 2)`` pixel F1 and IoU of each image's ``side``-px cells at or above ``threshold``."""
-    out = np.empty((len(images), 2))
-    for i, (score, image) in enumerate(zip(scores, images, strict=True)):
-        flagged = score >= threshold
-        hit = image.tampered[side][flagged].sum()
-        predicted, truth = image.area[side][flagged].sum(), image.tampered[side].sum()
-        out[i] = (2.0 * hit / (predicted + truth), hit / (predicted + truth - hit)) if predicted + truth else (1.0, 1.0)
-    return out
-
-
-def choose_threshold(scores: list[np.ndarray], images: list[Scored], side: int) -> tuple[float, float]:
-    """The threshold of best mean F1 over ``images`` among the quantiles of their scores, and that F1."""
-    candidates = np.unique(np.quantile(np.concatenate([s.ravel() for s in scores]), np.linspace(0.0, 1.0, 201)))
-    means = [cell_f1(scores, images, side, t)[:, 0].mean() for t in candidates]
-    return float(candidates[int(np.argmax(means))]), float(np.max(means))
+def pixel_map(cells: np.ndarray, side: int, shape: tuple[int, int]) -> np.ndarray:
+    """A cell map ``(U, V)`` at pixel resolution ``shape``, constant over each cell."""
+    return np.kron(cells, np.ones((side, side), np.float32))[: shape[0], : shape[1]]
 
 
 def read_out(train: list[Scored], side: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -171,21 +146,19 @@ def read_out(train: list[Scored], side: int) -> Callable[[np.ndarray], np.ndarra
 
     used = [i for i, name in enumerate(FEATURES) if name != "not_jpeg"]
     x = np.concatenate([im.cells[side][..., used].reshape(-1, len(used)) for im in train])
-    y = np.concatenate([(im.tampered[side] >= 0.5 * im.area[side]).ravel() for im in train])
+    y = np.concatenate([(im.cover[side] >= 0.5).ravel() for im in train])
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)
     return lambda cells: model.decision_function(cells[..., used].reshape(-1, len(used))).reshape(cells.shape[:2])
 
 
-def strata(scores: np.ndarray, test: list[Scored]) -> dict[str, dict[str, float]]:
-    """Mean F1, IoU and count of the test images in each stratum, from per-image ``scores`` ``(n, 2)``."""
+def strata(maps: list[np.ndarray], test: list[Scored], threshold: float) -> dict[str, dict[str, float]]:
+    """Pixel F1 and IoU (:func:`~hyperimage.evaluation.localisation.threshold_f1`) of the test
+    ``maps`` at ``threshold``, and the count, over the test images of each stratum."""
     out = {}
     for stratum, keep in STRATA.items():
-        chosen = np.array([keep(im.record) for im in test])
-        out[stratum] = {
-            "f1": float(scores[chosen, 0].mean()) if chosen.any() else float("nan"),
-            "iou": float(scores[chosen, 1].mean()) if chosen.any() else float("nan"),
-            "n": int(chosen.sum()),
-        }
+        chosen = [i for i, im in enumerate(test) if keep(im.record)]
+        scores = threshold_f1([maps[i] for i in chosen], [test[i].truth for i in chosen], threshold)
+        out[stratum] = {**scores, "n": len(chosen)}
     return out
 
 
@@ -198,28 +171,29 @@ def run_split(images: list[Scored], split: int, sides: list[int]) -> dict:
     test = [im for im in part["test"] if im.truth is not None]
     if not (val and test and part["train"]):
         raise SystemExit(f"split {split}: too few photo families for train / val / test ({len({im.record.group for im in images})}); give more photos")
+    val_masks = [im.truth for im in val]
     methods, chosen, fixed = {}, {}, {}
     for name in ("jpeg adq", "jpeg read-out"):
         best = None
         for side in sides:
             if name == "jpeg adq":
-                score = lambda im, side=side: im.cells[side][..., FEATURES.index("adq")]  # noqa: E731
+                score = lambda cells: cells[..., FEATURES.index("adq")]  # noqa: E731
             else:
-                score = lambda im, side=side, f=read_out(part["train"], side): f(im.cells[side])  # noqa: E731
-            threshold, val_f1 = choose_threshold([score(im) for im in val], val, side)
-            test_scores = cell_f1([score(im) for im in test], test, side, threshold)
-            fixed.setdefault(name, {})[side] = strata(test_scores, test)
+                score = read_out(part["train"], side)
+            val_maps = [pixel_map(score(im.cells[side]), side, im.truth.shape) for im in val]
+            threshold = best_threshold(val_maps, val_masks)
+            val_f1 = threshold_f1(val_maps, val_masks, threshold)["f1"]
+            result = strata([pixel_map(score(im.cells[side]), side, im.truth.shape) for im in test], test, threshold)
+            fixed.setdefault(name, {})[side] = result
             if best is None or val_f1 > best[0]:
-                best = (val_f1, side, threshold, test_scores)
-        _, side, threshold, test_scores = best
+                best = (val_f1, side, threshold, result)
+        _, side, threshold, result = best
         chosen[name] = {"cell": side, "threshold": threshold}
-        methods[name] = strata(test_scores, test)
-    box = {f: np.mean([mask_scores(centre_mask(im.truth.shape, f), im.truth)["f1"] for im in val]) for f in BOX_FRACTIONS}
-    chosen["centre box"] = {"fraction": float(max(box, key=box.get))}
-    methods["centre box"] = strata(
-        np.array([list(mask_scores(centre_mask(im.truth.shape, chosen["centre box"]["fraction"]), im.truth).values()) for im in test]), test
-    )
-    methods["whole image"] = strata(np.array([list(mask_scores(np.ones_like(im.truth), im.truth).values()) for im in test]), test)
+        methods[name] = result
+    threshold = best_threshold([centre_map(t.shape) for t in val_masks], val_masks)
+    chosen["centre box"] = {"threshold": threshold}
+    methods["centre box"] = strata([centre_map(im.truth.shape) for im in test], test, threshold)
+    methods["whole image"] = strata([np.ones(im.truth.shape) for im in test], test, 0.0)
     return {
         "split": split,
         "images": {s: len(v) for s, v in part.items()},
