@@ -21,6 +21,8 @@ def _example_input(name):
         return torch.rand(2, defaults["in_channels"], defaults["patch"], defaults["patch"])
     if "grid" in defaults:  # stage 2: hyper-images
         return torch.rand(2, defaults["in_features"], *defaults["grid"])
+    if "in_features" in defaults:  # a stage 2 over any grid (the forensic one): an odd-sized grid
+        return torch.rand(2, defaults["in_features"], 5, 7)
     return torch.rand(2, defaults["in_channels"], *defaults["size"])  # end-to-end: images
 
 
