@@ -118,3 +118,5 @@ def analyse(evidence: Evidence, channels: Sequence[str], grid: CellGrid = CellGr
             raise ValueError(f"evidence channel {name!r} gave cells {cells.shape[:2]}, the grid is {(u, v)}")
         parts.append(cells.astype(np.float32))
     return np.concatenate(parts, axis=2) if parts else np.zeros((u, v, 0), np.float32)
+
+from hyperimage.inference.evidence import copy_move  # noqa: E402,F401  (registers its channel)
