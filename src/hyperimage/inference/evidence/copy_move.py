@@ -93,7 +93,9 @@ class CopyMoveConfig:
     order: int = 5
     """Highest order of the Zernike moments (5: 12 features)."""
     grid_stride: int = 4
-    """The sparse grid whose exact nearest neighbours start PatchMatch."""
+    """The sparse grid whose exact nearest neighbours start PatchMatch: every this many pixels..."""
+    grid_points: int = 8000
+    """...or sparser, so that it holds at most about this many pixels (its cost is quadratic)."""
     iterations: int = 2
     """PatchMatch iterations (propagation by jumps of 8, 4, 2, 1 pixels, then local search)."""
     fit_radius: int = 5
@@ -476,9 +478,9 @@ def _patchmatch(
     for each pixel, the offset of the textured pixel at least ``min_shift`` away whose
     features are nearest, as PatchMatch finds it (Barnes et al. 2009).
 
-    Started from the exact nearest neighbours of a grid of every ``grid_stride``-th pixel (a
-    copied region holds several grid pixels, so the field starts right somewhere in it); each
-    iteration offers every pixel its neighbours' matches at 8, 4, 2 and 1 pixels (a copy moves
+    Started from the exact nearest neighbours of a sparse grid of pixels (``grid_stride``,
+    ``grid_points``; a copied region holds several grid pixels, so the field starts right
+    somewhere in it); each iteration offers every pixel its neighbours' matches at 8, 4, 2 and 1 pixels (a copy moves
     as one piece, so a good match spreads) and then random offsets near its own, all pixels at
     once; a candidate replaces the match when its features are nearer.
     """
@@ -496,7 +498,8 @@ def _patchmatch(
         c[(oy**2 + ox**2 < min_shift2) | ~allowed[index]] = np.inf
         return c, cy, cx
 
-    gy, gx = _grid_match(features, config.grid_stride, config.min_shift, config.nearer)
+    stride = max(config.grid_stride, math.ceil(math.sqrt(h * w / config.grid_points)))
+    gy, gx = _grid_match(features, stride, config.min_shift, config.nearer)
     best, ty, tx = cost(yy + gy.ravel(), xx + gx.ravel())
 
     def offer(cy: np.ndarray, cx: np.ndarray) -> None:
@@ -516,7 +519,7 @@ def _patchmatch(
 
 
 def _grid_match(
-    features: np.ndarray, stride: int, min_shift: float, nearer: float, chunk: int = 4096
+    features: np.ndarray, stride: int, min_shift: float, nearer: float, chunk: int = 1024
 ) -> tuple[np.ndarray, np.ndarray]:
     """Offsets ``(dy, dx)`` ``(h, w)`` of the exact nearest neighbour (at least ``min_shift``
     away; ``nearer`` per pixel of offset added to the squared distance) of the grid pixel
@@ -540,7 +543,7 @@ def _grid_match(
     for start in range(0, len(f), chunk):
         rows = torch.arange(start, min(start + chunk, len(f)))
         partial = torch.addmm(squared[None], f[rows], f.T, alpha=-2.0)
-        partial += nearer * ((py[rows, None] - py[None]).abs() + (px[rows, None] - px[None]).abs())
+        partial += (py[rows, None] - py[None]).abs_().add_((px[rows, None] - px[None]).abs_()).mul_(nearer)
         partial.scatter_(1, close[rows], float("inf"))
         nearest.append(partial.argmin(dim=1))
     j = torch.cat(nearest).numpy()
