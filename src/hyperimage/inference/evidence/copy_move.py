@@ -29,8 +29,8 @@ Each region the two stages find, source and copy alike, carries a strength: ``n 
 for a model with ``n`` inlier pairs (on the hulls of its inliers), ``a / area_unit`` for a
 dense region of ``a`` pixels; where they overlap they add; the strength map is
 ``1 - exp(-sum)`` in [0, 1). The image-level score is its maximum (the largest cell
-``strength``). Every parameter was fixed on CASIA v1 training images only
-(``benchmarks/copy_move.py``).
+``strength``). Every parameter was fixed on CASIA v1 images (re-saved at JPEG quality 75) that
+are training images in all three splits of ``benchmarks/copy_move.py``, never on a test image.
 
 References
 ----------
@@ -109,17 +109,20 @@ class CopyMoveConfig:
     nearest wins, so a repeated pattern matches its nearest repeat and the check the other way
     (:attr:`repeat`) falls inside the image."""
     repeat_reach: int = 1
-    """How far (pixels) around the point one step the other way the repeat is sought."""
+    """How far (pixels) around the points one step back and two steps ahead a repeat is sought."""
     repeat: float = 4.0
-    """A match counts only where the patch one offset the other way (or two ahead, where that
-    is off the image) is this many times farther in features: a repeated pattern (bricks,
-    tiles) matches again, a copy does not."""
+    """A match (a dense pixel, a keypoint model's sources) counts only where the patches one
+    offset the other way and two offsets ahead, those on the image, are this many times farther
+    in features: a repeated pattern (bricks, tiles, a row of windows) matches again, a copy
+    does not."""
     flat: float = 4.0
     """Patches whose grey level standard deviation is below this are flat: skipped."""
     min_area: int = 25
     """Dense regions smaller than this (pixels of the dense copy) are dropped."""
     keypoint_unit: float = 10.0
     """Inlier pairs of a model for a strength sum of 1."""
+    pair_unit: float = 100.0
+    """Ends of pairs that no model took, within twice ``radius`` of a pixel, for a strength sum of 1."""
     area_unit: float = 400.0
     """Dense-copy pixels of a region for a strength sum of 1."""
     seed: int = 0
@@ -236,14 +239,22 @@ def _keypoint_evidence(
     copy's grid) over the hulls of its inliers, both ends; returns the inlier pairs
     ``(n, 2, 2)`` in native pixels. Distances are in pixels of the dense copy, whatever size
     the keypoints were found at. A model is accepted where most of its sources match only
-    once (:func:`_single` on the dense ``features``): the facade's row of windows repeats."""
+    once (:func:`_single` on the dense ``features``): the facade's row of windows repeats.
+    The pairs no model took add ``1 / pair_unit`` each around both ends (:func:`_pair_density`):
+    weak evidence, below a model's, where too few pairs agree for one."""
     h, w = gray.shape
     scale = min(config.upsample, math.sqrt(config.keypoint_pixels / (h * w)))
     first, second = (ends * (dense_scale / scale) for ends in _g2nn_pairs(_resized(gray, scale), config))
     apart = np.hypot(*(second - first).T) >= config.min_shift
     first, second = first[apart], second[apart]
+    models = _affine_models(first, second, config)
+    alone = np.ones(len(first), bool)
+    for inliers, _, _ in models:
+        alone[inliers] = False
+    loose = np.concatenate([first[alone], second[alone]])
+    evidence += _pair_density(loose, evidence.shape, 2 * config.radius) / config.pair_unit
     found = []
-    for inliers, source, fitted in _affine_models(first, second, config):
+    for inliers, source, fitted in models:
         ahead = _apply(fitted, source)
         back = _apply(np.linalg.inv(np.vstack([fitted.T, [0.0, 0.0, 1.0]]))[:2].T, source)
         if np.mean(_single(features, source, ahead, back, _apply(fitted, ahead), config)) <= 0.5:
@@ -254,6 +265,14 @@ def _keypoint_evidence(
             evidence += cv2.dilate(region, _disc(config.radius)) * (len(inliers) / config.keypoint_unit)
         found.append(np.stack([first[inliers], second[inliers]], axis=1) / dense_scale)
     return np.concatenate(found).astype(np.float32) if found else np.zeros((0, 2, 2), np.float32)
+
+
+def _pair_density(ends: np.ndarray, shape: tuple[int, int], radius: int) -> np.ndarray:
+    """``shape`` float64: how many of the points ``ends`` ``(n, 2)`` (x, y) lie within
+    ``radius`` pixels of each pixel (the points counted on the grid, then summed over a disc)."""
+    counts = np.zeros(shape, np.float32)
+    np.add.at(counts, (_rows(ends, shape[0]), _columns(ends, shape[1])), 1.0)
+    return cv2.filter2D(counts, -1, _disc(radius).astype(np.float32), borderType=cv2.BORDER_CONSTANT).astype(np.float64)
 
 
 def _apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
