@@ -116,5 +116,6 @@ def test_deterministic():
 
 def test_a_config_is_honoured():
     image = _copy_moved()
-    weak = CopyMove(CopyMoveConfig(keypoint_unit=1e6, area_unit=1e6))(Evidence(image), GRID)[..., 0].max()
+    units = CopyMoveConfig(keypoint_unit=1e6, area_unit=1e6, pair_unit=1e6)
+    weak = CopyMove(units)(Evidence(image), GRID)[..., 0].max()
     assert 0 < weak < 0.01 < _strength(image).max()
