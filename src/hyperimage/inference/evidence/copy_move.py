@@ -14,20 +14,24 @@ find the pairs of regions, each in its own way, and add their evidence:
   agree on one affine transformation: RANSAC (Fischler & Bolles 1981) on hypotheses drawn from
   spatial neighbours, a few models in turn, each kept with at least
   :attr:`~CopyMoveConfig.min_inliers` pairs and a plausible scale. Isolated look-alike pairs
-  (the repeated windows of a facade, two similar leaves) rarely agree on one model.
+  (two similar leaves) rarely agree on one model; a model whose sources match again one step
+  back or two steps ahead (a row of windows, a printed fabric) is a repeated pattern and is
+  left out (:attr:`~CopyMoveConfig.repeat`).
 * **Dense field** (Cozzolino, Poggi & Verdoliva 2015): rotation-invariant features per pixel
   (magnitudes of Zernike moments on a disc), on a copy of at most
   :attr:`~CopyMoveConfig.dense_pixels`; a nearest-neighbour field found by PatchMatch
   (Barnes et al. 2009) started from the exact nearest neighbours of a sparse grid of pixels;
   the field median-filtered, and kept where a linear model fits it locally (dense linear
   fitting: a copied region moves as one piece), where each pixel's match points back to it,
-  the two are at least :attr:`~CopyMoveConfig.min_shift` apart and the patch is not flat
-  (flat sky matches everything). This finds copies of weakly textured regions (grass, water,
-  sand) that give no keypoints.
+  the two are at least :attr:`~CopyMoveConfig.min_shift` apart, the patch is not flat (flat
+  sky matches everything) and the match is not repeated (as for models). This finds copies of
+  weakly textured regions (grass, water, sand) that give no keypoints.
 
 Each region the two stages find, source and copy alike, carries a strength: ``n / keypoint_unit``
 for a model with ``n`` inlier pairs (on the hulls of its inliers), ``a / area_unit`` for a
-dense region of ``a`` pixels; where they overlap they add; the strength map is
+dense region of ``a`` pixels, and ``1 / pair_unit`` around each end of a pair no model took
+(weak evidence, so that a few pairs that agree on nothing still rank an image above none);
+where they overlap they add; the strength map is
 ``1 - exp(-sum)`` in [0, 1). The image-level score is its maximum (the largest cell
 ``strength``). Every parameter was fixed on CASIA v1 images (re-saved at JPEG quality 75) that
 are training images in all three splits of ``benchmarks/copy_move.py``, never on a test image.
