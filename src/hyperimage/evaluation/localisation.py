@@ -82,7 +82,10 @@ def threshold_f1(maps: list[np.ndarray], masks: list[np.ndarray], threshold: flo
 
 def best_threshold(maps: list[np.ndarray], masks: list[np.ndarray], candidates: int = 41) -> float:
     """The threshold of :func:`threshold_f1` with the best mean F1 on these (validation) images,
-    among ``candidates`` quantiles of their pooled map values."""
+    among the lowest pooled map value and ``candidates`` quantiles of the values above it (a
+    sparse map, zero almost everywhere as the copy-move channel's, still gets its candidates)."""
     values = np.concatenate([m.ravel() for m in maps])
-    cuts = np.unique(np.quantile(values, np.linspace(0.0, 1.0, candidates)))
+    low = values.min()
+    above = values[values > low]
+    cuts = np.unique(np.concatenate([[low], np.quantile(above, np.linspace(0.0, 1.0, candidates)) if above.size else []]))
     return float(max(cuts, key=lambda c: threshold_f1(maps, masks, c)["f1"]))

@@ -121,4 +121,4 @@ def analyse(evidence: Evidence, channels: Sequence[str], grid: CellGrid = CellGr
     return np.concatenate(parts, axis=2) if parts else np.zeros((u, v, 0), np.float32)
 
 
-from hyperimage.inference.evidence import jpeg_history, learned, noise  # noqa: E402,F401  (register their channels)
+from hyperimage.inference.evidence import copy_move, jpeg_history, learned, noise  # noqa: E402,F401  (register their channels)
