@@ -11,7 +11,14 @@ header lookup alone tells them apart; re-saved alike (``hyperimage benchmark for
   labels and mask cells, the epoch of the lowest validation loss kept;
 * **each channel alone**: a logistic regression (scikit-learn, standardised) on the channel's
   cells pooled per image (mean, maximum and minimum of each feature): a calibrated read-out;
-* **DCT-Markov SVM** (:mod:`hyperimage.evaluation.baselines.dct_markov`), C chosen on validation.
+  and the same read-out on every channel's pooled cells at once (the hyper-image averaged away,
+  the paper's patch-averaging baseline against which stage 2 must earn its place);
+* **DCT-Markov SVM** (:mod:`hyperimage.evaluation.baselines.dct_markov`), C chosen on validation;
+* **the same SVM on untampered crops** (a control): each image's features taken from one
+  ``CROP`` x ``CROP`` window on the 8x8 block grid that holds no tampered pixel (drawn with a
+  fixed seed among those; tampered images without a mask, or without such a window, left
+  out). No crop of a tampered image shows tampering, so what this row still separates is how
+  the files were made (their compression history), not the tampering.
 
 Figures on the test images: ROC AUC (all tampered, and the copy-move ``Sp_S`` and splicing
 ``Sp_D`` subsets apart, each against all authentic test images), accuracy at the threshold of
@@ -105,7 +112,29 @@ def pooled(hyper: np.ndarray) -> np.ndarray:
     return np.concatenate([flat.mean(1), flat.max(1), flat.min(1)])
 
 
-def run_split(split: int, records, cells, channels, depths, dct, grid: CellGrid, args) -> dict:
+#: Side of the control row's untampered crops (pixels, a multiple of the 8-px JPEG block).
+CROP = 128
+
+
+def untampered_crop(image: np.ndarray, mask: np.ndarray | None, seed: int) -> np.ndarray | None:
+    """One ``CROP`` x ``CROP`` window of ``image`` on the 8x8 block grid with no pixel of ``mask``
+    (``None``: an authentic image, any window), drawn with ``seed``; None where there is none."""
+    h, w = image.shape[:2]
+    if h < CROP or w < CROP:
+        return None
+    free = np.ones((h, w), bool) if mask is None else ~mask
+    # windows whose every pixel is free: a summed-area table over the free map, on the block grid
+    table = np.pad(free.astype(np.int64).cumsum(0).cumsum(1), [(1, 0), (1, 0)])
+    ys, xs = np.arange(0, h - CROP + 1, 8), np.arange(0, w - CROP + 1, 8)
+    inside = table[ys[:, None] + CROP, xs[None] + CROP] - table[ys[:, None], xs[None] + CROP] - table[ys[:, None] + CROP, xs[None]] + table[ys[:, None], xs[None]]
+    rows, cols = np.nonzero(inside == CROP * CROP)
+    if not len(rows):
+        return None
+    k = np.random.default_rng(seed).integers(len(rows))
+    return image[ys[rows[k]] : ys[rows[k]] + CROP, xs[cols[k]] : xs[cols[k]] + CROP]
+
+
+def run_split(split: int, records, cells, channels, depths, dct, crops, grid: CellGrid, args) -> dict:
     recs = random_split(records, seed=split, fractions=FORGERY_SPLIT)
     part = {name: [r for r in recs if r.split == name] for name in ("train", "val", "test")}
     labels = {name: np.array([r.target for r in rs]) for name, rs in part.items()}
@@ -135,20 +164,27 @@ def run_split(split: int, records, cells, channels, depths, dct, grid: CellGrid,
     result["centred_box_pixel"] = threshold_f1(centre_test, tt, best_threshold(centre_val, vt))
     result["rows"]["stage 2, all channels"] = row
 
-    start = 0
-    for name, depth in zip(channels, depths):
-        x = {k: np.stack([pooled(cells[r.path][start : start + depth]) for r in rs]) for k, rs in part.items()}
+    spans = dict(zip(channels, np.split(np.arange(sum(depths)), np.cumsum(depths)[:-1])))
+    for row_name, span in [(f"{name} alone", spans[name]) for name in channels] + [("all channels, pooled read-out", np.arange(sum(depths)))]:
+        x = {k: np.stack([pooled(cells[r.path][span]) for r in rs]) for k, rs in part.items()}
         reader = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)).fit(x["train"], labels["train"])
-        result["rows"][f"{name} alone"] = image_figures(
+        result["rows"][row_name] = image_figures(
             reader.decision_function(x["test"]), labels["test"], kinds, reader.decision_function(x["val"]), labels["val"]
         )
-        start += depth
 
     x = {k: np.stack([dct[r.path] for r in rs]) for k, rs in part.items()}
     svm = DctMarkovSVM().fit(x["train"], labels["train"], x["val"], labels["val"])
     result["rows"]["dct-markov-svm"] = image_figures(
         svm.decision_function(x["test"]), labels["test"], kinds, svm.decision_function(x["val"]), labels["val"]
     )
+
+    kept = {k: [r for r in rs if r.path in crops] for k, rs in part.items()}
+    x = {k: np.stack([crops[r.path] for r in rs]) for k, rs in kept.items()}
+    y = {k: np.array([r.target for r in rs]) for k, rs in kept.items()}
+    svm = DctMarkovSVM().fit(x["train"], y["train"], x["val"], y["val"])
+    row = image_figures(svm.decision_function(x["test"]), y["test"], [r.distortion for r in kept["test"]], svm.decision_function(x["val"]), y["val"])
+    row["test_images"] = {"authentic": int((y["test"] > 0.5).sum()), "tampered": int((y["test"] <= 0.5).sum())}
+    result["rows"]["dct-markov-svm, untampered crops (control)"] = row
     return result
 
 
@@ -180,7 +216,16 @@ def main() -> None:
     cells = channel_cells(records, channels, args.cache / args.data.name, args.data.resolve(), grid)
     print(f"evidence of {len(records)} images in {time.time() - started:.0f} s", flush=True)
     depths = [len(CHANNELS.get(c).features) for c in channels]
-    dct = {r.path: dct_markov_features(load_image(r.path, mode="RGB")) for r in records}
+    dct, crops = {}, {}
+    for n, r in enumerate(records):
+        image = load_image(r.path, mode="RGB")
+        dct[r.path] = dct_markov_features(image)
+        if r.target > 0.5 or r.mask is not None:
+            crop = untampered_crop(image, None if r.target > 0.5 else mask_cells(r, image.shape[:2], grid)[0], seed=n)
+            if crop is not None:
+                crops[r.path] = dct_markov_features(crop)
+    print(f"untampered crops: {sum(r.target > 0.5 for r in records if r.path in crops)} authentic, "
+          f"{sum(r.target <= 0.5 for r in records if r.path in crops)} tampered", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     done = []
     for split in range(args.splits):
@@ -188,7 +233,7 @@ def main() -> None:
         if file.is_file() and json.loads(file.read_text()).get("channels") == channels:
             done.append(json.loads(file.read_text()))
             continue
-        result = {"channels": channels, "data": str(args.data), **run_split(split, records, cells, channels, depths, dct, grid, args)}
+        result = {"channels": channels, "data": str(args.data), **run_split(split, records, cells, channels, depths, dct, crops, grid, args)}
         write_results(file, result)
         done.append(result)
         rows = result["rows"]
