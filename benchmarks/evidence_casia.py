@@ -46,7 +46,8 @@ from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_
 from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
 from hyperimage.inference.evidence import CHANNELS, CellGrid, Evidence
-from hyperimage.training.evidence_stage2 import EvidenceItem, predict, train_evidence_stage2
+from hyperimage.inference.evidence.model import predict
+from hyperimage.training.evidence_stage2 import EvidenceItem, train_evidence_stage2
 
 
 def channel_cells(records, channels: list[str], cache: Path, root: Path, grid: CellGrid) -> dict[Path, np.ndarray]:
@@ -120,7 +121,7 @@ def run_split(split: int, records, cells, channels, depths, dct, grid: CellGrid,
     result: dict = {"split": split, "sizes": {k: len(v) for k, v in part.items()}, "rows": {}}
 
     net, norm = train_evidence_stage2(items["train"], items["val"], epochs=args.epochs, cell_weight=args.cell_weight, seed=split)
-    (val_scores, val_maps), (test_scores, test_maps) = predict(net, norm, items["val"]), predict(net, norm, items["test"])
+    (val_scores, val_maps), (test_scores, test_maps) = (predict(net, norm, [i.hyper for i in items[k]]) for k in ("val", "test"))
     row = image_figures(test_scores, labels["test"], kinds, val_scores, labels["val"])
 
     def pixel_maps(rs, maps):

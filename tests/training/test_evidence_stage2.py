@@ -8,7 +8,8 @@ at the cell (its cell map's maximum on the tampered cell), on grids of two sizes
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from hyperimage.training.evidence_stage2 import EvidenceItem, predict, train_evidence_stage2
+from hyperimage.inference.evidence.model import predict
+from hyperimage.training.evidence_stage2 import EvidenceItem, train_evidence_stage2
 
 
 def _items(rng: np.random.Generator, n: int) -> tuple[list[EvidenceItem], list[tuple[int, int] | None]]:
@@ -35,7 +36,7 @@ def test_stage_2_learns_to_call_and_to_point(seed, learned):
     val, _ = _items(rng, 20)
     test, where = _items(rng, 60)
     net, norm = train_evidence_stage2(train, val, epochs=12, lr=3e-3, seed=seed)
-    scores, maps = predict(net, norm, test)
+    scores, maps = predict(net, norm, [i.hyper for i in test])
     labels = np.array([i.label for i in test])
     learned("image AUC", roc_auc_score(labels, scores), above=0.8)  # measured 0.958 +- 0.045, worst 0.875, 3.5 spreads (10 runs: seeds 0-4, 1 and 2 threads)
     hits = [np.unravel_index(np.argmax(m), m.shape) == cell for m, cell in zip(maps, where) if cell is not None]
@@ -47,5 +48,5 @@ def test_training_is_deterministic():
     rng = np.random.default_rng(1)
     train, _ = _items(rng, 24)
     val, _ = _items(rng, 12)
-    a, b = (predict(*train_evidence_stage2(train, val, epochs=2, seed=3), val)[0] for _ in range(2))
+    a, b = (predict(*train_evidence_stage2(train, val, epochs=2, seed=3), [i.hyper for i in val])[0] for _ in range(2))
     np.testing.assert_array_equal(a, b)

@@ -7,20 +7,26 @@ was tampered. The loss is the class-weighted cross-entropy of the image's logit 
 ``cell_weight``, that of each cell's tampered logit against "more than half of the cell was
 tampered" (zero for every cell of an authentic image): the masks teach stage 2 where to look,
 which is also its heat map. Inputs are standardised per feature with statistics of the
-training cells. Images of one grid size form a batch; the epoch with the lowest validation
-loss is kept.
+training cells (:func:`~hyperimage.inference.evidence.model.standardise`, which scoring
+applies too). Images of one grid size form a batch; the epoch with the lowest validation loss
+is kept. A trained stage 2 scores with :func:`hyperimage.inference.evidence.model.predict`, and
+:func:`train_forensic` makes a whole :class:`~hyperimage.inference.evidence.model.ForensicModel`
+from a data set folder.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hyperimage.inference.evidence.model import Norm, standardise
 from hyperimage.inference.networks.evidence import EvidenceStage2
+from hyperimage.inference.scoring import same_size
 
 
 @dataclass
@@ -33,7 +39,7 @@ class EvidenceItem:
     cells: np.ndarray | None = None
 
 
-def feature_norm(items: list[EvidenceItem]) -> tuple[np.ndarray, np.ndarray]:
+def feature_norm(items: list[EvidenceItem]) -> Norm:
     """Mean and standard deviation (1 where constant) of every feature over the cells of ``items``."""
     cells = np.concatenate([i.hyper.reshape(i.hyper.shape[0], -1) for i in items], axis=1)
     std = cells.std(axis=1)
@@ -42,11 +48,8 @@ def feature_norm(items: list[EvidenceItem]) -> tuple[np.ndarray, np.ndarray]:
 
 def _batches(items: list[EvidenceItem], size: int, rng: np.random.Generator | None) -> list[list[int]]:
     """Indices of ``items`` in batches of at most ``size`` of one grid shape (shuffled with ``rng``)."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for k, item in enumerate(items):
-        groups.setdefault(item.hyper.shape[1:], []).append(k)
     batches = []
-    for members in groups.values():
+    for members in same_size([i.hyper for i in items]):
         order = rng.permutation(members).tolist() if rng is not None else members
         batches += [order[i : i + size] for i in range(0, len(order), size)]
     if rng is not None:
@@ -54,9 +57,8 @@ def _batches(items: list[EvidenceItem], size: int, rng: np.random.Generator | No
     return batches
 
 
-def _tensors(items: list[EvidenceItem], idx: list[int], norm: tuple[np.ndarray, np.ndarray]):
-    mean, std = norm
-    x = torch.from_numpy(np.stack([(items[k].hyper - mean[:, None, None]) / std[:, None, None] for k in idx]).astype(np.float32))
+def _tensors(items: list[EvidenceItem], idx: list[int], norm: Norm):
+    x = standardise([items[k].hyper for k in idx], norm)
     y = torch.tensor([items[k].label for k in idx], dtype=torch.float32)
     shape = items[idx[0]].hyper.shape[1:]
     known = torch.tensor([items[k].cells is not None or items[k].label > 0.5 for k in idx])
@@ -77,10 +79,11 @@ def _loss(net: EvidenceStage2, x, y, cells, known, weights: torch.Tensor, cell_w
 
 def train_evidence_stage2(
     train: list[EvidenceItem], val: list[EvidenceItem], epochs: int = 40, lr: float = 1e-3, batch_size: int = 16,
-    cell_weight: float = 1.0, width: int = 32, seed: int = 0,
-) -> tuple[EvidenceStage2, tuple[np.ndarray, np.ndarray]]:
+    cell_weight: float = 1.0, width: int = 32, seed: int = 0, on_epoch: Callable[[int, float, float], None] | None = None,
+) -> tuple[EvidenceStage2, Norm]:
     """Stage 2 trained on ``train`` (Adam, ``epochs``), the epoch of the lowest loss on ``val``
-    kept; returns it in eval mode with the feature standardisation it expects."""
+    kept; returns it in eval mode with the feature standardisation it expects. ``on_epoch``
+    hears each epoch's number (from 1), mean training loss and mean validation loss."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     norm = feature_norm(train)
@@ -91,29 +94,21 @@ def train_evidence_stage2(
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     best, best_loss = copy.deepcopy(net.state_dict()), float("inf")
     val_batches = _batches(val, batch_size, None)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         net.train()
+        seen = 0.0
         for idx in _batches(train, batch_size, rng):
             optimiser.zero_grad()
-            _loss(net, *_tensors(train, idx, norm), weights, cell_weight).backward()
+            loss = _loss(net, *_tensors(train, idx, norm), weights, cell_weight)
+            loss.backward()
             optimiser.step()
+            seen += float(loss.detach()) * len(idx)
         net.eval()
         with torch.no_grad():
             total = sum(float(_loss(net, *_tensors(val, idx, norm), weights, cell_weight)) * len(idx) for idx in val_batches)
+        if on_epoch is not None:
+            on_epoch(epoch, seen / len(train), total / max(1, len(val)))
         if total < best_loss:
             best, best_loss = copy.deepcopy(net.state_dict()), total
     net.load_state_dict(best)
     return net.eval(), norm
-
-
-def predict(net: EvidenceStage2, norm: tuple[np.ndarray, np.ndarray], items: list[EvidenceItem]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Probability authentic of each item, and its cells' probability tampered ``(U, V)``."""
-    scores, maps = np.zeros(len(items)), [None] * len(items)
-    with torch.no_grad():
-        for idx in _batches(items, 32, None):
-            x = _tensors(items, idx, norm)[0]
-            cells = net.cells(x)
-            scores[idx] = torch.sigmoid(-net.pool(cells)).numpy()
-            for k, m in zip(idx, torch.sigmoid(cells).numpy()):
-                maps[k] = m
-    return scores, maps

@@ -67,6 +67,13 @@ class CellGrid:
         count = np.pad(np.ones((h, w)), pad[:2]).reshape(u, per, v, per).sum(axis=(1, 3))
         return (total / count.reshape(u, v, *([1] * (values.ndim - 2)))).astype(np.float32)
 
+    def spread(self, cells: np.ndarray, height: int, width: int) -> np.ndarray:
+        """Cell values ``(U, V)`` over the pixels of an image of ``height`` x ``width``: each
+        pixel takes its cell's value, ``(H, W)`` float32 (the map drawn over the image)."""
+        if cells.shape != self.shape(height, width):
+            raise ValueError(f"cells {cells.shape} do not cover a {height} x {width} image on {self.cell}-px cells")
+        return np.repeat(np.repeat(np.asarray(cells, np.float32), self.cell, 0), self.cell, 1)[:height, :width]
+
 
 @dataclass
 class Evidence:
@@ -138,6 +145,24 @@ class Channel(Protocol):
 CHANNELS: Registry[Channel] = Registry("evidence channel")
 register = CHANNELS.register
 available = CHANNELS.available
+
+#: The word that names every registered channel (``--channel all``).
+ALL = "all"
+
+
+def channel_names(spec: str | Sequence[str]) -> list[str]:
+    """The channels a user named: ``"all"`` (every registered channel, in registration order),
+    a comma-separated list (``"noise,jpeg"``) or a sequence of names; ValueError with one line
+    for an unknown name or none at all."""
+    names = [n.strip() for n in spec.split(",")] if isinstance(spec, str) else list(spec)
+    names = [n for n in names if n]
+    if ALL in names:
+        names = [name for name, _ in CHANNELS.items()]
+    if not names:
+        raise ValueError(f"no evidence channel named; give {ALL} or some of {', '.join(available())}")
+    for name in names:
+        CHANNELS.get(name)
+    return list(dict.fromkeys(names))
 
 
 @dataclass(frozen=True, eq=False)
