@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from sklearn import metrics
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -47,7 +46,7 @@ from hyperimage.evaluation.localisation import best_threshold, centre_map, thres
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
 from hyperimage.inference.evidence import CHANNELS, CellGrid, Evidence
 from hyperimage.inference.evidence.model import predict
-from hyperimage.training.evidence_stage2 import EvidenceItem, train_evidence_stage2
+from hyperimage.training.evidence_stage2 import EvidenceItem, balanced_threshold, mask_cells, train_evidence_stage2
 
 
 def channel_cells(records, channels: list[str], cache: Path, root: Path, grid: CellGrid) -> dict[Path, np.ndarray]:
@@ -69,22 +68,11 @@ def channel_cells(records, channels: list[str], cache: Path, root: Path, grid: C
     return out
 
 
-def mask_cells(record, shape: tuple[int, int], grid: CellGrid) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The tampered mask at the image's size and its share per cell, or (None, None) without one."""
-    if record.mask is None:
-        return None, None
-    mask = load_image(record.mask, mode="L") > 0.5
-    if mask.shape != shape:
-        mask = np.asarray(Image.fromarray(mask).resize(shape[::-1], Image.NEAREST))
-    return mask, grid.pool(mask.astype(np.float32))
-
-
 def image_figures(scores: np.ndarray, labels: np.ndarray, kinds: list[str | None], val_scores: np.ndarray, val_labels: np.ndarray) -> dict:
     """AUC (all, copy-move, splicing), accuracy at the validation threshold, detection at 5% false alarms.
 
     Scores grow with "authentic" (label 1)."""
-    fpr, tpr, cuts = metrics.roc_curve(val_labels > 0.5, val_scores)
-    best = cuts[np.argmax(tpr - fpr)]
+    best = balanced_threshold(val_scores, val_labels)
     tampered = labels <= 0.5
     flagged = scores < np.quantile(scores[~tampered], 0.05)  # 5% of authentic flagged
     figures = {

@@ -487,3 +487,32 @@ def test_extra_scores_are_mapped_onto_the_main_data_sets_scale(tmp_path, make_li
     raw = [r.target for r in datasets.load(dmos)]
     flipped = api.extra_training_records([dmos], "regression", True, (0.0, 100.0))
     assert [r.target for r in flipped] == pytest.approx([100 - 10 * t for t in raw])
+
+
+def test_train_evidence_writes_a_forensic_model_folder(tiny_forgery, tmp_path):
+    out = tmp_path / "forensic"
+    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(out), "--channels", "noise,jpeg", "--epochs", "3"])
+    assert res.exit_code == 0, res.output
+    assert f"saved {out}: probability authentic: range [0, 1], higher is better (forensic evidence" in res.stdout
+    assert "evidence of " in res.stderr and "epoch 3/3" in res.stderr
+    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "splits.csv", "training.json"}
+    report = json.loads((out / "training.json").read_text())
+    assert report["channels"] == ["noise", "jpeg"] and len(report["history"]) == 3 and report["data"] == str(tiny_forgery.resolve())
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--channels", "noise,astrology"], "unknown evidence channel 'astrology'"),
+        (["--channels", ","], "no evidence channel named"),
+    ],
+)
+def test_train_evidence_refuses_bad_channels_before_reading_images(tiny_forgery, tmp_path, args, message):
+    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(tmp_path / "m"), *args])
+    assert res.exit_code == 2 and message in res.stderr and "evidence of" not in res.stderr
+
+
+def test_train_evidence_refuses_a_data_set_of_scores(tmp_path):
+    data = foreign_synthetic_folder(tmp_path / "scores", n=4)
+    res = runner.invoke(app, ["train-evidence", str(data), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 2 and "label " in res.stderr and "a forensic model trains on labels 1 (authentic) and 0 (tampered)" in res.stderr

@@ -28,6 +28,8 @@ from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
 from hyperimage.inference import predictor, tasks
+from hyperimage.inference.evidence import ALL, channel_names
+from hyperimage.inference.evidence.model import ForensicModel
 from hyperimage.inference.explain import save_grid, save_overlay
 from hyperimage.inference.model import HyperImageModel, read_config
 from hyperimage.storage import CONFIG
@@ -39,6 +41,7 @@ from hyperimage.storage import (
 )
 from hyperimage.training import Recipe, recipe as recipes, train as train_records
 from hyperimage.training.engine import resolve
+from hyperimage.training.evidence_stage2 import DEFAULT_CHANNELS, train_forensic
 from hyperimage.training.recipe import RECIPE_FILE
 
 T = TypeVar("T")
@@ -341,8 +344,7 @@ def train(
     """
     data, out = Path(data), Path(out)
     log = log or (lambda line: print(line, file=sys.stderr))
-    if out.exists() and not (out.is_dir() and (looks_like_model_dir(out) or not any(out.iterdir()))):
-        raise ValueError(f"{out}: exists and is not a model folder; give a new or empty folder to write the model to")
+    _check_out(out)
     start = start_folder = None
     if init is not None:
         start, start_folder = init_model(init)
@@ -404,6 +406,62 @@ def train(
 
         model.save(out, half=half, extras=extras)
     return model
+
+
+def _check_out(out: Path) -> None:
+    """Refuse a model folder to write that already holds something else (one line)."""
+    if out.exists() and not (out.is_dir() and (looks_like_model_dir(out) or not any(out.iterdir()))):
+        raise ValueError(f"{out}: exists and is not a model folder; give a new or empty folder to write the model to")
+
+
+def train_evidence(
+    data: str | Path,
+    out: str | Path,
+    channels: str | Sequence[str] = DEFAULT_CHANNELS,
+    epochs: int = 40,
+    seed: int = 0,
+    cell_weight: float = 1.0,
+    width: int = 32,
+    allow_outside: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> ForensicModel:
+    """Train a forensic evidence model on a forgery data set folder and save it to ``out``
+    (``hyperimage train-evidence``; :func:`~hyperimage.training.evidence_stage2.train_forensic`).
+
+    ``data``: any forgery folder :func:`hyperimage.data.datasets.load` reads (``labels.csv``
+    with labels 1 authentic / 0 tampered and masks where known, CASIA v2, ``make-forgery``'s).
+    ``channels``: the evidence channels (``"all"``, ``"noise,jpeg"`` or a list;
+    :mod:`hyperimage.inference.evidence`). Images without a ``split`` are split by group with
+    ``seed`` as :func:`train` splits a forgery data set (2/3-1/6-1/6); stage 2 trains
+    ``epochs`` on the training images and keeps the epoch of lowest validation loss, and the
+    threshold is the score of best balanced accuracy on the validation images. ``out`` has
+    one writer (its lock, as for :func:`train`) and gets the model, ``splits.csv`` and
+    ``training.json`` (counts, skipped images, each epoch's losses, the threshold) as one
+    folder. ``log`` (default: stderr) hears a line every 50 images read and every epoch.
+    """
+    data, out = Path(data), Path(out)
+    log = log or (lambda line: print(line, file=sys.stderr))
+    _check_out(out)
+    names = channel_names(channels)
+    task = _task_of(data)
+    if task is not None and task != tasks.CLASSIFICATION.name:
+        raise ValueError(f"{data}: a {task} data set; a forensic model trains on images labelled 1 (authentic) and 0 (tampered)")
+    records = datasets.load(data, allow_outside=allow_outside)
+    if odd := [r for r in records if r.target not in (0.0, 1.0)]:
+        raise ValueError(f"{odd[0].path}: label {odd[0].target:g}; a forensic model trains on labels 1 (authentic) and 0 (tampered)")
+    records = random_split(records, seed=seed, fractions=SPLITS[tasks.CLASSIFICATION.name])
+    with FolderLock(out, log) as held:
+        remove_stale_temporaries(out)
+        fit = train_forensic(records, names, epochs=epochs, seed=seed, cell_weight=cell_weight, width=width, log=log)
+        report = {"data": str(data.resolve()), **fit.report}
+
+        def extras(tmp: Path) -> None:
+            save_splits(tmp / SPLITS_FILE, records, data)
+            write_json(tmp / TRAINING_FILE, report)
+            held.follow(tmp)
+
+        fit.model.save(out, extras=extras)
+    return fit.model
 
 
 def load_model(path: str | Path) -> HyperImageModel:
@@ -567,7 +625,14 @@ def direction(model: HyperImageModel) -> str:
     return predictor.direction(model.config)
 
 
-def describe(model: HyperImageModel) -> str:
+def describe(model: HyperImageModel | ForensicModel) -> str:
     """One line saying what a model's score means."""
+    if isinstance(model, ForensicModel):
+        return model.description
     return predictor.describe(model.config, model.score_range)
+
+
+def evidence_channels() -> list[str]:
+    """The evidence channels by name, in registration order (what ``--channels`` and ``--channel`` take, besides ``all``)."""
+    return channel_names(ALL)
 

@@ -134,6 +134,33 @@ def train(
         typer.echo(f"saved {out}: {api.describe(model)}")
 
 
+@app.command("train-evidence")
+def train_evidence(
+    data: Path = typer.Argument(..., help="Forgery data set folder: labels 1 authentic / 0 tampered, masks where known (labels.csv, CASIA v2, make-forgery's)."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write."),
+    channels: str = typer.Option(",".join(api.DEFAULT_CHANNELS), help=f"Evidence channels, comma-separated, or all ({', '.join(api.evidence_channels())})."),
+    epochs: int = typer.Option(40, min=1, help="Stage-2 epochs (the one of lowest validation loss is kept)."),
+    seed: int = typer.Option(0, help="Seed for the split and stage 2."),
+    cell_weight: float = typer.Option(1.0, min=0.0, help="Weight of the cells' loss against the mask (0: image labels only)."),
+    allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
+    quiet: bool = typer.Option(False, help="No progress lines."),
+) -> None:
+    """Train a forensic evidence model: stage 2 over the evidence channels read at each image's own size.
+
+    The channels (noise, JPEG history, copy-move, the shipped forgery model's cells) need no
+    training; stage 2 learns how their cells combine, and the threshold is chosen on the
+    validation images. Score and explain with it as with any model folder (--model OUT).
+    """
+    try:
+        model = api.train_evidence(
+            data, out, channels, epochs=epochs, seed=seed, cell_weight=cell_weight, allow_outside=allow_outside,
+            log=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)),
+        )
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"saved {out}: {api.describe(model)}")
+
+
 @app.command()
 def evaluate(
     model: Path = typer.Argument(..., help="Model folder."),

@@ -11,20 +11,25 @@ training cells (:func:`~hyperimage.inference.evidence.model.standardise`, which 
 applies too). Images of one grid size form a batch; the epoch with the lowest validation loss
 is kept. A trained stage 2 scores with :func:`hyperimage.inference.evidence.model.predict`, and
 :func:`train_forensic` makes a whole :class:`~hyperimage.inference.evidence.model.ForensicModel`
-from a data set folder.
+from a data set's records (``hyperimage train-evidence``, :func:`hyperimage.api.train_evidence`).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from sklearn import metrics
 
-from hyperimage.inference.evidence.model import Norm, standardise
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.io import ImageError, load_image
+from hyperimage.inference.evidence import CellGrid, Evidence
+from hyperimage.inference.evidence.model import ForensicModel, Norm, predict, standardise
 from hyperimage.inference.networks.evidence import EvidenceStage2
 from hyperimage.inference.scoring import same_size
 
@@ -112,3 +117,117 @@ def train_evidence_stage2(
             best, best_loss = copy.deepcopy(net.state_dict()), total
     net.load_state_dict(best)
     return net.eval(), norm
+
+
+#: The channels ``hyperimage train-evidence`` reads by default: all four of issue 31.
+DEFAULT_CHANNELS = ("noise", "jpeg", "copy-move", "learned")
+
+#: Images between two progress lines while the channels read a data set.
+PROGRESS_EVERY = 50
+
+
+def mask_cells(record: ImageRecord, shape: tuple[int, int], grid: CellGrid) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The tampered mask of ``record`` at the image's ``shape`` ``(H, W)`` (nearest-neighbour
+    resized where it was drawn at another size) and its tampered share per cell, or
+    ``(None, None)`` without a mask."""
+    if record.mask is None:
+        return None, None
+    mask = load_image(record.mask, mode="L") > 0.5
+    if mask.shape != shape:
+        mask = np.asarray(Image.fromarray(mask).resize(shape[::-1], Image.NEAREST))
+    return mask, grid.pool(mask.astype(np.float32))
+
+
+def balanced_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The score from which an image is called authentic (label 1) with the best balanced
+    accuracy on ``scores`` / ``labels``: the ROC point of largest ``tpr - fpr`` among the
+    scores themselves (the infinite cut that calls every image tampered left out); 0.5 where
+    the labels hold one class only."""
+    authentic = np.asarray(labels) > 0.5
+    if authentic.all() or not authentic.any():
+        return 0.5
+    fpr, tpr, cuts = metrics.roc_curve(authentic, scores)
+    finite = np.isfinite(cuts)
+    return float(cuts[finite][np.argmax((tpr - fpr)[finite])])
+
+
+@dataclass
+class ForensicFit:
+    """What :func:`train_forensic` made: the ``model`` and the ``report`` of the run (counts,
+    skipped images, each epoch's losses, the threshold and the validation figures at it)."""
+
+    model: ForensicModel
+    report: dict
+
+
+def train_forensic(
+    records: list[ImageRecord],
+    channels: Sequence[str] = DEFAULT_CHANNELS,
+    epochs: int = 40,
+    seed: int = 0,
+    cell_weight: float = 1.0,
+    width: int = 32,
+    lr: float = 1e-3,
+    grid: CellGrid = CellGrid(),
+    log: Callable[[str], None] = lambda line: None,
+    every: int = PROGRESS_EVERY,
+) -> ForensicFit:
+    """A :class:`~hyperimage.inference.evidence.model.ForensicModel` over ``channels``, trained
+    on the ``train`` records and checked on the ``val`` ones (each record's ``split``; targets
+    1 authentic, 0 tampered; masks, where known, give the cells' labels).
+
+    The channels read every image at its own size, as stored (:meth:`Evidence.read`), with a
+    line to ``log`` every ``every`` images; an image that cannot be read is one line there and
+    left out. Stage 2 is trained by :func:`train_evidence_stage2` (``epochs``, ``lr``,
+    ``cell_weight``, ``width``, ``seed``; a line per epoch), and the threshold is the score of
+    best balanced accuracy on the validation images (:func:`balanced_threshold`).
+    """
+    if not channels:
+        raise ValueError("no evidence channel to train on")
+    model = ForensicModel(channels, cell=grid.cell, width=width)  # refuses unknown channels before any image is read
+    chosen = [r for r in records if r.split in ("train", "val")]
+    items: dict[str, list[EvidenceItem]] = {"train": [], "val": []}
+    skipped = []
+    for n, r in enumerate(chosen, start=1):
+        try:
+            evidence = Evidence.read(r.path)
+        except ImageError as err:
+            skipped.append(str(err))
+            log(f"left out: {err}")
+            continue
+        items[r.split].append(EvidenceItem(model.hyper_image(evidence), r.target, mask_cells(r, evidence.size, grid)[1]))
+        if n % every == 0 or n == len(chosen):
+            log(f"evidence of {n}/{len(chosen)} images")
+    for split, got in items.items():
+        labels = {i.label > 0.5 for i in got}
+        if split == "train" and labels != {False, True}:
+            raise ValueError(f"the {split} images hold {'no' if not got else 'one class of'} images; "
+                             "a forensic model needs authentic (1) and tampered (0) ones")
+        if not got:
+            raise ValueError(f"no {split} images: a forensic model keeps the epoch of lowest validation loss")
+    history = []
+
+    def epoch_done(epoch: int, train_loss: float, val_loss: float) -> None:
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        log(f"epoch {epoch}/{epochs}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}")
+
+    net, norm = train_evidence_stage2(
+        items["train"], items["val"], epochs=epochs, lr=lr, cell_weight=cell_weight, width=width, seed=seed, on_epoch=epoch_done,
+    )
+    val_scores = predict(net, norm, [i.hyper for i in items["val"]])[0]
+    val_labels = np.array([i.label for i in items["val"]])
+    threshold = float(np.clip(balanced_threshold(val_scores, val_labels), 0.0, 1.0))
+    model.stage2.load_state_dict(net.state_dict())
+    model.mean.copy_(torch.from_numpy(norm[0]))
+    model.std.copy_(torch.from_numpy(norm[1]))
+    model.threshold = threshold
+    authentic = val_labels > 0.5
+    called = val_scores >= threshold
+    report = {
+        "channels": list(channels), "cell": grid.cell, "epochs": epochs, "seed": seed, "cell_weight": cell_weight, "width": width,
+        "n_train": len(items["train"]), "n_val": len(items["val"]), "skipped": skipped, "history": history,
+        "threshold": threshold,
+        "val_balanced_accuracy": float((called[authentic].mean() + (~called[~authentic]).mean()) / 2)
+        if authentic.any() and (~authentic).any() else None,
+    }
+    return ForensicFit(model.eval(), report)
