@@ -516,3 +516,36 @@ def test_train_evidence_refuses_a_data_set_of_scores(tmp_path):
     data = foreign_synthetic_folder(tmp_path / "scores", n=4)
     res = runner.invoke(app, ["train-evidence", str(data), "--out", str(tmp_path / "m")])
     assert res.exit_code == 2 and "label " in res.stderr and "a forensic model trains on labels 1 (authentic) and 0 (tampered)" in res.stderr
+
+
+def test_explain_with_channels_draws_a_panel_per_channel_and_the_model_map(tiny_forgery, forensic_folder, tmp_path, monkeypatch):
+    from hyperimage.inference import explain as drawing
+    from hyperimage.inference.evidence import CHANNELS
+    from hyperimage.inference.evidence import predictor as forensic
+
+    drawn = []
+    render = drawing.render_panels
+    for module in (drawing, forensic):
+        monkeypatch.setattr(module, "render_panels", lambda panels, title="": drawn.append(panels) or render(panels, title))
+    image = sorted((tiny_forgery / "images").glob("*.jpg"))[0]
+    out = tmp_path / "where.png"
+    res = runner.invoke(app, ["explain", "--task", "forgery", str(image), "--out", str(out), "--channel", "all"])
+    assert res.exit_code == 0, res.output
+    assert Image.open(out).format == "PNG" and "probability authentic" in res.stdout
+    titles = [p.title for p in drawn[-1]]
+    assert titles == [*(CHANNELS.get(n).legend for n in api.evidence_channels()), "combined: the model's heat map (patch)"]
+    assert all(p.heat.shape == (96, 128) for p in drawn[-1][:-1])
+
+    res = runner.invoke(app, ["explain", "--model", str(forensic_folder), str(image), "--out", str(tmp_path / "f.png"), "--channel", "copy-move", "--raw"])
+    assert res.exit_code == 0, res.output
+    assert [p.title.split(":")[0] for p in drawn[-1]] == ["copy-move", "combined"]
+    assert np.load(tmp_path / "f.npy").shape == (2, 2) and "forensic evidence" in res.stdout
+
+    before = len(drawn)
+    res = runner.invoke(app, ["explain", "--task", "forgery", str(image), "--out", str(tmp_path / "plain.png")])
+    assert res.exit_code == 0 and len(drawn) == before  # without --channel: the one overlay, as before
+
+
+def test_explain_refuses_an_unknown_channel(tmp_path):
+    res = runner.invoke(app, ["explain", "--task", "forgery", str(tmp_path / "x.png"), "--out", str(tmp_path / "o.png"), "--channel", "tea-leaves"])
+    assert res.exit_code == 2 and "--channel: unknown evidence channel 'tea-leaves'" in res.stderr

@@ -30,7 +30,8 @@ from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_
 from hyperimage.inference import predictor, tasks
 from hyperimage.inference.evidence import ALL, channel_names
 from hyperimage.inference.evidence.model import ForensicModel
-from hyperimage.inference.explain import save_grid, save_overlay
+from hyperimage.inference.evidence.predictor import ChannelEvidence, ForensicPredictor, read_evidence
+from hyperimage.inference.explain import Panel, save_grid, save_overlay, save_panels
 from hyperimage.inference.model import HyperImageModel, read_config
 from hyperimage.storage import CONFIG
 from hyperimage.inference.predictor import Explanation, Input, ModelInfo, Predictor, list_models, load
@@ -470,14 +471,21 @@ def load_model(path: str | Path) -> HyperImageModel:
     return HyperImageModel.load(path)
 
 
-def on_device(model: str | Path | HyperImageModel, device: str | None = None) -> HyperImageModel:
-    """``model`` (a folder is loaded) on ``device`` (``--device``, :func:`~hyperimage.distributed.local_device`).
+def load_any_model(path: str | Path) -> HyperImageModel | ForensicModel:
+    """Load a model folder of either kind, checked before use: a forensic evidence model
+    (``hyperimage train-evidence``'s) or a two-stage one (:func:`~hyperimage.inference.predictor.load_folder`);
+    what ``score`` and ``explain`` take."""
+    return predictor.load_folder(path)
+
+
+def on_device(model: str | Path | HyperImageModel | ForensicModel, device: str | None = None) -> HyperImageModel | ForensicModel:
+    """``model`` (a folder is loaded, :func:`load_any_model`) on ``device`` (``--device``, :func:`~hyperimage.distributed.local_device`).
 
     ``device=None`` leaves a given model where it is; a loaded one goes to ``auto``'s device.
     """
-    if isinstance(model, HyperImageModel) and device is None:
+    if isinstance(model, (HyperImageModel, ForensicModel)) and device is None:
         return model
-    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    net = model if isinstance(model, (HyperImageModel, ForensicModel)) else load_any_model(model)
     return net.to(local_device(device))
 
 
@@ -488,12 +496,13 @@ def default_model(task: str = "iqa") -> HyperImageModel:
 
 
 def explain(
-    model: str | Path | HyperImageModel,
+    model: str | Path | HyperImageModel | ForensicModel,
     image: Input,
     out: str | Path,
     readout: str = "patch",
     raw: bool = False,
     device: str | None = None,
+    channels: str | Sequence[str] | None = None,
 ) -> float:
     """Write a heat map of where ``model`` sees damage in ``image`` to ``out``; returns the score.
 
@@ -503,12 +512,30 @@ def explain(
     and read-out (:func:`hyperimage.inference.explain.heat_scale`), so maps of one model compare.
     ``raw`` also writes the ``(U, V)`` grid of cell values beside ``out`` as ``.npy`` and
     ``.csv``, in the colour bar's units. ``device`` as in :func:`on_device`.
+
+    ``channels`` (``"all"``, ``"noise,jpeg"`` or a list of evidence channels) draws each
+    channel's map beside the model's, one panel each, every channel read at the image's own
+    size and as stored (:func:`evidence_panels`). A forensic model draws the maps of
+    ``channels`` (of its own channels where None) and its cells' probability of being tampered.
     """
-    shown = Predictor(on_device(model, device)).explain(image, readout=readout)
-    save_overlay(out, shown.image, shown.heat, shown.scale, shown.title)
+    net = on_device(model, device)
+    if isinstance(net, ForensicModel):
+        explained = ForensicPredictor(net).explain(image, channels=channels)
+        explained.save(out, raw=raw)
+        return explained.score
+    shown = Predictor(net).explain(image, readout=readout)
+    if channels is None:
+        save_overlay(out, shown.image, shown.heat, shown.scale, shown.title)
+    else:
+        save_panels(out, evidence_panels(shown, read_evidence(image, channels)), shown.title)
     if raw:
         save_grid(out, shown.cells, shown.scale)
     return shown.score
+
+
+def evidence_panels(shown: Explanation, evidence: ChannelEvidence) -> list[Panel]:
+    """The channels' panels, then the model's own heat map (its read-out's scale), titled as the combined one."""
+    return [*evidence.panels, Panel(f"combined: the model's heat map ({shown.readout})", shown.image, shown.heat, shown.scale)]
 
 
 def heat_map_paths(targets: Sequence[str | Path], out: str | Path) -> Iterator[tuple[Path, Path]]:
@@ -530,9 +557,11 @@ def explain_all(
     raw: bool = False,
     device: str | None = None,
     on_error: Callable[[str], None] | None = None,
+    channels: str | Sequence[str] | None = None,
 ) -> Iterator[tuple[Path, Path, float]]:
     """:func:`explain` for every image of ``targets`` (files and folders), each map at
-    :func:`heat_map_paths`' place under the folder ``out``; yields ``(image, PNG, score)``.
+    :func:`heat_map_paths`' place under the folder ``out`` (with the ``channels``' maps
+    beside it where given); yields ``(image, PNG, score)``.
 
     The model is loaded once. An image that cannot be read is reported to ``on_error`` (one
     line naming it; default: raised) and the rest go on.
@@ -540,7 +569,7 @@ def explain_all(
     net = on_device(model, device)
     for image, png in heat_map_paths(targets, out):
         try:
-            yield image, png, explain(net, image, png, readout=readout, raw=raw)
+            yield image, png, explain(net, image, png, readout=readout, raw=raw, channels=channels)
         except ImageError as err:
             if on_error is None:
                 raise

@@ -202,14 +202,15 @@ TARGETS_HELP = (
 
 def _model_and_paths(
     targets: List[Path], task: Task = Task.iqa, model: Optional[Path] = None
-) -> tuple["api.HyperImageModel", List[Path]]:
-    """Split ``[MODEL] PATH...``: ``--model``, else a leading model folder, else the default model of ``task``."""
+) -> tuple["api.HyperImageModel | api.ForensicModel", List[Path]]:
+    """Split ``[MODEL] PATH...``: ``--model``, else a leading model folder (a two-stage or a
+    forensic one), else the default model of ``task``."""
     if model is None and targets and looks_like_model_dir(targets[0]):
         model, targets = targets[0], targets[1:]
     if not targets:
         _fail("give at least one image or folder (optionally after a model folder)")
     try:
-        return (api.load_model(model) if model is not None else api.default_model(task.value)), targets
+        return (api.load_any_model(model) if model is not None else api.default_model(task.value)), targets
     except ValueError as err:
         _fail(str(err))
 
@@ -265,6 +266,7 @@ def explain(
     task: Task = TASK_OPTION,
     model: Optional[Path] = MODEL_OPTION,
     device: str = DEVICE_OPTION,
+    channel: Optional[str] = typer.Option(None, "--channel", help=f"Also draw these evidence channels' maps, one panel each beside the model's: NAME[,NAME...] or all ({', '.join(api.evidence_channels())})."),
 ) -> None:
     """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid).
 
@@ -272,11 +274,20 @@ def explain(
     else the shipped model of --task. One image file: OUT is its PNG. Several, or a folder:
     OUT is a folder, with one PNG per image in the images' layout (IMAGE.png); an unreadable
     image is one line on stderr and the others go on (exit code 1 at the end).
+
+    --channel adds a panel per evidence channel, titled with what its map shows, each read at
+    the image's own size and as stored. A forensic model (train-evidence) draws the channels
+    of --channel (without it, its own) and its cells' probability of being tampered.
     """
+    if channel is not None:
+        try:
+            channel = ",".join(api.channel_names(channel))
+        except ValueError as err:
+            _fail(f"--channel: {err}")
     net, paths = _model_and_paths(targets, task, model)
     if len(paths) == 1 and not paths[0].is_dir():
         try:
-            result = api.explain(net, paths[0], out, readout=readout, raw=raw, device=device)
+            result = api.explain(net, paths[0], out, readout=readout, raw=raw, device=device, channels=channel)
         except (ValueError, api.ImageError) as err:
             _fail(str(err))
         extra = f" and {out.with_suffix('.npy')}, {out.with_suffix('.csv')}" if raw else ""
@@ -291,7 +302,7 @@ def explain(
         typer.echo(f"error: {line}", err=True)
 
     try:
-        for image, png, result in api.explain_all(net, paths, out, readout=readout, raw=raw, device=device, on_error=report):
+        for image, png, result in api.explain_all(net, paths, out, readout=readout, raw=raw, device=device, on_error=report, channels=channel):
             typer.echo(f"wrote {png}: score {result:.4f}")
     except ValueError as err:
         _fail(str(err))

@@ -245,12 +245,22 @@ def render_panels(panels: Sequence[Panel], title: str = "") -> Image.Image:
     return _pixels(panel_figure(panels, title))
 
 
-def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, scale: HeatScale, title: str = "") -> Path:
-    """Save :func:`render_overlay`'s drawing of ``heat`` over ``image`` as a PNG at ``path``."""
+def save_png(path: str | Path, picture: Image.Image) -> Path:
+    """Write ``picture`` as a PNG at ``path`` (its folder made where missing)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    render_overlay(image, heat, scale, title).save(path, format="PNG")
+    picture.save(path, format="PNG")
     return path
+
+
+def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, scale: HeatScale, title: str = "") -> Path:
+    """Save :func:`render_overlay`'s drawing of ``heat`` over ``image`` as a PNG at ``path``."""
+    return save_png(path, render_overlay(image, heat, scale, title))
+
+
+def save_panels(path: str | Path, panels: Sequence[Panel], title: str = "") -> Path:
+    """Save :func:`render_panels`' drawing of ``panels`` as a PNG at ``path``."""
+    return save_png(path, render_panels(panels, title))
 
 
 def save_grid(path: str | Path, cells: np.ndarray, scale: HeatScale) -> tuple[Path, Path]:

@@ -35,12 +35,13 @@ from PIL import Image
 
 from hyperimage.data.io import ImageError, Mode, check_size, image_array, load_image
 from hyperimage.distributed import local_device
-from hyperimage.inference.explain import HeatScale, cell_values, heat_scale, render_overlay, to_pixels
+from hyperimage.inference.explain import HeatScale, cell_values, heat_scale, render_overlay, save_png, to_pixels
 from hyperimage.inference.model import HyperImageModel, ModelConfig, clip_range, image_tensor, read_model_json
 from hyperimage.inference.scoring import same_size, score_tensors
 from hyperimage.storage import CONFIG, FORENSIC_FORMAT, is_model_dir, model_format
 
 if TYPE_CHECKING:
+    from hyperimage.inference.evidence.model import ForensicModel
     from hyperimage.inference.evidence.predictor import ForensicPredictor
 
 #: The models shipped inside the package, one folder per name.
@@ -148,10 +149,7 @@ class Explanation:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :attr:`overlay` as a PNG to ``path``."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.overlay.save(path, format="PNG")
-        return path
+        return save_png(path, self.overlay)
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -454,12 +452,24 @@ def load(
         if not folder.exists():
             shipped = f", and not a shipped model ({', '.join(SHIPPED)})" if isinstance(name_or_folder, str) else ""
             raise ValueError(f"{folder}: no such model folder{shipped}")
+    model = load_folder(folder)
+    if isinstance(model, HyperImageModel):
+        return Predictor(model, name, folder).to(device)
+    from hyperimage.inference.evidence.predictor import ForensicPredictor
+
+    return ForensicPredictor(model, name, folder).to(device)
+
+
+def load_folder(folder: str | os.PathLike) -> "HyperImageModel | ForensicModel":
+    """The model saved in ``folder``, checked before use: a forensic evidence model where its
+    ``config.json`` says ``format: hyperimage-forensic``
+    (:meth:`~hyperimage.inference.evidence.model.ForensicModel.load`), else a two-stage one
+    (:meth:`HyperImageModel.load`). ValueError with one line if anything is wrong."""
     if model_format(folder) == FORENSIC_FORMAT:
         from hyperimage.inference.evidence.model import ForensicModel
-        from hyperimage.inference.evidence.predictor import ForensicPredictor
 
-        return ForensicPredictor(ForensicModel.load(folder), name, folder).to(device)
-    return Predictor(HyperImageModel.load(folder), name, folder).to(device)
+        return ForensicModel.load(folder)
+    return HyperImageModel.load(folder)
 
 
 def list_models() -> dict[str, str]:
@@ -477,4 +487,6 @@ def list_models() -> dict[str, str]:
     return out
 
 
-__all__ = ["Explanation", "Input", "ModelInfo", "Predictor", "describe", "direction", "list_models", "load", "shipped_folder"]
+__all__ = [
+    "Explanation", "Input", "ModelInfo", "Predictor", "describe", "direction", "list_models", "load", "load_folder", "shipped_folder",
+]

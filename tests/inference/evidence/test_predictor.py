@@ -61,7 +61,7 @@ def test_pixels_without_their_file_read_the_same_but_lose_the_jpeg_channel(folde
     assert from_file.notes == () and from_file.image.shape == (100, 140, 3)
     np.testing.assert_array_equal(from_array.channels["noise"], from_file.channels["noise"])
     assert len(from_array.notes) == 1 and "not a JPEG file; the JPEG channel gives zeros" in from_array.notes[0]
-    assert from_array.readings[1].figures()["max"]["not_jpeg"] == 1.0
+    assert from_array.evidence.readings[1].figures()["max"]["not_jpeg"] == 1.0
     assert forensic.score(Image.open(photo)) == pytest.approx(from_array.score, abs=1e-6)
 
 

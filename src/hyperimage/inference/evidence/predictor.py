@@ -32,8 +32,11 @@ from PIL import Image
 from hyperimage.inference import tasks
 from hyperimage.inference.evidence import CellGrid, ChannelReading, Evidence, channel_names, read_channels
 from hyperimage.inference.evidence.model import SCORE, ForensicModel, hyper_of
-from hyperimage.inference.explain import HeatScale, Panel, render_panels, save_grid
+from hyperimage.inference.explain import HeatScale, Panel, render_panels, save_grid, save_png
 from hyperimage.inference.predictor import MODEL_CARD, Input, ModelInfo, labelled_inputs, input_name, image_of
+
+#: The title of a forensic model's own map beside its channels'.
+COMBINED = "combined: the forensic model's reading of all its channels"
 
 #: How a forensic model's map reads: every cell's probability of being tampered.
 TAMPERED = HeatScale(
@@ -66,41 +69,30 @@ def channel_scale(reading: ChannelReading) -> HeatScale:
     map is never negative (a strength, a share), else symmetric about 0 (``coolwarm``, a
     contrast or z-score against the image's own cells); the colour bar names the feature."""
     values = reading.headline
-    low = float(values.min()) if values.size else 0.0
-    high = float(np.abs(values).max()) if values.size else 0.0
+    high = max(1.0, float(np.abs(values).max())) if values.size else 1.0
     name = f"{reading.channel.name}: {reading.channel.headline} per cell"
-    if low >= 0.0:
-        return HeatScale(name, 0.0, max(1.0, high), "high", "0", False, "inferno")
-    return HeatScale(name, -max(1.0, high), max(1.0, high), "high", "low", False, "coolwarm")
+    if values.size == 0 or values.min() >= 0.0:
+        return HeatScale(name, 0.0, high, "high", "0: none (left clear)", False, "inferno")
+    return HeatScale(name, -high, high, "high", "low", False, "coolwarm")
 
 
-def channel_panels(readings: Sequence[ChannelReading], image: np.ndarray, grid: CellGrid) -> list[Panel]:
-    """One panel per channel reading: its headline map over ``image`` (the stored pixels in
-    [0, 1]), titled with the channel's legend."""
-    h, w = image.shape[:2]
-    return [Panel(r.channel.legend, image, grid.spread(r.headline, h, w), channel_scale(r)) for r in readings]
+def channel_heat(reading: ChannelReading, grid: CellGrid, height: int, width: int) -> np.ndarray:
+    """A channel's headline map over the image's pixels ``(H, W)``; on a scale that starts at 0
+    (:func:`channel_scale`) the cells without evidence (0) are NaN, left clear in the drawing."""
+    heat = grid.spread(reading.headline, height, width)
+    return np.where(heat > 0, heat, np.nan) if channel_scale(reading).low == 0.0 else heat
 
 
 @dataclass(frozen=True, eq=False)
-class ForensicExplanation:
-    """A forensic model's score of one image, its map and each channel's reading.
+class ChannelEvidence:
+    """What evidence channels read in one image: each channel's ``readings`` (its cells and
+    notes), on ``grid`` over ``image`` ``(H, W, 3)`` in [0, 1], the pixels as stored, which
+    every map lies on; ``notes``: what the channels could not read, one line each."""
 
-    ``cells`` ``(U, V)``: every cell's probability of being tampered; ``image`` ``(H, W, 3)``
-    in [0, 1]: the pixels as stored, which every map lies on; ``readings``: the channels asked
-    for (:meth:`ForensicPredictor.explain`), each with its cells and notes; ``notes``: what
-    the channels could not read (e.g. a PNG has no JPEG coefficients), one line each.
-    """
-
-    score: float
-    cells: np.ndarray
+    readings: tuple[ChannelReading, ...]
     image: np.ndarray
     grid: CellGrid
-    readings: tuple[ChannelReading, ...]
-    description: str
-    threshold: float
     notes: tuple[str, ...] = ()
-    name: str | None = None
-    scale: HeatScale = field(default=TAMPERED)
 
     @property
     def channels(self) -> dict[str, np.ndarray]:
@@ -108,9 +100,59 @@ class ForensicExplanation:
         return {r.channel.name: r.headline for r in self.readings}
 
     @property
+    def panels(self) -> list[Panel]:
+        """One panel per reading: its headline map over :attr:`image`, titled with the channel's legend."""
+        h, w = self.image.shape[:2]
+        return [Panel(r.channel.legend, self.image, channel_heat(r, self.grid, h, w), channel_scale(r)) for r in self.readings]
+
+    def figures(self) -> dict[str, dict]:
+        """Each channel's image-level figures, by name (:meth:`ChannelReading.figures`)."""
+        return {r.channel.name: r.figures() for r in self.readings}
+
+
+def read_evidence(x: Input, channels: str | Sequence[str], grid: CellGrid = CellGrid(), label: str = "image") -> ChannelEvidence:
+    """The named ``channels``' readings of one input (:func:`evidence_of`, :func:`~hyperimage.inference.evidence.channel_names`)."""
+    evidence = evidence_of(x, label)
+    readings = read_channels(evidence, channel_names(channels), grid)
+    return ChannelEvidence(tuple(readings), evidence.pixels.astype(np.float32) / 255.0, grid, tuple(evidence.notes))
+
+
+@dataclass(frozen=True, eq=False)
+class ForensicExplanation:
+    """A forensic model's score of one image, its map and the channels' readings.
+
+    ``cells`` ``(U, V)``: every cell's probability of being tampered, on the grid of
+    ``evidence`` (the channels asked for, :meth:`ForensicPredictor.explain`, with the pixels
+    as stored and what they could not read).
+    """
+
+    score: float
+    cells: np.ndarray
+    evidence: ChannelEvidence
+    description: str
+    threshold: float
+    name: str | None = None
+    scale: HeatScale = field(default=TAMPERED)
+
+    @property
+    def channels(self) -> dict[str, np.ndarray]:
+        """Each channel's headline map ``(U, V)``, by name."""
+        return self.evidence.channels
+
+    @property
+    def image(self) -> np.ndarray:
+        """``(H, W, 3)`` in [0, 1]: the pixels as stored."""
+        return self.evidence.image
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the channels could not read (e.g. a PNG has no JPEG coefficients), one line each."""
+        return self.evidence.notes
+
+    @property
     def heat(self) -> np.ndarray:
         """``(H, W)``: :attr:`cells` over the image's pixels."""
-        return self.grid.spread(self.cells, *self.image.shape[:2])
+        return self.evidence.grid.spread(self.cells, *self.image.shape[:2])
 
     @property
     def authentic(self) -> bool:
@@ -126,8 +168,7 @@ class ForensicExplanation:
     @property
     def panels(self) -> list[Panel]:
         """One panel per channel reading, then the model's map (:data:`TAMPERED`)."""
-        combined = Panel("combined: the forensic model's reading of all its channels", self.image, self.heat, self.scale)
-        return [*channel_panels(self.readings, self.image, self.grid), combined]
+        return [*self.evidence.panels, Panel(COMBINED, self.image, self.heat, self.scale)]
 
     @cached_property
     def overlay(self) -> Image.Image:
@@ -137,12 +178,10 @@ class ForensicExplanation:
     def save(self, path: str | os.PathLike, raw: bool = False) -> Path:
         """Write :attr:`overlay` as a PNG to ``path``; ``raw`` also writes :attr:`cells` beside
         it as ``.npy`` and ``.csv`` (:func:`~hyperimage.inference.explain.save_grid`)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.overlay.save(path, format="PNG")
+        save_png(path, self.overlay)
         if raw:
             save_grid(path, self.cells, self.scale)
-        return path
+        return Path(path)
 
 
 class ForensicPredictor:
@@ -224,13 +263,12 @@ class ForensicPredictor:
         items, single = labelled_inputs(images)
         out = []
         for label, x in items:
-            evidence = evidence_of(x, label)
-            readings = {r.channel.name: r for r in read_channels(evidence, needed, self.model.grid)}
-            hyper = hyper_of([readings[n] for n in self.model.channels], self.model.grid.shape(*evidence.size))
+            read = read_evidence(x, needed, self.model.grid, label)
+            readings = dict(zip(needed, read.readings))
+            hyper = hyper_of([readings[n] for n in self.model.channels], read.grid.shape(*read.image.shape[:2]))
             (score,), (cells,) = self.model.predict([hyper])
+            evidence = ChannelEvidence(tuple(readings[n] for n in shown), read.image, read.grid, read.notes)
             out.append(ForensicExplanation(
-                score=float(score), cells=cells, image=evidence.pixels.astype(np.float32) / 255.0, grid=self.model.grid,
-                readings=tuple(readings[n] for n in shown), description=self.model.description,
-                threshold=self.model.threshold, notes=tuple(evidence.notes), name=input_name(x) or evidence.name,
+                float(score), cells, evidence, self.model.description, self.model.threshold, input_name(x) or label,
             ))
         return out[0] if single else out
