@@ -549,3 +549,49 @@ def test_explain_with_channels_draws_a_panel_per_channel_and_the_model_map(tiny_
 def test_explain_refuses_an_unknown_channel(tmp_path):
     res = runner.invoke(app, ["explain", "--task", "forgery", str(tmp_path / "x.png"), "--out", str(tmp_path / "o.png"), "--channel", "tea-leaves"])
     assert res.exit_code == 2 and "--channel: unknown evidence channel 'tea-leaves'" in res.stderr
+
+
+def test_score_json_carries_each_channels_figures_and_a_bad_file_never_stops_the_batch(tiny_forgery, forensic_folder, tmp_path):
+    from hyperimage.inference.evidence import CHANNELS
+
+    jpeg = sorted((tiny_forgery / "images").glob("*.jpg"))[0]
+    png = sorted((tiny_forgery / "images").glob("*.png"))[0]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really")
+    res = runner.invoke(app, ["score", "--task", "forgery", "--format", "json", "--channels", "noise,jpeg,copy-move", str(jpeg), str(broken), str(png)])
+    assert res.exit_code == 1, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["image"] for r in rows] == [str(jpeg), str(png)] and "error: " in res.stderr and "broken.jpg" in res.stderr
+    expected = next(api.score(api.default_model("forgery"), [jpeg])).score
+    assert rows[0]["score"] == pytest.approx(expected, abs=1e-6)
+    for row in rows:
+        assert list(row["channels"]) == ["noise", "jpeg", "copy-move"]
+        noise = row["channels"]["noise"]
+        assert set(noise["max"]) == set(CHANNELS.get("noise").features) and noise["notes"] == []
+    assert rows[0]["channels"]["jpeg"]["notes"] == [] and rows[0]["channels"]["jpeg"]["max"]["not_jpeg"] == 0.0
+    assert rows[1]["channels"]["jpeg"]["notes"] == [f"{png}: not a JPEG; the JPEG channel gives zeros"]
+    assert rows[1]["channels"]["jpeg"]["max"]["not_jpeg"] == 1.0
+
+    res = runner.invoke(app, ["score", str(forensic_folder), "--format", "json", "--channels", "all", str(jpeg), str(png)])
+    assert res.exit_code == 0, res.output
+    assert "forensic evidence: stage 2 over noise, jpeg, copy-move" in res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    import hyperimage
+
+    assert [r["score"] for r in rows] == pytest.approx(hyperimage.load(forensic_folder).score([jpeg, png]), abs=1e-6)
+    assert list(rows[0]["channels"]) == api.evidence_channels()
+
+    plain = runner.invoke(app, ["score", str(forensic_folder), str(jpeg)])
+    assert plain.exit_code == 0 and plain.stdout.splitlines()[0] == "image,score"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--channels", "noise"], "--channels needs --format json"),
+        (["--format", "json", "--channels", "palmistry"], "--channels: unknown evidence channel 'palmistry'"),
+    ],
+)
+def test_score_refuses_channels_it_cannot_write(tmp_path, args, message):
+    res = runner.invoke(app, ["score", "--task", "forgery", *args, str(tmp_path)])
+    assert res.exit_code == 2 and res.stderr.startswith(f"error: {message}") and res.stdout == ""

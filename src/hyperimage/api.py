@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import sys
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
@@ -29,13 +30,13 @@ from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
 from hyperimage.inference import predictor, tasks
 from hyperimage.inference.evidence import ALL, channel_names
-from hyperimage.inference.evidence.model import ForensicModel
+from hyperimage.inference.evidence.model import ForensicFiles, ForensicModel, channel_row
 from hyperimage.inference.evidence.predictor import ChannelEvidence, ForensicPredictor, read_evidence
 from hyperimage.inference.explain import Panel, save_grid, save_overlay, save_panels
 from hyperimage.inference.model import HyperImageModel, read_config
 from hyperimage.storage import CONFIG
 from hyperimage.inference.predictor import Explanation, Input, ModelInfo, Predictor, list_models, load
-from hyperimage.inference.scoring import ArchiveSummary, Prediction, expand, score_archive, score_files
+from hyperimage.inference.scoring import ArchiveSummary, FileScorer, ModelFiles, Prediction, expand, score_archive, score_files
 from hyperimage.lock import FolderLock
 from hyperimage.storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, looks_like_model_dir, remove_stale_temporaries, write_json,
@@ -604,25 +605,30 @@ def evaluate(
 
 
 def score(
-    model: str | Path | HyperImageModel,
+    model: str | Path | HyperImageModel | ForensicModel,
     paths: Iterable[str | Path],
     batch_size: int = 16,
     workers: int = 0,
     device: str | None = None,
+    channels: str | Sequence[str] | None = None,
 ) -> Iterator[Prediction]:
     """Score image files and folders (walked lazily); yields one :class:`Prediction` per file, in order.
 
-    ``workers`` processes decode and preprocess the images while the model scores (0: all
-    in this process); ``device`` as in :func:`on_device`. A bad file gets a Prediction with
-    its ``error`` and the rest are still scored. This is the streaming path for archives of
-    any size; for images in memory (PIL images, arrays, tensors) use
-    ``hyperimage.load(model).score(images)`` (:meth:`Predictor.score`), whose scores equal these.
+    ``workers`` processes decode the images while the model scores (0: all in this process);
+    for a forensic model they also read its evidence channels. ``device`` as in
+    :func:`on_device`. ``channels`` (``"all"``, ``"noise,jpeg"`` or a list) adds each named
+    evidence channel's image-level figures to every prediction (``extra["channels"]``: per
+    channel each feature's largest and smallest cell and the notes, e.g. that a PNG has no
+    JPEG coefficients). A bad file gets a Prediction with its ``error`` and the rest are
+    still scored. This is the streaming path for archives of any size; for images in memory
+    (PIL images, arrays, tensors) use ``hyperimage.load(model).score(images)``
+    (:meth:`Predictor.score`), whose scores equal these.
     """
-    return score_files(on_device(model, device), list(paths), batch_size, workers)
+    return score_files(file_scorer(on_device(model, device), channels), list(paths), batch_size, workers)
 
 
 def score_to_file(
-    model: str | Path | HyperImageModel,
+    model: str | Path | HyperImageModel | ForensicModel,
     paths: Sequence[str | Path],
     output: str | Path | None = None,
     fmt: str = "csv",
@@ -632,21 +638,35 @@ def score_to_file(
     progress: bool = False,
     on_error: Callable[[str], None] | None = None,
     device: str | None = None,
+    channels: str | Sequence[str] | None = None,
 ) -> ArchiveSummary:
     """``hyperimage score``: stream rows of files and folders of any size into ``output`` (CSV
     or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
 
     See :func:`hyperimage.inference.scoring.score_archive`; the shard comes from ``RANK`` and
     ``WORLD_SIZE`` (:func:`~hyperimage.distributed.torchrun_env`); ``device`` as in
-    :func:`on_device` (CUDA: each rank on its node's GPU ``LOCAL_RANK``).
+    :func:`on_device` (CUDA: each rank on its node's GPU ``LOCAL_RANK``). ``channels`` adds
+    the evidence channels' figures to every row, as in :func:`score`; they need JSON rows.
     """
-    net = on_device(model, device)
+    if channels is not None and fmt != "json":
+        raise ValueError("--channels needs --format json: each row's channel figures are a JSON object")
+    scorer = file_scorer(on_device(model, device), channels)
     rank, world, _ = torchrun_env()
     extra = {} if on_error is None else {"on_error": on_error}
     return score_archive(
-        net, paths, None if output is None else Path(output), fmt, resume, batch_size, workers, progress,
+        scorer, paths, None if output is None else Path(output), fmt, resume, batch_size, workers, progress,
         rank=rank, world=world, **extra,
     )
+
+
+def file_scorer(model: HyperImageModel | ForensicModel, channels: str | Sequence[str] | None = None) -> FileScorer:
+    """How ``score`` reads and scores files with ``model``
+    (:class:`~hyperimage.inference.scoring.FileScorer`): a forensic model reads its channels,
+    a two-stage model its input; each adds the figures of ``channels`` to the rows where named."""
+    names = tuple(channel_names(channels)) if channels is not None else ()
+    if isinstance(model, ForensicModel):
+        return ForensicFiles(model, names)
+    return ModelFiles(model.eval(), partial(channel_row, channels=names) if names else None)
 
 
 def direction(model: HyperImageModel) -> str:

@@ -227,6 +227,7 @@ def score(
     workers: Optional[int] = typer.Option(None, min=0, help="Decoding processes (default: none on 2 cores or fewer, else cores - 1, at most 4; 0: none)."),
     quiet: bool = typer.Option(False, help="No progress bar (there is none either when stderr is not a terminal)."),
     device: str = DEVICE_OPTION,
+    channels: Optional[str] = typer.Option(None, help=f"With --format json: add each evidence channel's image-level figures to every row (per feature its largest and smallest cell, and the notes): NAME[,NAME...] or all ({', '.join(api.evidence_channels())})."),
 ) -> None:
     """Score images, each row written as soon as it is scored; folders are walked lazily.
 
@@ -238,13 +239,20 @@ def score(
     --resume). Under torchrun each rank scores its share into FILE.partR and rank 0
     merges them into FILE.
     """
+    if channels is not None:
+        try:
+            channels = ",".join(api.channel_names(channels))
+        except ValueError as err:
+            _fail(f"--channels: {err}")
+        if fmt is not Format.json:
+            _fail("--channels needs --format json: each row's channel figures are a JSON object")
     net, paths = _model_and_paths(targets, task, model)
     typer.echo(f"# {api.describe(net)}", err=True)
     try:
         summary = api.score_to_file(
             net, paths, output, fmt=fmt.value, resume=resume, batch_size=batch_size, workers=workers,
             progress=not quiet and sys.stderr.isatty(), on_error=lambda message: typer.echo(f"error: {message}", err=True),
-            device=device,
+            device=device, channels=channels,
         )
     except ValueError as err:
         _fail(str(err))

@@ -207,6 +207,11 @@ def read_channels(evidence: Evidence, channels: Sequence[str], grid: CellGrid = 
     return readings
 
 
+def figures(readings: Sequence[ChannelReading]) -> dict[str, dict]:
+    """Each reading's image-level figures, by channel name (:meth:`ChannelReading.figures`)."""
+    return {r.channel.name: r.figures() for r in readings}
+
+
 def stack(readings: Sequence[ChannelReading], shape: tuple[int, int]) -> np.ndarray:
     """The forensic hyper-image ``(U, V, D)`` of ``readings`` on a grid of ``shape`` ``(U, V)``:
     their cells concatenated in order, D the sum of their depths."""

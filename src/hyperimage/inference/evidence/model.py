@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from hyperimage import __version__
-from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid, ChannelReading, Evidence, read_channels, stack
+from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid, ChannelReading, Evidence, figures, read_channels, stack
 from hyperimage.inference.model import ScoreSpec, check_model_folder, check_value, check_weights
 from hyperimage.inference.networks.evidence import EvidenceStage2
 from hyperimage.inference.scoring import same_size
@@ -106,6 +106,38 @@ def channel_entry(name: str) -> dict[str, Any]:
         "features": list(channel.features),
         "shipped_model": None if shipped is None else {"name": shipped, "sha256": shipped_fingerprint(shipped)},
     }
+
+
+#: The field of a ``hyperimage score --format json`` row that holds the evidence channels' figures.
+ROW_FIELD = "channels"
+
+
+def channel_row(path: Path, channels: Sequence[str], grid: CellGrid = CellGrid()) -> dict[str, Any]:
+    """The extra fields of a scored file's JSON row: the named channels' image-level figures
+    (:meth:`~hyperimage.inference.evidence.ChannelReading.figures`) under :data:`ROW_FIELD`,
+    the file read as stored (:meth:`Evidence.read`)."""
+    return {ROW_FIELD: figures(read_channels(Evidence.read(path), channels, grid))}
+
+
+@dataclass(frozen=True)
+class ForensicFiles:
+    """A forensic model's :class:`~hyperimage.inference.scoring.FileScorer`: a file as its
+    hyper-image (the channels read it as stored, in the decoding worker) and, where
+    ``channels`` are named, their figures under :data:`ROW_FIELD` in its row (each channel
+    read once, whether the model uses it or not)."""
+
+    model: "ForensicModel"
+    channels: tuple[str, ...] = ()
+
+    def read(self, path: Path) -> tuple[np.ndarray, dict[str, Any] | None]:
+        evidence = Evidence.read(path)
+        needed = list(dict.fromkeys([*self.model.channels, *self.channels]))
+        readings = dict(zip(needed, read_channels(evidence, needed, self.model.grid)))
+        hyper = hyper_of([readings[n] for n in self.model.channels], self.model.grid.shape(*evidence.size))
+        return hyper, {ROW_FIELD: figures([readings[n] for n in self.channels])} if self.channels else None
+
+    def score(self, items: Sequence[np.ndarray]) -> list[float]:
+        return self.model.predict([np.asarray(h) for h in items])[0].tolist()  # the DataLoader hands arrays over as tensors
 
 
 class ForensicModel(nn.Module):

@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from hyperimage.inference import tasks
-from hyperimage.inference.evidence import CellGrid, ChannelReading, Evidence, channel_names, read_channels
+from hyperimage.inference.evidence import CellGrid, ChannelReading, Evidence, channel_names, figures, read_channels
 from hyperimage.inference.evidence.model import SCORE, ForensicModel, hyper_of
 from hyperimage.inference.explain import HeatScale, Panel, render_panels, save_grid, save_png
 from hyperimage.inference.predictor import MODEL_CARD, Input, ModelInfo, labelled_inputs, input_name, image_of
@@ -107,7 +107,7 @@ class ChannelEvidence:
 
     def figures(self) -> dict[str, dict]:
         """Each channel's image-level figures, by name (:meth:`ChannelReading.figures`)."""
-        return {r.channel.name: r.figures() for r in self.readings}
+        return figures(self.readings)
 
 
 def read_evidence(x: Input, channels: str | Sequence[str], grid: CellGrid = CellGrid(), label: str = "image") -> ChannelEvidence:
