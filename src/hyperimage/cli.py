@@ -346,7 +346,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on: this machine only by default; 0.0.0.0 opens it to the network."),
     port: int = typer.Option(8000, help="Port to listen on."),
     model: Optional[Path] = typer.Option(None, help="Quality model folder (default: the shipped one)."),
-    forgery_model: Optional[Path] = typer.Option(None, help="Forgery model folder (default: the shipped one)."),
+    forgery_model: Optional[Path] = typer.Option(None, help="Forgery model folder (default: the shipped one); a forensic model folder (train-evidence) too."),
     max_mb: float = typer.Option(20.0, help="Largest upload accepted, in MB."),
     device: str = DEVICE_OPTION,
 ) -> None:

@@ -8,7 +8,7 @@ does a two-stage model's, with the same ``score``, ``explain`` and ``info``::
     forensic.score("photo.jpg")                        # probability authentic, 0-1, higher is better
     e = forensic.explain("photo.jpg", channels="all")  # e.cells (U, V) probability tampered,
     e.channels["copy-move"]                            # each channel's headline map (U, V)
-    e.overlay.save("evidence.png")                     # one panel per channel and the combined map
+    e.save("evidence.png")                             # one panel per channel and the combined map
 
 The channels read every image at its own size and as stored (no EXIF turn: a JPEG's 8x8
 blocks sit on the stored grid), so the maps lie on the stored pixels. A path is read as the
@@ -32,7 +32,7 @@ from PIL import Image
 from hyperimage.inference import tasks
 from hyperimage.inference.evidence import CellGrid, ChannelReading, Evidence, channel_names, figures, read_channels
 from hyperimage.inference.evidence.model import SCORE, ForensicModel, hyper_of
-from hyperimage.inference.explain import HeatScale, Panel, render_panels, save_grid, save_png
+from hyperimage.inference.explain import HeatScale, Panel, render_overlay, render_panels, save_grid, save_png
 from hyperimage.inference.predictor import MODEL_CARD, Input, ModelInfo, labelled_inputs, input_name, image_of
 
 #: The title of a forensic model's own map beside its channels'.
@@ -48,7 +48,7 @@ TAMPERED = HeatScale(
 def evidence_of(x: Input, label: str = "image") -> Evidence:
     """One input as the channels read it, at its own size and as stored (no EXIF turn): a path
     as its file (:meth:`Evidence.read`), bytes or a stream as the file they hold
-    (:meth:`Evidence.decode`), anything else as its pixels (:func:`~hyperimage.inference.predictor.image_of`).
+    (:meth:`Evidence.decode`; a stream's file name, where it has one, names it), anything else as its pixels (:func:`~hyperimage.inference.predictor.image_of`).
 
     Raises :class:`~hyperimage.data.io.ImageError` (one line naming ``label`` or the file), or
     TypeError for a type it cannot read.
@@ -56,6 +56,7 @@ def evidence_of(x: Input, label: str = "image") -> Evidence:
     if isinstance(x, (str, os.PathLike)):
         return Evidence.read(x)
     if hasattr(x, "read") and hasattr(x, "seek"):
+        label = input_name(x) or label
         x.seek(0)
         x = x.read()
     if isinstance(x, (bytes, bytearray)):
@@ -172,13 +173,21 @@ class ForensicExplanation:
 
     @cached_property
     def overlay(self) -> Image.Image:
-        """:attr:`panels` drawn side by side, as an RGB Pillow image (matplotlib; drawn on first use)."""
+        """The model's map alone over the image, with its colour bar, as an RGB Pillow image
+        (as :attr:`Explanation.overlay <hyperimage.inference.predictor.Explanation.overlay>`;
+        matplotlib, drawn on first use)."""
+        return render_overlay(self.image, self.heat, self.scale, self.title)
+
+    @cached_property
+    def drawing(self) -> Image.Image:
+        """:attr:`panels` drawn side by side under :attr:`title`, as an RGB Pillow image (drawn on first use)."""
         return render_panels(self.panels, self.title)
 
     def save(self, path: str | os.PathLike, raw: bool = False) -> Path:
-        """Write :attr:`overlay` as a PNG to ``path``; ``raw`` also writes :attr:`cells` beside
-        it as ``.npy`` and ``.csv`` (:func:`~hyperimage.inference.explain.save_grid`)."""
-        save_png(path, self.overlay)
+        """Write :attr:`drawing` (every channel's map and the model's) as a PNG to ``path``;
+        ``raw`` also writes :attr:`cells` beside it as ``.npy`` and ``.csv``
+        (:func:`~hyperimage.inference.explain.save_grid`)."""
+        save_png(path, self.drawing)
         if raw:
             save_grid(path, self.cells, self.scale)
         return Path(path)
