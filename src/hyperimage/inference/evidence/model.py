@@ -130,11 +130,8 @@ class ForensicFiles:
     channels: tuple[str, ...] = ()
 
     def read(self, path: Path) -> tuple[np.ndarray, dict[str, Any] | None]:
-        evidence = Evidence.read(path)
-        needed = list(dict.fromkeys([*self.model.channels, *self.channels]))
-        readings = dict(zip(needed, read_channels(evidence, needed, self.model.grid)))
-        hyper = hyper_of([readings[n] for n in self.model.channels], self.model.grid.shape(*evidence.size))
-        return hyper, {ROW_FIELD: figures([readings[n] for n in self.channels])} if self.channels else None
+        hyper, readings = self.model.read(Evidence.read(path), self.channels)
+        return hyper, {ROW_FIELD: figures(readings)} if self.channels else None
 
     def score(self, items: Sequence[np.ndarray]) -> list[float]:
         return self.model.predict([np.asarray(h) for h in items])[0].tolist()  # the DataLoader hands arrays over as tensors
@@ -193,13 +190,16 @@ class ForensicModel(nn.Module):
         return (f"{SCORE.name}: range [0, 1], higher is better (forensic evidence: stage 2 over "
                 f"{', '.join(self.channels)}; authentic from {self.threshold:.4g})")
 
-    def read(self, evidence: Evidence) -> list[ChannelReading]:
-        """Each of the model's channels' reading of ``evidence``, in order."""
-        return read_channels(evidence, self.channels, self.grid)
+    def read(self, evidence: Evidence, channels: Sequence[str] = ()) -> tuple[np.ndarray, list[ChannelReading]]:
+        """The forensic hyper-image ``(D, U, V)`` stage 2 reads, and the readings of the named
+        ``channels`` besides (each channel reads ``evidence`` once, whether the model uses it or not)."""
+        needed = list(dict.fromkeys([*self.channels, *channels]))
+        readings = dict(zip(needed, read_channels(evidence, needed, self.grid)))
+        return hyper_of([readings[n] for n in self.channels], self.grid.shape(*evidence.size)), [readings[n] for n in channels]
 
     def hyper_image(self, evidence: Evidence) -> np.ndarray:
         """The forensic hyper-image ``(D, U, V)`` stage 2 reads."""
-        return hyper_of(self.read(evidence), self.grid.shape(*evidence.size))
+        return self.read(evidence)[0]
 
     def predict(self, hypers: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Scores and cell maps of hyper-images ``(D, U, V)`` (:func:`predict`)."""

@@ -31,7 +31,7 @@ from PIL import Image
 
 from hyperimage.inference import tasks
 from hyperimage.inference.evidence import CellGrid, ChannelReading, Evidence, channel_names, figures, read_channels
-from hyperimage.inference.evidence.model import SCORE, ForensicModel, hyper_of
+from hyperimage.inference.evidence.model import SCORE, ForensicModel
 from hyperimage.inference.explain import HeatScale, Panel, render_overlay, render_panels, save_grid, save_png
 from hyperimage.inference.predictor import MODEL_CARD, Input, ModelInfo, labelled_inputs, input_name, image_of
 
@@ -110,12 +110,16 @@ class ChannelEvidence:
         """Each channel's image-level figures, by name (:meth:`ChannelReading.figures`)."""
         return figures(self.readings)
 
+    @classmethod
+    def of(cls, evidence: Evidence, readings: Sequence[ChannelReading], grid: CellGrid) -> "ChannelEvidence":
+        """``readings`` of ``evidence`` on ``grid``, with its pixels and the notes the channels left."""
+        return cls(tuple(readings), evidence.pixels.astype(np.float32) / 255.0, grid, tuple(evidence.notes))
+
 
 def read_evidence(x: Input, channels: str | Sequence[str], grid: CellGrid = CellGrid(), label: str = "image") -> ChannelEvidence:
     """The named ``channels``' readings of one input (:func:`evidence_of`, :func:`~hyperimage.inference.evidence.channel_names`)."""
     evidence = evidence_of(x, label)
-    readings = read_channels(evidence, channel_names(channels), grid)
-    return ChannelEvidence(tuple(readings), evidence.pixels.astype(np.float32) / 255.0, grid, tuple(evidence.notes))
+    return ChannelEvidence.of(evidence, read_channels(evidence, channel_names(channels), grid), grid)
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,7 +234,8 @@ class ForensicPredictor:
 
     @cached_property
     def info(self) -> ModelInfo:
-        """Task, score name, range, direction, method, threshold and model card of this model."""
+        """Task, score name, range, direction, method (``forensic evidence``), its channels (as
+        ``preset``, joined by ``+``), threshold and model card of this model."""
         card = self.folder / MODEL_CARD if self.folder is not None else None
         return ModelInfo(
             name=self.name, task=tasks.CLASSIFICATION.name, score_name=SCORE.name, range=self.model.score_range,
@@ -268,16 +273,14 @@ class ForensicPredictor:
         model's map is its stage 2's cells.
         """
         shown = channel_names(channels) if channels is not None else list(self.model.channels)
-        needed = list(dict.fromkeys([*self.model.channels, *shown]))
         items, single = labelled_inputs(images)
         out = []
         for label, x in items:
-            read = read_evidence(x, needed, self.model.grid, label)
-            readings = dict(zip(needed, read.readings))
-            hyper = hyper_of([readings[n] for n in self.model.channels], read.grid.shape(*read.image.shape[:2]))
+            evidence = evidence_of(x, label)
+            hyper, readings = self.model.read(evidence, shown)
             (score,), (cells,) = self.model.predict([hyper])
-            evidence = ChannelEvidence(tuple(readings[n] for n in shown), read.image, read.grid, read.notes)
             out.append(ForensicExplanation(
-                float(score), cells, evidence, self.model.description, self.model.threshold, input_name(x) or label,
+                float(score), cells, ChannelEvidence.of(evidence, readings, self.model.grid), self.model.description,
+                self.model.threshold, input_name(x) or label,
             ))
         return out[0] if single else out
