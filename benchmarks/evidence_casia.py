@@ -40,7 +40,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from sklearn import metrics
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -53,7 +52,8 @@ from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_
 from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
 from hyperimage.inference.evidence import CHANNELS, CellGrid, Evidence
-from hyperimage.training.evidence_stage2 import EvidenceItem, predict, train_evidence_stage2
+from hyperimage.inference.evidence.model import predict
+from hyperimage.training.evidence_stage2 import EvidenceItem, balanced_threshold, mask_cells, train_evidence_stage2
 
 
 def channel_cells(records, channels: list[str], cache: Path, root: Path, grid: CellGrid) -> dict[Path, np.ndarray]:
@@ -75,22 +75,11 @@ def channel_cells(records, channels: list[str], cache: Path, root: Path, grid: C
     return out
 
 
-def mask_cells(record, shape: tuple[int, int], grid: CellGrid) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The tampered mask at the image's size and its share per cell, or (None, None) without one."""
-    if record.mask is None:
-        return None, None
-    mask = load_image(record.mask, mode="L") > 0.5
-    if mask.shape != shape:
-        mask = np.asarray(Image.fromarray(mask).resize(shape[::-1], Image.NEAREST))
-    return mask, grid.pool(mask.astype(np.float32))
-
-
 def image_figures(scores: np.ndarray, labels: np.ndarray, kinds: list[str | None], val_scores: np.ndarray, val_labels: np.ndarray) -> dict:
     """AUC (all, copy-move, splicing), accuracy at the validation threshold, detection at 5% false alarms.
 
     Scores grow with "authentic" (label 1)."""
-    fpr, tpr, cuts = metrics.roc_curve(val_labels > 0.5, val_scores)
-    best = cuts[np.argmax(tpr - fpr)]
+    best = balanced_threshold(val_scores, val_labels)
     tampered = labels <= 0.5
     flagged = scores < np.quantile(scores[~tampered], 0.05)  # 5% of authentic flagged
     figures = {
@@ -149,7 +138,7 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
     result: dict = {"split": split, "sizes": {k: len(v) for k, v in part.items()}, "rows": {}}
 
     net, norm = train_evidence_stage2(items["train"], items["val"], epochs=args.epochs, cell_weight=args.cell_weight, seed=split)
-    (val_scores, val_maps), (test_scores, test_maps) = predict(net, norm, items["val"]), predict(net, norm, items["test"])
+    (val_scores, val_maps), (test_scores, test_maps) = (predict(net, norm, [i.hyper for i in items[k]]) for k in ("val", "test"))
     row = image_figures(test_scores, labels["test"], kinds, val_scores, labels["val"])
 
     def pixel_maps(rs, maps):

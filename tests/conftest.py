@@ -158,3 +158,28 @@ def _graded_crops(folder: Path, base: np.ndarray, degrade: Callable[[np.ndarray,
         Image.fromarray((np.clip(degrade(base, level, rng), 0, 1) * 255).astype(np.uint8)).save(path)
         records.append(ImageRecord(path=path, target=float(10 - level), split="val" if i % 4 == 0 else "train"))
     return records
+
+
+@pytest.fixture(scope="session")
+def tiny_forgery(tmp_path_factory) -> Path:
+    """A tampering folder of ``make-forgery``'s kind, small enough to train a forensic model
+    on in seconds: 24 images of 96 x 128 (half tampered, with masks; JPEG and PNG) cut from 20
+    quarters of the built-in photos, 10 families, so that the 2/3-1/6-1/6 split by group has
+    training, validation and test images."""
+    from hyperimage.data.generators.tampering import make_tampering_dataset
+    from hyperimage.data.photos import builtin_photos
+
+    photos = [a[r : r + 112, c : c + 144] for _, a in builtin_photos(size=(224, 288)) for r in (0, 112) for c in (0, 144)]
+    folder = tmp_path_factory.mktemp("tiny-forgery") / "data"
+    make_tampering_dataset(photos, folder, n_images=24, seed=0, size=(96, 128), tampered_fraction=0.5)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def forensic_folder(tiny_forgery, tmp_path_factory) -> Path:
+    """A forensic model over the noise, JPEG and copy-move channels, trained on :func:`tiny_forgery` (a few seconds)."""
+    from hyperimage import api
+
+    out = tmp_path_factory.mktemp("forensic") / "model"
+    api.train_evidence(tiny_forgery, out, "noise,jpeg,copy-move", epochs=6, log=lambda line: None)
+    return out

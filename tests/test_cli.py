@@ -487,3 +487,111 @@ def test_extra_scores_are_mapped_onto_the_main_data_sets_scale(tmp_path, make_li
     raw = [r.target for r in datasets.load(dmos)]
     flipped = api.extra_training_records([dmos], "regression", True, (0.0, 100.0))
     assert [r.target for r in flipped] == pytest.approx([100 - 10 * t for t in raw])
+
+
+def test_train_evidence_writes_a_forensic_model_folder(tiny_forgery, tmp_path):
+    out = tmp_path / "forensic"
+    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(out), "--channels", "noise,jpeg", "--epochs", "3"])
+    assert res.exit_code == 0, res.output
+    assert f"saved {out}: probability authentic: range [0, 1], higher is better (forensic evidence" in res.stdout
+    assert "evidence of " in res.stderr and "epoch 3/3" in res.stderr
+    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "splits.csv", "training.json"}
+    report = json.loads((out / "training.json").read_text())
+    assert report["channels"] == ["noise", "jpeg"] and len(report["history"]) == 3 and report["data"] == str(tiny_forgery.resolve())
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--channels", "noise,astrology"], "unknown evidence channel 'astrology'"),
+        (["--channels", ","], "no evidence channel named"),
+    ],
+)
+def test_train_evidence_refuses_bad_channels_before_reading_images(tiny_forgery, tmp_path, args, message):
+    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(tmp_path / "m"), *args])
+    assert res.exit_code == 2 and message in res.stderr and "evidence of" not in res.stderr
+
+
+def test_train_evidence_refuses_a_data_set_of_scores(tmp_path):
+    data = foreign_synthetic_folder(tmp_path / "scores", n=4)
+    res = runner.invoke(app, ["train-evidence", str(data), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 2 and "label " in res.stderr and "a forensic model trains on labels 1 (authentic) and 0 (tampered)" in res.stderr
+
+
+def test_explain_with_channels_draws_a_panel_per_channel_and_the_model_map(tiny_forgery, forensic_folder, tmp_path, monkeypatch):
+    from hyperimage.inference import explain as drawing
+    from hyperimage.inference.evidence import CHANNELS
+    from hyperimage.inference.evidence import predictor as forensic
+
+    drawn = []
+    render = drawing.render_panels
+    for module in (drawing, forensic):
+        monkeypatch.setattr(module, "render_panels", lambda panels, title="": drawn.append(panels) or render(panels, title))
+    image = sorted((tiny_forgery / "images").glob("*.jpg"))[0]
+    out = tmp_path / "where.png"
+    res = runner.invoke(app, ["explain", "--task", "forgery", str(image), "--out", str(out), "--channel", "all"])
+    assert res.exit_code == 0, res.output
+    assert Image.open(out).format == "PNG" and "probability authentic" in res.stdout
+    titles = [p.title for p in drawn[-1]]
+    assert titles == [*(CHANNELS.get(n).legend for n in api.evidence_channels()), "combined: the model's heat map (patch)"]
+    assert all(p.heat.shape == (96, 128) for p in drawn[-1][:-1])
+
+    res = runner.invoke(app, ["explain", "--model", str(forensic_folder), str(image), "--out", str(tmp_path / "f.png"), "--channel", "copy-move", "--raw"])
+    assert res.exit_code == 0, res.output
+    assert [p.title.split(":")[0] for p in drawn[-1]] == ["copy-move", "combined"]
+    assert np.load(tmp_path / "f.npy").shape == (2, 2) and "forensic evidence" in res.stdout
+
+    before = len(drawn)
+    res = runner.invoke(app, ["explain", "--task", "forgery", str(image), "--out", str(tmp_path / "plain.png")])
+    assert res.exit_code == 0 and len(drawn) == before  # without --channel: the one overlay, as before
+
+
+def test_explain_refuses_an_unknown_channel(tmp_path):
+    res = runner.invoke(app, ["explain", "--task", "forgery", str(tmp_path / "x.png"), "--out", str(tmp_path / "o.png"), "--channel", "tea-leaves"])
+    assert res.exit_code == 2 and "--channel: unknown evidence channel 'tea-leaves'" in res.stderr
+
+
+def test_score_json_carries_each_channels_figures_and_a_bad_file_never_stops_the_batch(tiny_forgery, forensic_folder, tmp_path):
+    from hyperimage.inference.evidence import CHANNELS
+
+    jpeg = sorted((tiny_forgery / "images").glob("*.jpg"))[0]
+    png = sorted((tiny_forgery / "images").glob("*.png"))[0]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really")
+    res = runner.invoke(app, ["score", "--task", "forgery", "--format", "json", "--channels", "noise,jpeg,copy-move", str(jpeg), str(broken), str(png)])
+    assert res.exit_code == 1, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["image"] for r in rows] == [str(jpeg), str(png)] and "error: " in res.stderr and "broken.jpg" in res.stderr
+    expected = next(api.score(api.default_model("forgery"), [jpeg])).score
+    assert rows[0]["score"] == pytest.approx(expected, abs=1e-6)
+    for row in rows:
+        assert list(row["channels"]) == ["noise", "jpeg", "copy-move"]
+        noise = row["channels"]["noise"]
+        assert set(noise["max"]) == set(CHANNELS.get("noise").features) and noise["notes"] == []
+    assert rows[0]["channels"]["jpeg"]["notes"] == [] and rows[0]["channels"]["jpeg"]["max"]["not_jpeg"] == 0.0
+    assert rows[1]["channels"]["jpeg"]["notes"] == [f"{png}: not a JPEG; the JPEG channel gives zeros"]
+    assert rows[1]["channels"]["jpeg"]["max"]["not_jpeg"] == 1.0
+
+    res = runner.invoke(app, ["score", str(forensic_folder), "--format", "json", "--channels", "all", str(jpeg), str(png)])
+    assert res.exit_code == 0, res.output
+    assert "forensic evidence: stage 2 over noise, jpeg, copy-move" in res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    import hyperimage
+
+    assert [r["score"] for r in rows] == pytest.approx(hyperimage.load(forensic_folder).score([jpeg, png]), abs=1e-6)
+    assert list(rows[0]["channels"]) == api.evidence_channels()
+
+    plain = runner.invoke(app, ["score", str(forensic_folder), str(jpeg)])
+    assert plain.exit_code == 0 and plain.stdout.splitlines()[0] == "image,score"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--channels", "noise"], "--channels needs --format json"),
+        (["--format", "json", "--channels", "palmistry"], "--channels: unknown evidence channel 'palmistry'"),
+    ],
+)
+def test_score_refuses_channels_it_cannot_write(tmp_path, args, message):
+    res = runner.invoke(app, ["score", "--task", "forgery", *args, str(tmp_path)])
+    assert res.exit_code == 2 and res.stderr.startswith(f"error: {message}") and res.stdout == ""

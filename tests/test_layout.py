@@ -17,7 +17,7 @@ from hyperimage.training.loop import LoopState
 def test_inference_imports_neither_training_nor_evaluation():
     code = (
         "import sys, hyperimage, hyperimage.inference.scoring, hyperimage.inference.explain, hyperimage.inference.model;"
-        "import hyperimage.inference.predictor; hyperimage.load;"
+        "import hyperimage.inference.predictor, hyperimage.inference.evidence.model, hyperimage.inference.evidence.predictor; hyperimage.load;"
         "print(sorted(m for m in sys.modules if m.startswith(('hyperimage.training', 'hyperimage.evaluation'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -184,3 +184,52 @@ def test_serve_command_loads_the_models_once_and_warns_off_loopback(monkeypatch)
     assert TestClient(app).get("/api/models").json()["max_bytes"] == 5 * 2**20
     res = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
     assert res.exit_code == 0 and "warning: serving on 0.0.0.0" in res.output and calls[1][1]["host"] == "0.0.0.0"
+
+
+def _image(data_url: str) -> Image.Image:
+    prefix = "data:image/png;base64,"
+    assert data_url.startswith(prefix)
+    return Image.open(io.BytesIO(base64.b64decode(data_url[len(prefix):])))
+
+
+def test_evidence_returns_each_channels_map_legend_and_figures(client, photo, tmp_path):
+    from hyperimage.inference.evidence import CHANNELS
+
+    jpeg = tmp_path / "coffee.jpg"
+    Image.open(photo).save(jpeg, quality=90)
+    files = [(photo.name, photo.read_bytes(), "image/png"), (jpeg.name, jpeg.read_bytes(), "image/jpeg")]
+    res = _post(client, files, task="forgery", heat_map="false", evidence="true")
+    assert res.status_code == 200, res.text
+    png, jpg = res.json()["results"]
+    assert "heat_map" not in png and png["score"] == pytest.approx(next(api.score(api.default_model("forgery"), [photo])).score, abs=1e-4)
+    assert [c["name"] for c in png["channels"]] == api.evidence_channels()
+    for c in png["channels"]:
+        channel = CHANNELS.get(c["name"])
+        assert c["legend"] == channel.legend and c["feature"] == channel.headline
+        assert _image(c["map"]).format == "PNG" and set(c["figures"]["max"]) == set(channel.features)
+    assert png["notes"] == ["coffee.png: not a JPEG; the JPEG channel gives zeros"]
+    assert jpg["notes"] == [] and next(c for c in jpg["channels"] if c["name"] == "jpeg")["figures"]["max"]["not_jpeg"] == 0.0
+    plain = _post(client, files[:1], task="forgery", heat_map="false").json()["results"][0]
+    assert "channels" not in plain and "notes" not in plain
+
+
+def test_a_forensic_model_is_served_with_its_map_and_channels(forensic_folder, tiny_forgery):
+    import hyperimage
+
+    forensic = hyperimage.load(forensic_folder)
+    served = TestClient(serve.create_app({"forgery": forensic}))
+    info = served.get("/api/models").json()["models"]["forgery"]
+    assert (info["low"], info["high"], info["higher_is_better"]) == (0.0, 1.0, True) and info["legend"]["top"] == "more likely tampered"
+    image = sorted((tiny_forgery / "images").glob("*.jpg"))[0]
+    res = _post(served, [(image.name, image.read_bytes(), "image/jpeg")], task="forgery", evidence="true")
+    assert res.status_code == 200, res.text
+    (result,) = res.json()["results"]
+    assert result["score"] == pytest.approx(forensic.score(image), abs=1e-6)
+    assert _image(result["heat_map"]).width > 400 and len(result["channels"]) == len(api.evidence_channels())
+    bad = _post(served, [("x.png", b"GIF89a nonsense", "image/png")], task="forgery", evidence="true")
+    assert bad.status_code == 400 and bad.json()["detail"] == "x.png: not an image Pillow can read"
+
+
+def test_the_page_offers_the_forensic_evidence_for_forgery(client):
+    page = client.get("/").text
+    assert 'id="show-evidence"' in page and 'id="evidence"' in page and "Show forensic evidence" in page and 'form.append("evidence"' in page

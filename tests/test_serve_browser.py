@@ -135,3 +135,19 @@ def test_page_shows_why_a_broken_file_has_no_score(server, browser, tmp_path):
     browser.find_element(By.ID, "files").send_keys(str(good))
     rows = _scored(browser, 2)
     assert float(rows["gray.png"].find_element(By.CSS_SELECTOR, "td.score").get_attribute("data-score")) > 0
+
+
+def test_page_shows_each_evidence_channels_map_with_its_legend(server, browser, photos):
+    browser.get(server)
+    WebDriverWait(browser, WAIT).until(lambda b: "higher is better" in b.find_element(By.ID, "about").text)
+    assert not browser.find_element(By.ID, "evidence-option").is_displayed()  # quality: no forensic evidence
+    browser.find_element(By.ID, "task-forgery").click()
+    browser.find_element(By.ID, "show-evidence").click()
+    browser.find_element(By.ID, "files").send_keys(str(photos[0]))
+    _scored(browser, 1)
+    WebDriverWait(browser, WAIT).until(lambda b: b.find_element(By.ID, "evidence").is_displayed())
+    figures = browser.find_elements(By.CSS_SELECTOR, "#evidence figure.channel")
+    assert [f.get_attribute("data-channel") for f in figures] == api.evidence_channels()
+    assert "regions that reappear elsewhere in the image" in figures[0].text and "largest cell" in figures[0].text
+    assert all(f.find_element(By.TAG_NAME, "img").get_attribute("src").startswith("data:image/png;base64,") for f in figures)
+    assert "not a JPEG" in browser.find_element(By.ID, "evidence-notes").text

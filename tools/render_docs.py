@@ -25,7 +25,8 @@ and ``hyperimage.load(NAME).info.card`` returns):
     :data:`TABLES` (which also names the files it reads).
 ``<!-- registry: NAME -->`` ... ``<!-- /registry -->``
     A list that must not drift from the code: ``presets``, ``recipes`` or ``layouts``, read
-    through the registries' public names with each entry's first docstring sentence, or
+    through the registries' public names with each entry's first docstring sentence,
+    ``channels``, the evidence channels with their features and the words of their maps, or
     ``models``, the shipped models as ``hyperimage.list_models()`` describes them.
 
 Usage::
@@ -632,7 +633,19 @@ def _models() -> str:
     return "".join(f"- `{name}`: {line}\n" for name, line in hyperimage.list_models().items())
 
 
+def _channels() -> str:
+    from hyperimage.inference.evidence import CHANNELS
+
+    rows = [
+        [f"`{name}`", ", ".join(f"`{f}`" for f in channel.features), f"`{channel.headline}`",
+         channel.legend.split(": ", 1)[1], f"`{channel.shipped_model}`" if channel.shipped_model else ""]
+        for name, channel in CHANNELS.items()
+    ]
+    return markdown(["channel", "features per cell", "its map draws", "what the map shows", "reads the shipped model"], rows)
+
+
 REGISTRIES.update(
+    channels=_channels,
     models=_models,
     presets=_presets,
     recipes=lambda: _listing(_recipes()),

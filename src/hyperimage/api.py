@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import sys
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
@@ -28,17 +29,21 @@ from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
 from hyperimage.inference import predictor, tasks
-from hyperimage.inference.explain import save_grid, save_overlay
+from hyperimage.inference.evidence import ALL, channel_names
+from hyperimage.inference.evidence.model import ForensicFiles, ForensicModel, channel_row
+from hyperimage.inference.evidence.predictor import ChannelEvidence, ForensicPredictor, read_evidence
+from hyperimage.inference.explain import Panel, save_grid, save_overlay, save_panels
 from hyperimage.inference.model import HyperImageModel, read_config
 from hyperimage.storage import CONFIG
 from hyperimage.inference.predictor import Explanation, Input, ModelInfo, Predictor, list_models, load
-from hyperimage.inference.scoring import ArchiveSummary, Prediction, expand, score_archive, score_files
+from hyperimage.inference.scoring import ArchiveSummary, FileScorer, ModelFiles, Prediction, expand, score_archive, score_files
 from hyperimage.lock import FolderLock
 from hyperimage.storage import (
     CHECKPOINTS, SPLITS_FILE, TRAINING_FILE, looks_like_model_dir, remove_stale_temporaries, write_json,
 )
 from hyperimage.training import Recipe, recipe as recipes, train as train_records
 from hyperimage.training.engine import resolve
+from hyperimage.training.evidence_stage2 import DEFAULT_CHANNELS, train_forensic
 from hyperimage.training.recipe import RECIPE_FILE
 
 T = TypeVar("T")
@@ -341,8 +346,7 @@ def train(
     """
     data, out = Path(data), Path(out)
     log = log or (lambda line: print(line, file=sys.stderr))
-    if out.exists() and not (out.is_dir() and (looks_like_model_dir(out) or not any(out.iterdir()))):
-        raise ValueError(f"{out}: exists and is not a model folder; give a new or empty folder to write the model to")
+    _check_out(out)
     start = start_folder = None
     if init is not None:
         start, start_folder = init_model(init)
@@ -406,20 +410,83 @@ def train(
     return model
 
 
+def _check_out(out: Path) -> None:
+    """Refuse a model folder to write that already holds something else (one line)."""
+    if out.exists() and not (out.is_dir() and (looks_like_model_dir(out) or not any(out.iterdir()))):
+        raise ValueError(f"{out}: exists and is not a model folder; give a new or empty folder to write the model to")
+
+
+def train_evidence(
+    data: str | Path,
+    out: str | Path,
+    channels: str | Sequence[str] = DEFAULT_CHANNELS,
+    epochs: int = 40,
+    seed: int = 0,
+    cell_weight: float = 1.0,
+    width: int = 32,
+    allow_outside: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> ForensicModel:
+    """Train a forensic evidence model on a forgery data set folder and save it to ``out``
+    (``hyperimage train-evidence``; :func:`~hyperimage.training.evidence_stage2.train_forensic`).
+
+    ``data``: any forgery folder :func:`hyperimage.data.datasets.load` reads (``labels.csv``
+    with labels 1 authentic / 0 tampered and masks where known, CASIA v2, ``make-forgery``'s).
+    ``channels``: the evidence channels (``"all"``, ``"noise,jpeg"`` or a list;
+    :mod:`hyperimage.inference.evidence`). Images without a ``split`` are split by group with
+    ``seed`` as :func:`train` splits a forgery data set (2/3-1/6-1/6); stage 2 trains
+    ``epochs`` on the training images and keeps the epoch of lowest validation loss, and the
+    threshold is the score of best balanced accuracy on the validation images. ``out`` has
+    one writer (its lock, as for :func:`train`) and gets the model, ``splits.csv`` and
+    ``training.json`` (counts, skipped images, each epoch's losses, the threshold) as one
+    folder. ``log`` (default: stderr) hears a line every 50 images read and every epoch.
+    """
+    data, out = Path(data), Path(out)
+    log = log or (lambda line: print(line, file=sys.stderr))
+    _check_out(out)
+    names = channel_names(channels)
+    task = _task_of(data)
+    if task is not None and task != tasks.CLASSIFICATION.name:
+        raise ValueError(f"{data}: a {task} data set; a forensic model trains on images labelled 1 (authentic) and 0 (tampered)")
+    records = datasets.load(data, allow_outside=allow_outside)
+    if odd := [r for r in records if r.target not in (0.0, 1.0)]:
+        raise ValueError(f"{odd[0].path}: label {odd[0].target:g}; a forensic model trains on labels 1 (authentic) and 0 (tampered)")
+    records = random_split(records, seed=seed, fractions=SPLITS[tasks.CLASSIFICATION.name])
+    with FolderLock(out, log) as held:
+        remove_stale_temporaries(out)
+        fit = train_forensic(records, names, epochs=epochs, seed=seed, cell_weight=cell_weight, width=width, log=log)
+        report = {"data": str(data.resolve()), **fit.report}
+
+        def extras(tmp: Path) -> None:
+            save_splits(tmp / SPLITS_FILE, records, data)
+            write_json(tmp / TRAINING_FILE, report)
+            held.follow(tmp)
+
+        fit.model.save(out, extras=extras)
+    return fit.model
+
+
 def load_model(path: str | Path) -> HyperImageModel:
     """Load a model folder (``model.safetensors`` + ``config.json``), checked before use
     (:meth:`HyperImageModel.load`: ValueError with one line if anything is wrong)."""
     return HyperImageModel.load(path)
 
 
-def on_device(model: str | Path | HyperImageModel, device: str | None = None) -> HyperImageModel:
-    """``model`` (a folder is loaded) on ``device`` (``--device``, :func:`~hyperimage.distributed.local_device`).
+def load_any_model(path: str | Path) -> HyperImageModel | ForensicModel:
+    """Load a model folder of either kind, checked before use: a forensic evidence model
+    (``hyperimage train-evidence``'s) or a two-stage one (:func:`~hyperimage.inference.predictor.load_folder`);
+    what ``score`` and ``explain`` take."""
+    return predictor.load_folder(path)
+
+
+def on_device(model: str | Path | HyperImageModel | ForensicModel, device: str | None = None) -> HyperImageModel | ForensicModel:
+    """``model`` (a folder is loaded, :func:`load_any_model`) on ``device`` (``--device``, :func:`~hyperimage.distributed.local_device`).
 
     ``device=None`` leaves a given model where it is; a loaded one goes to ``auto``'s device.
     """
-    if isinstance(model, HyperImageModel) and device is None:
+    if isinstance(model, (HyperImageModel, ForensicModel)) and device is None:
         return model
-    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    net = model if isinstance(model, (HyperImageModel, ForensicModel)) else load_any_model(model)
     return net.to(local_device(device))
 
 
@@ -430,12 +497,13 @@ def default_model(task: str = "iqa") -> HyperImageModel:
 
 
 def explain(
-    model: str | Path | HyperImageModel,
+    model: str | Path | HyperImageModel | ForensicModel,
     image: Input,
     out: str | Path,
     readout: str = "patch",
     raw: bool = False,
     device: str | None = None,
+    channels: str | Sequence[str] | None = None,
 ) -> float:
     """Write a heat map of where ``model`` sees damage in ``image`` to ``out``; returns the score.
 
@@ -445,12 +513,30 @@ def explain(
     and read-out (:func:`hyperimage.inference.explain.heat_scale`), so maps of one model compare.
     ``raw`` also writes the ``(U, V)`` grid of cell values beside ``out`` as ``.npy`` and
     ``.csv``, in the colour bar's units. ``device`` as in :func:`on_device`.
+
+    ``channels`` (``"all"``, ``"noise,jpeg"`` or a list of evidence channels) draws each
+    channel's map beside the model's, one panel each, every channel read at the image's own
+    size and as stored (:func:`evidence_panels`). A forensic model draws the maps of
+    ``channels`` (of its own channels where None) and its cells' probability of being tampered.
     """
-    shown = Predictor(on_device(model, device)).explain(image, readout=readout)
-    save_overlay(out, shown.image, shown.heat, shown.scale, shown.title)
+    net = on_device(model, device)
+    if isinstance(net, ForensicModel):
+        explained = ForensicPredictor(net).explain(image, channels=channels)
+        explained.save(out, raw=raw)
+        return explained.score
+    shown = Predictor(net).explain(image, readout=readout)
+    if channels is None:
+        save_overlay(out, shown.image, shown.heat, shown.scale, shown.title)
+    else:
+        save_panels(out, evidence_panels(shown, read_evidence(image, channels)), shown.title)
     if raw:
         save_grid(out, shown.cells, shown.scale)
     return shown.score
+
+
+def evidence_panels(shown: Explanation, evidence: ChannelEvidence) -> list[Panel]:
+    """The channels' panels, then the model's own heat map (its read-out's scale), titled as the combined one."""
+    return [*evidence.panels, Panel(f"combined: the model's heat map ({shown.readout})", shown.image, shown.heat, shown.scale)]
 
 
 def heat_map_paths(targets: Sequence[str | Path], out: str | Path) -> Iterator[tuple[Path, Path]]:
@@ -472,9 +558,11 @@ def explain_all(
     raw: bool = False,
     device: str | None = None,
     on_error: Callable[[str], None] | None = None,
+    channels: str | Sequence[str] | None = None,
 ) -> Iterator[tuple[Path, Path, float]]:
     """:func:`explain` for every image of ``targets`` (files and folders), each map at
-    :func:`heat_map_paths`' place under the folder ``out``; yields ``(image, PNG, score)``.
+    :func:`heat_map_paths`' place under the folder ``out`` (with the ``channels``' maps
+    beside it where given); yields ``(image, PNG, score)``.
 
     The model is loaded once. An image that cannot be read is reported to ``on_error`` (one
     line naming it; default: raised) and the rest go on.
@@ -482,7 +570,7 @@ def explain_all(
     net = on_device(model, device)
     for image, png in heat_map_paths(targets, out):
         try:
-            yield image, png, explain(net, image, png, readout=readout, raw=raw)
+            yield image, png, explain(net, image, png, readout=readout, raw=raw, channels=channels)
         except ImageError as err:
             if on_error is None:
                 raise
@@ -517,25 +605,30 @@ def evaluate(
 
 
 def score(
-    model: str | Path | HyperImageModel,
+    model: str | Path | HyperImageModel | ForensicModel,
     paths: Iterable[str | Path],
     batch_size: int = 16,
     workers: int = 0,
     device: str | None = None,
+    channels: str | Sequence[str] | None = None,
 ) -> Iterator[Prediction]:
     """Score image files and folders (walked lazily); yields one :class:`Prediction` per file, in order.
 
-    ``workers`` processes decode and preprocess the images while the model scores (0: all
-    in this process); ``device`` as in :func:`on_device`. A bad file gets a Prediction with
-    its ``error`` and the rest are still scored. This is the streaming path for archives of
-    any size; for images in memory (PIL images, arrays, tensors) use
-    ``hyperimage.load(model).score(images)`` (:meth:`Predictor.score`), whose scores equal these.
+    ``workers`` processes decode the images while the model scores (0: all in this process);
+    for a forensic model they also read its evidence channels. ``device`` as in
+    :func:`on_device`. ``channels`` (``"all"``, ``"noise,jpeg"`` or a list) adds each named
+    evidence channel's image-level figures to every prediction (``extra["channels"]``: per
+    channel each feature's largest and smallest cell and the notes, e.g. that a PNG has no
+    JPEG coefficients). A bad file gets a Prediction with its ``error`` and the rest are
+    still scored. This is the streaming path for archives of any size; for images in memory
+    (PIL images, arrays, tensors) use ``hyperimage.load(model).score(images)``
+    (:meth:`Predictor.score`), whose scores equal these.
     """
-    return score_files(on_device(model, device), list(paths), batch_size, workers)
+    return score_files(file_scorer(on_device(model, device), channels), list(paths), batch_size, workers)
 
 
 def score_to_file(
-    model: str | Path | HyperImageModel,
+    model: str | Path | HyperImageModel | ForensicModel,
     paths: Sequence[str | Path],
     output: str | Path | None = None,
     fmt: str = "csv",
@@ -545,21 +638,35 @@ def score_to_file(
     progress: bool = False,
     on_error: Callable[[str], None] | None = None,
     device: str | None = None,
+    channels: str | Sequence[str] | None = None,
 ) -> ArchiveSummary:
     """``hyperimage score``: stream rows of files and folders of any size into ``output`` (CSV
     or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
 
     See :func:`hyperimage.inference.scoring.score_archive`; the shard comes from ``RANK`` and
     ``WORLD_SIZE`` (:func:`~hyperimage.distributed.torchrun_env`); ``device`` as in
-    :func:`on_device` (CUDA: each rank on its node's GPU ``LOCAL_RANK``).
+    :func:`on_device` (CUDA: each rank on its node's GPU ``LOCAL_RANK``). ``channels`` adds
+    the evidence channels' figures to every row, as in :func:`score`; they need JSON rows.
     """
-    net = on_device(model, device)
+    if channels is not None and fmt != "json":
+        raise ValueError("--channels needs --format json: each row's channel figures are a JSON object")
+    scorer = file_scorer(on_device(model, device), channels)
     rank, world, _ = torchrun_env()
     extra = {} if on_error is None else {"on_error": on_error}
     return score_archive(
-        net, paths, None if output is None else Path(output), fmt, resume, batch_size, workers, progress,
+        scorer, paths, None if output is None else Path(output), fmt, resume, batch_size, workers, progress,
         rank=rank, world=world, **extra,
     )
+
+
+def file_scorer(model: HyperImageModel | ForensicModel, channels: str | Sequence[str] | None = None) -> FileScorer:
+    """How ``score`` reads and scores files with ``model``
+    (:class:`~hyperimage.inference.scoring.FileScorer`): a forensic model reads its channels,
+    a two-stage model its input; each adds the figures of ``channels`` to the rows where named."""
+    names = tuple(channel_names(channels)) if channels is not None else ()
+    if isinstance(model, ForensicModel):
+        return ForensicFiles(model, names)
+    return ModelFiles(model.eval(), partial(channel_row, channels=names) if names else None)
 
 
 def direction(model: HyperImageModel) -> str:
@@ -567,7 +674,14 @@ def direction(model: HyperImageModel) -> str:
     return predictor.direction(model.config)
 
 
-def describe(model: HyperImageModel) -> str:
+def describe(model: HyperImageModel | ForensicModel) -> str:
     """One line saying what a model's score means."""
+    if isinstance(model, ForensicModel):
+        return model.description
     return predictor.describe(model.config, model.score_range)
+
+
+def evidence_channels() -> list[str]:
+    """The evidence channels by name, in registration order (what ``--channels`` and ``--channel`` take, besides ``all``)."""
+    return channel_names(ALL)
 

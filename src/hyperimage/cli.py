@@ -134,6 +134,33 @@ def train(
         typer.echo(f"saved {out}: {api.describe(model)}")
 
 
+@app.command("train-evidence")
+def train_evidence(
+    data: Path = typer.Argument(..., help="Forgery data set folder: labels 1 authentic / 0 tampered, masks where known (labels.csv, CASIA v2, make-forgery's)."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write."),
+    channels: str = typer.Option(",".join(api.DEFAULT_CHANNELS), help=f"Evidence channels, comma-separated, or all ({', '.join(api.evidence_channels())})."),
+    epochs: int = typer.Option(40, min=1, help="Stage-2 epochs (the one of lowest validation loss is kept)."),
+    seed: int = typer.Option(0, help="Seed for the split and stage 2."),
+    cell_weight: float = typer.Option(1.0, min=0.0, help="Weight of the cells' loss against the mask (0: image labels only)."),
+    allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
+    quiet: bool = typer.Option(False, help="No progress lines."),
+) -> None:
+    """Train a forensic evidence model: stage 2 over the evidence channels read at each image's own size.
+
+    The channels (noise, JPEG history, copy-move, the shipped forgery model's cells) need no
+    training; stage 2 learns how their cells combine, and the threshold is chosen on the
+    validation images. Score and explain with it as with any model folder (--model OUT).
+    """
+    try:
+        model = api.train_evidence(
+            data, out, channels, epochs=epochs, seed=seed, cell_weight=cell_weight, allow_outside=allow_outside,
+            log=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)),
+        )
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"saved {out}: {api.describe(model)}")
+
+
 @app.command()
 def evaluate(
     model: Path = typer.Argument(..., help="Model folder."),
@@ -175,14 +202,15 @@ TARGETS_HELP = (
 
 def _model_and_paths(
     targets: List[Path], task: Task = Task.iqa, model: Optional[Path] = None
-) -> tuple["api.HyperImageModel", List[Path]]:
-    """Split ``[MODEL] PATH...``: ``--model``, else a leading model folder, else the default model of ``task``."""
+) -> tuple["api.HyperImageModel | api.ForensicModel", List[Path]]:
+    """Split ``[MODEL] PATH...``: ``--model``, else a leading model folder (a two-stage or a
+    forensic one), else the default model of ``task``."""
     if model is None and targets and looks_like_model_dir(targets[0]):
         model, targets = targets[0], targets[1:]
     if not targets:
         _fail("give at least one image or folder (optionally after a model folder)")
     try:
-        return (api.load_model(model) if model is not None else api.default_model(task.value)), targets
+        return (api.load_any_model(model) if model is not None else api.default_model(task.value)), targets
     except ValueError as err:
         _fail(str(err))
 
@@ -199,6 +227,7 @@ def score(
     workers: Optional[int] = typer.Option(None, min=0, help="Decoding processes (default: none on 2 cores or fewer, else cores - 1, at most 4; 0: none)."),
     quiet: bool = typer.Option(False, help="No progress bar (there is none either when stderr is not a terminal)."),
     device: str = DEVICE_OPTION,
+    channels: Optional[str] = typer.Option(None, help=f"With --format json: add each evidence channel's image-level figures to every row (per feature its largest and smallest cell, and the notes): NAME[,NAME...] or all ({', '.join(api.evidence_channels())})."),
 ) -> None:
     """Score images, each row written as soon as it is scored; folders are walked lazily.
 
@@ -210,13 +239,20 @@ def score(
     --resume). Under torchrun each rank scores its share into FILE.partR and rank 0
     merges them into FILE.
     """
+    if channels is not None:
+        try:
+            channels = ",".join(api.channel_names(channels))
+        except ValueError as err:
+            _fail(f"--channels: {err}")
+        if fmt is not Format.json:
+            _fail("--channels needs --format json: each row's channel figures are a JSON object")
     net, paths = _model_and_paths(targets, task, model)
     typer.echo(f"# {api.describe(net)}", err=True)
     try:
         summary = api.score_to_file(
             net, paths, output, fmt=fmt.value, resume=resume, batch_size=batch_size, workers=workers,
             progress=not quiet and sys.stderr.isatty(), on_error=lambda message: typer.echo(f"error: {message}", err=True),
-            device=device,
+            device=device, channels=channels,
         )
     except ValueError as err:
         _fail(str(err))
@@ -238,6 +274,7 @@ def explain(
     task: Task = TASK_OPTION,
     model: Optional[Path] = MODEL_OPTION,
     device: str = DEVICE_OPTION,
+    channel: Optional[str] = typer.Option(None, "--channel", help=f"Also draw these evidence channels' maps, one panel each beside the model's: NAME[,NAME...] or all ({', '.join(api.evidence_channels())})."),
 ) -> None:
     """Draw where the model sees damage (or tampering), over the image (a heat map on the patch grid).
 
@@ -245,11 +282,20 @@ def explain(
     else the shipped model of --task. One image file: OUT is its PNG. Several, or a folder:
     OUT is a folder, with one PNG per image in the images' layout (IMAGE.png); an unreadable
     image is one line on stderr and the others go on (exit code 1 at the end).
+
+    --channel adds a panel per evidence channel, titled with what its map shows, each read at
+    the image's own size and as stored. A forensic model (train-evidence) draws the channels
+    of --channel (without it, its own) and its cells' probability of being tampered.
     """
+    if channel is not None:
+        try:
+            channel = ",".join(api.channel_names(channel))
+        except ValueError as err:
+            _fail(f"--channel: {err}")
     net, paths = _model_and_paths(targets, task, model)
     if len(paths) == 1 and not paths[0].is_dir():
         try:
-            result = api.explain(net, paths[0], out, readout=readout, raw=raw, device=device)
+            result = api.explain(net, paths[0], out, readout=readout, raw=raw, device=device, channels=channel)
         except (ValueError, api.ImageError) as err:
             _fail(str(err))
         extra = f" and {out.with_suffix('.npy')}, {out.with_suffix('.csv')}" if raw else ""
@@ -264,7 +310,7 @@ def explain(
         typer.echo(f"error: {line}", err=True)
 
     try:
-        for image, png, result in api.explain_all(net, paths, out, readout=readout, raw=raw, device=device, on_error=report):
+        for image, png, result in api.explain_all(net, paths, out, readout=readout, raw=raw, device=device, on_error=report, channels=channel):
             typer.echo(f"wrote {png}: score {result:.4f}")
     except ValueError as err:
         _fail(str(err))
@@ -300,7 +346,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on: this machine only by default; 0.0.0.0 opens it to the network."),
     port: int = typer.Option(8000, help="Port to listen on."),
     model: Optional[Path] = typer.Option(None, help="Quality model folder (default: the shipped one)."),
-    forgery_model: Optional[Path] = typer.Option(None, help="Forgery model folder (default: the shipped one)."),
+    forgery_model: Optional[Path] = typer.Option(None, help="Forgery model folder (default: the shipped one); a forensic model folder (train-evidence) too."),
     max_mb: float = typer.Option(20.0, help="Largest upload accepted, in MB."),
     device: str = DEVICE_OPTION,
 ) -> None:

@@ -19,6 +19,13 @@ multipart parser, Starlette's, itself keeps a part above 1 MB in a spooled tempo
 while the request is parsed). The server keeps running whatever an upload holds. Models are
 loaded once, by the caller; scoring is CPU-bound, so the endpoint is a plain ``def`` that
 FastAPI runs in its thread pool, and each model is used under its own lock.
+
+With ``evidence`` the forensic evidence channels (:mod:`hyperimage.inference.evidence`) read
+the upload too, at its own size and as stored (a JPEG's coefficients from its bytes in
+memory): each channel's map comes back as a PNG with its legend and its image-level figures,
+beside the model's own heat map. A forensic model (``hyperimage train-evidence``, served with
+``--forgery-model``) is served like any other; its heat map is its cells' probability of
+being tampered.
 """
 
 from __future__ import annotations
@@ -35,9 +42,14 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from hyperimage.data.io import ImageError, image_size
-from hyperimage.inference.explain import READOUTS, heat_scale
+from hyperimage.inference.evidence import ALL
+from hyperimage.inference.evidence.predictor import ChannelEvidence, ForensicPredictor, read_evidence
+from hyperimage.inference.explain import READOUTS, heat_scale, render_panels
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.inference.predictor import Predictor
+
+#: What the server scores with: a loaded model or its predictor, a forensic one included.
+Served = Predictor | ForensicPredictor | HyperImageModel
 
 #: Largest upload accepted by default, in bytes.
 MAX_BYTES = 20 * 1024 * 1024
@@ -59,11 +71,11 @@ class UploadError(Exception):
         self.status = status
 
 
-def model_info(model: Predictor | HyperImageModel, readout: str = "patch") -> dict:
+def model_info(model: Served, readout: str = "patch") -> dict:
     """What a model's score and heat map mean, as JSON: range, direction, colour-bar legend."""
-    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    predictor = model if isinstance(model, (Predictor, ForensicPredictor)) else Predictor(model)
     info = predictor.info
-    scale = heat_scale(predictor.model, readout)
+    scale = predictor.heat_scale if isinstance(predictor, ForensicPredictor) else heat_scale(predictor.model, readout)
     return {
         "name": info.score_name,
         "low": info.range[0],
@@ -73,6 +85,25 @@ def model_info(model: Predictor | HyperImageModel, readout: str = "patch") -> di
         "description": info.description,
         "legend": {**asdict(scale), "top": scale.worse, "bottom": scale.better},
     }
+
+
+def png_url(picture) -> str:
+    """A Pillow image as a PNG data URL, what the page shows in an ``<img>``."""
+    png = io.BytesIO()
+    picture.save(png, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+
+
+def channel_maps(evidence: ChannelEvidence) -> list[dict]:
+    """Each channel's reading as JSON: its name, the feature its map draws, the legend in
+    words, the map over the photo (a PNG data URL, its own colour bar) and its figures."""
+    return [
+        {
+            "name": r.channel.name, "feature": r.channel.headline, "legend": r.channel.legend,
+            "map": png_url(render_panels([panel])), "figures": r.figures(),
+        }
+        for r, panel in zip(evidence.readings, evidence.panels)
+    ]
 
 
 def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
@@ -87,20 +118,22 @@ def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
 
 
 def create_app(
-    models: Mapping[str, Predictor | HyperImageModel],
+    models: Mapping[str, Served],
     max_bytes: int = MAX_BYTES,
     max_pixels: int = MAX_PIXELS,
     max_files: int = MAX_FILES,
 ) -> FastAPI:
     """The web application scoring uploads with ``models`` (task name -> a loaded model or its
-    :class:`Predictor`, e.g. ``{"iqa": hyperimage.load("iqa"), "forgery": hyperimage.load("forgery")}``).
+    predictor, e.g. ``{"iqa": hyperimage.load("iqa"), "forgery": hyperimage.load("forgery")}``;
+    a forensic model's predictor too).
 
     ``GET /`` is the page, ``GET /api/models`` says what each model's score means, and
-    ``POST /api/score`` (multipart: ``files``, ``task``, ``readout``, ``heat_map``) scores.
+    ``POST /api/score`` (multipart: ``files``, ``task``, ``readout``, ``heat_map``,
+    ``evidence``) scores.
     """
     if not models:
         raise ValueError("create_app needs at least one model")
-    predictors = {task: m if isinstance(m, Predictor) else Predictor(m) for task, m in models.items()}
+    predictors = {task: m if isinstance(m, (Predictor, ForensicPredictor)) else Predictor(m) for task, m in models.items()}
     locks = {task: threading.Lock() for task in predictors}
     page = (resources.files("hyperimage") / "web" / "index.html").read_text(encoding="utf-8")
     app = FastAPI(title="hyperimage", summary="Score photos and see where the model looks.")
@@ -121,24 +154,31 @@ def create_app(
         """Each task's model: what its score means and how to read its heat map."""
         return {"max_bytes": max_bytes, "max_files": max_files, "models": {t: model_info(m) for t, m in predictors.items()}}
 
-    def score_one(task: str, upload: UploadFile, readout: str, heat: bool) -> dict:
+    def score_one(task: str, upload: UploadFile, readout: str, heat: bool, evidence: bool) -> dict:
         shown = Path(upload.filename or "upload").name
         data = io.BytesIO(read_upload(upload, max_bytes))
+        data.name = shown  # what the evidence channels' notes call it
+        predictor = predictors[task]
+        forensic = isinstance(predictor, ForensicPredictor)
+        result: dict = {}
         try:
             image_size(data, max_pixels, name=shown)
             with locks[task]:
-                if heat:
-                    explained = replace(predictors[task].explain(data, readout=readout), name=shown)
-                    value, png = explained.score, io.BytesIO()
-                    explained.overlay.save(png, format="PNG")
+                if forensic and (heat or evidence):
+                    explained = replace(predictor.explain(data, channels=ALL if evidence else None), name=shown)
+                elif heat:
+                    explained = replace(predictor.explain(data, readout=readout), name=shown)
                 else:
-                    value = predictors[task].score(data)
+                    explained = None
+                value = explained.score if explained is not None else predictor.score(data)
+                if heat:
+                    result["heat_map"] = png_url(explained.overlay)
+                if evidence:
+                    read = explained.evidence if forensic else read_evidence(data, ALL)
+                    result |= {"channels": channel_maps(read), "notes": list(read.notes)}
         except ImageError as err:
             raise UploadError(f"{shown}: {err.reason}") from None
-        result = {"file": shown, "score": value, "error": None}
-        if heat:
-            result["heat_map"] = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
-        return result
+        return {"file": shown, "score": value, "error": None, **result}
 
     @app.post("/api/score")
     def score(
@@ -146,8 +186,11 @@ def create_app(
         task: str = Form("iqa", description=f"Which model scores them: {', '.join(models)}."),
         readout: str = Form("patch", description=f"Heat-map read-out: {', '.join(READOUTS)}."),
         heat_map: bool = Form(True, description="Also draw each heat map (a PNG data URL)."),
+        evidence: bool = Form(False, description="Also read every forensic evidence channel: its map (a PNG data URL), legend and figures."),
     ) -> JSONResponse:
-        """Score uploaded images; per file, the score or why there is none, and its heat map.
+        """Score uploaded images; per file, the score or why there is none, its heat map and,
+        with ``evidence``, each evidence channel's map, legend and figures and the notes of
+        what a channel could not read.
 
         200 if at least one file was scored (the others carry their ``error``); 400 (413 if
         every file was too large) when none was, with the messages in ``detail``.
@@ -162,7 +205,7 @@ def create_app(
         statuses = []
         for upload in files:
             try:
-                body["results"].append(score_one(task, upload, readout, heat_map))
+                body["results"].append(score_one(task, upload, readout, heat_map, evidence))
             except UploadError as err:
                 body["results"].append({"file": Path(upload.filename or "upload").name, "score": None, "error": str(err)})
                 statuses.append(err.status)

@@ -34,6 +34,10 @@ CHECKPOINTS = "checkpoints"
 #: Entries of a model folder that belong to the model: saving a model replaces them all.
 MODEL_ENTRIES = (WEIGHTS, CONFIG, SPLITS_FILE, TRAINING_FILE, CHECKPOINTS, LOCK)
 
+#: The ``format`` of a forensic evidence model's ``config.json`` (:mod:`hyperimage.inference.evidence.model`);
+#: a two-stage model's is ``hyperimage``.
+FORENSIC_FORMAT = "hyperimage-forensic"
+
 #: Largest safetensors header accepted (the JSON index of the tensors; safetensors' own cap).
 MAX_HEADER_BYTES = 100_000_000
 
@@ -145,6 +149,16 @@ def looks_like_model_dir(path: str | os.PathLike) -> bool:
     folder of images."""
     path = Path(path)
     return path.is_dir() and any((path / name).exists() for name in (WEIGHTS, CONFIG, CHECKPOINTS, LOCK))
+
+
+def model_format(path: str | os.PathLike) -> str | None:
+    """The ``format`` a model folder's ``config.json`` declares, or None where it has none
+    (no file, not a JSON object): which loader reads the folder. The loader then checks it all."""
+    try:
+        data = json.loads((Path(path) / CONFIG).read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data.get("format") if isinstance(data, dict) and isinstance(data.get("format"), str) else None
 
 
 def _umask() -> int:

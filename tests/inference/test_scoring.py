@@ -18,7 +18,7 @@ from PIL import Image
 from hyperimage import presets
 from hyperimage.data import io as hio
 from hyperimage.inference.model import HyperImageModel
-from hyperimage.inference.scoring import part_file, read_rows, score_archive, score_files
+from hyperimage.inference.scoring import ModelFiles, merge_parts, part_file, read_rows, score_archive, score_files
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -47,8 +47,8 @@ def assert_same_rows(path: Path, fmt: str, other: Path, other_fmt: str) -> None:
     composition (oneDNN blocks a convolution by batch size) and of CSV's 6 decimals: two
     roundings of nearly equal floats can land 1e-6 apart, so the bound is 2e-6."""
     rows, others = list(read_rows(path, fmt)), list(read_rows(other, other_fmt))
-    assert [i for i, _ in rows] == [i for i, _ in others]
-    assert [float(s) for _, s in rows] == pytest.approx([float(s) for _, s in others], abs=2e-6)
+    assert [i for i, *_ in rows] == [i for i, *_ in others]
+    assert [float(s) for _, s, _ in rows] == pytest.approx([float(s) for _, s, _ in others], abs=2e-6)
 
 
 def test_walk_is_sorted_like_all_paths_and_lazy(tmp_path, monkeypatch):
@@ -167,3 +167,24 @@ def test_score_cli_refuses_resume_without_output_and_a_foreign_output_file(tmp_p
     res = runner.invoke(app, ["score", str(tmp_path / "model"), str(tmp_path / "img"), "-o", str(tmp_path / "notes.csv"), "--resume"])
     assert res.exit_code == 2 and "notes.csv: not a CSV file of `hyperimage score`" in res.output
     assert "Traceback" not in res.output
+
+
+def _size_row(path: Path) -> dict:
+    """A row field a scorer can add: the file's size in bytes."""
+    return {"bytes": path.stat().st_size}
+
+
+def test_rows_carry_a_scorers_extra_fields_through_workers_shards_and_resume(tmp_path, model):
+    images = write_images(tmp_path / "img", 5)
+    scorer = ModelFiles(model, _size_row)
+    serial = list(score_files(scorer, [tmp_path / "img"], batch_size=2, workers=0))
+    parallel = list(score_files(scorer, [tmp_path / "img"], batch_size=2, workers=2))
+    assert [p.extra for p in parallel] == [{"bytes": p.stat().st_size} for p in images] == [p.extra for p in serial]
+    out = tmp_path / "rows.jsonl"
+    score_archive(scorer, [tmp_path / "img"], out, fmt="json", batch_size=2, workers=0)
+    rows = list(read_rows(out, "json"))
+    assert [(i, e) for i, _, e in rows] == [(str(p), {"bytes": p.stat().st_size}) for p in images]
+    merged = merge_parts(out, [tmp_path / "img"], 1, "json", include_output=True)
+    assert merged == 5 and list(read_rows(out, "json")) == rows  # a merge keeps every row's fields
+    with pytest.raises(ValueError, match="rows with bytes need JSON"):
+        score_archive(scorer, [tmp_path / "img"], tmp_path / "rows.csv", workers=0)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -158,6 +159,46 @@ def heat_scale(model: HyperImageModel, readout: str = "patch") -> HeatScale:
     return HeatScale(label, low, high, worse, better, worse_is_low, "inferno_r" if worse_is_low else "inferno")
 
 
+@dataclass(frozen=True, eq=False)
+class Panel:
+    """One map to draw: ``heat`` ``(H, W)`` over ``image`` (``(H, W)`` or ``(H, W, 3)`` in
+    [0, 1], the same size) on ``scale``, under ``title`` (e.g. an evidence channel's legend)."""
+
+    title: str
+    image: np.ndarray
+    heat: np.ndarray
+    scale: HeatScale
+
+
+def _draw(fig, ax, panel: Panel, width: int) -> None:
+    """``panel`` on ``ax`` of ``fig``: the image, the heat over it, its colour bar with the
+    scale's label, the bad end on top with ``scale.worse`` above it and ``scale.better``
+    below, values beyond the range in the end colours (the bar's arrows); the title wrapped
+    at ``width`` characters."""
+    scale = panel.scale
+    ax.imshow(panel.image, cmap="gray" if panel.image.ndim == 2 else None, vmin=0, vmax=1)
+    shown = ax.imshow(np.ma.masked_invalid(panel.heat), cmap=scale.cmap, vmin=scale.low, vmax=scale.high, alpha=0.55)
+    bar = fig.colorbar(shown, ax=ax, fraction=0.035, pad=0.02, extend="both")
+    bar.set_label("\n".join(textwrap.wrap(scale.label, 44)), fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if scale.worse_is_low:
+        bar.ax.invert_yaxis()
+    for y, words, va in ((1.06, scale.worse, "bottom"), (-0.06, scale.better, "top")):
+        bar.ax.text(0.5, y, textwrap.fill(words, 12), transform=bar.ax.transAxes, ha="center", va=va, fontsize=7.5)
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in panel.title.splitlines()), fontsize=9)
+    ax.axis("off")
+
+
+def _pixels(fig) -> Image.Image:
+    """``fig`` drawn on matplotlib's Agg canvas, as an RGB Pillow image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    fig.tight_layout()
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+
+
 def render_overlay(image: np.ndarray, heat: np.ndarray, scale: HeatScale, title: str = "") -> Image.Image:
     """Draw ``heat`` (H, W) over ``image`` ((H, W) or (H, W, 3) in [0, 1]) on ``scale``: an RGB Pillow image.
 
@@ -166,35 +207,60 @@ def render_overlay(image: np.ndarray, heat: np.ndarray, scale: HeatScale, title:
     arrows). Uses matplotlib's object API and its Agg canvas, not pyplot, so that threads
     may draw at once.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     h, w = heat.shape
     fig = Figure(figsize=(6.6, 6.0 * h / w + 0.6), dpi=100)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
-    shown = ax.imshow(np.ma.masked_invalid(heat), cmap=scale.cmap, vmin=scale.low, vmax=scale.high, alpha=0.55)
-    bar = fig.colorbar(shown, ax=ax, fraction=0.035, pad=0.02, extend="both")
-    bar.set_label("\n".join(textwrap.wrap(scale.label, 44)), fontsize=8)
-    bar.ax.tick_params(labelsize=7)
-    if scale.worse_is_low:
-        bar.ax.invert_yaxis()
-    for y, words, va in ((1.06, scale.worse, "bottom"), (-0.06, scale.better, "top")):
-        bar.ax.text(0.5, y, textwrap.fill(words, 12), transform=bar.ax.transAxes, ha="center", va=va, fontsize=7.5)
-    ax.set_title("\n".join(textwrap.fill(line, 84) for line in title.splitlines()), fontsize=9)
-    ax.axis("off")
-    fig.tight_layout()
-    canvas.draw()
-    return Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+    _draw(fig, fig.subplots(), Panel(title, image, heat, scale), 84)
+    return _pixels(fig)
+
+
+#: Panels in a row of :func:`panel_figure`.
+PANELS_PER_ROW = 3
+
+
+def panel_figure(panels: Sequence[Panel], title: str = ""):
+    """A matplotlib figure of ``panels``, :data:`PANELS_PER_ROW` to a row, each as
+    :func:`render_overlay` draws one (an axes and its colour bar each), under ``title``."""
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise ValueError("no panel to draw")
+    columns = min(PANELS_PER_ROW, len(panels))
+    rows = -(-len(panels) // columns)
+    h, w = panels[0].heat.shape
+    fig = Figure(figsize=(4.8 * columns, (4.2 * h / w + 1.2) * rows + (0.4 if title else 0.0)), dpi=100)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, panel in zip(axes, panels):
+        _draw(fig, ax, panel, 56)
+    for ax in axes[len(panels):]:
+        fig.delaxes(ax)
+    if title:
+        fig.suptitle("\n".join(textwrap.fill(line, 40 * columns) for line in title.splitlines()), fontsize=10)
+    return fig
+
+
+def render_panels(panels: Sequence[Panel], title: str = "") -> Image.Image:
+    """:func:`panel_figure` drawn as an RGB Pillow image (threads may draw at once, as for :func:`render_overlay`)."""
+    return _pixels(panel_figure(panels, title))
+
+
+def save_png(path: str | Path, picture: Image.Image) -> Path:
+    """Write ``picture`` as a PNG at ``path`` (its folder made where missing)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(path, format="PNG")
+    return path
 
 
 def save_overlay(path: str | Path, image: np.ndarray, heat: np.ndarray, scale: HeatScale, title: str = "") -> Path:
     """Save :func:`render_overlay`'s drawing of ``heat`` over ``image`` as a PNG at ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    render_overlay(image, heat, scale, title).save(path, format="PNG")
-    return path
+    return save_png(path, render_overlay(image, heat, scale, title))
+
+
+def save_panels(path: str | Path, panels: Sequence[Panel], title: str = "") -> Path:
+    """Save :func:`render_panels`' drawing of ``panels`` as a PNG at ``path``."""
+    return save_png(path, render_panels(panels, title))
 
 
 def save_grid(path: str | Path, cells: np.ndarray, scale: HeatScale) -> tuple[Path, Path]:

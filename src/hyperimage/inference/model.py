@@ -24,7 +24,7 @@ from hyperimage.inference import networks, preprocess, tasks
 from hyperimage.inference.grid import PatchGrid, gather_windows
 from hyperimage.inference.hyper_image import chunk_size, lay_on_grid, stage1_features
 from hyperimage.storage import (
-    CONFIG, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json,
+    CONFIG, FORENSIC_FORMAT, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json,
 )
 
 #: Method name -> whether it runs stage 2: ``two-stage`` runs stage 2 over the hyper-image (Eq. 1);
@@ -276,12 +276,7 @@ class HyperImageModel(nn.Module):
             finite floating-point tensors of the shapes the config needs.
         """
         folder = Path(folder)
-        if not looks_like_model_dir(folder):
-            raise ValueError(f"{folder}: not a hyperimage model folder (needs {CONFIG} and {WEIGHTS})")
-        lock.check_free(folder)
-        for name in (CONFIG, WEIGHTS):
-            if not (folder / name).is_file():
-                raise ValueError(f"incomplete model folder {folder}: no {name} (was the training run interrupted?)")
+        check_model_folder(folder)
         config, fitted = read_model_json(folder / CONFIG)
         try:
             model = cls(config, fitted)
@@ -303,6 +298,17 @@ class HyperImageModel(nn.Module):
     def shipped_parts(self) -> dict[str, nn.Module]:
         """Sub-modules that can give the weights the package ships for them (``shipped_weights()``), by name."""
         return {name: m for name, m in self.named_modules() if callable(getattr(m, "shipped_weights", None))}
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse, with one line naming it, a folder that is no model folder, one a training run
+    is writing (:func:`~hyperimage.lock.check_free`) or one without its config and weights."""
+    if not looks_like_model_dir(folder):
+        raise ValueError(f"{folder}: not a hyperimage model folder (needs {CONFIG} and {WEIGHTS})")
+    lock.check_free(folder)
+    for name in (CONFIG, WEIGHTS):
+        if not (folder / name).is_file():
+            raise ValueError(f"incomplete model folder {folder}: no {name} (was the training run interrupted?)")
 
 
 def _under(key: str, parts: list[str]) -> bool:
@@ -333,9 +339,9 @@ def image_tensor(image: np.ndarray, grid: PatchGrid) -> torch.Tensor:
     return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
-def _check_value(key: str, value: Any, default: Any) -> str | None:
+def check_value(key: str, value: Any, default: Any) -> str | None:
     """Why ``value`` cannot stand where ``default`` is, or None if it can (the schema is
-    the type of each default of :class:`ModelConfig`)."""
+    the type of each default, e.g. of :class:`ModelConfig`)."""
     if is_dataclass(default):
         if not isinstance(value, dict):
             return f"{key} must be an object, got {value!r}"
@@ -343,12 +349,12 @@ def _check_value(key: str, value: Any, default: Any) -> str | None:
         for k, v in value.items():
             if k not in known:
                 return f"unknown key {key}.{k}"
-            if (why := _check_value(f"{key}.{k}", v, known[k])) is not None:
+            if (why := check_value(f"{key}.{k}", v, known[k])) is not None:
                 return why
         return None
     if isinstance(default, tuple):
         ok = isinstance(value, list) and len(value) == len(default)
-        if ok and all(_check_value(key, v, d) is None for v, d in zip(value, default)):
+        if ok and all(check_value(key, v, d) is None for v, d in zip(value, default)):
             return None
         kind = "whole numbers" if isinstance(default[0], int) else "finite numbers"
         return f"{key} must be a list of {len(default)} {kind}, got {value!r}"
@@ -386,6 +392,8 @@ def read_model_json(path: Path) -> tuple[ModelConfig, Fitted]:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a JSON object")
+    if data.get("format") == FORENSIC_FORMAT:
+        raise ValueError(f"{path}: a forensic evidence model, not a two-stage one (hyperimage.load and `hyperimage score --model` read it)")
     version = data.pop("format_version", 1)
     if version not in (1, FORMAT_VERSION):
         raise ValueError(f"{path}: model format {version!r}; this hyperimage reads formats 1 to {FORMAT_VERSION} (a newer release wrote it?)")
@@ -395,7 +403,7 @@ def read_model_json(path: Path) -> tuple[ModelConfig, Fitted]:
     defaults = ModelConfig()
     known = {f.name for f in fields(ModelConfig)}
     for key, value in data.items():
-        why = f"unknown key {key!r}" if key not in known else _check_value(key, value, getattr(defaults, key))
+        why = f"unknown key {key!r}" if key not in known else check_value(key, value, getattr(defaults, key))
         if why is not None:
             raise ValueError(f"{path}: {why}")
     for key, bounds in (("patch", PATCH_BOUNDS), ("grid", GRID_BOUNDS), ("max_size", SIZE_BOUNDS)):
@@ -416,7 +424,7 @@ def _read_fitted(path: Path, data: Any) -> Fitted:
     for key, value in data.items():
         if key not in defaults:
             raise ValueError(f"{path}: unknown key fitted.{key}")
-        if not (key == "score_range" and value is None) and (why := _check_value(f"fitted.{key}", value, defaults[key])):
+        if not (key == "score_range" and value is None) and (why := check_value(f"fitted.{key}", value, defaults[key])):
             raise ValueError(f"{path}: {why}")
     return Fitted(**data)
 

@@ -27,18 +27,22 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, Sequence, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Sequence, Union
 
 import numpy as np
 import torch
 from PIL import Image
 
-from hyperimage.data.io import ImageError, check_size, image_array, load_image
+from hyperimage.data.io import ImageError, Mode, check_size, image_array, load_image
 from hyperimage.distributed import local_device
-from hyperimage.inference.explain import HeatScale, cell_values, heat_scale, render_overlay, to_pixels
-from hyperimage.inference.model import HyperImageModel, ModelConfig, clip_range, image_tensor, read_image, read_model_json
+from hyperimage.inference.explain import HeatScale, cell_values, heat_scale, render_overlay, save_png, to_pixels
+from hyperimage.inference.model import HyperImageModel, ModelConfig, clip_range, image_tensor, read_model_json
 from hyperimage.inference.scoring import same_size, score_tensors
-from hyperimage.storage import CONFIG, is_model_dir
+from hyperimage.storage import CONFIG, FORENSIC_FORMAT, is_model_dir, model_format
+
+if TYPE_CHECKING:
+    from hyperimage.inference.evidence.model import ForensicModel
+    from hyperimage.inference.evidence.predictor import ForensicPredictor
 
 #: The models shipped inside the package, one folder per name.
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -83,7 +87,9 @@ class ModelInfo:
     """What a model's score means, for a program to read (:attr:`Predictor.info`).
 
     ``range`` is ``(low, high)``, what scores are clipped to (an end is None where the model
-    declares none); ``card`` is the text of the folder's ``MODEL_CARD.md``, where it has one.
+    declares none); ``card`` is the text of the folder's ``MODEL_CARD.md``, where it has one;
+    ``threshold`` is the score from which a classifier calls an image class 1 (authentic)
+    where the model chose one on validation images (a forensic model), None otherwise.
     """
 
     name: str
@@ -96,6 +102,7 @@ class ModelInfo:
     description: str
     card: str | None = None
     folder: Path | None = None
+    threshold: float | None = None
 
     @property
     def direction(self) -> str:
@@ -142,17 +149,14 @@ class Explanation:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :attr:`overlay` as a PNG to ``path``."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.overlay.save(path, format="PNG")
-        return path
+        return save_png(path, self.overlay)
 
 
 def _device(device: str | torch.device | None) -> torch.device:
     return device if isinstance(device, torch.device) else local_device(device)
 
 
-def _name_of(x: Any) -> str | None:
+def input_name(x: Any) -> str | None:
     """The file name an input carries: a path's, an open file's, or a Pillow image's read from a file."""
     if isinstance(x, (str, os.PathLike)):
         return Path(x).name
@@ -179,11 +183,11 @@ def _kind(x: Any) -> str:
         kind = "stream"
     else:
         kind = type(x).__name__
-    name = _name_of(x)
+    name = input_name(x)
     return f"{kind} {name}" if name else kind
 
 
-def _flatten(images: Input | Sequence[Input]) -> tuple[list[tuple[str, Any]], bool]:
+def labelled_inputs(images: Input | Sequence[Input]) -> tuple[list[tuple[str, Any]], bool]:
     """``(label, image)`` of every image in ``images``, and whether it was a single image.
 
     A list (or tuple) or a ``(B, C, H, W)`` tensor is several images; a 4-D tensor in a list
@@ -213,6 +217,66 @@ def _float_image(arr: np.ndarray, mode: str) -> np.ndarray:
     if arr.shape[2] == 1:
         return arr[..., 0] if mode == "L" else np.repeat(arr, 3, axis=2)
     return arr @ LUMA if mode == "L" else arr
+
+
+def image_of(x: Input, label: str = "image", mode: Mode = "RGB", min_size: tuple[int, int] = (1, 1), orient: bool = True) -> np.ndarray:
+    """One input as a float image in [0, 1], ``(H, W)`` (``mode`` ``L``) or ``(H, W, 3)``, at its
+    own size: a file, bytes or a stream through :func:`~hyperimage.data.io.load_image`, a
+    Pillow image through :func:`~hyperimage.data.io.image_array`, a uint8 array as the Pillow
+    image it is, a float array or tensor in [0, 1] by the same rules in floating point.
+    ``orient``: apply the EXIF orientation (forensic evidence reads the pixels as stored).
+
+    Raises :class:`~hyperimage.data.io.ImageError` (a ValueError; one line naming ``label``,
+    or the file) for a bad image or one smaller than ``min_size``, TypeError for a type it
+    cannot read.
+    """
+    if isinstance(x, (str, os.PathLike)):
+        return load_image(Path(x), mode, min_size, orient=orient)
+    if isinstance(x, (bytes, bytearray)):
+        x = io.BytesIO(bytes(x))
+    if hasattr(x, "read") and hasattr(x, "seek"):
+        return load_image(x, mode, min_size, name=label, orient=orient)
+    if isinstance(x, Image.Image):
+        return image_array(x, mode, min_size, label, orient)
+    if isinstance(x, torch.Tensor):
+        if x.ndim != 3 or x.shape[0] not in CHANNELS:
+            raise ImageError(label, f"tensor of shape {tuple(x.shape)}; give (C, H, W) or (B, C, H, W) with C 1, 3 or 4")
+        x = x.detach().cpu()
+        if x.dtype not in (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64):
+            raise ImageError(label, f"tensor of dtype {str(x.dtype).removeprefix('torch.')}; give float in [0, 1] (or uint8 in 0-255)")
+        x = (x if x.dtype in (torch.uint8, torch.float32, torch.float64) else x.float()).permute(1, 2, 0).numpy()
+        return _array(x, label, "tensor", mode, min_size)
+    if isinstance(x, np.ndarray):
+        if x.ndim == 2:
+            x = x[..., None]
+        elif x.ndim != 3 or x.shape[2] not in CHANNELS:
+            hint = "; channels first? use arr.transpose(1, 2, 0)" if x.ndim == 3 and x.shape[0] in CHANNELS else ""
+            many = "; for several images pass a list" if x.ndim == 4 else ""
+            raise ImageError(label, f"array of shape {x.shape}; give (H, W) or (H, W, C) with C 1, 3 or 4{hint}{many}")
+        return _array(x, label, "array", mode, min_size)
+    raise TypeError(
+        f"{label}: cannot score a {type(x).__name__}; give a path, bytes, a binary stream, a PIL image, "
+        "a NumPy array (H, W[, C]) or a tensor (C, H, W) / (B, C, H, W), or a list of these"
+    )
+
+
+def _array(arr: np.ndarray, label: str, kind: str, mode: Mode, min_size: tuple[int, int]) -> np.ndarray:
+    """An ``(H, W, C)`` array (from an array or a tensor): uint8 as the Pillow image it is,
+    float in [0, 1] by the same rules in floating point."""
+    if arr.dtype == np.uint8:
+        return image_array(Image.fromarray(np.ascontiguousarray(arr[..., 0] if arr.shape[2] == 1 else arr)), mode, min_size, label)
+    if not np.issubdtype(arr.dtype, np.floating):
+        hint = " (16-bit? divide by 65535.0, or pass it as a PIL image)" if arr.dtype == np.uint16 else ""
+        raise ImageError(label, f"{kind} of dtype {arr.dtype}; give uint8 (0-255) or float (0-1){hint}")
+    check_size(arr, min_size, label)
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all():
+        raise ImageError(label, f"{kind} holds NaN or infinity")
+    low, high = float(arr.min()), float(arr.max())
+    if low < 0.0 or high > 1.0:
+        hint = "; 0-255 values? divide by 255.0 or pass uint8" if high > 1.0 and high <= 255.0 and low >= 0.0 else ""
+        raise ImageError(label, f"float {kind} with values {low:g} to {high:g}; give values in [0, 1]{hint}")
+    return _float_image(arr, mode)
 
 
 class Predictor:
@@ -280,55 +344,7 @@ class Predictor:
         Raises :class:`~hyperimage.data.io.ImageError` (a ValueError; one line naming
         ``label``, or the file) for a bad image, TypeError for a type it cannot score.
         """
-        config, grid = self.model.config, self.model.grid
-        if isinstance(x, (str, os.PathLike)):
-            return read_image(x, config, grid)
-        if isinstance(x, (bytes, bytearray)):
-            x = io.BytesIO(bytes(x))
-        if hasattr(x, "read") and hasattr(x, "seek"):
-            return image_tensor(load_image(x, config.image_mode, grid.min_size, name=label), grid)
-        if isinstance(x, Image.Image):
-            return image_tensor(image_array(x, config.image_mode, grid.min_size, label), grid)
-        if isinstance(x, torch.Tensor):
-            if x.ndim != 3 or x.shape[0] not in CHANNELS:
-                raise ImageError(label, f"tensor of shape {tuple(x.shape)}; give (C, H, W) or (B, C, H, W) with C 1, 3 or 4")
-            x = x.detach().cpu()
-            if x.dtype not in (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64):
-                raise ImageError(label, f"tensor of dtype {str(x.dtype).removeprefix('torch.')}; give float in [0, 1] (or uint8 in 0-255)")
-            x = (x if x.dtype in (torch.uint8, torch.float32, torch.float64) else x.float()).permute(1, 2, 0).numpy()
-            return self._array(x, label, "tensor")
-        if isinstance(x, np.ndarray):
-            if x.ndim == 2:
-                x = x[..., None]
-            elif x.ndim != 3 or x.shape[2] not in CHANNELS:
-                hint = "; channels first? use arr.transpose(1, 2, 0)" if x.ndim == 3 and x.shape[0] in CHANNELS else ""
-                many = "; for several images pass a list" if x.ndim == 4 else ""
-                raise ImageError(label, f"array of shape {x.shape}; give (H, W) or (H, W, C) with C 1, 3 or 4{hint}{many}")
-            return self._array(x, label, "array")
-        raise TypeError(
-            f"{label}: cannot score a {type(x).__name__}; give a path, bytes, a binary stream, a PIL image, "
-            "a NumPy array (H, W[, C]) or a tensor (C, H, W) / (B, C, H, W), or a list of these"
-        )
-
-    def _array(self, arr: np.ndarray, label: str, kind: str) -> torch.Tensor:
-        """An ``(H, W, C)`` array (from an array or a tensor): uint8 as the Pillow image it is,
-        float in [0, 1] by the same rules in floating point."""
-        config, grid = self.model.config, self.model.grid
-        if arr.dtype == np.uint8:
-            img = Image.fromarray(np.ascontiguousarray(arr[..., 0] if arr.shape[2] == 1 else arr))
-            return image_tensor(image_array(img, config.image_mode, grid.min_size, label), grid)
-        if not np.issubdtype(arr.dtype, np.floating):
-            hint = " (16-bit? divide by 65535.0, or pass it as a PIL image)" if arr.dtype == np.uint16 else ""
-            raise ImageError(label, f"{kind} of dtype {arr.dtype}; give uint8 (0-255) or float (0-1){hint}")
-        check_size(arr, grid.min_size, label)
-        arr = arr.astype(np.float32, copy=False)
-        if not np.isfinite(arr).all():
-            raise ImageError(label, f"{kind} holds NaN or infinity")
-        low, high = float(arr.min()), float(arr.max())
-        if low < 0.0 or high > 1.0:
-            hint = "; 0-255 values? divide by 255.0 or pass uint8" if high > 1.0 and high <= 255.0 and low >= 0.0 else ""
-            raise ImageError(label, f"float {kind} with values {low:g} to {high:g}; give values in [0, 1]{hint}")
-        return image_tensor(_float_image(arr, config.image_mode), grid)
+        return image_tensor(image_of(x, label, self.model.config.image_mode, self.model.grid.min_size), self.model.grid)
 
     # --- scoring ----------------------------------------------------------------------
 
@@ -351,7 +367,7 @@ class Predictor:
         TypeError
             An input of a type it cannot score.
         """
-        items, single = _flatten(images)
+        items, single = labelled_inputs(images)
         prep = self.model.preprocess
         scores: list[float] = []
         for start in range(0, len(items), max(1, batch_size)):
@@ -370,7 +386,7 @@ class Predictor:
         pull on the stage-2 score), as ``hyperimage explain --readout``; inputs as in
         :meth:`score`, whose scores these equal.
         """
-        items, single = _flatten(images)
+        items, single = labelled_inputs(images)
         model, scale = self.model, heat_scale(self.model, readout)
         description = describe(model.config, model.score_range)
         out: list[Explanation] = []
@@ -390,7 +406,7 @@ class Predictor:
                     found[i] = Explanation(
                         score=float(values[k]), cells=cells[k].numpy(), heat=heat[k],
                         image=shown[..., 0] if shown.shape[2] == 1 else shown, scale=scale, readout=readout,
-                        description=description, name=_name_of(chunk[i][1]),
+                        description=description, name=input_name(chunk[i][1]),
                     )
             out += [found[i] for i in range(len(chunk))]
         return out[0] if single else out
@@ -406,14 +422,19 @@ def shipped_folder(name: str) -> Path:
     return folder
 
 
-def load(name_or_folder: str | os.PathLike | HyperImageModel, device: str | torch.device | None = None) -> Predictor:
+def load(
+    name_or_folder: str | os.PathLike | HyperImageModel, device: str | torch.device | None = None
+) -> "Predictor | ForensicPredictor":
     """A :class:`Predictor` for a shipped model (``"iqa"``, ``"forgery"``) or a model folder.
 
     A string that names a shipped model (:func:`list_models`) is that model; anything else
     is a folder (``Path("iqa")`` or ``"./iqa"`` for a folder of that name), checked before
-    use (:meth:`HyperImageModel.load`). A :class:`HyperImageModel` already loaded is wrapped
-    as it is. ``device``: ``cpu``, ``cuda``, ``mps`` or ``auto`` / None (CUDA where
-    available, else the CPU); None leaves a given model where it is.
+    use (:meth:`HyperImageModel.load`). A folder of a forensic evidence model (its
+    ``config.json`` says ``format: hyperimage-forensic``, as ``hyperimage train-evidence``
+    writes it) gives a :class:`~hyperimage.inference.evidence.predictor.ForensicPredictor`,
+    used alike. A :class:`HyperImageModel` already loaded is wrapped as it is. ``device``:
+    ``cpu``, ``cuda``, ``mps`` or ``auto`` / None (CUDA where available, else the CPU); None
+    leaves a given model where it is.
 
     Raises
     ------
@@ -431,7 +452,24 @@ def load(name_or_folder: str | os.PathLike | HyperImageModel, device: str | torc
         if not folder.exists():
             shipped = f", and not a shipped model ({', '.join(SHIPPED)})" if isinstance(name_or_folder, str) else ""
             raise ValueError(f"{folder}: no such model folder{shipped}")
-    return Predictor(HyperImageModel.load(folder), name, folder).to(device)
+    model = load_folder(folder)
+    if isinstance(model, HyperImageModel):
+        return Predictor(model, name, folder).to(device)
+    from hyperimage.inference.evidence.predictor import ForensicPredictor
+
+    return ForensicPredictor(model, name, folder).to(device)
+
+
+def load_folder(folder: str | os.PathLike) -> "HyperImageModel | ForensicModel":
+    """The model saved in ``folder``, checked before use: a forensic evidence model where its
+    ``config.json`` says ``format: hyperimage-forensic``
+    (:meth:`~hyperimage.inference.evidence.model.ForensicModel.load`), else a two-stage one
+    (:meth:`HyperImageModel.load`). ValueError with one line if anything is wrong."""
+    if model_format(folder) == FORENSIC_FORMAT:
+        from hyperimage.inference.evidence.model import ForensicModel
+
+        return ForensicModel.load(folder)
+    return HyperImageModel.load(folder)
 
 
 def list_models() -> dict[str, str]:
@@ -449,4 +487,6 @@ def list_models() -> dict[str, str]:
     return out
 
 
-__all__ = ["Explanation", "Input", "ModelInfo", "Predictor", "describe", "direction", "list_models", "load", "shipped_folder"]
+__all__ = [
+    "Explanation", "Input", "ModelInfo", "Predictor", "describe", "direction", "list_models", "load", "load_folder", "shipped_folder",
+]

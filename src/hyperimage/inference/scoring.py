@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TextIO
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, TextIO
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -43,11 +43,51 @@ CSV_HEADER = ["image", "score"]
 
 @dataclass(frozen=True)
 class Prediction:
-    """The score of one file, or why it has none."""
+    """The score of one file, or why it has none; ``extra``: further fields of its JSON row
+    (e.g. ``{"channels": ...}``, each evidence channel's figures), None where there are none."""
 
     path: Path
     score: float | None
     error: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+class FileScorer(Protocol):
+    """What scoring files needs of a model: :meth:`read` one file into what :meth:`score`
+    takes (in a decoding worker, so the costly part of reading runs there), and score a list
+    of those. A two-stage model's is :class:`ModelFiles`; a forensic model's reads the
+    evidence channels (:class:`~hyperimage.inference.evidence.model.ForensicFiles`)."""
+
+    def read(self, path: Path) -> tuple[Any, dict[str, Any] | None]:
+        """One file as what :meth:`score` takes, and the extra fields of its row (None: none);
+        :class:`~hyperimage.data.io.ImageError` for a file that cannot be used."""
+        ...
+
+    def score(self, items: Sequence[Any]) -> list[float]:
+        """Scores of what :meth:`read` gave, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """A two-stage model's :class:`FileScorer`: a file as the model's preprocessed ``(C, H, W)``
+    (:func:`~hyperimage.inference.model.read_image`, then its preprocessing), scored by
+    :func:`score_tensors`; ``extra(path)``, where given, adds fields to each row."""
+
+    model: HyperImageModel
+    extra: Callable[[Path], dict[str, Any]] | None = None
+
+    def read(self, path: Path) -> tuple[torch.Tensor, dict[str, Any] | None]:
+        image = read_image(path, self.model.config, self.model.grid)
+        return preprocess.get(self.model.config.preprocess)(image[None])[0], None if self.extra is None else self.extra(path)
+
+    def score(self, items: Sequence[torch.Tensor]) -> list[float]:
+        return score_tensors(self.model, items)
+
+
+def file_scorer(model: HyperImageModel | FileScorer) -> FileScorer:
+    """``model`` as a :class:`FileScorer`: a two-stage model in eval mode as :class:`ModelFiles`, a scorer as it is."""
+    return ModelFiles(model.eval()) if isinstance(model, HyperImageModel) else model
 
 
 def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -103,11 +143,16 @@ def _ignore_sigint(_: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+#: One decoded file: its path, what the model scores (None for a bad file), why it has none, its row's extra fields.
+Decoded = tuple[Path, Any, "str | None", "dict[str, Any] | None"]
+
+
 class DecodedImages(IterableDataset):
     """The images of a lazy walk, decoded and preprocessed, in blocks of ``batch_size``.
 
-    Each block is a list of ``(path, tensor, None)`` or ``(path, None, error)``: a bad file
-    travels as a value and never stops the others. The walk keeps every ``world``-th file
+    Each block is a list of ``(path, item, None, extra)`` or ``(path, None, error, None)``
+    (``item`` and ``extra`` as :meth:`FileScorer.read` gives them): a bad file travels as a
+    value and never stops the others. The walk keeps every ``world``-th file
     from ``rank`` on (the shard of one ``torchrun`` rank) and leaves out the paths in
     ``skip`` (rows already written); of the blocks that remain, DataLoader worker ``w`` of
     ``W`` decodes blocks ``w, w + W, ...``. The DataLoader takes blocks from its workers in
@@ -117,14 +162,14 @@ class DecodedImages(IterableDataset):
 
     def __init__(
         self,
-        model: HyperImageModel,
+        model: HyperImageModel | FileScorer,
         paths: Sequence[str | Path],
         batch_size: int = 16,
         skip: frozenset[str] | set[str] = frozenset(),
         rank: int = 0,
         world: int = 1,
     ):
-        self.config, self.grid = model.config, model.grid
+        self.scorer = file_scorer(model)
         self.paths, self.batch_size, self.skip, self.rank, self.world = list(paths), batch_size, skip, rank, world
 
     def walk(self) -> Iterator[Path]:
@@ -133,15 +178,16 @@ class DecodedImages(IterableDataset):
             if i % self.world == self.rank and str(path) not in self.skip:
                 yield path
 
-    def decode(self, path: Path) -> tuple[Path, torch.Tensor | None, str | None]:
-        """One file as a preprocessed ``(C, H, W)`` tensor, or the reason it has none."""
+    def decode(self, path: Path) -> Decoded:
+        """One file as what the model scores (a preprocessed ``(C, H, W)`` tensor for a
+        two-stage model) with the extra fields of its row, or the reason it has none."""
         try:
-            image = read_image(path, self.config, self.grid)
-            return path, preprocess.get(self.config.preprocess)(image[None])[0], None
+            item, extra = self.scorer.read(path)
         except ImageError as err:
-            return path, None, str(err)
+            return path, None, str(err), None
+        return path, item, None, extra
 
-    def __iter__(self) -> Iterator[list[tuple[Path, torch.Tensor | None, str | None]]]:
+    def __iter__(self) -> Iterator[list[Decoded]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         block: list[Path] = []
@@ -181,18 +227,19 @@ def score_tensors(model: HyperImageModel, images: Sequence[torch.Tensor]) -> lis
     return out
 
 
-def score_block(model: HyperImageModel, block: Sequence[tuple[Path, torch.Tensor | None, str | None]]) -> list[Prediction]:
-    """Scores of a decoded block, in its order; images of one size are scored together (:func:`score_tensors`)."""
-    good = [i for i, (_, image, _) in enumerate(block) if image is not None]
-    scores = dict(zip(good, score_tensors(model, [block[i][1] for i in good])))
+def score_block(model: HyperImageModel | FileScorer, block: Sequence[Decoded]) -> list[Prediction]:
+    """Scores of a decoded block, in its order (:meth:`FileScorer.score`; a two-stage model
+    scores images of one size together, :func:`score_tensors`)."""
+    good = [i for i, (_, item, error, _) in enumerate(block) if error is None]
+    scores = dict(zip(good, file_scorer(model).score([block[i][1] for i in good])))
     return [
-        Prediction(path, scores[i]) if i in scores else Prediction(path, None, error)
-        for i, (path, _, error) in enumerate(block)
+        Prediction(path, scores[i], None, extra) if i in scores else Prediction(path, None, error)
+        for i, (path, _, error, extra) in enumerate(block)
     ]
 
 
 def score_files(
-    model: HyperImageModel,
+    model: HyperImageModel | FileScorer,
     paths: Iterable[str | Path],
     batch_size: int = 16,
     workers: int = 0,
@@ -206,9 +253,9 @@ def score_files(
     ``workers`` decoding processes (0: decode in this process) run ahead of the model by
     two blocks each; ``skip``, ``rank`` and ``world`` select the files as in
     :class:`DecodedImages`. ``stop`` is asked after every batch: when it says so, no
-    further batch is scored (the decoding workers are shut down).
+    further batch is scored (the decoding workers are shut down). ``model``: a two-stage
+    model or any :class:`FileScorer` (a forensic model's, or one adding fields to each row).
     """
-    model.eval()
     data = DecodedImages(model, list(paths), batch_size, skip, rank, world)
     loader = DataLoader(
         data, batch_size=None, num_workers=workers, worker_init_fn=_ignore_sigint if workers else None
@@ -224,7 +271,7 @@ def score_files(
                 if stop is not None and stop():
                     return
                 raise
-            yield from score_block(model, block)
+            yield from score_block(data.scorer, block)
     finally:
         del blocks  # shuts the workers down
 
@@ -233,7 +280,8 @@ def score_files(
 
 
 class RowWriter:
-    """Rows ``image, score`` as CSV (with a header) or JSON lines, each flushed when written."""
+    """Rows ``image, score`` as CSV (with a header) or JSON lines (with a file's extra fields,
+    :attr:`Prediction.extra`), each flushed when written."""
 
     def __init__(self, stream: TextIO, fmt: str, header: bool):
         if fmt not in FORMATS:
@@ -244,17 +292,20 @@ class RowWriter:
             self._csv.writerow(CSV_HEADER)
             stream.flush()
 
-    def write(self, image: str, score: str) -> None:
-        """One row; ``score`` as text (``%.6f`` in CSV, the float's repr in JSON)."""
+    def write(self, image: str, score: str, extra: dict[str, Any] | None = None) -> None:
+        """One row; ``score`` as text (``%.6f`` in CSV, the float's repr in JSON); ``extra``
+        fields join a JSON row (a CSV row has none: ValueError)."""
         if self.fmt == "csv":
+            if extra:
+                raise ValueError(f"rows with {', '.join(extra)} need JSON (--format json)")
             self._csv.writerow([image, score])
         else:
-            self.stream.write(json.dumps({"image": image, "score": float(score)}) + "\n")
+            self.stream.write(json.dumps({"image": image, "score": float(score), **(extra or {})}) + "\n")
         self.stream.flush()
 
     def write_prediction(self, pred: Prediction) -> None:
         """The row of a scored file."""
-        self.write(str(pred.path), f"{pred.score:.6f}" if self.fmt == "csv" else repr(pred.score))
+        self.write(str(pred.path), f"{pred.score:.6f}" if self.fmt == "csv" else repr(pred.score), pred.extra)
 
 
 def drop_partial_line(path: Path) -> None:
@@ -279,8 +330,9 @@ def drop_partial_line(path: Path) -> None:
         f.truncate(keep)
 
 
-def read_rows(path: Path, fmt: str) -> Iterator[tuple[str, str]]:
-    """``(image, score text)`` of every row of an output file of :class:`RowWriter`.
+def read_rows(path: Path, fmt: str) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+    """``(image, score text, extra fields)`` of every row of an output file of :class:`RowWriter`
+    (the extra fields of a JSON row, None where it has none or in CSV).
 
     Raises ValueError naming the file and line when it is not such a file (wrong format,
     or a line that is not a row).
@@ -294,14 +346,15 @@ def read_rows(path: Path, fmt: str) -> Iterator[tuple[str, str]]:
                     continue
                 if len(row) != 2:
                     raise ValueError(f"{path}: line {n} is not an 'image,score' row")
-                yield row[0], row[1]
+                yield row[0], row[1], None
         else:
             for n, line in enumerate(f, start=1):
                 try:
                     row = json.loads(line)
-                    yield str(row["image"]), repr(float(row["score"]))
-                except (ValueError, KeyError, TypeError):
+                    image, score = str(row.pop("image")), repr(float(row.pop("score")))
+                except (ValueError, KeyError, TypeError, AttributeError):
                     raise ValueError(f"{path}: line {n} is not a JSON row of `hyperimage score`") from None
+                yield image, score, row or None
 
 
 def done_images(path: Path, fmt: str) -> set[str]:
@@ -309,7 +362,7 @@ def done_images(path: Path, fmt: str) -> set[str]:
     if not path.is_file():
         return set()
     drop_partial_line(path)
-    return {image for image, _ in read_rows(path, fmt)}
+    return {image for image, *_ in read_rows(path, fmt)}
 
 
 # --- archives: progress, interruption, shards --------------------------------------
@@ -411,7 +464,7 @@ def merge_parts(output: Path, paths: Sequence[str | Path], world: int, fmt: str,
 
 
 def score_archive(
-    model: HyperImageModel,
+    model: HyperImageModel | FileScorer,
     paths: Sequence[str | Path],
     output: Path | None = None,
     fmt: str = "csv",
@@ -427,6 +480,8 @@ def score_archive(
 
     Parameters
     ----------
+    model : a two-stage model, or any :class:`FileScorer` (a forensic model's; one whose
+        rows carry extra fields, which need ``fmt`` ``json``).
     output : CSV or JSON-lines file (``fmt``); None writes to stdout. Rows are flushed one
         by one, so a killed run keeps every finished row.
     resume : skip every image ``output`` already holds (a half-written last line is cut

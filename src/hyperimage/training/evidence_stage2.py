@@ -7,20 +7,31 @@ was tampered. The loss is the class-weighted cross-entropy of the image's logit 
 ``cell_weight``, that of each cell's tampered logit against "more than half of the cell was
 tampered" (zero for every cell of an authentic image): the masks teach stage 2 where to look,
 which is also its heat map. Inputs are standardised per feature with statistics of the
-training cells. Images of one grid size form a batch; the epoch with the lowest validation
-loss is kept.
+training cells (:func:`~hyperimage.inference.evidence.model.standardise`, which scoring
+applies too). Images of one grid size form a batch; the epoch with the lowest validation loss
+is kept. A trained stage 2 scores with :func:`hyperimage.inference.evidence.model.predict`, and
+:func:`train_forensic` makes a whole :class:`~hyperimage.inference.evidence.model.ForensicModel`
+from a data set's records (``hyperimage train-evidence``, :func:`hyperimage.api.train_evidence`).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from sklearn import metrics
 
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.io import ImageError, load_image
+from hyperimage.inference.evidence import CellGrid, Evidence
+from hyperimage.inference.evidence.model import ForensicModel, Norm, predict, standardise
 from hyperimage.inference.networks.evidence import EvidenceStage2
+from hyperimage.inference.scoring import same_size
 
 
 @dataclass
@@ -33,7 +44,7 @@ class EvidenceItem:
     cells: np.ndarray | None = None
 
 
-def feature_norm(items: list[EvidenceItem]) -> tuple[np.ndarray, np.ndarray]:
+def feature_norm(items: list[EvidenceItem]) -> Norm:
     """Mean and standard deviation (1 where constant) of every feature over the cells of ``items``."""
     cells = np.concatenate([i.hyper.reshape(i.hyper.shape[0], -1) for i in items], axis=1)
     std = cells.std(axis=1)
@@ -42,11 +53,8 @@ def feature_norm(items: list[EvidenceItem]) -> tuple[np.ndarray, np.ndarray]:
 
 def _batches(items: list[EvidenceItem], size: int, rng: np.random.Generator | None) -> list[list[int]]:
     """Indices of ``items`` in batches of at most ``size`` of one grid shape (shuffled with ``rng``)."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for k, item in enumerate(items):
-        groups.setdefault(item.hyper.shape[1:], []).append(k)
     batches = []
-    for members in groups.values():
+    for members in same_size([i.hyper for i in items]):
         order = rng.permutation(members).tolist() if rng is not None else members
         batches += [order[i : i + size] for i in range(0, len(order), size)]
     if rng is not None:
@@ -54,9 +62,8 @@ def _batches(items: list[EvidenceItem], size: int, rng: np.random.Generator | No
     return batches
 
 
-def _tensors(items: list[EvidenceItem], idx: list[int], norm: tuple[np.ndarray, np.ndarray]):
-    mean, std = norm
-    x = torch.from_numpy(np.stack([(items[k].hyper - mean[:, None, None]) / std[:, None, None] for k in idx]).astype(np.float32))
+def _tensors(items: list[EvidenceItem], idx: list[int], norm: Norm):
+    x = standardise([items[k].hyper for k in idx], norm)
     y = torch.tensor([items[k].label for k in idx], dtype=torch.float32)
     shape = items[idx[0]].hyper.shape[1:]
     known = torch.tensor([items[k].cells is not None or items[k].label > 0.5 for k in idx])
@@ -77,10 +84,11 @@ def _loss(net: EvidenceStage2, x, y, cells, known, weights: torch.Tensor, cell_w
 
 def train_evidence_stage2(
     train: list[EvidenceItem], val: list[EvidenceItem], epochs: int = 40, lr: float = 1e-3, batch_size: int = 16,
-    cell_weight: float = 1.0, width: int = 32, seed: int = 0,
-) -> tuple[EvidenceStage2, tuple[np.ndarray, np.ndarray]]:
+    cell_weight: float = 1.0, width: int = 32, seed: int = 0, on_epoch: Callable[[int, float, float], None] | None = None,
+) -> tuple[EvidenceStage2, Norm]:
     """Stage 2 trained on ``train`` (Adam, ``epochs``), the epoch of the lowest loss on ``val``
-    kept; returns it in eval mode with the feature standardisation it expects."""
+    kept; returns it in eval mode with the feature standardisation it expects. ``on_epoch``
+    hears each epoch's number (from 1), mean training loss and mean validation loss."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     norm = feature_norm(train)
@@ -91,29 +99,135 @@ def train_evidence_stage2(
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     best, best_loss = copy.deepcopy(net.state_dict()), float("inf")
     val_batches = _batches(val, batch_size, None)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         net.train()
+        seen = 0.0
         for idx in _batches(train, batch_size, rng):
             optimiser.zero_grad()
-            _loss(net, *_tensors(train, idx, norm), weights, cell_weight).backward()
+            loss = _loss(net, *_tensors(train, idx, norm), weights, cell_weight)
+            loss.backward()
             optimiser.step()
+            seen += float(loss.detach()) * len(idx)
         net.eval()
         with torch.no_grad():
             total = sum(float(_loss(net, *_tensors(val, idx, norm), weights, cell_weight)) * len(idx) for idx in val_batches)
+        if on_epoch is not None:
+            on_epoch(epoch, seen / len(train), total / max(1, len(val)))
         if total < best_loss:
             best, best_loss = copy.deepcopy(net.state_dict()), total
     net.load_state_dict(best)
     return net.eval(), norm
 
 
-def predict(net: EvidenceStage2, norm: tuple[np.ndarray, np.ndarray], items: list[EvidenceItem]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Probability authentic of each item, and its cells' probability tampered ``(U, V)``."""
-    scores, maps = np.zeros(len(items)), [None] * len(items)
-    with torch.no_grad():
-        for idx in _batches(items, 32, None):
-            x = _tensors(items, idx, norm)[0]
-            cells = net.cells(x)
-            scores[idx] = torch.sigmoid(-net.pool(cells)).numpy()
-            for k, m in zip(idx, torch.sigmoid(cells).numpy()):
-                maps[k] = m
-    return scores, maps
+#: The channels ``hyperimage train-evidence`` reads by default: all four of issue 31.
+DEFAULT_CHANNELS = ("noise", "jpeg", "copy-move", "learned")
+
+#: Images between two progress lines while the channels read a data set.
+PROGRESS_EVERY = 50
+
+
+def mask_cells(record: ImageRecord, shape: tuple[int, int], grid: CellGrid) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The tampered mask of ``record`` at the image's ``shape`` ``(H, W)`` (nearest-neighbour
+    resized where it was drawn at another size) and its tampered share per cell, or
+    ``(None, None)`` without a mask."""
+    if record.mask is None:
+        return None, None
+    mask = load_image(record.mask, mode="L") > 0.5
+    if mask.shape != shape:
+        mask = np.asarray(Image.fromarray(mask).resize(shape[::-1], Image.NEAREST))
+    return mask, grid.pool(mask.astype(np.float32))
+
+
+def balanced_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The score from which an image is called authentic (label 1) with the best balanced
+    accuracy on ``scores`` / ``labels``: the ROC point of largest ``tpr - fpr`` among the
+    scores themselves (the infinite cut that calls every image tampered left out); 0.5 where
+    the labels hold one class only."""
+    authentic = np.asarray(labels) > 0.5
+    if authentic.all() or not authentic.any():
+        return 0.5
+    fpr, tpr, cuts = metrics.roc_curve(authentic, scores)
+    finite = np.isfinite(cuts)
+    return float(cuts[finite][np.argmax((tpr - fpr)[finite])])
+
+
+@dataclass
+class ForensicFit:
+    """What :func:`train_forensic` made: the ``model`` and the ``report`` of the run (counts,
+    skipped images, each epoch's losses, the threshold and the validation figures at it)."""
+
+    model: ForensicModel
+    report: dict
+
+
+def train_forensic(
+    records: list[ImageRecord],
+    channels: Sequence[str] = DEFAULT_CHANNELS,
+    epochs: int = 40,
+    seed: int = 0,
+    cell_weight: float = 1.0,
+    width: int = 32,
+    lr: float = 1e-3,
+    grid: CellGrid = CellGrid(),
+    log: Callable[[str], None] = lambda line: None,
+    every: int = PROGRESS_EVERY,
+) -> ForensicFit:
+    """A :class:`~hyperimage.inference.evidence.model.ForensicModel` over ``channels``, trained
+    on the ``train`` records and checked on the ``val`` ones (each record's ``split``; targets
+    1 authentic, 0 tampered; masks, where known, give the cells' labels).
+
+    The channels read every image at its own size, as stored (:meth:`Evidence.read`), with a
+    line to ``log`` every ``every`` images; an image that cannot be read is one line there and
+    left out. Stage 2 is trained by :func:`train_evidence_stage2` (``epochs``, ``lr``,
+    ``cell_weight``, ``width``, ``seed``; a line per epoch), and the threshold is the score of
+    best balanced accuracy on the validation images (:func:`balanced_threshold`).
+    """
+    if not channels:
+        raise ValueError("no evidence channel to train on")
+    model = ForensicModel(channels, cell=grid.cell, width=width)  # refuses unknown channels before any image is read
+    chosen = [r for r in records if r.split in ("train", "val")]
+    items: dict[str, list[EvidenceItem]] = {"train": [], "val": []}
+    skipped = []
+    for n, r in enumerate(chosen, start=1):
+        try:
+            evidence = Evidence.read(r.path)
+        except ImageError as err:
+            skipped.append(str(err))
+            log(f"left out: {err}")
+            continue
+        items[r.split].append(EvidenceItem(model.hyper_image(evidence), r.target, mask_cells(r, evidence.size, grid)[1]))
+        if n % every == 0 or n == len(chosen):
+            log(f"evidence of {n}/{len(chosen)} images")
+    for split, got in items.items():
+        labels = {i.label > 0.5 for i in got}
+        if split == "train" and labels != {False, True}:
+            raise ValueError(f"the {split} images hold {'no' if not got else 'one class of'} images; "
+                             "a forensic model needs authentic (1) and tampered (0) ones")
+        if not got:
+            raise ValueError(f"no {split} images: a forensic model keeps the epoch of lowest validation loss")
+    history = []
+
+    def epoch_done(epoch: int, train_loss: float, val_loss: float) -> None:
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        log(f"epoch {epoch}/{epochs}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}")
+
+    net, norm = train_evidence_stage2(
+        items["train"], items["val"], epochs=epochs, lr=lr, cell_weight=cell_weight, width=width, seed=seed, on_epoch=epoch_done,
+    )
+    val_scores = predict(net, norm, [i.hyper for i in items["val"]])[0]
+    val_labels = np.array([i.label for i in items["val"]])
+    threshold = float(np.clip(balanced_threshold(val_scores, val_labels), 0.0, 1.0))
+    model.stage2.load_state_dict(net.state_dict())
+    model.mean.copy_(torch.from_numpy(norm[0]))
+    model.std.copy_(torch.from_numpy(norm[1]))
+    model.threshold = threshold
+    authentic = val_labels > 0.5
+    called = val_scores >= threshold
+    report = {
+        "channels": list(channels), "cell": grid.cell, "epochs": epochs, "seed": seed, "cell_weight": cell_weight, "width": width,
+        "n_train": len(items["train"]), "n_val": len(items["val"]), "skipped": skipped, "history": history,
+        "threshold": threshold,
+        "val_balanced_accuracy": float((called[authentic].mean() + (~called[~authentic]).mean()) / 2)
+        if authentic.any() and (~authentic).any() else None,
+    }
+    return ForensicFit(model.eval(), report)

@@ -43,3 +43,28 @@ def test_evidence_is_read_at_native_size_as_stored(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     with pytest.raises(ImageError, match="bad.png"):
         Evidence.read(tmp_path / "bad.png")
+
+
+def test_every_channel_names_its_headline_and_says_what_its_map_shows():
+    from hyperimage.inference.evidence import CHANNELS
+
+    for name, channel in CHANNELS.items():
+        assert channel.name == name and channel.headline in channel.features, name
+        assert channel.legend.startswith(f"{name}: ") and "\n" not in channel.legend, name
+        assert channel.shipped_model is None or isinstance(channel.shipped_model, str)
+
+
+def test_readings_carry_their_cells_notes_and_image_level_figures():
+    from hyperimage.inference.evidence import read_channels
+
+    rng = np.random.default_rng(0)
+    evidence = Evidence(rng.integers(0, 256, (70, 130, 3), dtype=np.uint8), name="held.png")
+    noise, jpeg = read_channels(evidence, ["noise", "jpeg"], CellGrid(64))
+    assert noise.cells.shape == (2, 3, len(noise.channel.features)) and noise.notes == ()
+    np.testing.assert_array_equal(noise.headline, noise.cells[..., noise.channel.features.index("level-rows")])
+    assert jpeg.notes == ("held.png: an image in memory, not a JPEG file; the JPEG channel gives zeros",)
+    assert list(evidence.notes) == list(jpeg.notes)
+    figures = jpeg.figures()
+    assert figures["max"]["not_jpeg"] == 1.0 and figures["min"]["adq"] == 0.0 and figures["notes"] == list(jpeg.notes)
+    assert figures["max"].keys() == set(jpeg.channel.features)
+    np.testing.assert_array_equal(analyse(evidence, ["noise", "jpeg"], CellGrid(64)), np.concatenate([noise.cells, jpeg.cells], axis=2))

@@ -97,6 +97,26 @@ def test_pixels_without_a_file_give_zeros_and_say_so(photo):
     assert len(evidence.notes) == 1 and "not a JPEG file" in evidence.notes[0]
 
 
+def test_a_file_held_in_memory_is_read_as_its_file(forged):
+    """An upload's bytes give the file's coefficients, without a file on disk; bytes that are
+    no JPEG give zeros and a note naming the upload."""
+    from_file = analyse(Evidence.read(forged), ["jpeg"])
+    held = Evidence.decode(forged.read_bytes(), name="upload.jpg")
+    np.testing.assert_array_equal(analyse(held, ["jpeg"]), from_file)
+    assert held.notes == []
+    png = Evidence.decode(_png_bytes(np.asarray(Image.open(forged))), name="upload.png")
+    assert (analyse(png, ["jpeg"])[..., NOT_JPEG] == 1).all()
+    assert png.notes == ["upload.png: not a JPEG; the JPEG channel gives zeros"]
+
+
+def _png_bytes(pixels: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def bad_jpegs(photo: np.ndarray, folder: Path) -> dict[str, Path]:
     """JPEGs the coefficient reader refuses, by the phrase its line carries."""
     whole = save_jpeg(photo, folder / "whole.jpg", 85).read_bytes()

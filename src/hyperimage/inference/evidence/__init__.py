@@ -12,11 +12,15 @@ origin, so a cell covers whole JPEG blocks; ``U x V`` grows with the image). Con
 they are the forensic hyper-image ``(U, V, D)``: the paper's hyper-image with D made of
 evidence, over which stage 2 learns how the evidence combines.
 
-A channel is one module here registering one :class:`Channel` with ``@register``.
+A channel is one module here registering one :class:`Channel` with ``@register``; besides
+its features it names the one (``headline``) that a map of it draws and says in words what
+that map shows (``legend``), for ``hyperimage explain --channel``, ``score --channels`` and the
+web page (:func:`read_channels` gives each channel's cells with the notes it left).
 """
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,16 +67,28 @@ class CellGrid:
         count = np.pad(np.ones((h, w)), pad[:2]).reshape(u, per, v, per).sum(axis=(1, 3))
         return (total / count.reshape(u, v, *([1] * (values.ndim - 2)))).astype(np.float32)
 
+    def spread(self, cells: np.ndarray, height: int, width: int) -> np.ndarray:
+        """Cell values ``(U, V)`` over the pixels of an image of ``height`` x ``width``: each
+        pixel takes its cell's value, ``(H, W)`` float32 (the map drawn over the image)."""
+        if cells.shape != self.shape(height, width):
+            raise ValueError(f"cells {cells.shape} do not cover a {height} x {width} image on {self.cell}-px cells")
+        return np.repeat(np.repeat(np.asarray(cells, np.float32), self.cell, 0), self.cell, 1)[:height, :width]
+
 
 @dataclass
 class Evidence:
     """One image as the channels read it: ``pixels`` ``(H, W, 3)`` uint8 at native size, as
-    stored, and where it came from (``path``: a JPEG's coefficients are read from the file)."""
+    stored, and where it came from (``path``, or for a file held in memory its bytes,
+    ``data``: a JPEG's coefficients are read from either)."""
 
     pixels: np.ndarray
     path: Path | None = None
     notes: list[str] = field(default_factory=list)
     """What a channel could not read (e.g. "not a JPEG: the JPEG channel gives zeros"), one line each."""
+    data: bytes | None = None
+    """The encoded file, for an image that came as bytes (an upload): the JPEG channel reads them."""
+    name: str | None = None
+    """What notes call an image without a path (an uploaded file's name); "image" where None."""
 
     @classmethod
     def read(cls, path: str | Path, max_pixels: int = MAX_PIXELS) -> "Evidence":
@@ -80,6 +96,19 @@ class Evidence:
         the file if not), at its own size and as stored."""
         image = load_image(Path(path), mode="RGB", max_pixels=max_pixels, orient=False)
         return cls(np.rint(image * 255).astype(np.uint8), Path(path))
+
+    @classmethod
+    def decode(cls, data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> "Evidence":
+        """The image encoded in ``data`` (a file's bytes held in memory), validated as a file
+        would be (one line naming ``name`` if not), at its own size and as stored; the bytes
+        are kept for the JPEG channel."""
+        image = load_image(io.BytesIO(data), mode="RGB", max_pixels=max_pixels, name=name, orient=False)
+        return cls(np.rint(image * 255).astype(np.uint8), data=bytes(data), name=name)
+
+    @property
+    def label(self) -> str:
+        """What notes call this image: its path, else its name, else "image"."""
+        return str(self.path) if self.path is not None else self.name or "image"
 
     @cached_property
     def gray(self) -> np.ndarray:
@@ -93,10 +122,20 @@ class Evidence:
 
 
 class Channel(Protocol):
-    """One kind of evidence: ``depth`` features per cell, named by ``features``."""
+    """One kind of evidence: ``depth`` features per cell, named by ``features``.
+
+    ``headline`` is the feature a map of the channel draws and ``legend`` says in words what
+    that map shows (what a high value means, in which units); ``shipped_model`` names the
+    shipped model whose weights the channel reads (``hyperimage.load`` name), None for a
+    channel that reads none. A forensic model records it, since its features change with
+    those weights.
+    """
 
     name: str
     features: tuple[str, ...]
+    headline: str
+    legend: str
+    shipped_model: str | None
 
     def __call__(self, evidence: Evidence, grid: CellGrid) -> np.ndarray:
         """``(U, V, len(features))`` float32 on ``grid``."""
@@ -107,18 +146,83 @@ CHANNELS: Registry[Channel] = Registry("evidence channel")
 register = CHANNELS.register
 available = CHANNELS.available
 
+#: The word that names every registered channel (``--channel all``).
+ALL = "all"
+
+
+def channel_names(spec: str | Sequence[str]) -> list[str]:
+    """The channels a user named: ``"all"`` (every registered channel, in registration order),
+    a comma-separated list (``"noise,jpeg"``) or a sequence of names; ValueError with one line
+    for an unknown name or none at all."""
+    names = [n.strip() for n in spec.split(",")] if isinstance(spec, str) else list(spec)
+    names = [n for n in names if n]
+    if ALL in names:
+        names = [name for name, _ in CHANNELS.items()]
+    if not names:
+        raise ValueError(f"no evidence channel named; give {ALL} or some of {', '.join(available())}")
+    for name in names:
+        CHANNELS.get(name)
+    return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelReading:
+    """What one channel read in one image: its ``cells`` ``(U, V, depth)`` and the ``notes``
+    it left (what it could not read, one line each)."""
+
+    channel: Channel
+    cells: np.ndarray
+    notes: tuple[str, ...] = ()
+
+    @property
+    def headline(self) -> np.ndarray:
+        """``(U, V)``: the cells of the channel's headline feature, what its map draws."""
+        return self.cells[..., self.channel.features.index(self.channel.headline)]
+
+    def figures(self) -> dict:
+        """The image-level read-out: each feature's largest and smallest cell (``max``,
+        ``min``: feature -> value) and the ``notes``; what ``hyperimage score --channels``
+        writes per channel, so that a user sees which evidence flagged an image."""
+        flat = self.cells.reshape(-1, self.cells.shape[-1])
+        high, low = (flat.max(axis=0), flat.min(axis=0)) if len(flat) else (np.zeros(flat.shape[1]),) * 2
+        return {
+            "max": {f: round(float(x), 6) for f, x in zip(self.channel.features, high)},
+            "min": {f: round(float(x), 6) for f, x in zip(self.channel.features, low)},
+            "notes": list(self.notes),
+        }
+
+
+def read_channels(evidence: Evidence, channels: Sequence[str], grid: CellGrid = CellGrid()) -> list[ChannelReading]:
+    """Each named channel's reading of ``evidence``, in order; the notes a channel adds to
+    ``evidence.notes`` are also its reading's."""
+    u, v = grid.shape(*evidence.size)
+    readings = []
+    for name in channels:
+        channel = CHANNELS.get(name)
+        before = len(evidence.notes)
+        cells = channel(evidence, grid)
+        if cells.shape[:2] != (u, v):
+            raise ValueError(f"evidence channel {name!r} gave cells {cells.shape[:2]}, the grid is {(u, v)}")
+        readings.append(ChannelReading(channel, cells.astype(np.float32), tuple(evidence.notes[before:])))
+    return readings
+
+
+def figures(readings: Sequence[ChannelReading]) -> dict[str, dict]:
+    """Each reading's image-level figures, by channel name (:meth:`ChannelReading.figures`)."""
+    return {r.channel.name: r.figures() for r in readings}
+
+
+def stack(readings: Sequence[ChannelReading], shape: tuple[int, int]) -> np.ndarray:
+    """The forensic hyper-image ``(U, V, D)`` of ``readings`` on a grid of ``shape`` ``(U, V)``:
+    their cells concatenated in order, D the sum of their depths."""
+    parts = [r.cells for r in readings]
+    return np.concatenate(parts, axis=2) if parts else np.zeros((*shape, 0), np.float32)
+
 
 def analyse(evidence: Evidence, channels: Sequence[str], grid: CellGrid = CellGrid()) -> np.ndarray:
     """The forensic hyper-image of ``evidence``: each named channel's cells, concatenated in
     order, ``(U, V, D)`` with D the sum of their depths."""
-    u, v = grid.shape(*evidence.size)
-    parts = []
-    for name in channels:
-        cells = CHANNELS.get(name)(evidence, grid)
-        if cells.shape[:2] != (u, v):
-            raise ValueError(f"evidence channel {name!r} gave cells {cells.shape[:2]}, the grid is {(u, v)}")
-        parts.append(cells.astype(np.float32))
-    return np.concatenate(parts, axis=2) if parts else np.zeros((u, v, 0), np.float32)
+    return stack(read_channels(evidence, channels, grid), grid.shape(*evidence.size))
 
 
 from hyperimage.inference.evidence import copy_move, jpeg_history, learned, noise  # noqa: E402,F401  (register their channels)

@@ -187,6 +187,9 @@ class CopyMove:
 
     name = "copy-move"
     features = ("strength", "keypoints", "dense")
+    headline = "strength"
+    legend = "copy-move: regions that reappear elsewhere in the image, source and copy (match strength 0-1)"
+    shipped_model = None
 
     def __init__(self, config: CopyMoveConfig = CopyMoveConfig()):
         self.config = config

@@ -48,8 +48,11 @@ extraction", Signal Processing 89(9), 2009, pp. 1821-1829.
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -174,22 +177,41 @@ def _header_problem(data: bytes) -> str | None:
         pos += 2 + length
 
 
-def _read(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+@contextmanager
+def _in_memory(data: bytes) -> Iterator[str]:
+    """A path that reads as ``data`` without a file on disk: an anonymous in-memory file
+    (Linux ``memfd_create``), for the coefficient reader, which takes paths only."""
+    if not hasattr(os, "memfd_create"):
+        raise JpegUnreadable("a JPEG held in memory (its coefficients are read from memory on Linux only)")
+    fd = os.memfd_create("hyperimage-jpeg")
+    try:
+        with os.fdopen(os.dup(fd), "wb") as f:
+            f.write(data)
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
+def _read(source: Path | bytes) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """The luma coefficients ``(bh, bw, 8, 8)`` int16, their quantisation table ``(8, 8)`` and
-    the image size of the JPEG at ``path``; :class:`JpegUnreadable` otherwise."""
+    the image size of the JPEG at ``source`` (a path, or the file's bytes);
+    :class:`JpegUnreadable` otherwise."""
     import jpeglib
 
     try:
-        data = path.read_bytes()
+        data = source if isinstance(source, bytes) else source.read_bytes()
     except OSError as err:
         raise JpegUnreadable(f"cannot read the file ({err.strerror or err})") from None
     problem = _header_problem(data)
     if problem:
         raise JpegUnreadable(problem)
     try:
-        jpeg = jpeglib.read_dct(str(path))
-        luma, tables, numbers = jpeg.Y, jpeg.qt, jpeg.quant_tbl_no
-        colour, height, width = str(jpeg.jpeg_color_space), int(jpeg.height), int(jpeg.width)
+        with _in_memory(data) if isinstance(source, bytes) else nullcontext(str(source)) as path:
+            jpeg = jpeglib.read_dct(path)
+            luma, tables, numbers = jpeg.Y, jpeg.qt, jpeg.quant_tbl_no
+            colour, height, width = str(jpeg.jpeg_color_space), int(jpeg.height), int(jpeg.width)
+    except JpegUnreadable:
+        raise
     except Exception as err:  # libjpeg reports any decoding failure as a bare exception
         raise JpegUnreadable(f"unreadable JPEG ({err})") from None
     if "YCbCr" not in colour and "GRAYSCALE" not in colour:
@@ -348,12 +370,12 @@ def block_grid(luma: np.ndarray, blocks: tuple[int, int]) -> np.ndarray:
     return np.stack([columns, rows], axis=2)
 
 
-def jpeg_history(path: str | Path) -> JpegHistory:
-    """Read and analyse the JPEG history of the file at ``path`` (every per-block map of the
-    module docstring); :class:`JpegUnreadable` with one line when the file has no luma
-    coefficients to analyse (not a JPEG; truncated, lossless, arithmetic-coded, 12-bit, CMYK or
-    otherwise unreadable)."""
-    coefficients, table, size = _read(Path(path))
+def jpeg_history(source: str | Path | bytes) -> JpegHistory:
+    """Read and analyse the JPEG history of the file at ``source`` (a path, or the file's bytes
+    held in memory; every per-block map of the module docstring); :class:`JpegUnreadable` with
+    one line when the file has no luma coefficients to analyse (not a JPEG; truncated,
+    lossless, arithmetic-coded, 12-bit, CMYK or otherwise unreadable)."""
+    coefficients, table, size = _read(source if isinstance(source, bytes) else Path(source))
     blocks = coefficients.shape[:2]
     luma = _luma(coefficients, table)
     single, forbidden, primary, share = aligned_double_quantisation(coefficients, table, luma)
@@ -395,24 +417,28 @@ class JpegChannel:
 
     name: str = "jpeg"
     features: tuple[str, ...] = FEATURES
+    headline: str = "adq"
+    legend: str = "jpeg: blocks whose compression history differs from the rest (share that looks singly compressed, minus the image's median)"
+    shipped_model: str | None = None
 
     def __call__(self, evidence: Evidence, grid: CellGrid) -> np.ndarray:
         """``(U, V, 5)`` float32 on ``grid``; zeros with ``not_jpeg`` = 1 and one line in
-        ``evidence.notes`` when the image has no JPEG coefficients to analyse."""
+        ``evidence.notes`` when the image has no JPEG coefficients to analyse (pixels without
+        a file or its bytes, or a file that is no readable JPEG)."""
         u, v = grid.shape(*evidence.size)
-        if evidence.path is None:
+        source = evidence.path if evidence.path is not None else evidence.data
+        if source is None:
             problem = "an image in memory, not a JPEG file"
         else:
             try:
-                history = jpeg_history(evidence.path)
+                history = jpeg_history(source)
             except JpegUnreadable as err:
                 problem = str(err)
             else:
                 if history.size == evidence.size:
                     return history_cells(history, grid)
                 problem = f"its JPEG is {history.size[0]} x {history.size[1]}, the pixels {evidence.size[0]} x {evidence.size[1]}"
-        where = evidence.path if evidence.path is not None else "image"
-        evidence.notes.append(f"{where}: {problem}; the JPEG channel gives zeros")
+        evidence.notes.append(f"{evidence.label}: {problem}; the JPEG channel gives zeros")
         cells = np.zeros((u, v, len(FEATURES)), np.float32)
         cells[..., FEATURES.index("not_jpeg")] = 1.0
         return cells

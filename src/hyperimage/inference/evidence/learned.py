@@ -32,7 +32,7 @@ def shipped_stage1() -> GridStage1:
     """The shipped forgery model's stage 1, loaded once, in eval mode on the CPU."""
     from hyperimage.inference.predictor import shipped_folder
 
-    model = HyperImageModel.load(shipped_folder("forgery"))
+    model = HyperImageModel.load(shipped_folder(LearnedChannel.shipped_model))
     if not isinstance(model.stage1, GridStage1) or model.config.patch != 64:
         raise ValueError("the shipped forgery model's stage 1 has no 64-px fast path to read cells with")
     return model.stage1.eval()
@@ -44,6 +44,9 @@ class LearnedChannel:
     name = "learned"
     features = ("decision", "decision-z")
     """The ranker's decision per cell, and its robust z-score within the image."""
+    headline = "decision-z"
+    legend = "learned: the shipped forgery model's patch decision against the image's own cells (robust z; below 0 looks tampered)"
+    shipped_model = "forgery"
 
     def __call__(self, evidence: Evidence, grid: CellGrid) -> np.ndarray:
         if grid.cell != 64:

@@ -51,6 +51,9 @@ class NoiseChannel:
     features = ("level-rows", "level-cols", "kurtosis-rows", "kurtosis-cols", "flat-share", "clipped-share")
     """The robust z-scores of the noise level and kurtosis of the row and column residuals and
     of the share of near-zero residuals; the share of clipped pixels as it is."""
+    headline = "level-rows"
+    legend = "noise: cells whose noise differs from the image's own (level of the row residuals, robust z; 0 typical, either sign stands out)"
+    shipped_model = None
 
     def __call__(self, evidence: Evidence, grid: CellGrid) -> np.ndarray:
         rows, cols = residuals(evidence.gray)

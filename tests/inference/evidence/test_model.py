@@ -1,0 +1,156 @@
+"""The forensic model as a product (:mod:`hyperimage.inference.evidence.model`): save, load,
+and every way a model folder can be wrong, each one line naming the file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from hyperimage.inference.evidence import CHANNELS, Evidence
+from hyperimage.inference.evidence.model import ForensicModel, predict, shipped_fingerprint
+from hyperimage.inference.model import HyperImageModel
+
+CHANNELS_USED = ["noise", "jpeg", "learned"]
+
+
+def _model(seed: int = 0) -> ForensicModel:
+    torch.manual_seed(seed)
+    depth = sum(len(CHANNELS.get(n).features) for n in CHANNELS_USED)
+    rng = np.random.default_rng(seed)
+    norm = (rng.normal(0, 1, depth).astype(np.float32), rng.uniform(0.5, 2, depth).astype(np.float32))
+    return ForensicModel(CHANNELS_USED, norm, threshold=0.42, width=8)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("forensic") / "model"
+    _model().save(folder)
+    return folder
+
+
+def _pixels(seed: int = 0, shape=(100, 140)) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+
+
+def test_the_saved_model_scores_as_the_one_in_memory(saved):
+    model = _model()
+    loaded = ForensicModel.load(saved)
+    assert loaded.channels == tuple(CHANNELS_USED) and loaded.threshold == 0.42 and loaded.grid.cell == 64
+    hypers = [model.hyper_image(Evidence(_pixels(k, shape))) for k, shape in enumerate([(100, 140), (64, 64), (100, 140)])]
+    assert hypers[0].shape == (13, 2, 3)
+    scores, maps = model.predict(hypers)
+    again, maps_again = loaded.predict(hypers)
+    np.testing.assert_allclose(again, scores, atol=1e-6)
+    assert all(0.0 < s < 1.0 for s in scores) and [m.shape for m in maps_again] == [(2, 3), (1, 1), (2, 3)]
+    np.testing.assert_allclose(predict(loaded.stage2, loaded.norm, hypers[:1])[0], scores[:1], atol=1e-6)
+    config = json.loads((saved / "config.json").read_text())
+    assert config["format"] == "hyperimage-forensic" and config["score"]["higher_is_better"] is True
+    assert [c["name"] for c in config["channels"]] == CHANNELS_USED
+    assert config["channels"][2]["shipped_model"] == {"name": "forgery", "sha256": shipped_fingerprint("forgery")}
+    assert config["channels"][0]["features"] == list(CHANNELS.get("noise").features)
+    assert set(load_file(saved / "model.safetensors")) >= {"mean", "std", "stage2.cell.weight"}
+
+
+def _edit(key, value):
+    def edit(config):
+        config[key] = value
+    return edit
+
+
+def _channel(index, key, value):
+    def edit(config):
+        config["channels"][index][key] = value
+    return edit
+
+
+def _drop(key):
+    def edit(config):
+        del config[key]
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (_edit("threshold", 1.5), "threshold in [0, 1]"),
+        (_edit("cell", 60), "cannot build this model (a cell's side must be a positive multiple of 8"),
+        (_edit("cell", 4096), "cell 4096 is outside the bounds 8-1024"),
+        (_edit("width", "wide"), "width must be a whole number"),
+        (_edit("colour", 1), "unknown key 'colour'"),
+        (_drop("threshold"), "no 'threshold'"),
+        (_edit("format_version", 7), "forensic model format 7"),
+        (_edit("score", {"name": "quality", "low": 0.0, "high": 1.0, "higher_is_better": True}), "score must be"),
+        (_edit("channels", []), "channels must be a non-empty list"),
+        (_channel(0, "name", "astrology"), "unknown evidence channel 'astrology'"),
+        (_channel(0, "features", ["level"]), "channel 'noise' was trained on features ['level']"),
+        (_channel(2, "shipped_model", {"name": "forgery", "sha256": "0" * 64}), "channel 'learned' read the shipped model"),
+        (_channel(1, "colour", 1), "unknown key channels.colour"),
+    ],
+)
+def test_a_bad_config_is_one_line_naming_the_file(saved, tmp_path, edit, message):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes((saved / "model.safetensors").read_bytes())
+    config = json.loads((saved / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError) as err:
+        ForensicModel.load(folder)
+    line = str(err.value)
+    assert line.startswith(f"{folder / 'config.json'}: ") and message in line and "\n" not in line
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("garbled", "not valid JSON"),
+        ("no weights", "no model.safetensors"),
+        ("pickle", "not a valid model file"),
+        ("shape", "tensor 'mean' has shape [3], the config needs [13]"),
+        ("nan", "tensor 'stage2.cell.bias' holds NaN"),
+        ("std", "tensor 'std' holds a deviation <= 0"),
+        ("missing", "no tensor 'std'"),
+    ],
+)
+def test_a_bad_folder_is_one_line_naming_the_file(saved, tmp_path, case, message):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "config.json").write_text((saved / "config.json").read_text())
+    tensors = load_file(saved / "model.safetensors")
+    if case == "garbled":
+        (folder / "config.json").write_text('{"format": "hyperimage-forensic", ')
+    if case == "pickle":
+        torch.save(tensors, folder / "model.safetensors")
+    elif case != "no weights":
+        tensors = dict(tensors)
+        if case == "shape":
+            tensors["mean"] = torch.zeros(3)
+        elif case == "nan":
+            tensors["stage2.cell.bias"] = torch.full_like(tensors["stage2.cell.bias"], float("nan"))
+        elif case == "std":
+            tensors["std"] = torch.zeros_like(tensors["std"])
+        elif case == "missing":
+            del tensors["std"]
+        save_file(tensors, folder / "model.safetensors")
+    with pytest.raises(ValueError) as err:
+        ForensicModel.load(folder)
+    line = str(err.value)
+    assert str(folder) in line and message in line and "\n" not in line
+
+
+def test_a_forensic_folder_is_no_two_stage_model(saved):
+    with pytest.raises(ValueError, match="a forensic evidence model, not a two-stage one"):
+        HyperImageModel.load(saved)
+
+
+def test_impossible_models_are_refused_when_made():
+    with pytest.raises(ValueError, match="unknown evidence channel 'x'"):
+        ForensicModel(["x"])
+    with pytest.raises(ValueError, match="named twice"):
+        ForensicModel(["noise", "noise"])
+    with pytest.raises(ValueError, match="needs 6 means"):
+        ForensicModel(["noise"], (np.zeros(3), np.ones(3)))
