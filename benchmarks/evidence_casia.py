@@ -2,8 +2,8 @@
 them under stage 2, and the DCT-Markov SVM, on the same splits.
 
 CASIA v1's authentic and tampered JPEGs were saved with different quantisation tables, so a
-header lookup alone tells them apart; re-saved alike (``hyperimage benchmark forgery --resave
-75`` makes ``data/casia1-resaved/q75``) no file property does. On that copy, per split
+header lookup alone tells them apart; re-saved alike (``benchmarks/resave_check.py`` makes
+``data/casia1-resaved/q75``) no file property does. On that copy, per split
 (random 2/3, 1/6, 1/6 by source photo, seeds 0, 1, 2):
 
 * **stage 2 over all channels** (:mod:`hyperimage.training.evidence_stage2`): trained on the
@@ -40,65 +40,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn import metrics
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
+from _evidence import channel_cells, image_figures, mean_sd, pooled, pooled_readout
 from _results import write_results
 from hyperimage.data import datasets
 from hyperimage.data.io import load_image
 from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_features
 from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
-from hyperimage.inference.evidence import CHANNELS, CellGrid, Evidence
+from hyperimage.inference.evidence import CHANNELS, CellGrid
 from hyperimage.inference.evidence.model import predict
-from hyperimage.training.evidence_stage2 import EvidenceItem, balanced_threshold, mask_cells, train_evidence_stage2
-
-
-def channel_cells(records, channels: list[str], cache: Path, root: Path, grid: CellGrid) -> dict[Path, np.ndarray]:
-    """Every record's cells of every channel ``(D, U, V)``, each channel cached once per image under ``cache``."""
-    out = {}
-    for n, r in enumerate(records):
-        parts = []
-        evidence = None
-        for name in channels:
-            file = cache / name / r.path.resolve().relative_to(root).with_suffix(".npy")
-            if not file.is_file():
-                evidence = evidence or Evidence.read(r.path)
-                file.parent.mkdir(parents=True, exist_ok=True)
-                np.save(file, CHANNELS.get(name)(evidence, grid))
-            parts.append(np.load(file))
-        out[r.path] = np.concatenate(parts, axis=2).transpose(2, 0, 1)
-        if (n + 1) % 200 == 0:
-            print(f"  evidence of {n + 1}/{len(records)} images", flush=True)
-    return out
-
-
-def image_figures(scores: np.ndarray, labels: np.ndarray, kinds: list[str | None], val_scores: np.ndarray, val_labels: np.ndarray) -> dict:
-    """AUC (all, copy-move, splicing), accuracy at the validation threshold, detection at 5% false alarms.
-
-    Scores grow with "authentic" (label 1)."""
-    best = balanced_threshold(val_scores, val_labels)
-    tampered = labels <= 0.5
-    flagged = scores < np.quantile(scores[~tampered], 0.05)  # 5% of authentic flagged
-    figures = {
-        "auc": float(metrics.roc_auc_score(~tampered, scores)),
-        "accuracy": float(np.mean((scores >= best) == ~tampered)),
-        "detection_at_5pc": float(flagged[tampered].mean()),
-        "authentic_flagged_at_threshold": float((scores[~tampered] < best).mean()),
-    }
-    for kind in ("copy-move", "splicing"):
-        keep = ~tampered | np.array([k == kind for k in kinds])
-        if tampered[keep].any():
-            figures[f"auc_{kind}"] = float(metrics.roc_auc_score(~tampered[keep], scores[keep]))
-    return figures
-
-
-def pooled(hyper: np.ndarray) -> np.ndarray:
-    """A hyper-image ``(D, U, V)`` pooled per feature: mean, maximum, minimum."""
-    flat = hyper.reshape(hyper.shape[0], -1)
-    return np.concatenate([flat.mean(1), flat.max(1), flat.min(1)])
+from hyperimage.training.evidence_stage2 import EvidenceItem, mask_cells, train_evidence_stage2
 
 
 #: Side of the control row's untampered crops (pixels, a multiple of the 8-px JPEG block).
@@ -156,10 +108,7 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
     spans = dict(zip(channels, np.split(np.arange(sum(depths)), np.cumsum(depths)[:-1])))
     for row_name, span in [(f"{name} alone", spans[name]) for name in channels] + [("all channels, pooled read-out", np.arange(sum(depths)))]:
         x = {k: np.stack([pooled(cells[r.path][span]) for r in rs]) for k, rs in part.items()}
-        reader = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)).fit(x["train"], labels["train"])
-        result["rows"][row_name] = image_figures(
-            reader.decision_function(x["test"]), labels["test"], kinds, reader.decision_function(x["val"]), labels["val"]
-        )
+        result["rows"][row_name] = pooled_readout(x, labels, kinds)
 
     x = {k: np.stack([dct[r.path] for r in rs]) for k, rs in part.items()}
     svm = DctMarkovSVM().fit(x["train"], labels["train"], x["val"], labels["val"])
@@ -179,13 +128,7 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
 
 def summarise(splits: list[dict]) -> dict:
     """Mean and sample sd over the splits of every figure of every row."""
-    def walk(values: list) -> object:
-        if isinstance(values[0], dict):
-            return {k: walk([v[k] for v in values if k in v]) for k in values[0]}
-        arr = np.array(values, dtype=float)
-        return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "values": arr.tolist()}
-
-    return {"rows": walk([s["rows"] for s in splits]), "centred_box_pixel": walk([s["centred_box_pixel"] for s in splits])}
+    return {"rows": mean_sd([s["rows"] for s in splits]), "centred_box_pixel": mean_sd([s["centred_box_pixel"] for s in splits])}
 
 
 def main() -> None:

@@ -376,6 +376,17 @@ def _casia1_q90() -> str:
     return table_ + "\n" + markdown(["map (two-stage `forgery-fast`)", "pixel F1", "IoU"], map_rows)
 
 
+@table("forensic-fullsize", "forensic-fullsize")
+def _forensic_fullsize() -> str:
+    data = results("forensic-fullsize")
+    native, small, box = data["protocols"]["native"], data["protocols"]["384 px"], data["centre_box"]
+    sd = lambda f: f"{f['mean']:.3f} +- {f['std']:.3f}"  # noqa: E731  (benchmarks/_evidence.mean_sd's summaries)
+    rows = [[row, sd(f["auc"]), sd(small["rows"][row]["auc"]), sd(data["native_minus_384"]["rows"][row]["auc"]), ""] for row, f in native["rows"].items()]
+    rows += [[f"{name} map: pixel F1", sd(f["f1"]), sd(small["pixel"][name]["f1"]), sd(data["native_minus_384"]["pixel"][name]["f1"]), sd(box[name]["f1"])]
+             for name, f in native["pixel"].items()]  # fmt: skip
+    return markdown(["read-out (image ROC AUC) / map", "native", "shrunk to 384 px", "native - 384 px (paired)", "centred box"], rows)
+
+
 def _iqa_row(data: dict[str, Any], row: str) -> dict[str, Any]:
     return data["summary"]["all"][row]
 

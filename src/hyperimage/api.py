@@ -101,6 +101,15 @@ def photos(out: str | Path, pypi: bool = True, debian: bool = False) -> list[dic
     return gather_photos(Path(out), sources=sources)
 
 
+#: What ``benchmark forgery --data`` measures (``--protocol``): ``both`` (the default) leads with
+#: a copy of the data whose JPEGs are all saved again alike and has the files as published
+#: beside it; ``resaved`` and ``published`` measure one of them alone.
+FORGERY_PROTOCOLS = ("both", "resaved", "published")
+#: The JPEG quality that copy is saved at unless ``--resave`` says otherwise: that of the
+#: re-saved CASIA v1 copy the evidence benchmarks read (``benchmarks/evidence_casia.py``).
+FORGERY_RESAVE_QUALITY = 75
+
+
 @dataclass(frozen=True)
 class BenchmarkRun:
     """What a ``benchmark_*`` call measured: ``results`` (the JSON its ``--json`` writes, with
@@ -176,13 +185,20 @@ def benchmark_forgery(
     data: str | Path | None = None, quick: bool = False, splits: int | None = None, cache: str | Path = "runs/forgery",
     seed: int = 0, save_model: str | Path | None = None, debian: bool = False, half: bool = False,
     recipe: Recipe | str | None = None, variants: str | None = None, resave: int | None = None,
-    device: str | None = None, log: Callable[[str], None] | None = None,
+    device: str | None = None, log: Callable[[str], None] | None = None, protocol: str | None = None,
 ) -> BenchmarkRun:
     """Table 3 (``hyperimage benchmark forgery``): DCT-Markov SVM, the JPEG-header lookup,
     end-to-end CNNs, patch averaging and two-stage, with localisation F1/IoU, on ``data`` (CASIA
-    v1/v2 or a folder; default: the generated tampering benchmark built once under ``cache``).
-    ``resave``: run on a copy of ``data`` with every JPEG saved again at that quality
-    (:func:`hyperimage.data.resave.resave`), so no row reads the labels from how files were saved."""
+    v1/v2 or a folder; default: the generated tampering benchmark built once under ``cache``,
+    whose files are saved alike already).
+
+    On ``data`` the rows are measured as ``protocol`` (:data:`FORGERY_PROTOCOLS`) says, by
+    default both ways on the same splits: leading, a copy of ``data`` (made once under
+    ``cache``, :func:`hyperimage.data.resave.resave`) with every JPEG saved again at quality
+    ``resave`` (default :data:`FORGERY_RESAVE_QUALITY`), so
+    that no row reads the labels from the files' headers; beside it the files as published. A
+    warning goes to ``log`` (and into the results) where the ``jpeg-tables`` row is not at
+    chance on the leading protocol (:func:`~hyperimage.evaluation.benchmark.forgery.save_history`)."""
     from hyperimage.data.resave import resave as resave_alike
     from hyperimage.evaluation.benchmark import forgery as bench
 
@@ -192,16 +208,31 @@ def benchmark_forgery(
         if v.preset and presets.spec(v.preset).task != tasks.CLASSIFICATION.name:
             forgery_presets = [s.name for s in list_presets() if s.task == tasks.CLASSIFICATION.name]
             raise ValueError(f"--variants: {v.preset!r} is not a forgery preset; the forgery presets are {', '.join(forgery_presets)}")
-    if resave is not None and data is None:
-        raise ValueError("--resave needs --data: the generated benchmark is saved alike already")
     cache = Path(cache)
-    sources = ("pypi", "debian") if debian else ("pypi",)
-    root = Path(data) if data is not None else bench.build_tampering_benchmark(cache, budget.n_images, seed, sources)
-    if resave is not None:
-        root = resave_alike(root, cache / f"{root.name}-resaved-q{resave}", resave)
-        log(f"every JPEG of {data} saved again at quality {resave}: {root}")
-    results = bench.run(root, budget, seed=seed, log=log, save_model=save_model, half=half, world=_benchmark_world(device))
-    return BenchmarkRun(results, bench.table(results))
+    world = _benchmark_world(device)
+    if data is None:
+        for name, given in (("--resave", resave), ("--protocol", protocol)):
+            if given is not None:
+                raise ValueError(f"{name} needs --data: the generated benchmark is saved alike already")
+        root = bench.build_tampering_benchmark(cache, budget.n_images, seed, ("pypi", "debian") if debian else ("pypi",))
+        results = bench.run(root, budget, seed=seed, log=log, save_model=save_model, half=half, world=world)
+        return BenchmarkRun(results, bench.table(results))
+    protocol = protocol or "both"
+    if protocol not in FORGERY_PROTOCOLS:
+        raise ValueError(f"--protocol must be one of {', '.join(FORGERY_PROTOCOLS)}, got {protocol!r}")
+    if protocol == "published" and resave is not None:
+        raise ValueError("--resave names the quality of the re-saved copy; --protocol published measures the files as published alone")
+    quality = FORGERY_RESAVE_QUALITY if resave is None else resave
+    data = Path(data)
+    protocols = []
+    if protocol != "published":
+        copy = resave_alike(data, cache / f"{data.name}-resaved-q{quality}", quality)
+        log(f"every JPEG of {data} saved again at quality {quality}: {copy}")
+        protocols.append((f"re-saved alike (JPEG q{quality})", copy))
+    if protocol != "resaved":
+        protocols.append(("as published", data))
+    results = bench.run_protocols(protocols, budget, seed=seed, log=log, save_model=save_model, half=half, world=world)
+    return BenchmarkRun(results, bench.protocols_table(results))
 
 
 def choose_preset(data: str | Path, preset: str | None = None, log: Callable[[str], None] | None = None) -> str:

@@ -439,6 +439,10 @@ def bench_iqa(
     _report(run, json_out)
 
 
+#: ``--protocol`` of ``benchmark forgery``, one choice per :data:`hyperimage.api.FORGERY_PROTOCOLS`.
+Protocol = Enum("Protocol", {name: name for name in api.FORGERY_PROTOCOLS}, type=str)
+
+
 @bench.command("forgery")
 def bench_forgery(
     quick: bool = typer.Option(False, help="300 images, one split, short training."),
@@ -453,13 +457,14 @@ def bench_forgery(
     device: str = DEVICE_OPTION,
     recipe: Optional[str] = typer.Option(None, help="Train the two-stage and patch-average rows with this recipe (a name or a .json file) instead of the budget's."),
     variants: Optional[str] = typer.Option(None, help="Train the patch-average and two-stage rows once per variant, on the same splits: comma-separated NAME=RECIPE or NAME=PRESET:RECIPE (e.g. plain=forgery-quick,fast=forgery-fast:forgery-quick); rows and maps are named '... [NAME]'."),
-    resave: Optional[int] = typer.Option(None, min=1, max=100, help="Run on a copy of --data (made once under --cache) with every JPEG saved again at this quality, so that no row reads the labels from how the files were saved (CASIA v1)."),
+    resave: Optional[int] = typer.Option(None, min=1, max=100, help=f"With --data: the JPEG quality of the leading protocol's copy of --data (made once under --cache), every JPEG saved again alike so that no row reads the labels from how the files were saved (CASIA v1); default {api.FORGERY_RESAVE_QUALITY}."),
+    protocol: Optional[Protocol] = typer.Option(None, help="With --data: both (default: the re-saved copy leads, the files as published beside it, same splits), resaved or published alone. A warning says when the jpeg-tables row is not at chance on the leading one."),
 ) -> None:
     """Table 3: DCT-Markov SVM, the JPEG-header lookup, end-to-end CNN (plain and with the noise front end), patch averaging, two-stage; localisation F1/IoU."""
     try:
         run = api.benchmark_forgery(
             data, quick, splits, cache, seed, save_model, debian, half, recipe, variants, resave, device,
-            log=lambda s: typer.echo(s, err=True),
+            log=lambda s: typer.echo(s, err=True), protocol=None if protocol is None else protocol.value,
         )
     except ValueError as err:
         _fail(str(err))

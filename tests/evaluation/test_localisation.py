@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hyperimage.evaluation.localisation import centre_mask, flag_top, mask_scores
+from hyperimage.evaluation.localisation import cell_map, centre_mask, flag_top, mask_scores
 
 
 def test_flag_top_flags_the_highest_share_and_never_nan():
@@ -39,3 +39,24 @@ def test_mask_scores_by_hand():
     assert mask_scores(np.zeros((2, 2), bool), np.zeros((2, 2), bool)) == {"f1": 1.0, "iou": 1.0}
     with pytest.raises(ValueError):
         mask_scores(pred, truth[:3])
+
+
+def test_cell_map_draws_cells_of_any_analysis_size_on_one_native_frame():
+    cells = np.arange(6, dtype=float).reshape(2, 3)
+    # At native size, one frame pixel per image pixel: the cells blown up, the last ones partial.
+    assert np.array_equal(cell_map(cells, 4, 1.0, (7, 10)), np.kron(cells, np.ones((4, 4)))[:7, :10])
+    # Analysed at half size, a 4-px cell covers 8 native pixels: 4 frame pixels of 2.
+    half = cell_map(cells[:, :2], 4, 0.5, (8, 8), step=2)
+    assert np.array_equal(half, np.kron(cells[:, :2], np.ones((4, 4))))
+    # A 3000 x 4500 photo shrunk to 256 x 384 (scale 0.0853): 4 x 6 cells of 64 px, each 750 native
+    # pixels, on a frame of one value per 8 x 8 block: frame pixel 100 is native 804, cell 1.
+    grid = np.arange(24, dtype=float).reshape(4, 6)
+    shrunk = cell_map(grid, 64, 384 / 4500, (375, 563), step=8)
+    assert shrunk.shape == (375, 563)
+    assert shrunk[50, 50] == grid[0, 0] and shrunk[100, 100] == grid[1, 1] and shrunk[-1, -1] == grid[3, 5]
+    assert np.array_equal(np.unique(shrunk), grid.ravel())
+    assert cell_map(cells, 4, 1.0, (20, 20))[-1, -1] == cells[-1, -1]  # past the last cell: the last cell
+    with pytest.raises(ValueError, match="scale"):
+        cell_map(cells, 64, 1.5, (4, 4))
+    with pytest.raises(ValueError, match="non-empty"):
+        cell_map(np.zeros((0, 3)), 64, 1.0, (4, 4))

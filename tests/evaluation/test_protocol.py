@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 
 from hyperimage.data.datasets.records import ImageRecord
-from hyperimage.evaluation.protocol import classification_metrics, correlations, random_split, summarise
+from hyperimage.evaluation.protocol import chance_auc_spread, classification_metrics, correlations, random_split, summarise
 
 
 def test_correlations_match_scipy_and_handle_constants():
@@ -57,3 +57,13 @@ def test_classification_metrics_by_hand():
     assert np.isnan(classification_metrics([0.2, 0.7], [1, 1])["auc"])
     with pytest.raises(ValueError):
         classification_metrics([0.1], [1, 0])
+
+
+def test_chance_auc_spread_is_the_spread_of_uninformative_scores():
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(30), np.zeros(20)]
+    aucs = [classification_metrics(rng.random(50), labels)["auc"] for _ in range(4000)]
+    assert np.std(aucs) == pytest.approx(chance_auc_spread(30, 20), rel=0.05)
+    assert chance_auc_spread(30, 20) == pytest.approx(np.sqrt(51 / (12 * 30 * 20)))
+    with pytest.raises(ValueError, match="both classes"):
+        chance_auc_spread(10, 0)

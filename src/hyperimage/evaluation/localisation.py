@@ -89,3 +89,18 @@ def best_threshold(maps: list[np.ndarray], masks: list[np.ndarray], candidates: 
     above = values[values > low]
     cuts = np.unique(np.concatenate([[low], np.quantile(above, np.linspace(0.0, 1.0, candidates)) if above.size else []]))
     return float(max(cuts, key=lambda c: threshold_f1(maps, masks, c)["f1"]))
+
+
+def cell_map(cells: np.ndarray, cell: int, scale: float, shape: tuple[int, int], step: int = 1) -> np.ndarray:
+    """A map of ``cells`` ``(U, V)`` (side ``cell`` px, from the origin, on the image analysed at
+    ``scale`` times its native size) drawn on a frame ``shape`` of the native image whose
+    pixels are ``step`` native pixels each: every frame pixel takes the value of the cell over
+    its centre. Maps of one image analysed at different sizes are then scored against one
+    truth on one frame (e.g. ``step`` 8: one value per JPEG block of the native image)."""
+    if cell < 1 or step < 1 or not 0.0 < scale <= 1.0:
+        raise ValueError(f"need cell >= 1, step >= 1 and 0 < scale <= 1, got {cell}, {step}, {scale}")
+    cells = np.asarray(cells)
+    if cells.ndim != 2 or not cells.size:
+        raise ValueError(f"cells must be a non-empty (U, V) map, got shape {cells.shape}")
+    rows, cols = ((np.arange(n) + 0.5) * step * scale // cell for n in shape)
+    return cells[np.ix_(np.minimum(rows.astype(np.int64), cells.shape[0] - 1), np.minimum(cols.astype(np.int64), cells.shape[1] - 1))]

@@ -75,6 +75,17 @@ def classification_metrics(scores: Sequence[float], labels: Sequence[float], thr
     }
 
 
+def chance_auc_spread(positives: int, negatives: int) -> float:
+    """The standard deviation of the ROC AUC of scores that know nothing of the labels, on a
+    test set of ``positives`` and ``negatives``: how far from 0.5 the draw of the test images
+    alone moves an uninformative score. The Mann-Whitney null, ``sqrt((n1 + n0 + 1) / (12 n1
+    n0))``, for untied scores; ties (a lookup that gives many images one value) only narrow it,
+    so a bound made of it errs towards calling an AUC chance."""
+    if positives < 1 or negatives < 1:
+        raise ValueError(f"an AUC needs both classes, got {positives} positive and {negatives} negative")
+    return float(np.sqrt((positives + negatives + 1) / (12.0 * positives * negatives)))
+
+
 #: The metrics and the default split (train, val, test fractions) of each task
 #: (:mod:`hyperimage.inference.tasks`): correlations for a score, classification figures and
 #: the paper's forgery split for a class.

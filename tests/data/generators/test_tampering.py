@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,20 @@ def test_writes_folder_dataset(photos, tmp_path):
             assert mask.shape == SIZE and set(np.unique(mask)) == {0, 255}
     assert len(list((tmp_path / "masks").iterdir())) == n_tampered
     assert (tmp_path / "meta.json").is_file()
+
+
+def test_without_a_size_every_image_is_its_whole_photo(tmp_path):
+    photos = [smooth_photo(0, (72, 104)), smooth_photo(1, (96, 128)), smooth_photo(2, (80, 88))]
+    records = make_tampering_dataset(photos, tmp_path, n_images=9, seed=0, size=None, tampered_fraction=0.5, names=["a", "b", "c"])
+    shapes = {"a": (72, 104), "b": (96, 128), "c": (80, 88)}
+    for record in records:
+        with Image.open(record.path) as image:
+            assert image.size[::-1] == shapes[record.extra["host"]]
+        if record.mask is not None:
+            with Image.open(record.mask) as mask:
+                assert mask.size[::-1] == shapes[record.extra["host"]]
+    assert {r.extra["host"] for r in records} == set(shapes)  # each photo used, each at its own size
+    assert sum(r.target == 0.0 for r in records) == 4 and json.loads((tmp_path / "meta.json").read_text())["size"] is None
 
 
 def test_writes_the_source_of_every_tampered_image(photos, tmp_path):

@@ -143,7 +143,9 @@ def test_benchmark_run_prints_table_3_and_localisation(tiny_forgery, tmp_path):
         "tampered": sum(r.target == 0.0 for r in records),
         "tampered_with_mask": sum(r.target == 0.0 and r.mask is not None for r in records),
     }
-    n_test = sum(r.split == "test" for r in random_split(records, seed=0, fractions=FORGERY_SPLIT))
+    test = [r for r in random_split(records, seed=0, fractions=FORGERY_SPLIT) if r.split == "test"]
+    n_test = len(test)
+    assert results["test_counts"] == [{"authentic": sum(r.target == 1.0 for r in test), "tampered": sum(r.target == 0.0 for r in test)}]
     for row in forgery.ROWS:
         acc = results["splits"][row][0]["accuracy"]
         assert acc * n_test == pytest.approx(round(acc * n_test))  # a share of the test images

@@ -5,7 +5,9 @@ cannot be downloaded here; :func:`make_tampering_dataset` builds a stand-in of t
 from pristine photographs (e.g. those of :func:`hyperimage.photo_packages.gather_photos`):
 
 - every image is a crop of one photo (random position, optionally mirrored) at a fixed size,
-  by default the 256x384 input of the paper's end-to-end forgery CNN (Experiment 1);
+  by default the 256x384 input of the paper's end-to-end forgery CNN (Experiment 1), or the
+  whole photo at its own size (``size=None``: full-size photos, for forensics at native
+  resolution);
 - a tampered image has one region replaced, as CASIA-2's were made by hand: *splicing* (a
   region of another photo), *copy-move* (a region of the same image moved), both with optional
   scaling and rotation, or *removal* (a region filled by scikit-image's biharmonic
@@ -565,7 +567,7 @@ def make_tampering_dataset(
     n_images: int,
     seed: int,
     tampered_fraction: float = CASIA2_TAMPERED_FRACTION,
-    size: tuple[int, int] = (256, 384),
+    size: tuple[int, int] | None = (256, 384),
     *,
     names: Sequence[str] | None = None,
     config: TamperConfig = TamperConfig(),
@@ -590,6 +592,8 @@ def make_tampering_dataset(
     seed : seed of every random choice.
     tampered_fraction : share of tampered images (default CASIA-2's 5123 / 12614).
     size : (height, width) of every image; default the paper's 256x384 forgery CNN input.
+        None: every image is its whole photo at the photo's own size (mirrored as any crop);
+        the images then differ in size, as the photos do.
     names : photo ids used in groups (default file stems, or ``photo000``... for arrays).
     config : how forgeries are made and saved.
     write_sources : also write each tampered image's host crop before tampering to
@@ -620,7 +624,7 @@ def make_tampering_dataset(
     arrays, names = _load_photos(photos, names)
     if not arrays:
         raise ValueError("no photos given")
-    small = [n for n, a in zip(names, arrays, strict=True) if a.shape[0] < size[0] or a.shape[1] < size[1]]
+    small = [n for n, a in zip(names, arrays, strict=True) if size is not None and (a.shape[0] < size[0] or a.shape[1] < size[1])]
     if small:
         raise ValueError(f"photos {small} are smaller than the {size[0]}x{size[1]} (height x width) output")
     if config.kind_weights[0] > 0 and (config.family_size < 2 or len(arrays) < 2):
@@ -655,7 +659,7 @@ def make_tampering_dataset(
     ):
         image_rng = np.random.default_rng(image_seed)
         host_id = int(host_id)
-        image, flipped = _crop(arrays[host_id], size, image_rng, config.flip_probability)
+        image, flipped = _crop(arrays[host_id], size or arrays[host_id].shape[:2], image_rng, config.flip_probability)
         extra = {"host": names[host_id], "flipped": str(flipped)}
         mask_path = source_path = None
         kind = "authentic"
@@ -723,7 +727,7 @@ def make_tampering_dataset(
         "seed": seed,
         "n_images": n_images,
         "tampered_fraction": tampered_fraction,
-        "size": list(size),
+        "size": None if size is None else list(size),
         "config": asdict(config),
         "groups": sorted(set(group_of.values())),
         "images": details,

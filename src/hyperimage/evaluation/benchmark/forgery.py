@@ -22,7 +22,12 @@ Rows, all trained and tested on the same splits:
 
 Data: a CASIA v2 folder or a folder data set, or by default a tampering benchmark generated
 from real photographs (:mod:`hyperimage.data.generators.tampering`: splicing, copy-move and
-inpainting removal, every image re-saved alike, CASIA-2's class balance). Splits: 2/3
+inpainting removal, every image re-saved alike, CASIA-2's class balance). A real data set's
+files may tell the classes apart by how they were saved (CASIA v1's authentic and tampered
+JPEGs carry different quantisation tables), so :func:`run_protocols` measures it under two
+protocols on the same splits: leading, a copy with every JPEG saved again alike
+(:func:`hyperimage.data.resave.resave`), and beside it the files as published; where the
+``jpeg-tables`` row is not at chance on the leading one (:func:`save_history`) it says so. Splits: 2/3
 train, 1/6 validation, 1/6 test by group (source photos), repeated; figures are means and
 standard deviations over splits. Metrics: accuracy (the paper's), balanced accuracy, ROC
 AUC and F1 of the tampered class.
@@ -48,7 +53,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -64,7 +69,7 @@ from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.jpeg_tables import JpegTableLookup
 from hyperimage.evaluation.localisation import centre_mask, flag_top, mask_scores
 from hyperimage.evaluation.protocol import (
-    FORGERY_SPLIT, SPLITS_FILE, classification_metrics, random_split, save_splits, summarise,
+    FORGERY_SPLIT, SPLITS_FILE, chance_auc_spread, classification_metrics, random_split, save_splits, summarise,
 )
 from hyperimage.inference.explain import evidence, to_pixels
 from hyperimage.inference import networks
@@ -80,6 +85,11 @@ ROWS = ("dct-markov-svm", "jpeg-tables", "end-to-end", "end-to-end + residual", 
 MAPS = ("two-stage (patch)", "two-stage (gradient)", "centre box", "whole image")
 #: The rows and maps that the model's training makes (once per variant).
 TRAINED, TRAINED_MAPS = ("patch-average", "two-stage"), ("two-stage (patch)", "two-stage (gradient)")
+#: The row that reads nothing but how the files were saved (their JPEG quantisation tables).
+HEADER_ROW = "jpeg-tables"
+#: Two-sided 95% normal quantile: :func:`save_history` calls an AUC at chance within this many
+#: null standard deviations of 0.5.
+CHANCE_Z = 1.96
 
 
 @dataclass
@@ -203,12 +213,14 @@ def run(
     runs: dict[str, list[dict]] = {row: [] for row in rows}
     maps: dict[str, list[dict]] = {row_name(name, v) if name in TRAINED_MAPS else name: [] for v in variants for name in MAPS}
     stage1: dict[str, list[dict]] = {v.name: [] for v in variants}
+    counts: list[dict[str, int]] = []
     for split in range(budget.splits):
         t0 = time.time()
         recs = random_split(records, seed=seed * 1000 + split, fractions=FORGERY_SPLIT)
         part = {name: [r for r in recs if r.split == name] for name in ("train", "val", "test")}
         labels = {name: np.array([r.target for r in rs]) for name, rs in part.items()}
         test_paths = [r.path for r in part["test"]]
+        counts.append({"authentic": int((labels["test"] > 0.5).sum()), "tampered": int((labels["test"] <= 0.5).sum())})
 
         stacked = {name: np.stack([features[r.path] for r in rs]) for name, rs in part.items()}
         svm = DctMarkovSVM().fit(stacked["train"], labels["train"], stacked["val"], labels["val"])
@@ -251,6 +263,7 @@ def run(
         "budget": budget_record(budget),
         "seed": seed,
         "splits": runs,
+        "test_counts": counts,
         "localisation": maps,
         "summary": {row: summarise(r) for row, r in runs.items()},
         "localisation_summary": {name: summarise(v) for name, v in maps.items() if v},
@@ -286,4 +299,113 @@ def table(results: dict) -> str:
                 f"single-patch AUC {s1['patch_auc']['mean']:.4f} +-{s1['patch_auc']['std']:.3f}",
             ]
     lines += ["", f"wall time {results['wall_seconds'] / 60:.1f} min"]
+    return "\n".join(lines)
+
+
+def save_history(results: dict, row: str = HEADER_ROW, z: float = CHANCE_Z) -> dict:
+    """Whether the files of one run (:func:`run`) still tell the classes apart by how they were
+    saved: ``row``'s test ROC AUC, the mean over the splits, against chance.
+
+    The bound is ``z`` null standard deviations of one split's AUC
+    (:func:`~hyperimage.evaluation.protocol.chance_auc_spread` of its test classes, the root
+    mean square over the splits): not narrowed by the number of splits, whose test sets are
+    drawn from the same images, so the mean is not known to be tighter than one split. Splits
+    whose test set holds one class have no AUC and are left out; with none left ``at_chance``
+    is None. Returns ``{"row", "auc", "bound", "at_chance"}``."""
+    if z <= 0:
+        raise ValueError(f"z must be positive, got {z}")
+    if row not in results["splits"]:
+        raise ValueError(f"no row {row!r} in the results; rows: {', '.join(results['splits'])}")
+    kept = [
+        (split["auc"], chance_auc_spread(c["authentic"], c["tampered"]))
+        for split, c in zip(results["splits"][row], results["test_counts"], strict=True)
+        if c["authentic"] and c["tampered"]
+    ]
+    if not kept:
+        return {"row": row, "auc": float("nan"), "bound": float("nan"), "at_chance": None}
+    auc = float(np.mean([a for a, _ in kept]))
+    bound = z * float(np.sqrt(np.mean([s**2 for _, s in kept])))
+    return {"row": row, "auc": auc, "bound": bound, "at_chance": bool(abs(auc - 0.5) <= bound)}
+
+
+def save_history_line(check: dict, protocol: str, leading: bool) -> str:
+    """One line on a :func:`save_history` check of ``protocol``: a warning where the leading
+    protocol is not at chance, for then every row may be reading the save history too."""
+    row, auc, bound = check["row"], check["auc"], check["bound"]
+    if check["at_chance"] is None:
+        return f"{row} on {protocol}: no test split holds both classes, so no AUC to check"
+    if check["at_chance"]:
+        return f"{row} on {protocol}: AUC {auc:.3f}, at chance (within 0.5 +- {bound:.3f})"
+    line = f"{row} on {protocol}: AUC {auc:.3f}, beyond chance (0.5 +- {bound:.3f})"
+    if not leading:
+        return line
+    return (
+        f"WARNING: {line}: the files' save history still separates the classes on the leading protocol, "
+        "so any row that sees the compression may be reading it instead of the tampering"
+    )
+
+
+def run_protocols(
+    protocols: Sequence[tuple[str, Path]],
+    budget: Budget = FULL,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+    save_model: Path | None = None,
+    half: bool = False,
+    world: World = SINGLE,
+) -> dict:
+    """:func:`run` on each of ``protocols``, ``(name, folder)`` pairs holding the same images
+    saved in different ways (same layout, so the same splits), the first one leading; then the
+    :func:`save_history` check of each, with a warning to ``log`` where the leading one fails.
+
+    ``save_model`` saves the leading protocol's model. Returns ``{"leading", "protocols":
+    {name: run}, "save_history": {name: check}, "warning", "provenance"}``: the warning line or
+    None, and the leading run's provenance (the code as the whole run started) at the top."""
+    if not protocols:
+        raise ValueError("no protocol to run")
+    names = [name for name, _ in protocols]
+    if len(set(names)) != len(names):
+        raise ValueError(f"each protocol needs its own name, got {names}")
+    runs: dict[str, dict] = {}
+    for k, (name, folder) in enumerate(protocols):
+        log(f"protocol {k + 1}/{len(protocols)}{' (leading)' if k == 0 else ''}: {name}, {folder}")
+        runs[name] = run(
+            folder, budget, seed=seed, log=log, progress=progress, save_model=save_model if k == 0 else None, half=half, world=world
+        )
+    checks = {name: save_history(results) for name, results in runs.items()}
+    line = save_history_line(checks[names[0]], names[0], leading=True)
+    warning = line if line.startswith("WARNING") else None
+    if warning:
+        log(warning)
+    return {
+        "leading": names[0],
+        "protocols": runs,
+        "save_history": checks,
+        "warning": warning,
+        "provenance": runs[names[0]]["provenance"],
+    }
+
+
+def protocols_table(results: dict) -> str:
+    """A :func:`run_protocols` run as text: Table 3 of each protocol, the leading one first,
+    then every row's ROC AUC side by side and the save-history check of each protocol."""
+    names = list(results["protocols"])
+    lines = []
+    for k, name in enumerate(names):
+        lines += [f"== {'leading protocol' if k == 0 else 'beside it'}: {name} ==", table(results["protocols"][name]), ""]
+    heads = [f"{name}{' (leading)' if k == 0 else ''}" for k, name in enumerate(names)]
+    rows = list(results["protocols"][names[0]]["summary"])
+    width = max(24, *(len(row) + 2 for row in rows))
+    lines.append("ROC AUC by protocol (mean +- std over splits)")
+    lines.append(f"{'row':<{width}}" + "".join(f"{h:>{max(len(h), 16) + 3}}" for h in heads))
+    for row in rows:
+        cells = []
+        for name, head in zip(names, heads):
+            s = results["protocols"][name]["summary"].get(row)
+            cell = "" if s is None else f"{s['auc']['mean']:.4f} +-{s['auc']['std']:.3f}"
+            cells.append(f"{cell:>{max(len(head), 16) + 3}}")
+        lines.append(f"{row:<{width}}" + "".join(cells))
+    lines.append("")
+    lines += [save_history_line(results["save_history"][name], name, leading=k == 0) for k, name in enumerate(names)]
     return "\n".join(lines)
