@@ -387,6 +387,25 @@ def _forensic_fullsize() -> str:
     return markdown(["read-out (image ROC AUC) / map", "native", "shrunk to 384 px", "native - 384 px (paired)", "centred box"], rows)
 
 
+def _evidence_casia(name: str) -> str:
+    data = results(name)
+    sd = lambda f: f"{f['mean']:.3f} +- {f['std']:.3f}" if f else ""  # noqa: E731  (benchmarks/_evidence.mean_sd's summaries)
+    rows = [[row, *(sd(f.get(m)) for m in ("auc", "auc_copy-move", "auc_splicing", "detection_at_5pc")), sd(f.get("pixel", {}).get("f1"))]
+            for row, f in data["rows"].items()]  # fmt: skip
+    rows.append(["centred box", "", "", "", "", sd(data["centred_box_pixel"]["f1"])])
+    return markdown(["row", "ROC AUC", "AUC copy-move (`Sp_S`)", "AUC splicing (`Sp_D`)", "detection at 5% false alarms", "pixel F1"], rows)
+
+
+@table("evidence-casia1-q75", "evidence-casia1-q75")
+def _evidence_casia_all() -> str:
+    return _evidence_casia("evidence-casia1-q75")
+
+
+@table("evidence-casia1-q75-without-learned", "evidence-casia1-q75-without-learned")
+def _evidence_casia_without_learned() -> str:
+    return _evidence_casia("evidence-casia1-q75-without-learned")
+
+
 def _iqa_row(data: dict[str, Any], row: str) -> dict[str, Any]:
     return data["summary"]["all"][row]
 
