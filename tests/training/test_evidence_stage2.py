@@ -66,12 +66,12 @@ def test_a_forensic_model_trained_on_a_generated_folder_loads_and_scores(tiny_fo
 
     records = random_split(datasets.load(tiny_forgery), seed=seed, fractions=FORGERY_SPLIT)
     said = []
-    fit = train_forensic(records, ["noise", "jpeg", "copy-move"], epochs=12, seed=seed, log=said.append, every=8)
+    fit = train_forensic(records, ["noise", "jpeg", "copy-move"], epochs=24, seed=seed, log=said.append, every=8)
     used = [r for r in records if r.split in ("train", "val")]
     assert [line for line in said if line.startswith("evidence of")][-1] == f"evidence of {len(used)}/{len(used)} images"
-    assert len([line for line in said if line.startswith("epoch ")]) == 12
+    assert len([line for line in said if line.startswith("epoch ")]) == 24
     history = fit.report["history"]
-    learned("training loss fall", history[0]["train_loss"] - min(h["train_loss"] for h in history), above=0.0)
+    learned("training loss fall", history[0]["train_loss"] - min(h["train_loss"] for h in history), above=0.0)  # measured 0.422 +- 0.107, worst 0.282, 3.9 spreads (15 runs: seeds 0-4, 1 and 2 threads, AVX2; tools/learning_spread.py)
     assert fit.report["n_train"] + fit.report["n_val"] == len(used) and 0.0 <= fit.model.threshold <= 1.0
     fit.model.save(tmp_path / "model")
     forensic = hyperimage.load(tmp_path / "model")
