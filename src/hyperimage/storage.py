@@ -167,6 +167,25 @@ def _umask() -> int:
     return mask
 
 
+def write_model_folder(
+    folder: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, Any], config: dict[str, Any],
+    extras: Callable[[Path], Any] | None = None,
+) -> Path:
+    """A model folder written whole (:func:`write_folder`): ``tensors`` (with ``meta``) as
+    ``model.safetensors``, ``config`` as ``config.json``, and whatever ``extras(tmp)`` adds
+    (splits, a training report) before the folder replaces the old one, whose model entries
+    (:data:`MODEL_ENTRIES`) go; other files there (a model card) are kept."""
+
+    def write(tmp: Path) -> None:
+        save_tensors(tmp / WEIGHTS, tensors, meta)
+        write_json(tmp / CONFIG, config)
+        if extras is not None:
+            extras(tmp)
+
+    write_folder(folder, write, replaces=MODEL_ENTRIES)
+    return Path(folder)
+
+
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write JSON atomically."""
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2)))

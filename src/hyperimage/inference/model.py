@@ -24,7 +24,7 @@ from hyperimage.inference import networks, preprocess, tasks
 from hyperimage.inference.grid import PatchGrid, gather_windows
 from hyperimage.inference.hyper_image import chunk_size, lay_on_grid, stage1_features
 from hyperimage.storage import (
-    CONFIG, FORENSIC_FORMAT, MODEL_ENTRIES, WEIGHTS, load_tensors, looks_like_model_dir, save_tensors, write_folder, write_json,
+    CONFIG, FORENSIC_FORMAT, WEIGHTS, load_tensors, looks_like_model_dir, write_model_folder,
 )
 
 #: Method name -> whether it runs stage 2: ``two-stage`` runs stage 2 over the hyper-image (Eq. 1);
@@ -234,7 +234,7 @@ class HyperImageModel(nn.Module):
     def save(self, folder: str | Path, half: bool = False, extras: Callable[[Path], Any] | None = None) -> Path:
         """Write ``model.safetensors`` and ``config.json`` into ``folder``, whole.
 
-        The folder is written as one (:func:`~hyperimage.storage.write_folder`): ``extras``,
+        The folder is written as one (:func:`~hyperimage.storage.write_model_folder`): ``extras``,
         if given, adds files (splits, a training report) to the new folder before it
         replaces the old one, so a reader never sees weights without their config or
         splits of another model. Other files already in ``folder`` (a model card) are kept.
@@ -250,18 +250,8 @@ class HyperImageModel(nn.Module):
             k: (v.half() if half and v.is_floating_point() else v).cpu()
             for k, v in self.state_dict().items() if not _under(k, shipped)
         }
-
-        def write(tmp: Path) -> None:
-            save_tensors(tmp / WEIGHTS, state, {"format": "hyperimage", "version": __version__, SHIPPED: shipped})
-            write_json(tmp / CONFIG, {
-                "format": "hyperimage", "format_version": FORMAT_VERSION, "version": __version__,
-                **self.config.to_dict(), "fitted": asdict(self.fitted),
-            })
-            if extras is not None:
-                extras(tmp)
-
-        write_folder(folder, write, replaces=MODEL_ENTRIES)
-        return Path(folder)
+        config = {"format": "hyperimage", "format_version": FORMAT_VERSION, "version": __version__, **self.config.to_dict(), "fitted": asdict(self.fitted)}
+        return write_model_folder(folder, state, {"format": "hyperimage", "version": __version__, SHIPPED: shipped}, config, extras)
 
     @classmethod
     def load(cls, folder: str | Path) -> "HyperImageModel":

@@ -37,7 +37,7 @@ from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid, ChannelReadi
 from hyperimage.inference.model import ScoreSpec, check_model_folder, check_value, check_weights
 from hyperimage.inference.networks.evidence import EvidenceStage2
 from hyperimage.inference.scoring import same_size
-from hyperimage.storage import CONFIG, FORENSIC_FORMAT, MODEL_ENTRIES, WEIGHTS, load_tensors, save_tensors, write_folder, write_json
+from hyperimage.storage import CONFIG, FORENSIC_FORMAT, WEIGHTS, load_tensors, write_model_folder
 
 #: The version of the forensic model format.
 FORMAT_VERSION = 1
@@ -221,15 +221,7 @@ class ForensicModel(nn.Module):
             "cell": self.grid.cell, "width": self.width, "sharpness": self.sharpness,
             "score": asdict(SCORE), "threshold": self.threshold,
         }
-
-        def write(tmp: Path) -> None:
-            save_tensors(tmp / WEIGHTS, state, {"format": FORENSIC_FORMAT, "version": __version__})
-            write_json(tmp / CONFIG, config)
-            if extras is not None:
-                extras(tmp)
-
-        write_folder(folder, write, replaces=MODEL_ENTRIES)
-        return Path(folder)
+        return write_model_folder(folder, state, {"format": FORENSIC_FORMAT, "version": __version__}, config, extras)
 
     @classmethod
     def load(cls, folder: str | Path) -> "ForensicModel":
