@@ -4,8 +4,9 @@ sd over splits (``evidence_casia.py``, ``forensic_fullsize.py``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from sklearn import metrics
@@ -13,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from _results import write_results
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.inference.evidence import CHANNELS, CellGrid, Evidence
 from hyperimage.training.evidence_stage2 import balanced_threshold
@@ -97,3 +99,25 @@ def mean_sd(values: list) -> object:
         return {k: mean_sd([v[k] for v in values if k in v]) for k in values[0]}
     arr = np.array(values, dtype=float)
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "values": arr.tolist()}
+
+
+def split_results(
+    out: Path, splits: int, settings: dict, run: Callable[[int], dict], report: Callable[[int, dict], None]
+) -> list[dict]:
+    """Each split's results, ``out/splitK.json`` for K < ``splits``: read back where a run with
+    the same ``settings`` wrote it, else ``run(K)`` written there (with ``settings``) and
+    ``report``-ed; so a rerun, or a run cut short at a session's end, loses at most one split."""
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    for split in range(splits):
+        file = out / f"split{split}.json"
+        if file.is_file():
+            saved = json.loads(file.read_text())
+            if all(saved.get(k) == v for k, v in settings.items()):
+                done.append(saved)
+                continue
+        result = {**settings, **run(split)}
+        write_results(file, result)
+        done.append(result)
+        report(split, result)
+    return done

@@ -35,13 +35,12 @@ the splits present) goes to ``OUT.json``, so an interrupted run loses at most on
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _evidence import channel_cells, image_figures, mean_sd, pooled, pooled_readout
+from _evidence import channel_cells, image_figures, mean_sd, pooled, pooled_readout, split_results
 from _results import write_results
 from hyperimage.data import datasets
 from hyperimage.data.io import load_image
@@ -158,19 +157,15 @@ def main() -> None:
                 crops[r.path] = dct_markov_features(crop)
     print(f"untampered crops: {sum(r.target > 0.5 for r in records if r.path in crops)} authentic, "
           f"{sum(r.target <= 0.5 for r in records if r.path in crops)} tampered", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    done = []
-    for split in range(args.splits):
-        file = args.out / f"split{split}.json"
-        if file.is_file() and json.loads(file.read_text()).get("channels") == channels:
-            done.append(json.loads(file.read_text()))
-            continue
-        result = {"channels": channels, "data": str(args.data), **run_split(split, records, cells, channels, depths, dct, crops, grid, args)}
-        write_results(file, result)
-        done.append(result)
+    def report(split: int, result: dict) -> None:
         rows = result["rows"]
         print(f"split {split}: " + "; ".join(f"{k} AUC {v['auc']:.3f}" for k, v in rows.items())
               + f"; stage-2 pixel F1 {rows['stage 2, all channels']['pixel']['f1']:.3f} (centred box {result['centred_box_pixel']['f1']:.3f})", flush=True)
+
+    done = split_results(
+        args.out, args.splits, {"channels": channels},
+        lambda split: {"data": str(args.data), **run_split(split, records, cells, channels, depths, dct, crops, grid, args)}, report,
+    )
     summary = {"channels": channels, "data": str(args.data), "splits": len(done), **summarise(done)}
     write_results(args.out.with_suffix(".json"), summary)
     for row, figures in summary["rows"].items():

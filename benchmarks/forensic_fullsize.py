@@ -57,7 +57,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from collections import Counter
@@ -68,7 +67,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from _evidence import PARTS, channel_cells, mean_sd, pooled, pooled_readout
+from _evidence import PARTS, channel_cells, mean_sd, pooled, pooled_readout, split_results
 from _results import write_results
 from hyperimage.data import datasets
 from hyperimage.data.datasets.records import ImageRecord
@@ -305,18 +304,13 @@ def main() -> None:
     features = {c: slice(int(e - d), int(e)) for c, d, e in zip(channels, depths, ends)}
     features[ALL] = slice(0, int(ends[-1]))
     settings = {"channels": channels, "set": root.name, "photos": [p.stem for p in photos], "tampering": repr(TAMPERING)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    done = []
-    for split in range(args.splits):
-        file = args.out / f"split{split}.json"
-        if file.is_file() and json.loads(file.read_text()).get("settings") == settings:
-            done.append(json.loads(file.read_text()))
-            continue
-        result = {"settings": settings, **run_split(split, records, cells, scales, truths, features, grid)}
-        write_results(file, result)
-        done.append(result)
+    def report(split: int, result: dict) -> None:
         auc = {p: result["protocols"][p]["rows"][ALL]["auc"] for p in PROTOCOLS}
         print(f"split {split}: all channels AUC native {auc['native']:.3f}, 384 px {auc['384 px']:.3f}", flush=True)
+
+    done = split_results(
+        args.out, args.splits, {"settings": settings}, lambda split: run_split(split, records, cells, scales, truths, features, grid), report
+    )
     summary = summarise(done)
     figures = {
         "settings": settings,
