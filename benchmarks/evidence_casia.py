@@ -93,7 +93,7 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
     row = image_figures(test_scores, labels["test"], kinds, val_scores, labels["val"])
 
     def pixel_maps(rs, maps):
-        pairs = [(np.kron(m, np.ones((grid.cell, grid.cell)))[: masks[r.path].shape[0], : masks[r.path].shape[1]], masks[r.path])
+        pairs = [(grid.spread(m, *masks[r.path].shape), masks[r.path])
                  for r, m in zip(rs, maps) if r.target <= 0.5 and masks[r.path] is not None]
         return [p for p, _ in pairs], [t for _, t in pairs]
 
