@@ -4,6 +4,7 @@ sd over splits (``evidence_casia.py``, ``forensic_fullsize.py``)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,6 +18,8 @@ from sklearn.preprocessing import StandardScaler
 from _results import write_results
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.inference.evidence import CHANNELS, CellGrid, Evidence
+from hyperimage.inference.evidence.learned import LearnedChannel
+from hyperimage.storage import WEIGHTS
 from hyperimage.training.evidence_stage2 import balanced_threshold
 
 #: The parts of a split, in the order the read-outs use them.
@@ -24,26 +27,40 @@ PARTS = ("train", "val", "test")
 
 
 def channel_cells(
-    records: Sequence[ImageRecord], channels: Sequence[str], cache: Path, root: Path, grid: CellGrid, every: int = 200
+    records: Sequence[ImageRecord],
+    channels: Sequence[str],
+    cache: Path,
+    root: Path,
+    grid: CellGrid,
+    every: int = 200,
+    learned_model: Path | None = None,
 ) -> dict[Path, np.ndarray]:
     """Every record's cells of every channel ``(D, U, V)``, each channel cached once per image
     under ``cache`` (``cache/CHANNEL/<path relative to root>.npy``), so that a rerun or a run
-    cut short reads what was done; a progress line every ``every`` images."""
+    cut short reads what was done; a progress line every ``every`` images.
+    ``learned_model``: the forgery model folder whose stage 1 the ``learned`` channel reads
+    (:class:`~hyperimage.inference.evidence.learned.LearnedChannel`; default the shipped one),
+    cached as ``learned@<first 12 hex digits of its weights' SHA-256>``."""
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     unknown = [c for c in channels if c not in CHANNELS.available()]
     if unknown:
         raise ValueError(f"unknown evidence channel(s) {unknown}; known: {', '.join(CHANNELS.available())}")
+    readers = {name: CHANNELS.get(name) for name in channels}
+    folders = {name: name for name in channels}
+    if learned_model is not None and "learned" in readers:
+        readers["learned"] = LearnedChannel(learned_model)
+        folders["learned"] = "learned@" + hashlib.sha256((learned_model / WEIGHTS).read_bytes()).hexdigest()[:12]
     out = {}
     for n, r in enumerate(records):
         parts = []
         evidence = None
         for name in channels:
-            file = cache / name / r.path.resolve().relative_to(root.resolve()).with_suffix(".npy")
+            file = cache / folders[name] / r.path.resolve().relative_to(root.resolve()).with_suffix(".npy")
             if not file.is_file():
                 evidence = evidence or Evidence.read(r.path)
                 file.parent.mkdir(parents=True, exist_ok=True)
-                np.save(file, CHANNELS.get(name)(evidence, grid))
+                np.save(file, readers[name](evidence, grid))
             parts.append(np.load(file))
         out[r.path] = np.concatenate(parts, axis=2).transpose(2, 0, 1)
         if (n + 1) % every == 0:

@@ -30,11 +30,22 @@ the splits present) goes to ``OUT.json``, so an interrupted run loses at most on
 
     python benchmarks/evidence_casia.py --data data/casia1-resaved/q75 --channels noise,learned,jpeg,copy-move \\
         --splits 3 --out results/evidence-casia1-q75
+
+The ``learned`` channel reads the shipped forgery model's stage 1 unless ``--learned-model``
+names one model folder per split (``{split}`` in the path): the shipped model was trained on
+split 0's training images of CASIA v1 as published, so splits 1 and 2 would test it on images
+it saw. Per split, trained on that split's re-saved training images only (checked against
+the folder's ``splits.csv``)::
+
+    hyperimage train data/casia1-resaved/q75 --preset forgery-fast --method patch-average \\
+        --recipe forgery-quick --seed K --out runs/stage1-q75/splitK      # K = 0, 1, 2
+    python benchmarks/evidence_casia.py ... --learned-model 'runs/stage1-q75/split{split}'
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 from pathlib import Path
 
@@ -72,6 +83,16 @@ def untampered_crop(image: np.ndarray, mask: np.ndarray | None, seed: int) -> np
         return None
     k = np.random.default_rng(seed).integers(len(rows))
     return image[ys[rows[k]] : ys[rows[k]] + CROP, xs[cols[k]] : xs[cols[k]] + CROP]
+
+
+def check_learned_model(model: Path, records, data: Path, split: int) -> None:
+    """ValueError unless ``model`` (a folder with ``splits.csv``, paths relative to ``data``)
+    was trained on none of ``split``'s validation and test images."""
+    trained = {row["image"] for row in csv.DictReader((model / "splits.csv").open()) if row["split"] == "train"}
+    held = [r for r in random_split(records, seed=split, fractions=FORGERY_SPLIT) if r.split != "train"]
+    seen = [r.path for r in held if r.path.resolve().relative_to(data.resolve()).as_posix() in trained]
+    if seen:
+        raise ValueError(f"{model} was trained on {len(seen)} of split {split}'s held-out images (first: {seen[0]})")
 
 
 def run_split(split: int, records, cells, channels, depths, dct, crops, grid: CellGrid, args) -> dict:
@@ -138,14 +159,28 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--cell-weight", type=float, default=1.0)
     parser.add_argument("--cache", type=Path, default=Path("runs/evidence-cache"))
+    parser.add_argument("--learned-model", help="The learned channel reads the stage 1 of this forgery model folder per split, "
+                        "'{split}' standing for the split (e.g. runs/stage1-q75/split{split}, trained with --seed SPLIT on this split's "
+                        "training images); default: the shipped model's")
     parser.add_argument("--out", type=Path, default=Path("results/evidence-casia1-q75"))
     args = parser.parse_args()
     channels = [c for c in args.channels.split(",") if c]
     grid = CellGrid()
     records = [r for r in datasets.load(args.data)]
     started = time.time()
-    cells = channel_cells(records, channels, args.cache / args.data.name, args.data.resolve(), grid)
+    cache, root = args.cache / args.data.name, args.data.resolve()
+    per_split = "learned" in channels and args.learned_model is not None
+    fixed = {c: channel_cells(records, [c], cache, root, grid) for c in channels if not (per_split and c == "learned")}
     print(f"evidence of {len(records)} images in {time.time() - started:.0f} s", flush=True)
+
+    def split_cells(split: int) -> dict[Path, np.ndarray]:
+        """Every image's hyper-image for ``split``: the learned channel's from that split's model."""
+        each = dict(fixed)
+        if per_split:
+            model = Path(args.learned_model.format(split=split))
+            check_learned_model(model, records, args.data, split)
+            each["learned"] = channel_cells(records, ["learned"], cache, root, grid, learned_model=model)
+        return {r.path: np.concatenate([each[c][r.path] for c in channels]) for r in records}
     depths = [len(CHANNELS.get(c).features) for c in channels]
     dct, crops = {}, {}
     for n, r in enumerate(records):
@@ -162,11 +197,12 @@ def main() -> None:
         print(f"split {split}: " + "; ".join(f"{k} AUC {v['auc']:.3f}" for k, v in rows.items())
               + f"; stage-2 pixel F1 {rows['stage 2, all channels']['pixel']['f1']:.3f} (centred box {result['centred_box_pixel']['f1']:.3f})", flush=True)
 
+    settings = {"channels": channels, "learned_model": args.learned_model if per_split else None}
     done = split_results(
-        args.out, args.splits, {"channels": channels},
-        lambda split: {"data": str(args.data), **run_split(split, records, cells, channels, depths, dct, crops, grid, args)}, report,
+        args.out, args.splits, settings,
+        lambda split: {"data": str(args.data), **run_split(split, records, split_cells(split), channels, depths, dct, crops, grid, args)}, report,
     )
-    summary = {"channels": channels, "data": str(args.data), "splits": len(done), **summarise(done)}
+    summary = {**settings, "data": str(args.data), "splits": len(done), **summarise(done)}
     write_results(args.out.with_suffix(".json"), summary)
     for row, figures in summary["rows"].items():
         print(f"{row:<24} AUC {figures['auc']['mean']:.3f} +- {figures['auc']['std']:.3f}, "

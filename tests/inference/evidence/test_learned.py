@@ -1,11 +1,12 @@
 """The learned evidence channel: the shipped forgery stage 1 over native-resolution cells."""
 
 import numpy as np
+import pytest
 import torch
 from skimage import data
 
 from hyperimage.inference.evidence import CellGrid, Evidence, analyse
-from hyperimage.inference.evidence.learned import STRIP_CELLS, shipped_stage1
+from hyperimage.inference.evidence.learned import STRIP_CELLS, LearnedChannel, shipped_stage1
 
 
 def test_each_cell_is_the_stage_1_decision_on_that_64_px_patch():
@@ -30,3 +31,17 @@ def test_small_images_and_determinism():
     assert cells.shape == (1, 1, 2) and np.isfinite(cells).all()
     pixels = data.astronaut()[:200, :300]
     np.testing.assert_array_equal(analyse(Evidence(pixels), ["learned"]), analyse(Evidence(pixels.copy()), ["learned"]))
+
+
+def test_another_models_stage_1_reads_the_cells():
+    """``LearnedChannel(folder)`` reads that model's stage 1: the shipped forgery model's folder
+    gives the registered channel's cells; a model without the 64-px fast path is refused,
+    naming the folder."""
+    from hyperimage.inference.predictor import shipped_folder
+
+    pixels = data.astronaut()[:150, :200]
+    folder = shipped_folder("forgery")
+    np.testing.assert_array_equal(LearnedChannel(folder)(Evidence(pixels), CellGrid(64)), analyse(Evidence(pixels), ["learned"]))
+    assert LearnedChannel(folder).shipped_model is None and LearnedChannel().shipped_model == "forgery"
+    with pytest.raises(ValueError, match="iqa.*fast path"):
+        LearnedChannel(shipped_folder("iqa"))(Evidence(pixels), CellGrid(64))

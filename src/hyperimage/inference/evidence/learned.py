@@ -9,11 +9,16 @@ the convolutions run once per strip of cells and memory stays bounded for any si
 
 Per cell: the ranker's decision (its patch score, units of the training margin; negative
 looks tampered) and the same as a robust z-score against the image's own cells.
+
+The registered channel reads the shipped model; ``LearnedChannel(folder)`` reads the stage 1 of
+another forgery model of the same design (e.g. one trained on a benchmark split's training
+images, so that no test image was seen: ``benchmarks/evidence_casia.py --learned-model``).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,19 +32,26 @@ from hyperimage.inference.networks import GridStage1
 STRIP_CELLS = 8
 
 
-@lru_cache(maxsize=1)
-def shipped_stage1() -> GridStage1:
-    """The shipped forgery model's stage 1, loaded once, in eval mode on the CPU."""
-    from hyperimage.inference.predictor import shipped_folder
-
-    model = HyperImageModel.load(shipped_folder(LearnedChannel.shipped_model))
+@lru_cache(maxsize=4)
+def grid_stage1(folder: Path) -> GridStage1:
+    """The stage 1 of the model in ``folder``, loaded once, in eval mode on the CPU; ValueError
+    (naming the folder) unless it has a 64-px fast path (a ``forgery-fast`` design)."""
+    model = HyperImageModel.load(folder)
     if not isinstance(model.stage1, GridStage1) or model.config.patch != 64:
-        raise ValueError("the shipped forgery model's stage 1 has no 64-px fast path to read cells with")
+        raise ValueError(f"{folder}: its stage 1 has no 64-px fast path to read cells with (a forgery-fast model has)")
     return model.stage1.eval()
 
 
+def shipped_stage1() -> GridStage1:
+    """The shipped forgery model's stage 1 (:func:`grid_stage1` of its folder)."""
+    from hyperimage.inference.predictor import shipped_folder
+
+    return grid_stage1(shipped_folder(LearnedChannel.shipped_model))
+
+
 class LearnedChannel:
-    """Registered as evidence channel ``learned`` (see the module docstring)."""
+    """Registered as evidence channel ``learned`` (see the module docstring); ``model``: the
+    folder of the forgery model whose stage 1 reads the cells, None for the shipped one."""
 
     name = "learned"
     features = ("decision", "decision-z")
@@ -48,10 +60,19 @@ class LearnedChannel:
     legend = "learned: the shipped forgery model's patch decision against the image's own cells (robust z; below 0 looks tampered)"
     shipped_model = "forgery"
 
+    def __init__(self, model: str | Path | None = None):
+        self.model = None if model is None else Path(model)
+        if self.model is not None:
+            self.shipped_model = None
+
+    def stage1(self) -> GridStage1:
+        """The stage 1 this channel reads cells with."""
+        return shipped_stage1() if self.model is None else grid_stage1(self.model.resolve())
+
     def __call__(self, evidence: Evidence, grid: CellGrid) -> np.ndarray:
         if grid.cell != 64:
             raise ValueError(f"evidence channel 'learned' reads 64-px cells (the stage 1's patch), the grid has {grid.cell}")
-        stage1 = shipped_stage1()
+        stage1 = self.stage1()
         u, v = grid.shape(*evidence.size)
         h, w = evidence.size
         pad = ((0, u * 64 - h), (0, v * 64 - w), (0, 0))
