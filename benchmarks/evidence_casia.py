@@ -25,7 +25,9 @@ Figures on the test images: ROC AUC (all tampered, and the copy-move ``Sp_S`` an
 best balanced accuracy on the validation images, the detection rate at 5% false alarms, and
 for stage 2 pixel F1 / IoU of its cell map (thresholded at the value best on validation
 images, :func:`~hyperimage.evaluation.localisation.best_threshold`) beside the centred box
-measured the same way. Each split writes ``OUT/splitK.json``; the summary (mean +- sd over
+measured the same way; and the same for the map less its image's largest value
+(``pixel_relative``: which cells are tampered, given that the image is, apart from how
+strongly stage 2 believes it is). Each split writes ``OUT/splitK.json``; the summary (mean +- sd over
 the splits present) goes to ``OUT.json``, so an interrupted run loses at most one split.
 
     python benchmarks/evidence_casia.py --data data/casia1-resaved/q75 --channels noise,learned,jpeg,copy-move \\
@@ -58,7 +60,7 @@ from hyperimage.data.io import load_image
 from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_features
 from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
-from hyperimage.inference.evidence import CHANNELS, CellGrid
+from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid
 from hyperimage.inference.evidence.model import predict
 from hyperimage.training.evidence_stage2 import EvidenceItem, mask_cells, train_evidence_stage2
 
@@ -121,6 +123,8 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
     vm, vt = pixel_maps(part["val"], val_maps)
     tm, tt = pixel_maps(part["test"], test_maps)
     row["pixel"] = threshold_f1(tm, tt, best_threshold(vm, vt))
+    vm, tm = ([p - p.max() for p in maps] for maps in (vm, tm))
+    row["pixel_relative"] = threshold_f1(tm, tt, best_threshold(vm, vt))
     centre_val, centre_test = [centre_map(t.shape) for t in vt], [centre_map(t.shape) for t in tt]
     result["centred_box_pixel"] = threshold_f1(centre_test, tt, best_threshold(centre_val, vt))
     result["rows"]["stage 2, all channels"] = row
@@ -158,6 +162,7 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--cell-weight", type=float, default=1.0)
+    parser.add_argument("--cell", type=int, default=CELL, help="Side of the grid's cells (pixels, a multiple of 8)")
     parser.add_argument("--cache", type=Path, default=Path("runs/evidence-cache"))
     parser.add_argument("--learned-model", help="The learned channel reads the stage 1 of this forgery model folder per split, "
                         "'{split}' standing for the split (e.g. runs/stage1-q75/split{split}, trained with --seed SPLIT on this split's "
@@ -165,10 +170,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/evidence-casia1-q75"))
     args = parser.parse_args()
     channels = [c for c in args.channels.split(",") if c]
-    grid = CellGrid()
+    grid = CellGrid(args.cell)
     records = [r for r in datasets.load(args.data)]
     started = time.time()
-    cache, root = args.cache / args.data.name, args.data.resolve()
+    cache = args.cache / (args.data.name if args.cell == CELL else f"{args.data.name}-cell{args.cell}")
+    root = args.data.resolve()
     per_split = "learned" in channels and args.learned_model is not None
     fixed = {c: channel_cells(records, [c], cache, root, grid) for c in channels if not (per_split and c == "learned")}
     print(f"evidence of {len(records)} images in {time.time() - started:.0f} s", flush=True)
@@ -195,9 +201,10 @@ def main() -> None:
     def report(split: int, result: dict) -> None:
         rows = result["rows"]
         print(f"split {split}: " + "; ".join(f"{k} AUC {v['auc']:.3f}" for k, v in rows.items())
-              + f"; stage-2 pixel F1 {rows['stage 2, all channels']['pixel']['f1']:.3f} (centred box {result['centred_box_pixel']['f1']:.3f})", flush=True)
+              + f"; stage-2 pixel F1 {rows['stage 2, all channels']['pixel']['f1']:.3f}, relative {rows['stage 2, all channels']['pixel_relative']['f1']:.3f} (centred box {result['centred_box_pixel']['f1']:.3f})", flush=True)
 
-    settings = {"channels": channels, "learned_model": args.learned_model if per_split else None}
+    settings = {"channels": channels, "learned_model": args.learned_model if per_split else None,
+                **({"cell": args.cell} if args.cell != CELL else {})}
     done = split_results(
         args.out, args.splits, settings,
         lambda split: {"data": str(args.data), **run_split(split, records, split_cells(split), channels, depths, dct, crops, grid, args)}, report,

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import pickle
 import struct
@@ -17,6 +18,8 @@ from typer.testing import CliRunner
 
 from hyperimage import api
 from hyperimage.inference import predictor
+from hyperimage.inference.evidence import Evidence
+from hyperimage.inference.evidence.model import ForensicModel
 from hyperimage.cli import app
 
 runner = CliRunner()
@@ -500,11 +503,24 @@ def test_train_evidence_writes_a_forensic_model_folder(tiny_forgery, tmp_path):
     assert report["channels"] == ["noise", "jpeg"] and len(report["history"]) == 3 and report["data"] == str(tiny_forgery.resolve())
 
 
+def test_train_evidence_on_smaller_cells_maps_finer(tiny_forgery, tmp_path):
+    """--cell 32: the model keeps its grid, and its map of an image has twice the cells a side."""
+    out = tmp_path / "fine"
+    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(out), "--channels", "noise,jpeg", "--epochs", "2", "--cell", "32"])
+    assert res.exit_code == 0, res.output
+    model = ForensicModel.load(out)
+    assert model.grid.cell == 32
+    image = next(p for p in sorted(tiny_forgery.rglob("*")) if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    h, w = Evidence.read(image).size
+    assert model.hyper_image(Evidence.read(image)).shape[1:] == (math.ceil(h / 32), math.ceil(w / 32))
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
         (["--channels", "noise,astrology"], "unknown evidence channel 'astrology'"),
         (["--channels", ","], "no evidence channel named"),
+        (["--cell", "36"], "a cell's side must be a positive multiple of 8"),
     ],
 )
 def test_train_evidence_refuses_bad_channels_before_reading_images(tiny_forgery, tmp_path, args, message):

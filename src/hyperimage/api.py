@@ -29,7 +29,7 @@ from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
 from hyperimage.inference import predictor, tasks
-from hyperimage.inference.evidence import ALL, channel_names
+from hyperimage.inference.evidence import ALL, CELL, CellGrid, channel_names
 from hyperimage.inference.evidence.model import ForensicFiles, ForensicModel, channel_row
 from hyperimage.inference.evidence.predictor import ChannelEvidence, ForensicPredictor, read_evidence
 from hyperimage.inference.explain import Panel, save_grid, save_overlay, save_panels
@@ -457,6 +457,7 @@ def train_evidence(
     width: int = 32,
     allow_outside: bool = False,
     log: Callable[[str], None] | None = None,
+    cell: int = CELL,
 ) -> ForensicModel:
     """Train a forensic evidence model on a forgery data set folder and save it to ``out``
     (``hyperimage train-evidence``; :func:`~hyperimage.training.evidence_stage2.train_forensic`).
@@ -465,7 +466,8 @@ def train_evidence(
     with labels 1 authentic / 0 tampered and masks where known, CASIA v2, ``make-forgery``'s).
     ``channels``: the evidence channels (``"all"``, ``"noise,jpeg"`` or a list;
     :mod:`hyperimage.inference.evidence`). Images without a ``split`` are split by group with
-    ``seed`` as :func:`train` splits a forgery data set (2/3-1/6-1/6); stage 2 trains
+    ``seed`` as :func:`train` splits a forgery data set (2/3-1/6-1/6); ``cell``: the side of the
+    grid's cells in pixels (a multiple of 8; smaller cells, finer maps); stage 2 trains
     ``epochs`` on the training images and keeps the epoch of lowest validation loss, and the
     threshold is the score of best balanced accuracy on the validation images. ``out`` has
     one writer (its lock, as for :func:`train`) and gets the model, ``splits.csv`` and
@@ -475,7 +477,7 @@ def train_evidence(
     data, out = Path(data), Path(out)
     log = log or (lambda line: print(line, file=sys.stderr))
     _check_out(out)
-    names = channel_names(channels)
+    names, grid = channel_names(channels), CellGrid(cell)
     task = _task_of(data)
     if task is not None and task != tasks.CLASSIFICATION.name:
         raise ValueError(f"{data}: a {task} data set; a forensic model trains on images labelled 1 (authentic) and 0 (tampered)")
@@ -485,7 +487,7 @@ def train_evidence(
     records = random_split(records, seed=seed, fractions=SPLITS[tasks.CLASSIFICATION.name])
     with FolderLock(out, log) as held:
         remove_stale_temporaries(out)
-        fit = train_forensic(records, names, epochs=epochs, seed=seed, cell_weight=cell_weight, width=width, log=log)
+        fit = train_forensic(records, names, epochs=epochs, seed=seed, cell_weight=cell_weight, width=width, log=log, grid=grid)
         report = {"data": str(data.resolve()), **fit.report}
 
         def extras(tmp: Path) -> None:

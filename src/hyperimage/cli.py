@@ -142,6 +142,7 @@ def train_evidence(
     epochs: int = typer.Option(40, min=1, help="Stage-2 epochs (the one of lowest validation loss is kept)."),
     seed: int = typer.Option(0, help="Seed for the split and stage 2."),
     cell_weight: float = typer.Option(1.0, min=0.0, help="Weight of the cells' loss against the mask (0: image labels only)."),
+    cell: int = typer.Option(64, min=8, help="Side of the grid's cells in pixels, a multiple of 8 (smaller: finer maps, slower)."),
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
     quiet: bool = typer.Option(False, help="No progress lines."),
 ) -> None:
@@ -153,7 +154,7 @@ def train_evidence(
     """
     try:
         model = api.train_evidence(
-            data, out, channels, epochs=epochs, seed=seed, cell_weight=cell_weight, allow_outside=allow_outside,
+            data, out, channels, epochs=epochs, seed=seed, cell_weight=cell_weight, allow_outside=allow_outside, cell=cell,
             log=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)),
         )
     except ValueError as err:

@@ -45,3 +45,20 @@ def test_another_models_stage_1_reads_the_cells():
     assert LearnedChannel(folder).shipped_model is None and LearnedChannel().shipped_model == "forgery"
     with pytest.raises(ValueError, match="iqa.*fast path"):
         LearnedChannel(shipped_folder("iqa"))(Evidence(pixels), CellGrid(64))
+
+
+def test_smaller_cells_are_read_by_the_patch_centred_on_each():
+    """On 32-px cells each cell's decision is the network's on the 64-px patch centred on it,
+    the image reflected past its border; across a strip boundary too."""
+    photo = data.astronaut()
+    pixels = photo[: 32 * (STRIP_CELLS + 1) + 12, :150]
+    cells = analyse(Evidence(pixels), ["learned"], CellGrid(32))
+    assert cells.shape == (STRIP_CELLS + 2, 5, 2)
+    stage1 = shipped_stage1()
+    padded = np.pad(pixels, ((16, 40), (16, 40), (0, 0)), mode="reflect")
+    x = torch.from_numpy(padded).permute(2, 0, 1).float().div(255.0)
+    for r, c in ((0, 0), (STRIP_CELLS - 1, 2), (STRIP_CELLS, 4), (STRIP_CELLS + 1, 1)):
+        patch = x[:, r * 32 : r * 32 + 64, c * 32 : c * 32 + 64][None]
+        with torch.no_grad():
+            alone = float(stage1.head(stage1.forward_features(patch)))
+        assert abs(cells[r, c, 0] - alone) < 1e-3 * max(1.0, abs(alone))
