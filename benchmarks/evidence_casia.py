@@ -23,7 +23,8 @@ header lookup alone tells them apart; re-saved alike (``benchmarks/resave_check.
 Figures on the test images: ROC AUC (all tampered, and the copy-move ``Sp_S`` and splicing
 ``Sp_D`` subsets apart, each against all authentic test images), accuracy at the threshold of
 best balanced accuracy on the validation images, the detection rate at 5% false alarms, and
-for stage 2 pixel F1 / IoU of its cell map (thresholded at the value best on validation
+for stage 2 pixel F1 / IoU of its cell map (bilinear between the cells' centres, as
+:class:`~hyperimage.inference.evidence.predictor.ForensicExplanation` draws it; thresholded at the value best on validation
 images, :func:`~hyperimage.evaluation.localisation.best_threshold`) beside the centred box
 measured the same way; and the same for the map less its image's largest value
 (``pixel_relative``: which cells are tampered, given that the image is, apart from how
@@ -116,7 +117,7 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
     row = image_figures(test_scores, labels["test"], kinds, val_scores, labels["val"])
 
     def pixel_maps(rs, maps):
-        pairs = [(grid.spread(m, *masks[r.path].shape), masks[r.path])
+        pairs = [(grid.interpolate(m, *masks[r.path].shape), masks[r.path])
                  for r, m in zip(rs, maps) if r.target <= 0.5 and masks[r.path] is not None]
         return [p for p, _ in pairs], [t for _, t in pairs]
 

@@ -22,6 +22,22 @@ def test_cells_follow_the_image_and_partial_cells_average_what_they_hold():
     np.testing.assert_allclose(stacked[..., 1], -pooled, rtol=1e-6)
 
 
+def test_interpolated_maps_pass_through_the_cell_centres_and_stay_within_them():
+    grid = CellGrid(32)
+    cells = np.array([[0.0, 1.0, 4.0], [2.0, 3.0, -1.0]])
+    heat = grid.interpolate(cells, 60, 90)
+    assert heat.shape == (60, 90) and heat.dtype == np.float32
+    # a cell's centre lies between its pixels 15 and 16: within half a pixel's slope along each
+    # axis of its value (the largest steps between neighbouring cells here: 5 down, 4 across)
+    for r, c in np.ndindex(2, 3):
+        assert np.abs(heat[32 * r + 15 : 32 * r + 17, 32 * c + 15 : 32 * c + 17] - cells[r, c]).max() <= (5 + 4) / 64 + 1e-6
+    assert heat[0, 0] == 0.0 and heat[59, 89] == -1.0  # constant beyond the outer centres
+    assert cells.min() <= heat.min() and heat.max() <= cells.max()
+    assert heat[15, 40] == pytest.approx(cells[0, 0] + (40.5 - 16) / 32 * (cells[0, 1] - cells[0, 0]), abs=1e-3)
+    with pytest.raises(ValueError, match="do not cover"):
+        grid.interpolate(cells, 100, 90)
+
+
 def test_a_cell_is_whole_jpeg_blocks():
     with pytest.raises(ValueError, match="multiple of 8"):
         CellGrid(60)

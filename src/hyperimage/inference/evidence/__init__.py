@@ -27,6 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol, Sequence
 
+import cv2
 import numpy as np
 
 from hyperimage.data.io import MAX_PIXELS, load_image
@@ -73,6 +74,17 @@ class CellGrid:
         if cells.shape != self.shape(height, width):
             raise ValueError(f"cells {cells.shape} do not cover a {height} x {width} image on {self.cell}-px cells")
         return np.repeat(np.repeat(np.asarray(cells, np.float32), self.cell, 0), self.cell, 1)[:height, :width]
+
+    def interpolate(self, cells: np.ndarray, height: int, width: int) -> np.ndarray:
+        """Cell values ``(U, V)`` over the pixels of an image of ``height`` x ``width``,
+        bilinear between the cells' centres (constant beyond the outer ones): ``(H, W)``
+        float32, a map whose edges follow the evidence more closely than the cells' squares
+        (on CASIA v1, a higher pixel F1: ``benchmarks/evidence_casia.py``)."""
+        if cells.shape != self.shape(height, width):
+            raise ValueError(f"cells {cells.shape} do not cover a {height} x {width} image on {self.cell}-px cells")
+        u, v = cells.shape
+        full = cv2.resize(np.asarray(cells, np.float32), (v * self.cell, u * self.cell), interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(full[:height, :width])
 
 
 @dataclass

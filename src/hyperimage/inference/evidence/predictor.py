@@ -156,8 +156,9 @@ class ForensicExplanation:
 
     @property
     def heat(self) -> np.ndarray:
-        """``(H, W)``: :attr:`cells` over the image's pixels."""
-        return self.evidence.grid.spread(self.cells, *self.image.shape[:2])
+        """``(H, W)``: :attr:`cells` over the image's pixels, bilinear between the cells'
+        centres (:meth:`~hyperimage.inference.evidence.CellGrid.interpolate`)."""
+        return self.evidence.grid.interpolate(self.cells, *self.image.shape[:2])
 
     @property
     def authentic(self) -> bool:
