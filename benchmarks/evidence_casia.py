@@ -8,7 +8,9 @@ header lookup alone tells them apart; re-saved alike (``benchmarks/resave_check.
 
 * **stage 2 over all channels** (:mod:`hyperimage.training.evidence_stage2`): trained on the
   training images' forensic hyper-images (the channels' cells at native size) with their image
-  labels and mask cells, the epoch of the lowest validation loss kept;
+  labels and mask cells, the epoch of the lowest validation loss kept; given several weights of
+  the cells' loss (``--cell-weight 1,3``), one stage 2 per weight, the one of best validation
+  AUC + pixel F1 kept (``cell_weight`` in the split's file);
 * **each channel alone**: a logistic regression (scikit-learn, standardised) on the channel's
   cells pooled per image (mean, maximum and minimum of each feature): a calibrated read-out;
   and the same read-out on every channel's pooled cells at once (the hyper-image averaged away,
@@ -53,6 +55,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from _evidence import channel_cells, image_figures, mean_sd, pooled, pooled_readout, split_results
 from _results import write_results
@@ -112,15 +115,24 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
             items[name].append(EvidenceItem(cells[r.path], r.target, share))
     result: dict = {"split": split, "sizes": {k: len(v) for k, v in part.items()}, "rows": {}}
 
-    net, norm = train_evidence_stage2(items["train"], items["val"], epochs=args.epochs, cell_weight=args.cell_weight, seed=split)
-    (val_scores, val_maps), (test_scores, test_maps) = (predict(net, norm, [i.hyper for i in items[k]]) for k in ("val", "test"))
-    row = image_figures(test_scores, labels["test"], kinds, val_scores, labels["val"])
-
     def pixel_maps(rs, maps):
         pairs = [(grid.interpolate(m, *masks[r.path].shape), masks[r.path])
                  for r, m in zip(rs, maps) if r.target <= 0.5 and masks[r.path] is not None]
         return [p for p, _ in pairs], [t for _, t in pairs]
 
+    def validation(weight: float) -> tuple[float, tuple]:
+        """Stage 2 trained with cell-loss ``weight``: its validation AUC + pixel F1, and the fit."""
+        fit = train_evidence_stage2(items["train"], items["val"], epochs=args.epochs, cell_weight=weight, seed=split)
+        scores, maps = predict(*fit, [i.hyper for i in items["val"]])
+        vm, vt = pixel_maps(part["val"], maps)
+        return roc_auc_score(labels["val"], scores) + threshold_f1(vm, vt, best_threshold(vm, vt))["f1"], fit
+
+    chosen = {w: validation(w) for w in args.cell_weight}
+    weight = max(chosen, key=lambda w: chosen[w][0])
+    net, norm = chosen[weight][1]
+    result["cell_weight"] = {"chosen": weight, "validation_auc_plus_f1": {str(w): v for w, (v, _) in chosen.items()}}
+    (val_scores, val_maps), (test_scores, test_maps) = (predict(net, norm, [i.hyper for i in items[k]]) for k in ("val", "test"))
+    row = image_figures(test_scores, labels["test"], kinds, val_scores, labels["val"])
     vm, vt = pixel_maps(part["val"], val_maps)
     tm, tt = pixel_maps(part["test"], test_maps)
     row["pixel"] = threshold_f1(tm, tt, best_threshold(vm, vt))
@@ -162,7 +174,9 @@ def main() -> None:
     parser.add_argument("--channels", default="noise,learned")
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--cell-weight", type=float, default=1.0)
+    parser.add_argument("--cell-weight", type=lambda text: [float(w) for w in text.split(",")], default=[1.0],
+                        help="Stage 2's cell-loss weight, or several comma-separated: each trained, the one of best "
+                        "validation AUC + pixel F1 kept per split")
     parser.add_argument("--cell", type=int, default=CELL, help="Side of the grid's cells (pixels, a multiple of 8)")
     parser.add_argument("--cache", type=Path, default=Path("runs/evidence-cache"))
     parser.add_argument("--learned-model", help="The learned channel reads the stage 1 of this forgery model folder per split, "
@@ -205,7 +219,8 @@ def main() -> None:
               + f"; stage-2 pixel F1 {rows['stage 2, all channels']['pixel']['f1']:.3f}, relative {rows['stage 2, all channels']['pixel_relative']['f1']:.3f} (centred box {result['centred_box_pixel']['f1']:.3f})", flush=True)
 
     settings = {"channels": channels, "learned_model": args.learned_model if per_split else None,
-                **({"cell": args.cell} if args.cell != CELL else {})}
+                **({"cell": args.cell} if args.cell != CELL else {}),
+                **({"cell_weights": args.cell_weight} if args.cell_weight != [1.0] else {})}
     done = split_results(
         args.out, args.splits, settings,
         lambda split: {"data": str(args.data), **run_split(split, records, split_cells(split), channels, depths, dct, crops, grid, args)}, report,
