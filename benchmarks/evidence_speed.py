@@ -11,7 +11,7 @@ The baseline, in the same run and the same kind of process: the shipped forgery 
 the same files (``hyperimage.load("forgery").score``), which shrinks the large one to 384 px
 before it looks. Each channel's own time on the large image is listed too.
 
-    python benchmarks/evidence_speed.py [--channels noise,jpeg,...] [--json results/evidence-speed.json]
+    python benchmarks/evidence_speed.py [--channels noise,jpeg,...] [--cell 64] [--json results/evidence-speed.json]
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ def _photo(size: tuple[int, int], seed: int) -> Image.Image:
     return Image.fromarray(np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8))
 
 
-def _evidence(paths: list[str], channels: list[str], out) -> None:
+def _evidence(paths: list[str], channels: list[str], cell: int, out) -> None:
     from hyperimage.inference.evidence import CHANNELS, CellGrid, Evidence, analyse
 
-    grid = CellGrid()
+    grid = CellGrid(cell)
     analyse(Evidence(np.full((64, 64, 3), 128, np.uint8)), channels, grid)  # warm: loads what the channels load once
     started = time.perf_counter()
     for path in paths:
@@ -60,7 +60,7 @@ def _evidence(paths: list[str], channels: list[str], out) -> None:
     out.put({"wall_s": wall, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "per_channel_s": each})
 
 
-def _model(paths: list[str], channels: list[str], out) -> None:
+def _model(paths: list[str], channels: list[str], cell: int, out) -> None:
     import hyperimage
 
     predictor = hyperimage.load("forgery")
@@ -70,10 +70,10 @@ def _model(paths: list[str], channels: list[str], out) -> None:
     out.put({"wall_s": time.perf_counter() - started, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
 
-def _in_fresh_process(target, paths: list[str], channels: list[str]) -> dict:
+def _in_fresh_process(target, paths: list[str], channels: list[str], cell: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=target, args=(paths, channels, out))
+    proc = ctx.Process(target=target, args=(paths, channels, cell, out))
     proc.start()
     result = out.get()
     proc.join()
@@ -81,11 +81,12 @@ def _in_fresh_process(target, paths: list[str], channels: list[str]) -> dict:
 
 
 def main() -> None:
-    from hyperimage.inference.evidence import available
+    from hyperimage.inference.evidence import CELL, available
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--channels", default=",".join(available()), help="comma-separated (default: every registered channel)")
     parser.add_argument("--small", type=int, default=20, help="384 x 256 images in the throughput run")
+    parser.add_argument("--cell", type=int, default=CELL, help="side of the grid's cells (pixels)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     channels = [c for c in args.channels.split(",") if c]
@@ -98,15 +99,16 @@ def main() -> None:
             _photo(SMALL, i + 1).save(small[-1], quality=90)
         figures = {
             "channels": channels,
-            "large": {"size": list(LARGE), "evidence": _in_fresh_process(_evidence, [large], channels),
-                      "shipped_model": _in_fresh_process(_model, [large], channels)},
-            "small": {"size": list(SMALL), "images": len(small), "evidence": _in_fresh_process(_evidence, small, channels),
-                      "shipped_model": _in_fresh_process(_model, small, channels)},
+            "cell": args.cell,
+            "large": {"size": list(LARGE), "evidence": _in_fresh_process(_evidence, [large], channels, args.cell),
+                      "shipped_model": _in_fresh_process(_model, [large], channels, args.cell)},
+            "small": {"size": list(SMALL), "images": len(small), "evidence": _in_fresh_process(_evidence, small, channels, args.cell),
+                      "shipped_model": _in_fresh_process(_model, small, channels, args.cell)},
         }
     for run in ("evidence", "shipped_model"):
         figures["small"][run]["images_per_s"] = len(small) / figures["small"][run]["wall_s"]
     ev, base = figures["large"]["evidence"], figures["large"]["shipped_model"]
-    print(f"channels: {', '.join(channels)}")
+    print(f"channels: {', '.join(channels)} on {args.cell}-px cells")
     print(f"4000 x 3000 JPEG: evidence {ev['wall_s']:.1f} s, peak {ev['peak_mib']:.1f} MiB "
           f"(budget 20 s, 2048 MiB); shipped model at 384 px {base['wall_s']:.2f} s, peak {base['peak_mib']:.1f} MiB; "
           f"ratio {ev['wall_s'] / base['wall_s']:.1f}x")
