@@ -45,12 +45,18 @@ the folder's ``splits.csv``)::
     hyperimage train data/casia1-resaved/q75 --preset forgery-fast --method patch-average \\
         --recipe forgery-quick --seed K --out runs/stage1-q75/splitK      # K = 0, 1, 2
     python benchmarks/evidence_casia.py ... --learned-model 'runs/stage1-q75/split{split}'
+
+or one folder for every split whose stage 1 read no CASIA image (a recipe of
+:data:`PHOTO_PHASES` only, e.g. ``forgery-tamper-quick``: tampering made on the fly)::
+
+    python benchmarks/evidence_casia.py ... --learned-model runs/stage1-tamper/model
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -67,6 +73,7 @@ from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
 from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid
 from hyperimage.inference.evidence.model import predict
 from hyperimage.training.evidence_stage2 import EvidenceItem, mask_cells, train_evidence_stage2
+from hyperimage.training.recipe import RECIPE_FILE
 
 
 #: Side of the control row's untampered crops (pixels, a multiple of the 8-px JPEG block).
@@ -91,9 +98,16 @@ def untampered_crop(image: np.ndarray, mask: np.ndarray | None, seed: int) -> np
     return image[ys[rows[k]] : ys[rows[k]] + CROP, xs[cols[k]] : xs[cols[k]] + CROP]
 
 
+#: Stage-1 phases that read no image of the data set: they make their own from pristine photos.
+PHOTO_PHASES = {"tamper-pairs", "inpaint"}
+
+
 def check_learned_model(model: Path, records, data: Path, split: int) -> None:
-    """ValueError unless ``model`` (a folder with ``splits.csv``, paths relative to ``data``)
-    was trained on none of ``split``'s validation and test images."""
+    """ValueError unless ``model``'s stage 1 was trained on none of ``split``'s validation and
+    test images: all its phases are :data:`PHOTO_PHASES` (its ``recipe.json``), or its
+    ``splits.csv`` (paths relative to ``data``) lists none of them as training images."""
+    if {p["name"] for p in json.loads((model / RECIPE_FILE).read_text())["phases"]} <= PHOTO_PHASES:
+        return
     trained = {row["image"] for row in csv.DictReader((model / "splits.csv").open()) if row["split"] == "train"}
     held = [r for r in random_split(records, seed=split, fractions=FORGERY_SPLIT) if r.split != "train"]
     seen = [r.path for r in held if r.path.resolve().relative_to(data.resolve()).as_posix() in trained]

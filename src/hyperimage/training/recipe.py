@@ -362,6 +362,32 @@ def forgery_inpaint_quick() -> Recipe:
     return replace(base, phases=[inpaint, *base.phases], name="forgery-inpaint-quick")
 
 
+@register("forgery-tamper-quick")
+def forgery_tamper_quick() -> Recipe:
+    """``forgery-quick`` with stage 1 learned from tampering made on the fly (phase
+    ``tamper-pairs``: 8 epochs of 512 new forgeries of the training photos in
+    :data:`~hyperimage.data.photo_pools.NATIVE_PHOTOS`, 15 contour pairs each) instead of the data set's own contour
+    pairs: a ranker that has seen no image of the data set, nor its file history."""
+    base = forgery_quick()
+    tamper = PhaseSpec("tamper-pairs", replace(base.main.train, epochs=8), args={"forgeries": 512})
+    return replace(base, phases=[tamper], name="forgery-tamper-quick")
+
+
+#: The implementations the held-out check makes its forgeries with and ``forgery-tamper-loo-quick``
+#: never trains on: Navier-Stokes inpainting, Poisson blending, OpenCV's JPEG encoder.
+HELD_OUT_IMPLEMENTATIONS = ("navier-stokes", "poisson", "opencv")
+
+
+@register("forgery-tamper-loo-quick")
+def forgery_tamper_loo_quick() -> Recipe:
+    """``forgery-tamper-quick`` with :data:`HELD_OUT_IMPLEMENTATIONS` left out of its forgeries,
+    so that forgeries made with them test it on code its training never ran
+    (``benchmarks/tamper_heldout.py``, leave-one-implementation-out)."""
+    base = forgery_tamper_quick()
+    tamper = replace(base.main, args={**base.main.args, "leave_out": list(HELD_OUT_IMPLEMENTATIONS)})
+    return replace(base, phases=[tamper], name="forgery-tamper-loo-quick")
+
+
 @register("forgery-imagenet-quick")
 def forgery_imagenet_quick() -> Recipe:
     """For the ``forgery-imagenet`` preset: ``iqa-imagenet-quick``'s stage 1 (20 epochs of the

@@ -78,6 +78,12 @@ CASIA2_TAMPERED_FRACTION = 5123 / (7491 + 5123)
 #: Tampering kinds, in the order of :attr:`TamperConfig.kind_weights`.
 KINDS = ("splicing", "copy_move", "removal")
 
+#: Inpainting methods of a removal (:attr:`TamperConfig.inpaint`).
+INPAINT_METHODS = ("biharmonic", "telea", "navier-stokes")
+
+#: Blending of a spliced or copied region (:attr:`TamperConfig.blend`).
+BLENDS = ("alpha", "poisson")
+
 #: Seam treatments, in the order of :attr:`TamperConfig.seam_weights`.
 SEAMS = ("hard", "feather", "blur")
 
@@ -144,8 +150,13 @@ class TamperConfig:
     seam_sigma : range of the Gaussian sigma (pixels) of feathered and blurred seams.
     min_change : least mean absolute change (on [0, 1]) inside the mask; a tampering that
         changes less (a flat region copied onto a flat region) is drawn again.
-    inpaint : ``"biharmonic"`` (scikit-image, the default: no extra dependency, reproducible)
-        or ``"telea"`` (OpenCV's ``cv2.inpaint``, faster, needs opencv-python-headless).
+    inpaint : ``"biharmonic"`` (scikit-image, the default: no extra dependency, reproducible),
+        ``"telea"`` or ``"navier-stokes"`` (OpenCV's ``cv2.inpaint``, Telea 2004 or Bertalmio et
+        al. 2001: faster).
+    blend : how a spliced or copied region meets the host: ``"alpha"`` (the default: the seam
+        treatments above) or ``"poisson"`` (OpenCV's ``cv2.seamlessClone``, Perez et al. 2003:
+        the region's gradients kept, its colours carried over to the host's at the seam, so no
+        edge shows; the pixels outside the region stay the host's). Removal is always alpha.
     flip_probability : share of crops (and donors) mirrored left-right.
     jpeg_quality : range of the final JPEG quality, both ends included.
     png_probability : share of images saved as PNG instead of JPEG.
@@ -165,6 +176,7 @@ class TamperConfig:
     seam_sigma: tuple[float, float] = (0.7, 2.0)
     min_change: float = 0.02
     inpaint: str = "biharmonic"
+    blend: str = "alpha"
     flip_probability: float = 0.5
     jpeg_quality: tuple[int, int] = (70, 95)
     png_probability: float = 0.2
@@ -314,8 +326,8 @@ def _inpaint(image: np.ndarray, mask: np.ndarray, method: str) -> tuple[np.ndarr
     Only a margin around the hole's bounding box is handed over: both methods read the hole's
     neighbourhood alone, and the biharmonic solve grows with the area it is given.
     """
-    if method not in ("telea", "biharmonic"):
-        raise ValueError(f"inpaint must be 'telea' or 'biharmonic', got {method!r}")
+    if method not in INPAINT_METHODS:
+        raise ValueError(f"inpaint must be one of {INPAINT_METHODS}, got {method!r}")
     if not mask.any():
         return image.copy(), method
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
@@ -325,17 +337,31 @@ def _inpaint(image: np.ndarray, mask: np.ndarray, method: str) -> tuple[np.ndarr
         slice(max(cols[0] - margin, 0), cols[-1] + margin + 1),
     )
     filled = image.copy()
-    if method == "telea":
+    if method in ("telea", "navier-stokes"):
         import cv2
 
         patch = np.rint(image[box] * 255.0).astype(np.uint8)
         hole = mask[box].astype(np.uint8) * 255
-        filled[box] = cv2.inpaint(patch, hole, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+        flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
+        filled[box] = cv2.inpaint(patch, hole, 3, flag).astype(np.float32) / 255.0
     else:
         from skimage.restoration import inpaint_biharmonic
 
         filled[box] = inpaint_biharmonic(image[box], mask[box], channel_axis=-1)
     return filled, method
+
+
+def _poisson(host: np.ndarray, fill: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``fill`` blended into ``host`` over ``mask`` by Poisson image editing (``cv2.seamlessClone``);
+    outside ``mask`` exactly ``host``. Both (H, W, 3) float in [0, 1]."""
+    import cv2
+
+    pad = 2  # seamlessClone needs the region's box off the image's edge
+    as_bytes = [np.pad(np.rint(a * 255.0).astype(np.uint8), [(pad, pad), (pad, pad), (0, 0)], mode="reflect") for a in (fill, host)]
+    region = np.pad(mask.astype(np.uint8) * 255, pad)
+    x, y, w, h = cv2.boundingRect(region)
+    cloned = cv2.seamlessClone(*as_bytes, region, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)[pad:-pad, pad:-pad]
+    return np.where(mask[..., None], cloned.astype(np.float32) / 255.0, host).astype(np.float32)
 
 
 def _attempt(
@@ -359,6 +385,9 @@ def _attempt(
         source = host if kind == "copy_move" else donor
         fill, geometry = _moved_region(rng, host, source, vertices, centre, config, kind == "copy_move", grid_shift)
         info.update(geometry)
+        if config.blend == "poisson":
+            info.update(seam="poisson", area=f"{hard.mean():.4f}")
+            return Tampered(_poisson(host, fill, hard), hard, info)
 
     seam = SEAMS[rng.choice(len(SEAMS), p=_weights(config.seam_weights))]
     sigma = rng.uniform(*config.seam_sigma)
@@ -421,6 +450,8 @@ def tamper_image(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind == "splicing" and donor is None:
         raise ValueError("splicing needs a donor image")
+    if config.blend not in BLENDS:
+        raise ValueError(f"blend must be one of {BLENDS}, got {config.blend!r}")
     for name, image in (("host", host), ("donor", donor)):
         if image is not None and (image.ndim != 3 or image.shape[2] != 3):
             raise ValueError(f"{name} must be an (H, W, 3) image, got shape {image.shape}")

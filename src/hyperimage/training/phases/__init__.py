@@ -124,4 +124,4 @@ def check(recipe: Recipe) -> Recipe:
     return replace(recipe, phases=[replace(p, args=settings.dump(parse(p.name, p.args))) for p in recipe.phases])
 
 
-from hyperimage.training.phases import cells, contour_pairs, inpaint, load_weights, rank, rank_cells, windows  # noqa: E402,F401  (registration)
+from hyperimage.training.phases import cells, contour_pairs, inpaint, load_weights, rank, rank_cells, tamper_pairs, windows  # noqa: E402,F401  (registration)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -32,34 +32,53 @@ def train_ranker(run: PhaseRun) -> LoopState:
 
     Every tampered record with a mask and its authentic reference gives the paper's 15
     pairs of ``patch``-px patches centred on the tampering's contour
-    (:func:`~hyperimage.data.forgery_patches.pairs_from_records`). The mean training patch is
-    stored in the ranker and subtracted from every patch; each training pair goes through
-    the phase's augmentations (default: one of the 8 flips/rotations, both patches alike)
-    and gets a random order (:func:`~hyperimage.training.ranking_losses.shuffle_pairs`); the loss
-    is the Siamese hinge with delta = 3. The validation error is the share of validation pairs
-    ranked the wrong way (half in each order): the hinge itself is dominated by a few
-    confident mistakes. Afterwards the ranker's reference feature (what a single patch is
-    compared with at test time) is set to the mean feature of the training patches.
+    (:func:`~hyperimage.data.forgery_patches.pairs_from_records`); :func:`fit_ranker` trains on
+    them, the same pairs every epoch.
     """
-    model, world = run.model, run.world
-    ranker = model.stage1
+    model = run.model
     if model.config.preprocess != "none":
         raise ValueError("contour-pair training cuts patches from raw images: use preprocess 'none'")
-    cfg = replace(run.spec.train, loss="siamese")
-    augmentations = DEFAULT_AUGMENT if run.spec.augment is None else run.spec.augment
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(run.spec.train.seed)
     size, mode = model.config.patch, model.config.image_mode
     train_pairs = pairs_from_records(run.train_records, rng, size=size, mode=mode)
     val_pairs = pairs_from_records(run.val_records, rng, size=size, mode=mode)
     authentic, tampered = patches_tensor(train_pairs.authentic), patches_tensor(train_pairs.tampered)
-    ranker.set_input_mean(torch.cat([authentic, tampered]))
-    val_a, val_t = patches_tensor(val_pairs.authentic), patches_tensor(val_pairs.tampered)
+    val = patches_tensor(val_pairs.authentic), patches_tensor(val_pairs.tampered)
+    return fit_ranker(run, lambda gen: (authentic, tampered), val, "stage 1 (contour pairs)")
+
+
+def fit_ranker(
+    run: PhaseRun,
+    epoch_pairs: Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]],
+    val: tuple[torch.Tensor, torch.Tensor],
+    what: str,
+) -> LoopState:
+    """Train ``run.model.stage1``, a Siamese ranker, on (authentic, tampered) patch pairs
+    ``(N, C, p, p)`` each: ``epoch_pairs(gen)`` gives an epoch's (the same ones, or new ones).
+
+    The mean patch of the first epoch's pairs is stored in the ranker and subtracted from every
+    patch; each training pair goes through the phase's augmentations (default: one of the 8
+    flips/rotations, both patches alike) and gets a random order
+    (:func:`~hyperimage.training.ranking_losses.shuffle_pairs`); the loss is the Siamese hinge
+    with delta = 3. The validation error is the share of the ``val`` pairs ranked the wrong way
+    (half in each order): the hinge itself is dominated by a few confident mistakes.
+    Afterwards the ranker's reference feature (what a single patch is compared with at test
+    time) is set to the mean feature of the first epoch's patches.
+    """
+    model, world = run.model, run.world
+    ranker = model.stage1
+    cfg = replace(run.spec.train, loss="siamese")
+    augmentations = DEFAULT_AUGMENT if run.spec.augment is None else run.spec.augment
+    first_epoch = torch.cat(epoch_pairs(torch.Generator().manual_seed(cfg.seed)))
+    ranker.set_input_mean(first_epoch)
+    val_a, val_t = val
     val_y = torch.where(torch.arange(len(val_a)) % 2 == 0, 1.0, -1.0)
     first = (val_y > 0).view(-1, 1, 1, 1)
     val_x = torch.stack([torch.where(first, val_a, val_t), torch.where(first, val_t, val_a)], dim=1)
     decision = PairDecision(ranker)
 
     def batches(gen: torch.Generator):
+        authentic, tampered = epoch_pairs(gen)
         order = torch.randperm(len(authentic), generator=gen)
         for start in range(0, len(order), cfg.batch_size):
             b = order[start : start + cfg.batch_size]
@@ -72,13 +91,12 @@ def train_ranker(run: PhaseRun) -> LoopState:
         return float((pred * val_y <= 0).sum()), float(len(pred))
 
     state = fit(
-        decision, batches, validate, cfg, run.checkpoint, desc="stage 1 (pairs)", progress=run.progress, world=world,
-        plan=run.plan("stage 1 (contour pairs)", "patch pairs", len(authentic), cfg.batch_size),
+        decision, batches, validate, cfg, run.checkpoint, desc=what, progress=run.progress, world=world,
+        plan=run.plan(what, "patch pairs", len(first_epoch) // 2, cfg.batch_size),
     )
     with torch.no_grad():
-        patches = torch.cat([authentic, tampered])
         ranker.set_reference(
-            torch.cat([ranker.forward_features(patches[i : i + 512].to(world.device)) for i in range(0, len(patches), 512)])
+            torch.cat([ranker.forward_features(first_epoch[i : i + 512].to(world.device)) for i in range(0, len(first_epoch), 512)])
         )
     return state
 
