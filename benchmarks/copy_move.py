@@ -49,8 +49,7 @@ from hyperimage.data import datasets
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.resave import resave
 from hyperimage.evaluation.baselines.sift_copy_move import plain_sift
-from hyperimage.evaluation.benchmark.forgery import truth_mask
-from hyperimage.evaluation.localisation import best_threshold, threshold_f1
+from hyperimage.evaluation.localisation import best_threshold, threshold_f1, truth_mask
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
 from hyperimage.inference.evidence import Evidence
 from hyperimage.inference.evidence.copy_move import CopyMoveConfig, detect

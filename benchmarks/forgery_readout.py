@@ -37,7 +37,7 @@ from hyperimage import presets
 from hyperimage.data import datasets
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.io import load_image
-from hyperimage.evaluation.benchmark.forgery import truth_mask
+from hyperimage.evaluation.localisation import truth_mask
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.training import Recipe, TrainConfig, train

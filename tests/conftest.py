@@ -183,3 +183,23 @@ def forensic_folder(tiny_forgery, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("forensic") / "model"
     api.train_evidence(tiny_forgery, out, "noise,jpeg,copy-move", epochs=6, log=lambda line: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def thin_forgery_model(tiny_forgery, tmp_path_factory) -> Path:
+    """An untrained thin ``forgery-fast`` model folder whose ``splits.csv`` splits
+    :func:`tiny_forgery` 2/3-1/6-1/6 by group (seed 0: one masked tampered image in
+    validation, two in test): what ``evaluate`` reads, saved in a second, no training needed."""
+    from hyperimage import presets
+    from hyperimage.data import datasets
+    from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split, save_splits
+    from hyperimage.inference.model import HyperImageModel
+    from hyperimage.storage import SPLITS_FILE
+
+    torch.manual_seed(0)
+    config = presets.get("forgery-fast")
+    config.stage1_args.update(conv_width=0.125, width=32)
+    records = random_split(datasets.load(tiny_forgery), seed=0, fractions=FORGERY_SPLIT)
+    return HyperImageModel(config).save(
+        tmp_path_factory.mktemp("thin-forgery") / "model", extras=lambda tmp: save_splits(tmp / SPLITS_FILE, records, tiny_forgery)
+    )

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -442,6 +443,27 @@ def test_train_refuses_an_out_folder_that_holds_other_things(tmp_path):
         runner.invoke(app, ["train", str(data), "--out", str(data), "--preset", "synthetic", *FAST]),
         f"{data}: exists and is not a model folder; give a new or empty folder to write the model to",
     )
+
+
+def test_evaluate_a_forgery_model_reports_detection_and_pixel_figures_and_resaves(thin_forgery_model, tiny_forgery, tmp_path):
+    res = runner.invoke(app, ["evaluate", str(thin_forgery_model), str(tiny_forgery), "--json", str(tmp_path / "e.json")])
+    assert res.exit_code == 0, res.output
+    first, pixel = res.stdout.splitlines()
+    assert first.startswith("test: n=4  accuracy ") and "detection at 5% false alarms " in first
+    assert re.fullmatch(r"pixel F1 \d\.\d{3}  IoU \d\.\d{3} \(threshold from val, 2 images; centred box F1 \d\.\d{3}\)", pixel), pixel
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["resave"] is None and report["pixel"]["threshold_from"] == "val" and "errors" not in report["pixel"]
+
+    cache = tmp_path / "cache"
+    args = ["evaluate", str(thin_forgery_model), str(tiny_forgery), "--resave", "75", "--cache", str(cache), "--json", str(tmp_path / "r.json")]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    copy = cache / f"{tiny_forgery.name}-resaved-q75"
+    assert f"saved again at quality 75: {copy}" in res.stderr and (copy / "labels.csv").is_file()
+    resaved = json.loads((tmp_path / "r.json").read_text())
+    # the model's splits.csv applies to the copy: the same test images, masks and all
+    assert resaved["resave"] == 75 and resaved["n"] == report["n"] and resaved["pixel"]["images"] == 2
+    assert_fails(runner.invoke(app, [*args[:3], "--resave", "0"]), "--resave is a JPEG quality from 1 to 100, got 0")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

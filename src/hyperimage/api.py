@@ -27,7 +27,9 @@ from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.generators import synthetic
 from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
-from hyperimage.evaluation.protocol import SPLITS, apply_saved_splits, evaluate_records, random_split, save_splits
+from hyperimage.evaluation.protocol import (
+    SPLITS, apply_saved_splits, evaluate_records, localisation_metrics, random_split, save_splits, tampered_with_masks,
+)
 from hyperimage.inference import predictor, tasks
 from hyperimage.inference.evidence import ALL, CELL, CellGrid, channel_names
 from hyperimage.inference.evidence.model import ForensicFiles, ForensicModel, channel_row
@@ -110,6 +112,9 @@ FORGERY_PROTOCOLS = ("both", "resaved", "published")
 #: The JPEG quality that copy is saved at unless ``--resave`` says otherwise: that of the
 #: re-saved CASIA v1 copy the evidence benchmarks read (``benchmarks/evidence_casia.py``).
 FORGERY_RESAVE_QUALITY = 75
+#: Where ``benchmark forgery`` builds its data and where it and ``evaluate --resave`` keep the
+#: re-saved copies of a data set (:func:`resaved_copy`), so that each is made once for both.
+FORGERY_CACHE = "runs/forgery"
 
 
 @dataclass(frozen=True)
@@ -183,8 +188,20 @@ def benchmark_iqa(
     return BenchmarkRun(results, bench.table(results))
 
 
+def resaved_copy(data: Path, quality: int, cache: str | Path, log: Callable[[str], None]) -> Path:
+    """The copy of ``data`` under ``cache`` (``<name>-resaved-q<quality>``, made once) with
+    every JPEG saved again at ``quality`` (:func:`hyperimage.data.resave.resave`): the same
+    files at the same places, so a model's saved split applies to it as to ``data``. ``log``
+    hears where it is."""
+    from hyperimage.data.resave import resave
+
+    copy = resave(data, Path(cache) / f"{data.name}-resaved-q{quality}", quality)
+    log(f"every JPEG of {data} saved again at quality {quality}: {copy}")
+    return copy
+
+
 def benchmark_forgery(
-    data: str | Path | None = None, quick: bool = False, splits: int | None = None, cache: str | Path = "runs/forgery",
+    data: str | Path | None = None, quick: bool = False, splits: int | None = None, cache: str | Path = FORGERY_CACHE,
     seed: int = 0, save_model: str | Path | None = None, debian: bool = False, half: bool = False,
     recipe: Recipe | str | None = None, variants: str | None = None, resave: int | None = None,
     device: str | None = None, log: Callable[[str], None] | None = None, protocol: str | None = None,
@@ -201,7 +218,6 @@ def benchmark_forgery(
     that no row reads the labels from the files' headers; beside it the files as published. A
     warning goes to ``log`` (and into the results) where the ``jpeg-tables`` row is not at
     chance on the leading protocol (:func:`~hyperimage.evaluation.benchmark.forgery.save_history`)."""
-    from hyperimage.data.resave import resave as resave_alike
     from hyperimage.evaluation.benchmark import forgery as bench
 
     log = log or (lambda s: print(s, file=sys.stderr))
@@ -228,9 +244,7 @@ def benchmark_forgery(
     data = Path(data)
     protocols = []
     if protocol != "published":
-        copy = resave_alike(data, cache / f"{data.name}-resaved-q{quality}", quality)
-        log(f"every JPEG of {data} saved again at quality {quality}: {copy}")
-        protocols.append((f"re-saved alike (JPEG q{quality})", copy))
+        protocols.append((f"re-saved alike (JPEG q{quality})", resaved_copy(data, quality, cache, log)))
     if protocol != "resaved":
         protocols.append(("as published", data))
     results = bench.run_protocols(protocols, budget, seed=seed, log=log, save_model=save_model, half=half, world=world)
@@ -619,24 +633,42 @@ def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Pa
 
 
 def evaluate(
-    model: str | Path | HyperImageModel, data: str | Path, split: str = "test", allow_outside: bool = False
+    model: str | Path | HyperImageModel, data: str | Path, split: str = "test", allow_outside: bool = False,
+    resave: int | None = None, cache: str | Path = FORGERY_CACHE, log: Callable[[str], None] | None = None,
 ) -> dict:
-    """SROCC, PLCC and KROCC of ``model`` on ``data``.
+    """The figures of ``model`` on ``data``: SROCC, PLCC and KROCC, or for a classifier
+    accuracy, balanced accuracy, AUC, F1 and the detection rate at 5% false alarms
+    (:func:`~hyperimage.evaluation.protocol.evaluate_records`).
 
     ``split`` is ``train`` / ``val`` / ``test`` (taken from the data's ``split`` column, else
     from the split the model was trained with) or ``all``; ``allow_outside`` as in :func:`train`.
+    For a classifier on tampered images with masks, ``pixel`` holds the pixel F1 and IoU of
+    its heat maps beside the centred box's, each thresholded as chosen on the validation
+    split's masked images (:func:`~hyperimage.evaluation.protocol.localisation_metrics`).
+    ``resave`` (a JPEG quality, 1-100) evaluates on a copy of ``data`` with every JPEG saved
+    again at that quality (:func:`resaved_copy` under ``cache``; ``log`` hears where), so
+    that no figure rests on how the files were saved.
     """
+    if resave is not None and not 1 <= resave <= 100:
+        raise ValueError(f"--resave is a JPEG quality from 1 to 100, got {resave}")
     data = Path(data)
     model_dir = None if isinstance(model, HyperImageModel) else Path(model)
     net = model if isinstance(model, HyperImageModel) else load_model(model)
-    records = datasets.load(data, allow_outside=allow_outside)
+    if resave is not None:
+        data = resaved_copy(data, resave, cache, log or (lambda s: print(s, file=sys.stderr)))
+    everything = _with_model_splits(datasets.load(data, allow_outside=allow_outside), data, model_dir)
+    records = everything
     if split != "all":
-        records = [r for r in _with_model_splits(records, data, model_dir) if r.split == split]
+        records = [r for r in everything if r.split == split]
         if not records:
             raise ValueError(f"{data}: no images in split {split!r} (use --split all, or a data set with a split column)")
     result = evaluate_records(net, records)
+    if net.config.task == tasks.CLASSIFICATION.name and tampered_with_masks(records):
+        pixel = localisation_metrics(net, [r for r in everything if r.split == "val"], records, split)
+        result["errors"] = list(dict.fromkeys([*result["errors"], *pixel.pop("errors")]))
+        result["pixel"] = pixel
     low, high = net.score_range
-    return {"split": split, "score": {**asdict(net.config.score), "low": low, "high": high}, **result}
+    return {"split": split, "resave": resave, "score": {**asdict(net.config.score), "low": low, "high": high}, **result}
 
 
 def score(

@@ -26,7 +26,10 @@ class Format(str, Enum):
     json = "json"
 
 
-METRIC_NAMES = {"srocc": "SROCC", "plcc": "PLCC", "krocc": "KROCC", "balanced_accuracy": "balanced accuracy", "auc": "AUC", "f1": "F1"}
+METRIC_NAMES = {
+    "srocc": "SROCC", "plcc": "PLCC", "krocc": "KROCC", "balanced_accuracy": "balanced accuracy", "auc": "AUC", "f1": "F1",
+    "detection_at_5pc": "detection at 5% false alarms",
+}
 
 
 @app.callback()
@@ -169,19 +172,36 @@ def evaluate(
     split: str = typer.Option("test", help="train, val, test or all."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
+    resave: Optional[int] = typer.Option(None, help="Evaluate on a copy of the data set (made once under --cache) with every JPEG saved again at this quality (1-100), so that no figure rests on how the files were saved (CASIA v1)."),
+    cache: Path = typer.Option(Path(api.FORGERY_CACHE), help="Where the --resave copy is made (once; benchmark forgery's copies are found there too)."),
 ) -> None:
-    """Print SROCC, PLCC and KROCC (a classifier: accuracy, balanced accuracy, AUC, F1) of a model on a data set."""
+    """Print SROCC, PLCC and KROCC (a classifier: accuracy, balanced accuracy, AUC, F1, detection at 5% false alarms) of a model on a data set.
+
+    For a classifier on tampered images with masks (CASIA v1, make-forgery folders) a second
+    line gives the pixel F1 and IoU of its heat maps, thresholded where the validation
+    split's masks score best, beside the centred box's. --resave Q evaluates on a copy with
+    every JPEG saved again at quality Q; the model's saved split still applies.
+    """
     try:
-        result = api.evaluate(model, data, split=split, allow_outside=allow_outside)
+        result = api.evaluate(
+            model, data, split=split, allow_outside=allow_outside, resave=resave, cache=cache,
+            log=lambda line: typer.echo(line, err=True),
+        )
     except ValueError as err:
         _fail(str(err))
     for line in result["errors"]:
         typer.echo(line, err=True)
-    shown = ("accuracy", "balanced_accuracy", "auc", "f1") if "accuracy" in result else ("srocc", "plcc", "krocc")
+    shown = ("accuracy", "balanced_accuracy", "auc", "f1", "detection_at_5pc") if "accuracy" in result else ("srocc", "plcc", "krocc")
     typer.echo(
         f"{split}: n={result['n']}  "
         + "  ".join(f"{METRIC_NAMES.get(m, m)} {result.get(m, float('nan')):.4f}" for m in shown)
     )
+    if "pixel" in result:
+        pixel = result["pixel"]
+        typer.echo(
+            f"pixel F1 {pixel['f1']:.3f}  IoU {pixel['iou']:.3f} (threshold from {pixel['threshold_from']}, "
+            f"{pixel['images']} images; centred box F1 {pixel['centred_box']['f1']:.3f})"
+        )
     if json_out:
         from hyperimage.evaluation.provenance import stamp
 
@@ -450,7 +470,7 @@ def bench_forgery(
     quick: bool = typer.Option(False, help="300 images, one split, short training."),
     splits: Optional[int] = typer.Option(None, help="Number of random 2/3-1/6-1/6 splits by source photo."),
     data: Optional[Path] = typer.Option(None, help="CASIA v2 / folder data set (default: the generated tampering benchmark)."),
-    cache: Path = typer.Option(Path("runs/forgery"), help="Where the tampering benchmark is built (once)."),
+    cache: Path = typer.Option(Path(api.FORGERY_CACHE), help="Where the tampering benchmark is built (once)."),
     seed: int = typer.Option(0, help="Seed of data, splits and training."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures to this JSON file."),
     save_model: Optional[Path] = typer.Option(None, help="Save the first split's two-stage model to this folder."),

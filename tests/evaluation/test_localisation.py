@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from hyperimage.evaluation.localisation import cell_map, centre_mask, flag_top, mask_scores
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.evaluation.localisation import (
+    best_threshold, cell_map, centre_mask, flag_top, mask_scores, threshold_f1, truth_mask,
+)
 
 
 def test_flag_top_flags_the_highest_share_and_never_nan():
@@ -60,3 +64,20 @@ def test_cell_map_draws_cells_of_any_analysis_size_on_one_native_frame():
         cell_map(cells, 64, 1.5, (4, 4))
     with pytest.raises(ValueError, match="non-empty"):
         cell_map(np.zeros((0, 3)), 64, 1.0, (4, 4))
+
+
+def test_best_threshold_ignores_pixels_outside_the_grid():
+    """NaN (no patch covers the pixel) is never flagged and offers no candidate threshold."""
+    heat = np.array([[np.nan, 0.2, 0.9], [np.nan, 0.1, 0.8]])
+    truth = np.array([[False, False, True], [True, False, True]])
+    threshold = best_threshold([heat], [truth])
+    assert np.isfinite(threshold) and 0.2 <= threshold < 0.8
+    assert threshold_f1([heat], [truth], threshold) == {"f1": pytest.approx(0.8), "iou": pytest.approx(2 / 3)}
+
+
+def test_truth_mask_is_resized_nearest_neighbour_to_the_map(tmp_path):
+    mask = np.zeros((4, 8), np.uint8)
+    mask[:, :4] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    truth = truth_mask(ImageRecord(path=tmp_path / "x.jpg", target=0.0, mask=tmp_path / "m.png"), (2, 4))
+    assert truth.dtype == bool and np.array_equal(truth, np.array([[1, 1, 0, 0], [1, 1, 0, 0]], bool))

@@ -2,8 +2,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import torch
+
+from hyperimage.data import datasets
 from hyperimage.data.datasets.records import ImageRecord
-from hyperimage.evaluation.protocol import chance_auc_spread, classification_metrics, correlations, random_split, summarise
+from hyperimage.evaluation import protocol
+from hyperimage.evaluation.localisation import best_threshold, truth_mask
+from hyperimage.evaluation.protocol import (
+    apply_saved_splits, chance_auc_spread, classification_metrics, correlations, localisation_metrics, random_split, summarise,
+)
+from hyperimage.inference.explain import heat_map
+from hyperimage.inference.model import HyperImageModel, read_image
+from hyperimage.storage import SPLITS_FILE
 
 
 def test_correlations_match_scipy_and_handle_constants():
@@ -53,6 +63,12 @@ def test_classification_metrics_by_hand():
     assert m["auc"] == pytest.approx(5 / 6)  # 5 of the 6 (authentic, tampered) pairs ordered right
     # tampered is the class F1 looks for: precision 1/2 (0.3 and 0.1 called tampered), recall 1/2
     assert m["f1"] == pytest.approx(0.5)
+    # authentic scores 0.3, 0.8, 0.9: their 5% quantile is 0.3 + 0.05 * 2 * (0.8 - 0.3) = 0.35,
+    # below which lies one of the two tampered scores (0.1, not 0.6)
+    assert m["detection_at_5pc"] == pytest.approx(0.5)
+    # 21 authentic scores 0..20: the quantile is 1 exactly; of 0.5, 1 and 3 only 0.5 lies below it
+    assert classification_metrics([*range(21), 0.5, 1.0, 3.0], [1] * 21 + [0] * 3)["detection_at_5pc"] == pytest.approx(1 / 3)
+    assert np.isnan(classification_metrics([0.2, 0.7], [1, 1])["detection_at_5pc"])
     assert classification_metrics([1.0, -1.0], [1, 0], threshold=0.0)["accuracy"] == 1.0
     assert np.isnan(classification_metrics([0.2, 0.7], [1, 1])["auc"])
     with pytest.raises(ValueError):
@@ -67,3 +83,43 @@ def test_chance_auc_spread_is_the_spread_of_uninformative_scores():
     assert chance_auc_spread(30, 20) == pytest.approx(np.sqrt(51 / (12 * 30 * 20)))
     with pytest.raises(ValueError, match="both classes"):
         chance_auc_spread(10, 0)
+
+
+def _splits(model_dir, data):
+    """``data``'s validation and test records as the model folder's ``splits.csv`` has them."""
+    records = apply_saved_splits(datasets.load(data), model_dir / SPLITS_FILE, data)
+    return [r for r in records if r.split == "val"], [r for r in records if r.split == "test"]
+
+
+def test_localisation_metrics_take_the_threshold_from_the_validation_masks(thin_forgery_model, tiny_forgery, tmp_path):
+    model = HyperImageModel.load(thin_forgery_model)
+    val, test = _splits(thin_forgery_model, tiny_forgery)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a JPEG")
+    masked = next(r for r in test if r.mask is not None)
+    m = localisation_metrics(model, val, [*test, ImageRecord(path=broken, target=0.0, mask=masked.mask)])
+    assert m["threshold_from"] == "val" and m["images"] == 2  # the two masked tampered test images; the broken one left out
+    assert len(m["errors"]) == 1 and str(broken) in m["errors"][0]
+    assert 0.0 <= m["iou"] <= m["f1"] <= 1.0 and 0.0 <= m["centred_box"]["iou"] <= m["centred_box"]["f1"] <= 1.0
+    (chosen,) = [r for r in val if r.mask is not None and r.target == 0.0]
+    x = read_image(chosen.path, model.config, model.grid)[None]
+    with torch.no_grad():
+        val_map = heat_map(model, x)[0, 0].numpy()
+    assert np.isnan(val_map).any()  # the aligned grid leaves a border: NaN is never flagged
+    assert m["threshold"] == best_threshold([val_map], [truth_mask(chosen, val_map.shape)])
+    own = localisation_metrics(model, [], test, split="test")  # no validation masks: the split's own
+    assert own["threshold_from"] == "test" and own["images"] == 2
+
+
+def test_a_perfect_map_scores_one_and_the_centred_box_less(thin_forgery_model, tiny_forgery, monkeypatch):
+    """The heat map is the true mask itself (read as the image): pixel F1 and IoU 1."""
+    def mask_as_image(path, config, grid):
+        (record,) = [r for r in [*val, *test] if r.path == path]
+        return torch.from_numpy(truth_mask(record, (96, 128))).float()[None].expand(3, -1, -1)
+
+    val, test = _splits(thin_forgery_model, tiny_forgery)
+    monkeypatch.setattr(protocol, "read_image", mask_as_image)
+    monkeypatch.setattr(protocol, "heat_map", lambda model, images: images[:, :1])
+    m = localisation_metrics(HyperImageModel.load(thin_forgery_model), val, test)
+    assert m["f1"] == m["iou"] == 1.0 and m["images"] == 2 and m["threshold_from"] == "val"
+    assert m["centred_box"]["f1"] < 0.9

@@ -15,6 +15,19 @@ image, face exactly the same rules.
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
+
+from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.io import load_image
+
+
+def truth_mask(record: ImageRecord, shape: tuple[int, int]) -> np.ndarray:
+    """The tampered-region mask of ``record`` as a bool (H, W) array of ``shape`` (the image as
+    the model sees it, perhaps scaled down): pixels above half-grey, resized nearest-neighbour."""
+    mask = load_image(record.mask, mode="L") > 0.5
+    if mask.shape != tuple(shape):
+        mask = np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.NEAREST))
+    return mask
 
 
 def flag_top(evidence: np.ndarray, fraction: float) -> np.ndarray:
@@ -83,8 +96,10 @@ def threshold_f1(maps: list[np.ndarray], masks: list[np.ndarray], threshold: flo
 def best_threshold(maps: list[np.ndarray], masks: list[np.ndarray], candidates: int = 41) -> float:
     """The threshold of :func:`threshold_f1` with the best mean F1 on these (validation) images,
     among the lowest pooled map value and ``candidates`` quantiles of the values above it (a
-    sparse map, zero almost everywhere as the copy-move channel's, still gets its candidates)."""
+    sparse map, zero almost everywhere as the copy-move channel's, still gets its candidates).
+    NaN pixels (outside a model's grid) are never flagged, so they offer no candidate."""
     values = np.concatenate([m.ravel() for m in maps])
+    values = values[np.isfinite(values)]
     low = values.min()
     above = values[values > low]
     cuts = np.unique(np.concatenate([[low], np.quantile(above, np.linspace(0.0, 1.0, candidates)) if above.size else []]))

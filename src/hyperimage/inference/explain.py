@@ -81,8 +81,8 @@ def cell_map(model: HyperImageModel, images: torch.Tensor, readout: str = "patch
 
 
 def to_pixels(model: HyperImageModel, cells: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Spread cell values ``(B, U, V)`` over their windows: ``(B, 1, H, W)``, each pixel the
-    mean over the windows that cover it, NaN where none does.
+    """Spread cell values ``(B, U, V)`` over their windows: ``(B, 1, H, W)`` on their device,
+    each pixel the mean over the windows that cover it, NaN where none does.
 
     A window is the outer product of a row and a column interval, so the sums are two
     matrix products with the 0/1 cover matrices ``R (U, H)`` and ``C (V, W)``: ``R^T X C``,
@@ -90,8 +90,8 @@ def to_pixels(model: HyperImageModel, cells: torch.Tensor, height: int, width: i
     """
     rows, cols = model.grid.origins(height, width)
     p = model.grid.patch
-    cover_rows = cover(rows, p, height, cells.dtype)
-    cover_cols = cover(cols, p, width, cells.dtype)
+    cover_rows = cover(rows, p, height, cells.dtype).to(cells.device)
+    cover_cols = cover(cols, p, width, cells.dtype).to(cells.device)
     total = torch.einsum("uy,buv,vx->byx", cover_rows, cells, cover_cols)
     count = cover_rows.sum(0)[:, None] * cover_cols.sum(0)[None, :]
     return torch.where(count > 0, total / count.clamp(min=1), float("nan")).unsqueeze(1)

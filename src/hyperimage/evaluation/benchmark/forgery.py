@@ -57,7 +57,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
 from hyperimage import presets
 from hyperimage.data import datasets
@@ -67,7 +66,7 @@ from hyperimage.distributed import SINGLE, World
 from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_features
 from hyperimage.evaluation.baselines.end_to_end import EndToEndCNN
 from hyperimage.evaluation.baselines.jpeg_tables import JpegTableLookup
-from hyperimage.evaluation.localisation import centre_mask, flag_top, mask_scores
+from hyperimage.evaluation.localisation import centre_mask, flag_top, mask_scores, truth_mask
 from hyperimage.evaluation.protocol import (
     FORGERY_SPLIT, SPLITS_FILE, chance_auc_spread, classification_metrics, random_split, save_splits, summarise,
 )
@@ -143,15 +142,6 @@ def _forgery_model_config(conv_width: float, preset: str | None = None):
     if networks.accepts(config.stage1, "conv_width"):  # a pre-trained trunk keeps its own width
         config.stage1_args["conv_width"] = conv_width
     return config
-
-
-def truth_mask(record: ImageRecord, shape: tuple[int, int]) -> np.ndarray:
-    """The tampered-region mask of ``record`` as a bool (H, W) array of ``shape`` (the image as
-    the model sees it, perhaps scaled down)."""
-    mask = load_image(record.mask, mode="L") > 0.5
-    if mask.shape != tuple(shape):
-        mask = np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.NEAREST))
-    return mask
 
 
 def test_outputs(
