@@ -408,6 +408,16 @@ def _evidence_casia_cell32() -> str:
     return _evidence_casia("evidence-casia1-q75-cell32")
 
 
+@table("tamper-heldout", "tamper-heldout")
+def _tamper_heldout() -> str:
+    data = results("tamper-heldout")
+    kinds = ("splicing", "copy_move", "removal")
+    cell = lambda f: f"{f['auc']:.3f}" + (f" / {f['pixel']['f1']:.3f}" if "pixel" in f else "")  # noqa: E731
+    rows = [[row, *(cell(f[k]) for k in kinds)] for row, f in data["rows"].items()]
+    rows.append(["centred box (pixel F1)", *(f"{data['centred_box_pixel'][k]['f1']:.3f}" for k in kinds)])
+    return markdown(["row", *(f"{k.replace('_', '-')}: AUC / pixel F1" for k in kinds)], rows)
+
+
 @table("evidence-casia1-q75-without-learned", "evidence-casia1-q75-without-learned")
 def _evidence_casia_without_learned() -> str:
     return _evidence_casia("evidence-casia1-q75-without-learned")
