@@ -418,6 +418,11 @@ def _tamper_heldout() -> str:
     return markdown(["row", *(f"{k.replace('_', '-')}: AUC / pixel F1" for k in kinds)], rows)
 
 
+@table("evidence-casia1-q75-cell32-synthetic", "evidence-casia1-q75-cell32-synthetic")
+def _evidence_casia_cell32_synthetic() -> str:
+    return _evidence_casia("evidence-casia1-q75-cell32-synthetic")
+
+
 @table("evidence-casia1-q75-without-learned", "evidence-casia1-q75-without-learned")
 def _evidence_casia_without_learned() -> str:
     return _evidence_casia("evidence-casia1-q75-without-learned")
