@@ -40,8 +40,8 @@ from _results import write_results
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.generators.tamper_stream import StreamConfig, TamperStream
 from hyperimage.data.generators.tampering import KINDS, TamperConfig
-from hyperimage.data.io import ImageError, load_image
-from hyperimage.data.photo_pools import NATIVE_PHOTOS, pool_photos
+from hyperimage.data.io import load_image
+from hyperimage.data.photo_pools import NATIVE_PHOTOS, load_pool
 from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1
 from hyperimage.inference.evidence import CHANNELS, CellGrid
 from hyperimage.inference.evidence.model import predict
@@ -50,22 +50,6 @@ from hyperimage.training.recipe import HELD_OUT_IMPLEMENTATIONS
 
 #: The channels under stage 2; ``learned`` reads each ``--model`` in turn.
 CHANNEL_NAMES = ("noise", "jpeg", "copy-move", "learned")
-
-
-def photos_of(folders: list[Path], pool: str) -> tuple[list[np.ndarray], list[str]]:
-    """The readable colour photos (uint8) of ``pool`` in ``folders`` and their names."""
-    photos, names = [], []
-    for folder in folders:
-        for path in pool_photos(folder, pool):
-            try:
-                pixels = load_image(path, mode="RGB")
-            except ImageError as err:
-                print(f"left out: {err}")
-                continue
-            if not (pixels == pixels[..., :1]).all():
-                photos.append(np.rint(pixels * 255.0).astype(np.uint8))
-                names.append(path.stem)
-    return photos, names
 
 
 def write_set(stream: TamperStream, first: int, count: int, folder: Path) -> list[ImageRecord]:
@@ -114,8 +98,8 @@ def main() -> None:
     models = dict(m.split("=", 1) for m in args.model)
     started = time.time()
 
-    training_photos, training_names = photos_of(args.training, "training")
-    held_photos, held_names = photos_of(args.held_out, "held-out")
+    training_photos, training_names = load_pool(args.training, "training")
+    held_photos, held_names = load_pool(args.held_out, "held-out")
     print(f"{len(training_photos)} training photos, {len(held_photos)} held-out photos")
     trained_on = StreamConfig(size=args.size).without(*HELD_OUT_IMPLEMENTATIONS)
     source = TamperStream(training_photos, trained_on, seed=10_000 + args.seed, names=training_names)

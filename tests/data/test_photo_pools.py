@@ -41,3 +41,16 @@ def test_pools_refuse_unknown_names_and_missing_folders(tmp_path):
 
 def test_the_held_out_debian_photos_are_the_large_ones():
     assert len(HELD_OUT_DEBIAN) == 34 and is_held_out("plasma_kite", "debian") and not is_held_out("mate_dune", "debian")
+
+
+def test_load_pool_keeps_colour_photos_large_enough_and_counts_the_rest(tmp_path):
+    from hyperimage.data.photo_pools import load_pool
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "colour.png")
+    Image.fromarray(rng.integers(0, 255, (10, 50, 3), dtype=np.uint8)).save(tmp_path / "small.png")
+    Image.fromarray(np.repeat(rng.integers(0, 255, (40, 50, 1), dtype=np.uint8), 3, axis=2)).save(tmp_path / "gray.png")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    with pytest.warns(UserWarning, match="left out 3 photos"):
+        photos, names = load_pool([tmp_path], "training", min_side=20)
+    assert names == ["colour"] and photos[0].dtype == np.uint8 and photos[0].shape == (40, 50, 3)

@@ -20,10 +20,15 @@ models are checked on the PyPI photos only.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from hyperimage.data.io import walk_images
+import numpy as np
+
+from hyperimage.data.generators.tampering import is_gray
+from hyperimage.data.io import ImageError, load_image, walk_images
 from hyperimage.data.photos import load_manifest
 
 #: The Debian photos of the held-out pool: those of at least 4 MP at their native size.
@@ -61,3 +66,25 @@ def pool_photos(folder: str | Path, pool: Pool) -> list[Path]:
     if not (folder / "manifest.json").is_file():
         return sorted(walk_images(folder)) if pool == "training" else []
     return sorted(e.path for e in load_manifest(folder, verify=False) if is_held_out(e.name, e.source) == (pool == "held-out"))
+
+
+def load_pool(folders: Sequence[str | Path], pool: Pool, min_side: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """The colour photos of ``pool`` in ``folders`` (:func:`pool_photos`) as (H, W, 3) uint8,
+    with their file stems; unreadable, gray and smaller than ``min_side`` px photos are left
+    out, one warning counting them."""
+    photos, names, skipped = [], [], []
+    for folder in folders:
+        for path in pool_photos(folder, pool):
+            try:
+                pixels = load_image(path, mode="RGB")
+            except ImageError as err:
+                skipped.append(str(err))
+                continue
+            if min(pixels.shape[:2]) < min_side or is_gray(pixels):
+                skipped.append(f"{path}: gray or smaller than {min_side} px")
+                continue
+            photos.append(np.rint(pixels * 255.0).astype(np.uint8))
+            names.append(path.stem)
+    if skipped:
+        warnings.warn(f"left out {len(skipped)} photos (first: {skipped[0]})", stacklevel=2)
+    return photos, names

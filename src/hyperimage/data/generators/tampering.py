@@ -534,7 +534,7 @@ def _encode(image: np.ndarray, stem: Path, fmt: str) -> Path:
     return path
 
 
-def _is_gray(image: np.ndarray) -> bool:
+def is_gray(image: np.ndarray) -> bool:
     """True for an (H, W, 3) image whose three channels are equal everywhere."""
     return bool((image == image[..., :1]).all())
 
@@ -556,7 +556,7 @@ def _load_photos(
     names = list(names)
     if len(names) != len(arrays) or len(set(names)) != len(names):
         raise ValueError("need one unique name per photo")
-    gray = [n for n, a in zip(names, arrays, strict=True) if _is_gray(a)]
+    gray = [n for n, a in zip(names, arrays, strict=True) if is_gray(a)]
     if gray and len(gray) < len(arrays):
         raise ValueError(f"gray photos {gray} among colour ones would make colour splices obvious; pass one kind")
     return arrays, names
@@ -585,7 +585,7 @@ def colour_photos(folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
         except ImageError as err:
             skipped.append(f"{err}; left out")
             continue
-        if _is_gray(pixels):
+        if is_gray(pixels):
             skipped.append(f"{path}: left out, a gray photo")
         else:
             kept.append(path)

@@ -13,7 +13,6 @@ a fixed set of forgeries of the same stream (other indices). A recipe may follow
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +20,7 @@ import torch
 
 from hyperimage.data.forgery_patches import POINTS, contour_patch_pairs
 from hyperimage.data.generators.tamper_stream import IMPLEMENTATIONS, StreamConfig, TamperStream
-from hyperimage.data.io import ImageError, load_image
-from hyperimage.data.photo_pools import NATIVE_PHOTOS, pool_photos
+from hyperimage.data.photo_pools import NATIVE_PHOTOS, load_pool
 from hyperimage.training.loop import LoopState
 from hyperimage.training.phases import PhaseRun, register
 from hyperimage.training.phases.contour_pairs import fit_ranker, patches_tensor
@@ -49,29 +47,6 @@ class TamperPairsArgs:
     so a held-out check can make its forgeries with them."""
 
 
-def training_photos(folders: tuple[str, ...], size: int) -> tuple[list[np.ndarray], list[str]]:
-    """The colour photos (uint8) of the training pool of ``folders`` of at least ``size`` px a
-    side, with their file names; one warning counts those left out."""
-    photos, names, skipped = [], [], []
-    for folder in folders:
-        for path in pool_photos(folder, "training"):
-            try:
-                pixels = load_image(path, mode="RGB")
-            except ImageError as err:
-                skipped.append(str(err))
-                continue
-            if min(pixels.shape[:2]) < size or bool((pixels == pixels[..., :1]).all()):
-                skipped.append(f"{path}: gray or smaller than {size} px")
-                continue
-            photos.append(np.rint(pixels * 255.0).astype(np.uint8))
-            names.append(path.name)
-    if skipped:
-        warnings.warn(f"left out {len(skipped)} photos (first: {skipped[0]})", stacklevel=2)
-    if len(photos) < 2:
-        raise ValueError(f"{', '.join(folders)}: fewer than 2 colour training photos of at least {size} px")
-    return photos, names
-
-
 def stream_pairs(stream: TamperStream, first: int, count: int, seed: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Authentic and tampered contour patches ``(K, 3, size, size)`` of forgeries ``first`` to
     ``first + count - 1`` of ``stream`` (15 per forgery; :func:`~hyperimage.data.forgery_patches.contour_patch_pairs`)."""
@@ -94,7 +69,9 @@ def train_tamper_pairs(run: PhaseRun) -> LoopState:
     unknown = set(args.leave_out) - {n for ns in IMPLEMENTATIONS.values() for n in ns}
     if unknown:
         raise ValueError(f"phase 'tamper-pairs': unknown implementations to leave out {sorted(unknown)}")
-    photos, names = training_photos(args.photos, args.size)
+    photos, names = load_pool(args.photos, "training", min_side=args.size)
+    if len(photos) < 2:
+        raise ValueError(f"{', '.join(args.photos)}: fewer than 2 colour training photos of at least {args.size} px")
     seed, patch = run.spec.train.seed, model.config.patch
     stream = TamperStream(photos, StreamConfig(size=args.size).without(*args.leave_out), seed=seed, names=names)
     val = stream_pairs(stream, VAL_START, args.val_forgeries, seed, patch)
