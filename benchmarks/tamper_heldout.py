@@ -117,7 +117,8 @@ def main() -> None:
     cache = work / f"cells{args.cell}"
     fixed = [c for c in CHANNEL_NAMES if c != "learned"]
     cells = {name: channel_cells(records, fixed, cache, work, grid) for name, records in sets.items()}
-    masks = {name: {r.path: mask_cells(r, load_image(r.path, mode="L").shape, grid) for r in records} for name, records in sets.items()}
+    masks = {name: {r.path: mask_cells(r, load_image(r.path, mode="L").shape, grid) if r.mask else (None, None) for r in records}
+             for name, records in sets.items()}  # fmt: skip
     labels = {name: np.array([r.target for r in records]) for name, records in sets.items()}
     depth = {c: len(CHANNELS.get(c).features) for c in CHANNEL_NAMES}
 

@@ -290,8 +290,8 @@ def _post_process(
     out = image.astype(np.float32)
     if not mask.any():
         return np.rint(out * 255.0).astype(np.uint8)
-    ring = ndimage.binary_dilation(mask, iterations=8) & ~mask
-    if kind == "splicing" and ring.any() and rng.random() < cfg.colour_match:
+    ring = ndimage.binary_dilation(mask, iterations=8) & ~mask if kind == "splicing" else None
+    if ring is not None and ring.any() and rng.random() < cfg.colour_match:
         strength = float(rng.uniform(0.3, 1.0))
         inside, around = out[mask], out[ring]
         moved = (inside - inside.mean(0)) * (around.std(0) + 1e-3) / (inside.std(0) + 1e-3) + around.mean(0)

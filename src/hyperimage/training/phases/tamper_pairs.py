@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from hyperimage.data.forgery_patches import POINTS, contour_patch_pairs
-from hyperimage.data.generators.tamper_stream import IMPLEMENTATIONS, StreamConfig, TamperStream
+from hyperimage.data.generators.tamper_stream import StreamConfig, TamperStream
 from hyperimage.data.photo_pools import NATIVE_PHOTOS, load_pool
 from hyperimage.training.loop import LoopState
 from hyperimage.training.phases import PhaseRun, register
@@ -66,14 +66,12 @@ def train_tamper_pairs(run: PhaseRun) -> LoopState:
     model, args = run.model, run.args
     if model.config.preprocess != "none" or model.config.image_mode != "RGB":
         raise ValueError("tamper-pair training cuts patches from raw colour images: use preprocess 'none' and RGB")
-    unknown = set(args.leave_out) - {n for ns in IMPLEMENTATIONS.values() for n in ns}
-    if unknown:
-        raise ValueError(f"phase 'tamper-pairs': unknown implementations to leave out {sorted(unknown)}")
+    config = StreamConfig(size=args.size).without(*args.leave_out)  # an unknown name fails before any photo is read
     photos, names = load_pool(args.photos, "training", min_side=args.size)
     if len(photos) < 2:
         raise ValueError(f"{', '.join(args.photos)}: fewer than 2 colour training photos of at least {args.size} px")
     seed, patch = run.spec.train.seed, model.config.patch
-    stream = TamperStream(photos, StreamConfig(size=args.size).without(*args.leave_out), seed=seed, names=names)
+    stream = TamperStream(photos, config, seed=seed, names=names)
     val = stream_pairs(stream, VAL_START, args.val_forgeries, seed, patch)
 
     def epoch_pairs(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
