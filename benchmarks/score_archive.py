@@ -40,6 +40,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -113,10 +114,11 @@ def count_rows(path: Path) -> int:
 def run_score(
     model: Path, targets: list[Path], out: Path, workers: int | None, resume: bool = False,
     interrupt_after: float | None = None, marks: tuple[int, ...] = (), extra_env: dict[str, str] | None = None,
+    options: Sequence[str] = (),
 ) -> dict:
-    """Run ``hyperimage score`` into ``out`` (``extra_env`` added to its environment); wall time,
-    first-row time, return code, peak tree RSS at ``marks`` rows."""
-    cmd = [sys.executable, "-m", "hyperimage.cli", "score", str(model), *map(str, targets), "--output", str(out), "--quiet"]
+    """Run ``hyperimage score`` into ``out`` (``extra_env`` added to its environment, ``options``
+    to its command line); wall time, first-row time, return code, peak tree RSS at ``marks`` rows."""
+    cmd = [sys.executable, "-m", "hyperimage.cli", "score", str(model), *map(str, targets), "--output", str(out), "--quiet", *options]
     cmd += ["--resume"] if resume else []
     cmd += [] if workers is None else ["--workers", str(workers)]
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", **(extra_env or {})}

@@ -528,15 +528,23 @@ def load_any_model(path: str | Path) -> HyperImageModel | ForensicModel:
     return predictor.load_folder(path)
 
 
-def on_device(model: str | Path | HyperImageModel | ForensicModel, device: str | None = None) -> HyperImageModel | ForensicModel:
-    """``model`` (a folder is loaded, :func:`load_any_model`) on ``device`` (``--device``, :func:`~hyperimage.distributed.local_device`).
+def on_device(
+    model: str | Path | HyperImageModel | ForensicModel, device: str | None = None, precision: str = "float32"
+) -> HyperImageModel | ForensicModel:
+    """``model`` (a folder is loaded, :func:`load_any_model`) on ``device`` (``--device``, :func:`~hyperimage.distributed.local_device`),
+    scoring in ``precision`` (``--precision``, :mod:`~hyperimage.inference.precision`).
 
     ``device=None`` leaves a given model where it is; a loaded one goes to ``auto``'s device.
+    A forensic evidence model computes in float32 only.
     """
-    if isinstance(model, (HyperImageModel, ForensicModel)) and device is None:
-        return model
     net = model if isinstance(model, (HyperImageModel, ForensicModel)) else load_any_model(model)
-    return net.to(local_device(device))
+    if device is not None or net is not model:
+        net = net.to(local_device(device))
+    if isinstance(net, HyperImageModel):
+        return net.set_precision(precision)
+    if precision != "float32":
+        raise ValueError(f"--precision {precision}: a forensic evidence model computes in float32 only")
+    return net
 
 
 def default_model(task: str = "iqa") -> HyperImageModel:
@@ -635,6 +643,7 @@ def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Pa
 def evaluate(
     model: str | Path | HyperImageModel, data: str | Path, split: str = "test", allow_outside: bool = False,
     resave: int | None = None, cache: str | Path = FORGERY_CACHE, log: Callable[[str], None] | None = None,
+    precision: str = "float32",
 ) -> dict:
     """The figures of ``model`` on ``data``: SROCC, PLCC and KROCC, or for a classifier
     accuracy, balanced accuracy, AUC, F1 and the detection rate at 5% false alarms
@@ -647,13 +656,13 @@ def evaluate(
     split's masked images (:func:`~hyperimage.evaluation.protocol.localisation_metrics`).
     ``resave`` (a JPEG quality, 1-100) evaluates on a copy of ``data`` with every JPEG saved
     again at that quality (:func:`resaved_copy` under ``cache``; ``log`` hears where), so
-    that no figure rests on how the files were saved.
+    that no figure rests on how the files were saved. ``precision`` as in :func:`on_device`.
     """
     if resave is not None and not 1 <= resave <= 100:
         raise ValueError(f"--resave is a JPEG quality from 1 to 100, got {resave}")
     data = Path(data)
     model_dir = None if isinstance(model, HyperImageModel) else Path(model)
-    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    net = (model if isinstance(model, HyperImageModel) else load_model(model)).set_precision(precision)
     if resave is not None:
         data = resaved_copy(data, resave, cache, log or (lambda s: print(s, file=sys.stderr)))
     everything = _with_model_splits(datasets.load(data, allow_outside=allow_outside), data, model_dir)
@@ -678,11 +687,12 @@ def score(
     workers: int = 0,
     device: str | None = None,
     channels: str | Sequence[str] | None = None,
+    precision: str = "float32",
 ) -> Iterator[Prediction]:
     """Score image files and folders (walked lazily); yields one :class:`Prediction` per file, in order.
 
     ``workers`` processes decode the images while the model scores (0: all in this process);
-    for a forensic model they also read its evidence channels. ``device`` as in
+    for a forensic model they also read its evidence channels. ``device`` and ``precision`` as in
     :func:`on_device`. ``channels`` (``"all"``, ``"noise,jpeg"`` or a list) adds each named
     evidence channel's image-level figures to every prediction (``extra["channels"]``: per
     channel each feature's largest and smallest cell and the notes, e.g. that a PNG has no
@@ -691,7 +701,7 @@ def score(
     (PIL images, arrays, tensors) use ``hyperimage.load(model).score(images)``
     (:meth:`Predictor.score`), whose scores equal these.
     """
-    return score_files(file_scorer(on_device(model, device), channels), list(paths), batch_size, workers)
+    return score_files(file_scorer(on_device(model, device, precision), channels), list(paths), batch_size, workers)
 
 
 def score_to_file(
@@ -706,18 +716,19 @@ def score_to_file(
     on_error: Callable[[str], None] | None = None,
     device: str | None = None,
     channels: str | Sequence[str] | None = None,
+    precision: str = "float32",
 ) -> ArchiveSummary:
     """``hyperimage score``: stream rows of files and folders of any size into ``output`` (CSV
     or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
 
     See :func:`hyperimage.inference.scoring.score_archive`; the shard comes from ``RANK`` and
-    ``WORLD_SIZE`` (:func:`~hyperimage.distributed.torchrun_env`); ``device`` as in
+    ``WORLD_SIZE`` (:func:`~hyperimage.distributed.torchrun_env`); ``device`` and ``precision`` as in
     :func:`on_device` (CUDA: each rank on its node's GPU ``LOCAL_RANK``). ``channels`` adds
     the evidence channels' figures to every row, as in :func:`score`; they need JSON rows.
     """
     if channels is not None and fmt != "json":
         raise ValueError("--channels needs --format json: each row's channel figures are a JSON object")
-    scorer = file_scorer(on_device(model, device), channels)
+    scorer = file_scorer(on_device(model, device, precision), channels)
     rank, world, _ = torchrun_env()
     extra = {} if on_error is None else {"on_error": on_error}
     return score_archive(

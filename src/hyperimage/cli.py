@@ -91,6 +91,10 @@ def make_forgery(
 
 
 DEVICE_OPTION = typer.Option("auto", help="cpu, cuda, mps or auto (cuda where available, else cpu).")
+PRECISION_OPTION = typer.Option(
+    "float32", help="float32, or bfloat16 where the hardware has it natively (faster; scores agree with float32 "
+    "to what benchmarks/score_speed.py measures, not to the last digit). Two-stage models only.",
+)
 ALLOW_OUTSIDE_HELP = "Let labels.csv name images outside the data folder (../, absolute paths, symlinks leading out)."
 
 
@@ -174,6 +178,7 @@ def evaluate(
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
     resave: Optional[int] = typer.Option(None, help="Evaluate on a copy of the data set (made once under --cache) with every JPEG saved again at this quality (1-100), so that no figure rests on how the files were saved (CASIA v1)."),
     cache: Path = typer.Option(Path(api.FORGERY_CACHE), help="Where the --resave copy is made (once; benchmark forgery's copies are found there too)."),
+    precision: str = PRECISION_OPTION,
 ) -> None:
     """Print SROCC, PLCC and KROCC (a classifier: accuracy, balanced accuracy, AUC, F1, detection at 5% false alarms) of a model on a data set.
 
@@ -185,7 +190,7 @@ def evaluate(
     try:
         result = api.evaluate(
             model, data, split=split, allow_outside=allow_outside, resave=resave, cache=cache,
-            log=lambda line: typer.echo(line, err=True),
+            log=lambda line: typer.echo(line, err=True), precision=precision,
         )
     except ValueError as err:
         _fail(str(err))
@@ -248,6 +253,7 @@ def score(
     workers: Optional[int] = typer.Option(None, min=0, help="Decoding processes (default: none on 2 cores or fewer, else cores - 1, at most 4; 0: none)."),
     quiet: bool = typer.Option(False, help="No progress bar (there is none either when stderr is not a terminal)."),
     device: str = DEVICE_OPTION,
+    precision: str = PRECISION_OPTION,
     channels: Optional[str] = typer.Option(None, help=f"With --format json: add each evidence channel's image-level figures to every row (per feature its largest and smallest cell, and the notes): NAME[,NAME...] or all ({', '.join(api.evidence_channels())})."),
 ) -> None:
     """Score images, each row written as soon as it is scored; folders are walked lazily.
@@ -273,7 +279,7 @@ def score(
         summary = api.score_to_file(
             net, paths, output, fmt=fmt.value, resume=resume, batch_size=batch_size, workers=workers,
             progress=not quiet and sys.stderr.isatty(), on_error=lambda message: typer.echo(f"error: {message}", err=True),
-            device=device, channels=channels,
+            device=device, channels=channels, precision=precision,
         )
     except ValueError as err:
         _fail(str(err))

@@ -23,6 +23,7 @@ from hyperimage.data.io import load_image
 from hyperimage.inference import networks, preprocess, tasks
 from hyperimage.inference.grid import PatchGrid, gather_windows
 from hyperimage.inference.hyper_image import chunk_size, lay_on_grid, stage1_features
+from hyperimage.inference.precision import check_precision, computing_in
 from hyperimage.storage import (
     CONFIG, FORENSIC_FORMAT, WEIGHTS, load_tensors, looks_like_model_dir, write_model_folder,
 )
@@ -159,6 +160,7 @@ class HyperImageModel(nn.Module):
         self.preprocess = preprocess.get(config.preprocess)
         self.stage1 = networks.create_stage1(config.stage1, in_channels=config.channels, patch=config.patch, **config.stage1_args)
         self.grid = PatchGrid(config.patch, config.grid, config.max_size, align=getattr(self.stage1, "grid_step", 1))
+        self.precision = "float32"
         self.stage2: nn.Module | None = None
         if METHODS[config.method]:
             self.stage2 = networks.create(
@@ -175,6 +177,12 @@ class HyperImageModel(nn.Module):
     def device(self) -> torch.device:
         """Where the weights are (inputs must be moved there)."""
         return next(self.parameters()).device
+
+    def set_precision(self, name: str) -> "HyperImageModel":
+        """Score in ``name`` (:data:`~hyperimage.inference.precision.PRECISIONS`) from now on,
+        on the device the model is on; float32 unless set. Not saved with the model."""
+        self.precision = check_precision(name, self.device)
+        return self
 
     def grid_features(self, x: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
         """Stage-1 features of the patches at ``rows`` x ``cols`` of preprocessed images.
@@ -198,7 +206,9 @@ class HyperImageModel(nn.Module):
         image by image), e.g. in the decoding workers of :func:`~hyperimage.inference.scoring.score_files`.
         """
         rows, cols = self.grid.origins(images.shape[2], images.shape[3])
-        return lay_on_grid(self.grid_features(images if preprocessed else self.preprocess(images), rows, cols))
+        with computing_in(self.precision, self.device):
+            features = self.grid_features(images if preprocessed else self.preprocess(images), rows, cols)
+        return lay_on_grid(features.float())
 
     def cell_scores(self, hyper: torch.Tensor) -> torch.Tensor:
         """Stage-1 patch scores of every grid cell, in window-label units.
@@ -220,7 +230,9 @@ class HyperImageModel(nn.Module):
         """Image score ``(B,)`` from a hyper-image: in the units of the training targets, or
         for classification the probability of class 1 (the sigmoid of the stage-2 logit)."""
         shift, scale = self.fitted.stage2_norm
-        out = shift + scale * self.aggregate_raw(hyper)
+        with computing_in(self.precision, self.device):
+            raw = self.aggregate_raw(hyper)
+        out = shift + scale * raw.float()
         return self.task.activate(out)
 
     def forward(self, images: torch.Tensor, preprocessed: bool = False) -> torch.Tensor:

@@ -423,7 +423,7 @@ def shipped_folder(name: str) -> Path:
 
 
 def load(
-    name_or_folder: str | os.PathLike | HyperImageModel, device: str | torch.device | None = None
+    name_or_folder: str | os.PathLike | HyperImageModel, device: str | torch.device | None = None, precision: str = "float32"
 ) -> "Predictor | ForensicPredictor":
     """A :class:`Predictor` for a shipped model (``"iqa"``, ``"forgery"``) or a model folder.
 
@@ -434,16 +434,20 @@ def load(
     writes it) gives a :class:`~hyperimage.inference.evidence.predictor.ForensicPredictor`,
     used alike. A :class:`HyperImageModel` already loaded is wrapped as it is. ``device``:
     ``cpu``, ``cuda``, ``mps`` or ``auto`` / None (CUDA where available, else the CPU); None
-    leaves a given model where it is.
+    leaves a given model where it is. ``precision``: ``float32``, or ``bfloat16`` where the
+    device has it natively (:mod:`~hyperimage.inference.precision`; two-stage models only).
 
     Raises
     ------
     ValueError
-        One line: a path that is no folder, not a model folder, or a broken one.
+        One line: a path that is no folder, not a model folder, or a broken one; a precision
+        the device or the model cannot score in.
     """
     if isinstance(name_or_folder, HyperImageModel):
         predictor = Predictor(name_or_folder)
-        return predictor if device is None else predictor.to(device)
+        predictor = predictor if device is None else predictor.to(device)
+        predictor.model.set_precision(precision)
+        return predictor
     if isinstance(name_or_folder, str) and name_or_folder in SHIPPED:
         name, folder = name_or_folder, shipped_folder(name_or_folder)
     else:
@@ -454,7 +458,11 @@ def load(
             raise ValueError(f"{folder}: no such model folder{shipped}")
     model = load_folder(folder)
     if isinstance(model, HyperImageModel):
-        return Predictor(model, name, folder).to(device)
+        predictor = Predictor(model, name, folder).to(device)
+        predictor.model.set_precision(precision)
+        return predictor
+    if precision != "float32":
+        raise ValueError(f"{folder}: a forensic evidence model computes in float32 only, not {precision}")
     from hyperimage.inference.evidence.predictor import ForensicPredictor
 
     return ForensicPredictor(model, name, folder).to(device)

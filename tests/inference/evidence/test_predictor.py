@@ -51,6 +51,8 @@ def test_load_gives_a_predictor_used_like_the_shipped_ones(folder, photo):
     score = forensic.score(photo)
     assert 0.0 <= score <= 1.0 and forensic(photo) == score
     assert forensic.score([photo, photo.read_bytes(), io.BytesIO(photo.read_bytes())]) == pytest.approx([score] * 3, abs=1e-6)
+    with pytest.raises(ValueError, match="a forensic evidence model computes in float32 only, not bfloat16$"):
+        hyperimage.load(folder, precision="bfloat16")
 
 
 def test_pixels_without_their_file_read_the_same_but_lose_the_jpeg_channel(folder, photo):

@@ -99,13 +99,17 @@ def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
 
 
 class SameConv(nn.Conv2d):
-    """A bias-free convolution padded as TensorFlow's "same" (:func:`same_pad`)."""
+    """A bias-free convolution padded as TensorFlow's "same" (:func:`same_pad`).
+
+    At stride 1 (odd kernels only here) "same" is symmetric, so the convolution pads by itself
+    and no padded copy of the map is made; only the stride-2 layers pad the TensorFlow way.
+    """
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1):
-        super().__init__(cin, cout, kernel, stride=stride, groups=groups, bias=False)
+        super().__init__(cin, cout, kernel, stride=stride, groups=groups, bias=False, padding=kernel // 2 if stride == 1 else 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(same_pad(x, self.kernel_size[0], self.stride[0]))
+        return super().forward(x if self.stride[0] == 1 else same_pad(x, self.kernel_size[0], self.stride[0]))
 
 
 def bn(channels: int) -> nn.BatchNorm2d:
@@ -125,9 +129,9 @@ class MBConv(nn.Module):
         self.residual = stride == 1 and cin == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu6(self._bn0(self._expand_conv(x))) if hasattr(self, "_expand_conv") else x
-        y = self._bn2(self._project_conv(F.relu6(self._bn1(self._depthwise_conv(y)))))
-        return x + y if self.residual else y
+        y = F.relu6(self._bn0(self._expand_conv(x)), inplace=True) if hasattr(self, "_expand_conv") else x
+        y = self._bn2(self._project_conv(F.relu6(self._bn1(self._depthwise_conv(y)), inplace=True)))
+        return y.add_(x) if self.residual else y
 
 
 class EfficientNetLite(nn.Module):
@@ -159,10 +163,10 @@ class EfficientNetLite(nn.Module):
     def feature_maps(self, images: torch.Tensor, taps: Sequence[int]) -> list[torch.Tensor]:
         """The maps of blocks ``taps`` (:data:`HEAD_TAP` for the head), in that order; the
         layers after the last tap are not run."""
-        x = F.relu6(self._bn0(self._conv_stem(images)))
+        x = F.relu6(self._bn0(self._conv_stem(images)), inplace=True)
         maps = []
         for k in range(max(taps) + 1):
-            x = self._blocks[k](x) if k < len(self._blocks) else F.relu6(self._bn1(self._conv_head(x)))
+            x = self._blocks[k](x) if k < len(self._blocks) else F.relu6(self._bn1(self._conv_head(x)), inplace=True)
             if k in taps:
                 maps.append(x)
         return maps
