@@ -35,6 +35,10 @@ def test_level_srocc_perfect_reversed_and_constant():
     assert level_srocc(records, levels)["srocc"] == pytest.approx(-1.0)
     assert level_srocc(records, levels, higher_is_better=False)["srocc"] == pytest.approx(1.0)
     assert level_srocc(records, np.zeros(len(records)))["srocc"] == 0.0
+    # right over the whole image, wrong inside regions
+    split = np.where([r.extra["region"] in ("uniform", "none") for r in records], -levels, levels)
+    parts = level_srocc(records, split)
+    assert (parts["whole"], parts["inside_regions"]) == (pytest.approx(1.0), pytest.approx(-1.0))
     # half the sets ranked right, half wrong
     mixed = np.where([r.group == "a" for r in records], -levels, levels)
     assert level_srocc(records, mixed)["srocc"] == pytest.approx(0.0)

@@ -71,6 +71,46 @@ def test_the_debian_recipe_ranks_photos_kept_apart_from_the_check():
     assert spec.photos == recipes.DEBIAN_PHOTOS and spec.weight > RankSpec().weight
 
 
+def test_implementation_rankings_use_the_training_pool_and_soft_copies_and_leave_a_fold_out(tmp_path):
+    """The ``iqa-imagenet-rank-implementations-*`` recipes: only the training pool's photos
+    (a held-out name never ranked), each also as its soft copy, and no type of the fold's
+    :data:`HELD_OUT` (which the level check then scores)."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from hyperimage.data.distortions import get
+    from hyperimage.data.distortions.implementations import HELD_OUT, family_types
+    from hyperimage.data.photo_pools import HELD_OUT_DEBIAN
+
+    held = sorted(HELD_OUT_DEBIAN)[0]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    entries = []
+    for i, name in enumerate([held, "trainphoto"]):
+        Image.fromarray(data.astronaut()[i * 100 : i * 100 + 64, :96]).save(folder / f"{name}.png")
+        entries.append({
+            "name": name, "path": f"{name}.png", "source": "debian", "package": "p", "version": "1", "member": "m",
+            "licence": "CC0", "height": 64, "width": 96, "mode": "RGB", "original_height": 64, "original_width": 96,
+            "lossy": False, "scale": 1.0, "sha256_original": "", "sha256_png": "",
+        })  # fmt: skip
+    (folder / "manifest.json").write_text(json.dumps({"size": None, "photos": entries}))
+    for fold in HELD_OUT:
+        spec = recipes.get(f"iqa-imagenet-rank-implementations-{fold}").stage2_rank
+        assert (spec.pool, spec.soft, spec.photos) == ("training", True, recipes.DEBIAN_PHOTOS)
+        trained = set(iqa_photos.TYPE_SETS[spec.types])
+        assert not trained & {get(name).number for name in HELD_OUT[fold]}
+        assert set(family_types(fold)) | set(family_types(fold, held_out=True)) == set(family_types())
+    spec = RankSpec(photos=str(folder), pool="training", soft=True, types=[31], localized=0, size=(64, 96))
+    records = ranked_records(spec, tmp_path / "ranked", seed=0)
+    assert {r.reference.stem for r in records} == {"trainphoto", "trainphoto-soft"}
+    sharp, soft = (np.asarray(Image.open(tmp_path / "ranked" / "references" / f"{n}.png"), float) for n in ("trainphoto", "trainphoto-soft"))
+    assert np.abs(np.diff(soft, n=2, axis=1)).mean() < 0.5 * np.abs(np.diff(sharp, n=2, axis=1)).mean()  # fine detail gone
+    with pytest.raises(ValueError, match="pool is training or held-out"):
+        RankSpec.from_json({"pool": "training"})  # of no folder
+
+
 @pytest.fixture(scope="module")
 def noise_levels(tmp_path_factory, graded_crops) -> list[ImageRecord]:
     """Labels that teach noise only: 24 crops of one photo at 6 noise levels, quality 10 - level."""

@@ -43,7 +43,9 @@ def level_srocc(
     dict
         ``srocc`` the mean over sets, ``sets`` the sets used, ``skipped`` the sets with fewer
         than two levels, ``images`` the records in the sets used, ``by_distortion`` and
-        ``by_region`` the mean per type and per region.
+        ``by_region`` the mean per type and per region, ``whole`` and ``inside_regions`` the
+        mean over the sets of whole-image damage (region ``"uniform"``) and over the others
+        (None where there are none).
 
     Raises
     ------
@@ -74,6 +76,10 @@ def level_srocc(
             groups[value[position]].append(value[2])
         return {k: float(np.mean(v)) for k, v in sorted(groups.items())}
 
+    def mean_where(whole: bool) -> float | None:
+        chosen = [v[2] for v in values if (v[1] == "uniform") == whole]
+        return float(np.mean(chosen)) if chosen else None
+
     return {
         "srocc": float(np.mean([v[2] for v in values])),
         "sets": len(values),
@@ -81,6 +87,8 @@ def level_srocc(
         "images": len(used),
         "by_distortion": mean_by(0),
         "by_region": mean_by(1),
+        "whole": mean_where(True),
+        "inside_regions": mean_where(False),
     }
 
 

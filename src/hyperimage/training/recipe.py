@@ -278,6 +278,29 @@ def iqa_imagenet_rank_debian() -> Recipe:
     return replace(iqa_imagenet_quick(), stage2_rank=spec, name="iqa-imagenet-rank-debian")
 
 
+def _rank_implementations(fold: str) -> Recipe:
+    spec = RankSpec(photos=DEBIAN_PHOTOS, pool="training", soft=True, types=f"implementations-{fold}", localized=1, weight=8.0)
+    return replace(iqa_imagenet_quick(), stage2_rank=spec, name=f"iqa-imagenet-rank-implementations-{fold}")
+
+
+@register("iqa-imagenet-rank-implementations-a")
+def iqa_imagenet_rank_implementations_a() -> Recipe:
+    """``iqa-imagenet-rank-debian`` with rankings that hold across implementations: JPEG, blur and
+    noise made by every implementation of leave-one-implementation-out fold ``a`` (OpenCV's
+    JPEG, Pillow's blur and linear-light noise left out, for the level check:
+    :data:`~hyperimage.data.distortions.implementations.HELD_OUT`) and JPEG2000, over the
+    training pool of the Debian photos only (62), each also as a soft, low-resolution copy,
+    over the whole image and inside one region."""
+    return _rank_implementations("a")
+
+
+@register("iqa-imagenet-rank-implementations-b")
+def iqa_imagenet_rank_implementations_b() -> Recipe:
+    """``iqa-imagenet-rank-implementations-a`` for fold ``b``: 4:4:4 JPEG, the box blur and shot
+    noise left out."""
+    return _rank_implementations("b")
+
+
 @register("iqa-imagenet-rankiqa-quick")
 def iqa_imagenet_rankiqa_quick() -> Recipe:
     """RankIQA's own recipe over the frozen ImageNet trunk (preset ``livec-imagenet``): the dense

@@ -25,6 +25,7 @@ import torch
 from hyperimage.data import datasets
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.generators import iqa_photos
+from hyperimage.data.photo_pools import load_pool
 from hyperimage.data.photos import builtin_photos
 from hyperimage.training.ranking_losses import all_pairs_hinge
 from hyperimage.training.store import HyperImageCache
@@ -43,6 +44,10 @@ class RankSpec:
     types : TID2013 types (numbers or a named set of :data:`~hyperimage.data.generators.iqa_photos.TYPE_SETS`).
     localized : region-mask versions of each (photo, type), beside the whole-image one.
     size : (height, width) the photos are scaled and centre-cropped to.
+    pool : of a folder with a manifest, only this pool's photos (``"training"``:
+        :mod:`~hyperimage.data.photo_pools`, so that a level check on the held-out pool is one
+        on photos the model never saw); None: every photo of ``photos``.
+    soft : also rank from a soft, low-resolution copy of each photo (:func:`~hyperimage.data.generators.iqa_photos.soft_copy`).
     sets_per_batch : ranked sets added to each stage-2 batch (each 6 hyper-images: levels 0-5).
     weight, margin : the hinge's weight in the loss and its margin, in standard deviations of the targets.
     """
@@ -51,6 +56,8 @@ class RankSpec:
     types: Sequence[int] | str = "live"
     localized: int = 4
     size: tuple[int, int] = (384, 512)
+    pool: str | None = None
+    soft: bool = False
     sets_per_batch: int = 4
     weight: float = 1.0
     margin: float = 0.1
@@ -66,6 +73,8 @@ class RankSpec:
             raise ValueError(f"stage2_rank: {err}") from None
         if spec.sets_per_batch < 1 or spec.localized < 0 or spec.weight <= 0 or spec.margin <= 0:
             raise ValueError(f"stage2_rank: sets_per_batch >= 1, localized >= 0, weight > 0 and margin > 0, got {data}")
+        if spec.pool not in (None, "training", "held-out") or (spec.pool is not None and spec.photos is None):
+            raise ValueError(f"stage2_rank: pool is training or held-out, of a folder of photos, got {data}")
         return spec
 
 
@@ -86,8 +95,11 @@ def ranked_records(spec: RankSpec, folder: Path, seed: int) -> list[ImageRecord]
         return datasets.load(folder)
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    photos = spec.photos if spec.photos is not None else builtin_photos(size=spec.size)
-    iqa_photos.make_iqa_dataset(photos, tmp, types=spec.types, localized=spec.localized, seed=seed, size=spec.size)
+    photos: Any = spec.photos if spec.photos is not None else builtin_photos(size=spec.size)
+    if spec.pool is not None:
+        images, names = load_pool([spec.photos], spec.pool)
+        photos = [(name, image.astype("float32") / 255.0) for name, image in zip(names, images)]
+    iqa_photos.make_iqa_dataset(photos, tmp, types=spec.types, localized=spec.localized, seed=seed, size=spec.size, soft=spec.soft)
     tmp.rename(folder)
     return datasets.load(folder)
 

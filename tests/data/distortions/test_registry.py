@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from hyperimage.data.distortions.implementations import srgb_to_linear
 from hyperimage.data.distortions import (
     LIVE_SHARED_TYPES, NON_UNIFORM_TYPES, NUM_LEVELS, RANKIQA_TYPES, available, distort, get, masks, noise, register,
 )
@@ -21,7 +22,7 @@ TID_SIZE = np.ascontiguousarray(ASTRONAUT[:384, :512])
 ALL = [d.number for d in available()]
 GRAY_OK = [d.number for d in available() if not d.colour_only]
 #: Types that use no randomness.
-DETERMINISTIC = {7, 8, 10, 11, 18, 22, 23}
+DETERMINISTIC = {7, 8, 10, 11, 18, 22, 23, 25, 26, 27, 28, 29}
 #: Types whose strength is measured on a TID2013-size image.
 NEEDS_TID_SIZE = {11, 12, 13, 14, 15}
 #: Types whose levels mix count and colour (RankIQA's #15) or copy similar texture (#14):
@@ -34,9 +35,9 @@ def psnr(x: np.ndarray, reference: np.ndarray) -> float:
 
 
 def test_all_24_types_are_registered_under_tid2013_numbers():
-    assert ALL == list(range(1, 25))
+    assert ALL[:24] == list(range(1, 25)) and all(n > 24 for n in ALL[24:])
     names = [d.name for d in available()]
-    assert len(set(names)) == 24
+    assert len(set(names)) == len(ALL)
     assert all(len(d.levels) == NUM_LEVELS == 5 for d in available())
     assert get(14).name == "non_eccentricity_pattern_noise"
     assert get(15).name == "local_block_wise_distortions"
@@ -54,6 +55,43 @@ def test_constants():
 def test_get_by_number_or_name():
     assert get("JPEG") is get(10) is get(np.int64(10))
     assert get(" gaussian_blur ").number == 8
+
+
+def test_families_have_several_implementations_apart_from_the_projects():
+    """JPEG, blur and noise are each made by TID2013's type and by other code (leave-one-
+    implementation-out needs at least two beside the project's); nothing else has a family."""
+    from hyperimage.data.distortions.implementations import FAMILIES
+
+    by_family: dict[str, list[str]] = {}
+    for d in available():
+        if d.family is not None:
+            by_family.setdefault(d.family, []).append(d.implementation)
+    assert set(by_family) == set(FAMILIES)
+    assert by_family["jpeg"][0] == by_family["blur"][0] == by_family["noise"][0] == "hyperimage"
+    assert all(len(impls) >= 3 and len(set(impls)) == len(impls) for impls in by_family.values())
+    assert "TID2013" not in get("jpeg_opencv").function.__doc__.split("Registered as")[1]
+
+
+def test_other_implementations_make_the_damage_they_name():
+    """Grey grain is one value in all channels; linear-light noise is stronger in the shadows
+    than in the highlights once encoded, shot noise grows with the signal in linear light; 4:4:4 keeps more
+    colour than 4:2:0 at one quality; a motion blur smears along one direction only."""
+    dark, light = np.full((64, 64, 3), 0.1, np.float32), np.full((64, 64, 3), 0.8, np.float32)
+    grain = distort(CROP, "luminance_noise", 1, 0) - CROP
+    inside = ((CROP > 0.2) & (CROP < 0.8)).all(-1)  # 7 standard deviations from a clip
+    assert inside.mean() > 0.3 and np.allclose(grain[..., 0][inside], grain[..., 2][inside], atol=1e-5)
+    std = {name: [float((distort(x, name, 3, 0) - x).std()) for x in (dark, light)] for name in ("linear_light_noise", "shot_noise")}
+    assert std["linear_light_noise"][0] > 2 * std["linear_light_noise"][1]
+    linear = [float(srgb_to_linear(distort(x, "shot_noise", 3, 0)).std()) for x in (dark, light)]
+    assert 2 * linear[0] < linear[1]  # in linear light it grows with the signal
+    chroma = lambda x: np.abs(x - x.mean(axis=-1, keepdims=True))  # noqa: E731
+    assert np.abs(chroma(distort(CROP, "jpeg_444", 4, 0)) - chroma(CROP)).mean() < np.abs(chroma(distort(CROP, "jpeg", 4, 0)) - chroma(CROP)).mean()
+    dot = np.zeros((41, 41), np.float32)
+    dot[20, 20] = 1.0
+    smear = distort(dot, "motion_blur", 5, 0) > 1e-4  # (a large kernel is applied through the DFT: no exact zeros)
+    rows, cols = np.nonzero(smear)
+    spread = np.linalg.eigvalsh(np.cov(np.stack([rows, cols]).astype(float)))
+    assert spread[1] > 20 * max(spread[0], 1e-3)
 
 
 def test_registration_documents_levels():
@@ -139,7 +177,7 @@ def test_bad_level(level):
         distort(CROP, 1, level, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("kind", [0, 25, "no_such_noise", 3.0, None])
+@pytest.mark.parametrize("kind", [0, 99, "no_such_noise", 3.0, None])
 def test_unknown_type(kind):
     with pytest.raises(ValueError, match="distortion"):
         distort(CROP, kind, 1, np.random.default_rng(0))

@@ -13,15 +13,17 @@ official 1-based numbers, each with five levels (1 the mildest)::
 
 The implementations are grouped by family: :mod:`.noise` (#1-#7, #19),
 :mod:`.compression` (blur, denoising, compression: #8-#11, #20, #21, #24), :mod:`.colour`
-(#16-#18, #22, #23) and :mod:`.local` (#12-#15). A new type is one function in one of them
+(#16-#18, #22, #23) and :mod:`.local` (#12-#15); :mod:`.implementations` makes JPEG, blur
+and noise with other code (#25 on: OpenCV, Pillow, other kernels and noise models), each
+type saying its ``family`` and ``implementation``. A new type is one function in one of them
 with one ``@register(number, name, levels)`` line; :func:`available` lists what is registered.
 """
 
 from hyperimage.data.distortions import masks
-from hyperimage.data.distortions._registry import NUM_LEVELS, Distortion, available, distort, get, register
+from hyperimage.data.distortions._registry import NUM_LEVELS, TID2013_TYPES, Distortion, available, distort, get, register
 
 # Importing the family modules registers their distortions.
-from hyperimage.data.distortions import colour, compression, local, noise  # noqa: E402,F401  isort: skip
+from hyperimage.data.distortions import colour, compression, implementations, local, noise  # noqa: E402,F401  isort: skip
 
 #: The 17 types RankIQA generates for its ranking data (Liu et al., ICCV 2017).
 RANKIQA_TYPES = (1, 2, 5, 6, 7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 19, 22, 23)
@@ -40,6 +42,7 @@ __all__ = [
     "NON_UNIFORM_TYPES",
     "NUM_LEVELS",
     "RANKIQA_TYPES",
+    "TID2013_TYPES",
     "available",
     "distort",
     "get",

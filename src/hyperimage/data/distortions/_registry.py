@@ -22,6 +22,9 @@ from hyperimage.data.distortions.masks import blend, check_mask
 #: Levels per type, as in TID2013; level 1 is the mildest.
 NUM_LEVELS = 5
 
+#: TID2013's types are #1-#24; further types take the numbers after.
+TID2013_TYPES = 24
+
 #: Signature of a distortion function: (image, parameter of the level, rng) -> image.
 DistortionFunction = Callable[[np.ndarray, Any, np.random.Generator], np.ndarray]
 
@@ -39,6 +42,11 @@ class Distortion:
     uniform : False where the damage is confined to some places (pasted patches and
         blocks, damaged code blocks), True where it covers the whole image.
     colour_only : True where the type only exists for RGB images (gray input is refused).
+    family : the damage it makes, where several types make the same one by other code
+        (``"jpeg"``, ``"blur"``, ``"noise"``: :data:`~hyperimage.data.distortions.implementations.FAMILIES`);
+        None for a type that is the only one of its kind.
+    implementation : the code that makes it, within its family (``"hyperimage"`` for the
+        project's own TID2013 types).
     """
 
     number: int
@@ -47,6 +55,8 @@ class Distortion:
     levels: tuple[Any, ...]
     uniform: bool = True
     colour_only: bool = False
+    family: str | None = None
+    implementation: str = "hyperimage"
 
     def parameter(self, level: int) -> Any:
         """The parameter of ``level`` (1-5)."""
@@ -57,7 +67,8 @@ _REGISTRY: dict[int, Distortion] = {}
 
 
 def register(
-    number: int, name: str, levels: tuple[Any, ...], *, uniform: bool = True, colour_only: bool = False
+    number: int, name: str, levels: tuple[Any, ...], *, uniform: bool = True, colour_only: bool = False,
+    family: str | None = None, implementation: str = "hyperimage",
 ) -> Callable[[DistortionFunction], DistortionFunction]:
     """Decorator that registers a distortion function under a TID2013 number and a name.
 
@@ -73,9 +84,10 @@ def register(
         clash = _REGISTRY.get(number) or next((d for d in _REGISTRY.values() if d.name == name), None)
         if clash is not None:
             raise ValueError(f"distortion #{number} {name!r} clashes with #{clash.number} {clash.name!r}")
-        _REGISTRY[number] = Distortion(number, name, function, tuple(levels), uniform, colour_only)
+        _REGISTRY[number] = Distortion(number, name, function, tuple(levels), uniform, colour_only, family, implementation)
         table = ", ".join(f"{i}: {_format(p)}" for i, p in enumerate(levels, start=1))
-        function.__doc__ = f"{function.__doc__ or ''}\n    Registered as TID2013 #{number} {name!r}; levels {table}.\n"
+        where = f"TID2013 #{number}" if number <= TID2013_TYPES else f"#{number}"
+        function.__doc__ = f"{function.__doc__ or ''}\n    Registered as {where} {name!r}; levels {table}.\n"
         return function
 
     return decorator

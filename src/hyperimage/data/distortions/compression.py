@@ -25,7 +25,7 @@ from hyperimage.data.distortions.noise import NOISE_VARIANCE
 SPARSE_ITERATIONS = 30
 
 
-@register(8, "gaussian_blur", (5, 7, 15, 39, 91))
+@register(8, "gaussian_blur", (5, 7, 15, 39, 91), family="blur")
 def gaussian_blur(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """#8: Gaussian blur with a ``size`` x ``size`` kernel of sigma ``size / 6``.
 
@@ -59,7 +59,7 @@ def image_denoising(image: np.ndarray, variance: float, rng: np.random.Generator
     return finish(denoised.reshape(image.shape))  # scikit-image drops a length-1 row axis
 
 
-@register(10, "jpeg", (75, 43, 12, 7, 4))
+@register(10, "jpeg", (75, 43, 12, 7, 4), family="jpeg")
 def jpeg(image: np.ndarray, quality: int, rng: np.random.Generator) -> np.ndarray:
     """#10: JPEG compression at IJG ``quality`` (4:2:0 chroma for RGB). Deterministic."""
     return jpeg_roundtrip(image, quality)

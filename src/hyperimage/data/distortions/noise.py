@@ -26,7 +26,7 @@ NOISE_VARIANCE = (0.0005, 0.001, 0.005, 0.01, 0.05)
 LUMA_TO_CHROMA_STD = 0.5
 
 
-@register(1, "additive_gaussian_noise", NOISE_VARIANCE)
+@register(1, "additive_gaussian_noise", NOISE_VARIANCE, family="noise")
 def additive_gaussian_noise(image: np.ndarray, variance: float, rng: np.random.Generator) -> np.ndarray:
     """#1: white Gaussian noise of ``variance``, independent in every pixel and channel."""
     return finish(image + np.sqrt(variance) * rng.standard_normal(image.shape))

@@ -64,8 +64,9 @@ from PIL import Image
 from hyperimage.data.datasets import folder
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.distortions import (
-    LIVE_SHARED_TYPES, NON_UNIFORM_TYPES, NUM_LEVELS, RANKIQA_TYPES, available, distort, get,
+    LIVE_SHARED_TYPES, NON_UNIFORM_TYPES, NUM_LEVELS, RANKIQA_TYPES, TID2013_TYPES, available, distort, get,
 )
+from hyperimage.data.distortions.implementations import HELD_OUT, family_types
 from hyperimage.data.distortions.masks import MASK_KINDS, blend, make_mask
 from hyperimage.data.generators.proxy_labels import (
     CENTRE_SIGMA, D_MIN, TOP_SCORE, _check_proxy, _to_score, pooling_weights, ssim_map,
@@ -87,7 +88,11 @@ TYPE_SETS: Mapping[str, tuple[int, ...]] = {
     "live": UNIFORM_TYPES,
     "experiment3": DEFAULT_TYPES,
     "rankiqa": RANKIQA_TYPES,
+    **{f"implementations-{fold}": (*family_types(fold), 11) for fold in HELD_OUT},
 }
+"""``implementations-a`` / ``-b``: JPEG, blur and noise by every implementation that
+leave-one-implementation-out fold ``a`` / ``b`` trains on
+(:data:`~hyperimage.data.distortions.implementations.HELD_OUT`), and JPEG2000 (#11) as in ``live``."""
 
 #: ``distortion`` of the reference records.
 NO_DISTORTION = "none"
@@ -116,6 +121,19 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 def _quantise(image: np.ndarray) -> np.ndarray:
     """The 8-bit values :func:`hyperimage.data.io.save_image` writes, as float32 in [0, 1]."""
     return (np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255) / 255.0).astype(np.float32)
+
+
+#: How much :func:`soft_copy` shrinks a photo before bringing it back to its size.
+SOFT_FACTOR = 3
+
+
+def soft_copy(photo: np.ndarray) -> np.ndarray:
+    """``photo`` (H, W, 3) in [0, 1] as a soft, low-resolution photo of the same size: scaled
+    down :data:`SOFT_FACTOR` times (area averaging) and back up (bicubic), in 8 bits."""
+    h, w = photo.shape[:2]
+    pixels = Image.fromarray(np.rint(np.clip(photo, 0.0, 1.0) * 255.0).astype(np.uint8))
+    small = pixels.resize((max(1, w // SOFT_FACTOR), max(1, h // SOFT_FACTOR)), Image.BOX)
+    return _quantise(np.asarray(small.resize((w, h), Image.BICUBIC), dtype=np.float32) / 255.0)
 
 
 def _read_photos(
@@ -164,7 +182,7 @@ def _read_photos(
 def _resolve_types(types: Sequence[int | str] | str) -> tuple[int, ...]:
     if isinstance(types, str):
         if types == "all":
-            return tuple(d.number for d in available())
+            return tuple(d.number for d in available() if d.number <= TID2013_TYPES)
         if types not in TYPE_SETS:
             raise ValueError(f"unknown type set {types!r}; known: all, {', '.join(TYPE_SETS)}")
         return TYPE_SETS[types]
@@ -245,6 +263,7 @@ def make_iqa_dataset(
     seed: int = 0,
     size: tuple[int, int] | None = None,
     saliency: float = 0.0,
+    soft: bool = False,
 ) -> list[ImageRecord]:
     """Write an IQA benchmark of distorted photos with proxy quality labels to ``out``.
 
@@ -275,7 +294,7 @@ def make_iqa_dataset(
     out : folder to write; must be empty or missing.
     types : TID2013 numbers or names, or a named set: ``"live"`` (#1, #8, #10, #11),
         ``"experiment3"`` (those and #14, #15, the default), ``"rankiqa"`` (RankIQA's 17),
-        ``"all"``.
+        ``"all"`` (TID2013's 24; the other implementations of :mod:`~hyperimage.data.distortions.implementations` by name).
     levels : levels to make, 1 (mildest) to 5.
     uniform : make the whole-image version of uniform types.
     localized : localized versions per (photo, uniform type, level).
@@ -294,6 +313,11 @@ def make_iqa_dataset(
         score, ``group`` the photo, ``reference`` its pristine copy, ``distortion`` the type
         number as a string, ``level``, ``mask`` (localized versions), ``extra`` with ``region``,
         ``area`` and ``ssim``.
+
+    soft : also start from a soft, low-resolution copy of each photo (:func:`soft_copy`), its
+        own reference named ``NAME-soft``, distorted alike: a poor photo made noisier or
+        blockier is worse still (the shipped quality model once scored a soft photo higher as
+        noise was added). Its proxy label treats it as pristine, so use it for rankings.
 
     Raises
     ------
@@ -316,6 +340,8 @@ def make_iqa_dataset(
         raise ValueError(f"need uniform=True or localized >= 1, got uniform={uniform}, localized={localized}")
     _check_proxy(saliency, D_MIN)
     pairs, provenance = _read_photos(photos, size)
+    if soft:
+        pairs += [(f"{name}-soft", soft_copy(photo)) for name, photo in pairs]
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty")
@@ -372,6 +398,7 @@ def make_iqa_dataset(
         "regions": list(regions),
         "area_range": list(area_range),
         "size": list(size) if size is not None else None,
+        "soft": soft,
         "n_images": len(rows),
         "photos": provenance or [{"name": name} for name, _ in pairs],
     }

@@ -25,8 +25,12 @@ from hyperimage.training.phases import PhaseRun, register
 
 def default_types(channels: int) -> list[int]:
     """The uniform TID2013 types (local ones damage only part of a photo, so a patch may not
-    see them), without the colour-only ones for a gray model."""
-    return [d.number for d in distortions.available() if d.uniform and (channels == 3 or not d.colour_only)]
+    see them), without the colour-only ones for a gray model; the other implementations of
+    :mod:`~hyperimage.data.distortions.implementations` only where named."""
+    return [
+        d.number for d in distortions.available()
+        if d.number <= distortions.TID2013_TYPES and d.uniform and (channels == 3 or not d.colour_only)
+    ]
 
 
 class RankingGroups:
