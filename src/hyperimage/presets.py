@@ -155,12 +155,12 @@ def livec_rgb(method: str) -> ModelConfig:
     return _iqa(method, 3, (30, 30), (512, 512), "tid-stage2", "livec-rgb", window_labels="image", preprocess="signed")
 
 
-def _livec_trunk(method: str, stage1: str, preprocessing: str, preset: str) -> ModelConfig:
+def _livec_trunk(method: str, stage1: str, preprocessing: str, preset: str, stage2: str = "tid-stage2") -> ModelConfig:
     return ModelConfig(
         method=method,
         stage1_data="cells",
         stage1=stage1,
-        stage2="tid-stage2",
+        stage2=stage2,
         patch=32,
         grid=(16, 16),
         max_size=(512, 512),
@@ -180,6 +180,15 @@ def livec_imagenet(method: str) -> ModelConfig:
     trained on every cell (phase ``cells``) with the image's MOS (Kang's rule); images up to
     512 x 512 at full size, RGB scaled for the trunk (preprocessing ``efficientnet-lite``)."""
     return _livec_trunk(method, "efficientnet-lite0-stage1", "efficientnet-lite", "livec-imagenet")
+
+
+@register("livec-imagenet-pool", recipe="iqa-imagenet-rank-debian", heat_map=QUALITY_MAP)
+def livec_imagenet_pool(method: str) -> ModelConfig:
+    """``livec-imagenet`` with learned pooling as stage 2 (``weighted-pooling``, WaDIQaM's
+    weighted average of cell scores, started from stage 1's output node: patch averaging at
+    the start) instead of the convolutional "TID stage 2", which did no better than the
+    plain average over the trunk."""
+    return _livec_trunk(method, "efficientnet-lite0-stage1", "efficientnet-lite", "livec-imagenet-pool", "weighted-pooling")
 
 
 @register("livec-vgg16", recipe="iqa-imagenet-quick", heat_map=QUALITY_MAP)

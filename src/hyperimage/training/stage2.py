@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from torch import nn
 
 from hyperimage.distributed import SINGLE, World
+from hyperimage.inference import tasks
 from hyperimage.inference.model import HyperImageModel
 from hyperimage.training import augment
 from hyperimage.training.augment import Entry
@@ -40,10 +42,20 @@ def train_stage2(
     ``ranking`` (a regression only): hyper-images of ranked sets, each set's ``[index, level]``
     rows (:mod:`hyperimage.training.stage2_rank`) and the spec; each batch then adds
     ``spec.sets_per_batch`` random sets, ranked by the hinge in the score's direction.
+
+    A stage 2 that scores cells itself (``start_from_cells``, e.g.
+    :class:`~hyperimage.inference.networks.pooling.WeightedPooling`) starts, for a regression,
+    from stage 1's output node in its own units: as patch averaging.
     """
     task = model.task
     norm = task.norm(train.targets)
     model.fitted.stage2_norm = norm
+    start = getattr(model.stage2, "start_from_cells", None)
+    if callable(start) and task.name == tasks.REGRESSION.name:
+        (shift1, scale1), (shift2, scale2) = model.fitted.stage1_norm, norm
+        head = [m for m in model.stage1.head.modules() if isinstance(m, nn.Linear)]
+        if len(head) == 1:
+            start(head[0], scale1 / scale2, (shift1 - shift2) / scale2)
     cfg = replace(cfg, loss=task.loss or cfg.loss)
     ty, vy = task.encode(train.targets, norm), task.encode(val.targets, norm)
     loss_fn = LOSSES.get(cfg.loss)

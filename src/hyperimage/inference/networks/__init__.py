@@ -91,4 +91,4 @@ def create_stage1(name: str, **kwargs: object) -> nn.Module:
 
 from hyperimage.inference.networks import forgery  # noqa: E402,F401  (registers its networks)
 from hyperimage.inference.networks import synthetic  # noqa: E402,F401  (registers its networks)
-from hyperimage.inference.networks import efficientnet_lite, evidence, forgery_valid, iqa, iqa_end_to_end, kang, vgg  # noqa: E402,F401  (register their networks)
+from hyperimage.inference.networks import efficientnet_lite, evidence, forgery_valid, iqa, iqa_end_to_end, kang, pooling, vgg  # noqa: E402,F401  (register their networks)
