@@ -60,7 +60,7 @@ def resolve_types(spec: str) -> tuple[int, ...]:
     if spec.startswith("held-out-"):
         return family_types(spec.removeprefix("held-out-"), held_out=True)
     if spec == "other-implementations":
-        return tuple(d.number for d in distortions.available() if d.family is not None and d.implementation != "hyperimage")
+        return tuple(n for n in family_types() if distortions.get(n).implementation != "hyperimage")
     return tuple(distortions.get(int(t) if t.strip().isdigit() else t).number for t in spec.split(","))
 
 

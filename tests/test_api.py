@@ -267,6 +267,8 @@ def test_bfloat16_scores_near_float32_and_is_refused_where_it_would_be_emulated(
     res = CliRunner().invoke(app, ["score", "--task", "iqa", "--precision", "bfloat16", str(photo)])
     assert res.exit_code == 0 and float(res.stdout.strip().splitlines()[1].split(",")[1]) == pytest.approx(approx, abs=_tolerance(fast))
     assert predictors["iqa"].model.precision == "float32"
+    row = next(iter(hyperimage.api.score(fast.model, [photo])))  # a given model keeps its precision
+    assert row.score == pytest.approx(approx, abs=_tolerance(fast)) and fast.model.precision == "bfloat16"
 
     res = CliRunner().invoke(app, ["score", "--task", "iqa", "--precision", "half", str(photo)])
     assert res.exit_code == 2 and "unknown precision 'half': float32 or bfloat16" in res.output

@@ -529,20 +529,21 @@ def load_any_model(path: str | Path) -> HyperImageModel | ForensicModel:
 
 
 def on_device(
-    model: str | Path | HyperImageModel | ForensicModel, device: str | None = None, precision: str = "float32"
+    model: str | Path | HyperImageModel | ForensicModel, device: str | None = None, precision: str | None = None
 ) -> HyperImageModel | ForensicModel:
     """``model`` (a folder is loaded, :func:`load_any_model`) on ``device`` (``--device``, :func:`~hyperimage.distributed.local_device`),
     scoring in ``precision`` (``--precision``, :mod:`~hyperimage.inference.precision`).
 
     ``device=None`` leaves a given model where it is; a loaded one goes to ``auto``'s device.
-    A forensic evidence model computes in float32 only.
+    ``precision=None`` leaves a given model's precision as it is (a loaded one: float32). A
+    forensic evidence model computes in float32 only.
     """
     net = model if isinstance(model, (HyperImageModel, ForensicModel)) else load_any_model(model)
     if device is not None or net is not model:
         net = net.to(local_device(device))
     if isinstance(net, HyperImageModel):
-        return net.set_precision(precision)
-    if precision != "float32":
+        return net if precision is None else net.set_precision(precision)
+    if precision not in (None, "float32"):
         raise ValueError(f"--precision {precision}: a forensic evidence model computes in float32 only")
     return net
 
@@ -643,7 +644,7 @@ def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Pa
 def evaluate(
     model: str | Path | HyperImageModel, data: str | Path, split: str = "test", allow_outside: bool = False,
     resave: int | None = None, cache: str | Path = FORGERY_CACHE, log: Callable[[str], None] | None = None,
-    precision: str = "float32",
+    precision: str | None = None,
 ) -> dict:
     """The figures of ``model`` on ``data``: SROCC, PLCC and KROCC, or for a classifier
     accuracy, balanced accuracy, AUC, F1 and the detection rate at 5% false alarms
@@ -662,7 +663,8 @@ def evaluate(
         raise ValueError(f"--resave is a JPEG quality from 1 to 100, got {resave}")
     data = Path(data)
     model_dir = None if isinstance(model, HyperImageModel) else Path(model)
-    net = (model if isinstance(model, HyperImageModel) else load_model(model)).set_precision(precision)
+    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    net = net if precision is None else net.set_precision(precision)
     if resave is not None:
         data = resaved_copy(data, resave, cache, log or (lambda s: print(s, file=sys.stderr)))
     everything = _with_model_splits(datasets.load(data, allow_outside=allow_outside), data, model_dir)
@@ -687,7 +689,7 @@ def score(
     workers: int = 0,
     device: str | None = None,
     channels: str | Sequence[str] | None = None,
-    precision: str = "float32",
+    precision: str | None = None,
 ) -> Iterator[Prediction]:
     """Score image files and folders (walked lazily); yields one :class:`Prediction` per file, in order.
 
@@ -716,7 +718,7 @@ def score_to_file(
     on_error: Callable[[str], None] | None = None,
     device: str | None = None,
     channels: str | Sequence[str] | None = None,
-    precision: str = "float32",
+    precision: str | None = None,
 ) -> ArchiveSummary:
     """``hyperimage score``: stream rows of files and folders of any size into ``output`` (CSV
     or JSON lines; None: stdout), resumable, interruptible, sharded under ``torchrun``.
