@@ -20,6 +20,7 @@ with one ``@register(number, name, levels)`` line; :func:`available` lists what 
 """
 
 from hyperimage.data.distortions import masks
+from hyperimage.data.distortions._common import to_uint8
 from hyperimage.data.distortions._registry import NUM_LEVELS, TID2013_TYPES, Distortion, available, distort, get, register
 
 # Importing the family modules registers their distortions.
@@ -48,4 +49,5 @@ __all__ = [
     "get",
     "masks",
     "register",
+    "to_uint8",
 ]

@@ -64,7 +64,7 @@ from PIL import Image
 from hyperimage.data.datasets import folder
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.distortions import (
-    LIVE_SHARED_TYPES, NON_UNIFORM_TYPES, NUM_LEVELS, RANKIQA_TYPES, TID2013_TYPES, available, distort, get,
+    LIVE_SHARED_TYPES, NON_UNIFORM_TYPES, NUM_LEVELS, RANKIQA_TYPES, TID2013_TYPES, available, distort, get, to_uint8,
 )
 from hyperimage.data.distortions.implementations import HELD_OUT, family_types
 from hyperimage.data.distortions.masks import MASK_KINDS, blend, make_mask
@@ -131,7 +131,7 @@ def soft_copy(photo: np.ndarray) -> np.ndarray:
     """``photo`` (H, W, 3) in [0, 1] as a soft, low-resolution photo of the same size: scaled
     down :data:`SOFT_FACTOR` times (area averaging) and back up (bicubic), in 8 bits."""
     h, w = photo.shape[:2]
-    pixels = Image.fromarray(np.rint(np.clip(photo, 0.0, 1.0) * 255.0).astype(np.uint8))
+    pixels = Image.fromarray(to_uint8(photo))
     small = pixels.resize((max(1, w // SOFT_FACTOR), max(1, h // SOFT_FACTOR)), Image.BOX)
     return _quantise(np.asarray(small.resize((w, h), Image.BICUBIC), dtype=np.float32) / 255.0)
 
@@ -173,7 +173,7 @@ def _read_photos(
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"photo {name!r} must be (H, W) or (H, W, 3), got shape {image.shape}")
         if size is not None:
-            pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8))
+            pixels = Image.fromarray(to_uint8(image))
             image = np.asarray(_fit(pixels, size), dtype=np.float32) / 255.0
         out.append((name, _quantise(image)))
     return out, provenance
