@@ -3,12 +3,15 @@
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from scipy.stats import spearmanr
 from skimage import data, filters
 
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.evaluation.baselines.trunk_ridge import TrunkRidge, pooled_features
+from hyperimage.inference.networks.efficientnet_lite import EfficientNetLite
+from hyperimage.storage import save_tensors
 
 
 def blur_records(folder: Path) -> list[ImageRecord]:
@@ -39,3 +42,13 @@ def test_ridge_on_trunk_features_ranks_blur_on_a_photo_it_never_saw(tmp_path, le
     model = TrunkRidge().fit(train, val)
     # measured 0.943 +- 0.000 (worst 0.943, inf spreads)
     learned("SROCC on the unseen photo", spearmanr(model.predict(test), [r.target for r in test]).statistic, above=0.8)
+
+
+def test_pooled_features_of_another_variant_read_its_own_weights_file(tmp_path):
+    torch.manual_seed(0)
+    weights = tmp_path / "lite1.safetensors"
+    save_tensors(weights, EfficientNetLite(variant="lite1").state_dict(), {})
+    records = blur_records(tmp_path)[:2]
+    feats = pooled_features(records, taps=["block19", "head"], variant="lite1", weights=weights)
+    assert feats.shape == (2, 2 * (192 + 1280)) and np.isfinite(feats).all()
+    assert not np.array_equal(feats, pooled_features(records, taps=["block14", "head"]))  # not Lite0's

