@@ -19,7 +19,8 @@ only the photos no training touches (:mod:`hyperimage.data.photo_pools`); every 
 scaled to at most ``--max-side`` px (the size the model looks at, so that a level's blur radius
 or noise is what the model sees).
 
-Beside it, BRISQUE + SVR (Table 2 exp. 1) trained on ``--brisque-data`` (default: the same
+Beside it, for a two-stage model, patch averaging over the same stage 1 (the mean of its cell
+scores: the paper's baseline, which sees no more than stage 2 starts from), and BRISQUE + SVR (Table 2 exp. 1) trained on ``--brisque-data`` (default: the same
 LIVE-C folder, 80/20 by image with seed 0), when that folder exists.
 
 Usage::
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,7 @@ from hyperimage.data.photos import builtin_photos
 from hyperimage.evaluation.benchmark.iqa import brisque_svr
 from hyperimage.evaluation.level_check import level_srocc
 from hyperimage.evaluation.protocol import REAL_IQA_SPLIT, random_split
+from hyperimage.inference.model import HyperImageModel
 
 from _results import write_results
 
@@ -87,6 +90,14 @@ def family_means(by_distortion: dict[str, float]) -> dict[str, float]:
         if family is not None:
             groups.setdefault(family, []).append(value)
     return {family: float(np.mean(v)) for family, v in groups.items()}
+
+
+def patch_average(model: HyperImageModel) -> HyperImageModel:
+    """The paper's baseline over ``model``'s own stage 1: each image scored by the mean of its
+    cell scores (window-label units; the ranking within a set needs no calibration)."""
+    baseline = HyperImageModel(replace(model.config, method="patch-average"), replace(model.fitted, stage2_norm=(0.0, 1.0)))
+    baseline.stage1.load_state_dict(model.stage1.state_dict())
+    return baseline.eval()
 
 
 def brisque_scores(train_root: Path, records: list) -> np.ndarray | None:
@@ -135,7 +146,11 @@ def main() -> None:
             "photos": [str(p) for p in args.photos] if args.photos else "builtin", "pool": args.pool,
             "types": {str(t): distortions.get(t).name for t in types},
         }
-        figures["model_levels"] = report(f"model ({model.config.preset})", records, scores, model.config.score.higher_is_better)
+        higher = model.config.score.higher_is_better
+        figures["model_levels"] = report(f"model ({model.config.preset})", records, scores, higher)
+        if model.stage2 is not None:
+            average = np.array([p.score for p in api.score(patch_average(model), [r.path for r in records])], dtype=float)
+            figures["patch_average_levels"] = report("patch averaging", records, average, higher)
         brisque = brisque_scores(args.brisque_data, records)
         if brisque is not None:
             figures["brisque_svr_levels"] = report(f"BRISQUE + SVR ({args.brisque_data.name})", records, brisque, True)
