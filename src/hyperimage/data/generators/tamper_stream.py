@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from hyperimage.data.distortions import to_uint8
 from hyperimage.data.generators.tampering import BLENDS, INPAINT_METHODS, KINDS, TamperConfig, tamper_image
 
 
@@ -272,7 +273,7 @@ def _as_uint8(photo: np.ndarray) -> np.ndarray:
     photo = np.asarray(photo)
     if photo.ndim != 3 or photo.shape[2] != 3:
         raise ValueError(f"photos must be (H, W, 3) RGB, got shape {photo.shape}")
-    return photo if photo.dtype == np.uint8 else np.rint(np.clip(photo, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return photo if photo.dtype == np.uint8 else to_uint8(photo)
 
 
 def _post_process(
@@ -289,7 +290,7 @@ def _post_process(
     (uint8, the image before the edit)."""
     out = image.astype(np.float32)
     if not mask.any():
-        return np.rint(out * 255.0).astype(np.uint8)
+        return to_uint8(out)
     ring = ndimage.binary_dilation(mask, iterations=8) & ~mask if kind == "splicing" else None
     if ring is not None and ring.any() and rng.random() < cfg.colour_match:
         strength = float(rng.uniform(0.3, 1.0))
@@ -305,4 +306,4 @@ def _post_process(
         sigma = float(np.sqrt(max(level**2 - own**2, 0.0))) + float(rng.uniform(0.0, 2.0)) / 255.0
         out[mask] += rng.normal(0.0, sigma, out[mask].shape).astype(np.float32)
         info["noise_match"] = f"{sigma * 255.0:.2f}"
-    return np.rint(np.clip(out, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return to_uint8(out)

@@ -70,6 +70,7 @@ from skimage.filters import gaussian
 from skimage.transform import warp
 
 from hyperimage.data.datasets.records import ImageRecord
+from hyperimage.data.distortions import to_uint8
 from hyperimage.data.io import ImageError, load_image
 
 #: CASIA-2's share of tampered images: 5123 tampered, 7491 authentic.
@@ -340,7 +341,7 @@ def _inpaint(image: np.ndarray, mask: np.ndarray, method: str) -> tuple[np.ndarr
     if method in ("telea", "navier-stokes"):
         import cv2
 
-        patch = np.rint(image[box] * 255.0).astype(np.uint8)
+        patch = to_uint8(image[box])
         hole = mask[box].astype(np.uint8) * 255
         flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
         filled[box] = cv2.inpaint(patch, hole, 3, flag).astype(np.float32) / 255.0
@@ -357,7 +358,7 @@ def _poisson(host: np.ndarray, fill: np.ndarray, mask: np.ndarray) -> np.ndarray
     import cv2
 
     pad = 2  # seamlessClone needs the region's box off the image's edge
-    as_bytes = [np.pad(np.rint(a * 255.0).astype(np.uint8), [(pad, pad), (pad, pad), (0, 0)], mode="reflect") for a in (fill, host)]
+    as_bytes = [np.pad(to_uint8(a), [(pad, pad), (pad, pad), (0, 0)], mode="reflect") for a in (fill, host)]
     region = np.pad(mask.astype(np.uint8) * 255, pad)
     x, y, w, h = cv2.boundingRect(region)
     cloned = cv2.seamlessClone(*as_bytes, region, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)[pad:-pad, pad:-pad]
@@ -494,7 +495,7 @@ def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     """``image`` (H, W, 3) in [0, 1] as a camera would leave it: a JPEG at ``quality`` (4:2:0, its
     8x8 grid on the image's origin), decoded again."""
     buffer = io.BytesIO()
-    pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8))
+    pixels = Image.fromarray(to_uint8(image))
     pixels.save(buffer, format="JPEG", quality=quality, subsampling="4:2:0", optimize=False)
     return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32) / 255.0
 
@@ -524,7 +525,7 @@ def _double_jpeg_tampering(
 
 def _encode(image: np.ndarray, stem: Path, fmt: str) -> Path:
     """Write ``image`` as ``stem.png`` or ``stem.jpg`` in format ``png`` / ``jpeg:<quality>``."""
-    pixels = Image.fromarray(np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8))
+    pixels = Image.fromarray(to_uint8(image))
     if fmt == "png":
         path = stem.with_suffix(".png")
         pixels.save(path, format="PNG")
