@@ -541,11 +541,7 @@ def on_device(
     net = model if isinstance(model, (HyperImageModel, ForensicModel)) else load_any_model(model)
     if device is not None or net is not model:
         net = net.to(local_device(device))
-    if isinstance(net, HyperImageModel):
-        return net if precision is None else net.set_precision(precision)
-    if precision not in (None, "float32"):
-        raise ValueError(f"--precision {precision}: a forensic evidence model computes in float32 only")
-    return net
+    return net if precision is None else net.set_precision(precision)
 
 
 def default_model(task: str = "iqa") -> HyperImageModel:

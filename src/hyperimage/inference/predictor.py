@@ -461,8 +461,7 @@ def load(
         predictor = Predictor(model, name, folder).to(device)
         predictor.model.set_precision(precision)
         return predictor
-    if precision != "float32":
-        raise ValueError(f"{folder}: a forensic evidence model computes in float32 only, not {precision}")
+    model.set_precision(precision)
     from hyperimage.inference.evidence.predictor import ForensicPredictor
 
     return ForensicPredictor(model, name, folder).to(device)

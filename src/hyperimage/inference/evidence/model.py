@@ -179,6 +179,13 @@ class ForensicModel(nn.Module):
         """``(0, 1)``: a probability."""
         return SCORE.low, SCORE.high
 
+    def set_precision(self, name: str) -> "ForensicModel":
+        """As :meth:`~hyperimage.inference.model.HyperImageModel.set_precision`, but only
+        ``float32``: the channels' features are NumPy's, and stage 2 is too small to gain."""
+        if name != "float32":
+            raise ValueError(f"--precision {name}: a forensic evidence model computes in float32 only, not {name}")
+        return self
+
     @property
     def device(self) -> torch.device:
         """Where stage 2's weights are (the channels run on the CPU)."""
