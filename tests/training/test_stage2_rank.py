@@ -71,10 +71,11 @@ def test_the_debian_recipe_ranks_photos_kept_apart_from_the_check():
     assert spec.photos == recipes.DEBIAN_PHOTOS and spec.weight > RankSpec().weight
 
 
-def test_implementation_rankings_use_the_training_pool_and_soft_copies_and_leave_a_fold_out(tmp_path):
+def test_implementation_rankings_use_the_training_pool_and_leave_a_fold_out_and_soft_copies_rank_too(tmp_path):
     """The ``iqa-imagenet-rank-implementations-*`` recipes: only the training pool's photos
-    (a held-out name never ranked), each also as its soft copy, and no type of the fold's
-    :data:`HELD_OUT` (which the level check then scores)."""
+    (a held-out name never ranked), local damage in more than one region per (photo, type), and
+    no type of the fold's :data:`HELD_OUT` (which the level check then scores); a spec with
+    ``soft`` ranks each photo's soft copy too."""
     import json
 
     import numpy as np
@@ -98,7 +99,7 @@ def test_implementation_rankings_use_the_training_pool_and_soft_copies_and_leave
     (folder / "manifest.json").write_text(json.dumps({"size": None, "photos": entries}))
     for fold in HELD_OUT:
         spec = recipes.get(f"iqa-imagenet-rank-implementations-{fold}").stage2_rank
-        assert (spec.pool, spec.soft, spec.photos) == ("training", True, recipes.DEBIAN_PHOTOS)
+        assert (spec.pool, spec.photos) == ("training", recipes.DEBIAN_PHOTOS) and spec.localized >= 2
         trained = set(iqa_photos.TYPE_SETS[spec.types])
         assert not trained & {get(name).number for name in HELD_OUT[fold]}
         assert set(family_types(fold)) | set(family_types(fold, held_out=True)) == set(family_types())
