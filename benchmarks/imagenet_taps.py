@@ -55,10 +55,10 @@ def tap_sets(variant: str) -> dict[str, tuple[str, ...]]:
     return {**named, "default": tuple(taps[-4:]), "default without head": tuple(taps[-4:-1]), "all": tuple(taps)}
 
 
-def columns(variant: str, taps: tuple[str, ...]) -> np.ndarray:
+def columns(trunk: EfficientNetLite, taps: tuple[str, ...]) -> np.ndarray:
     """Columns of the pooled features of all kept outputs (each output's means, then its deviations) that ``taps`` own."""
-    trunk, spans, start = EfficientNetLite(variant=variant), {}, 0
-    for t in stage_ends(variant)[2:]:
+    spans, start = {}, 0
+    for t in stage_ends(trunk.variant)[2:]:
         width = 2 * trunk.tap_channels[trunk.tap_index(t)]
         spans[t] = np.arange(start, start + width)
         start += width
@@ -84,12 +84,13 @@ def main() -> None:
     trunks = args.trunk or [("lite0", None)]
     records = [replace(r, split=None) for r in datasets.load(args.data)]
     fractions = split_for(datasets.layout(args.data))
-    features, rows = {}, {}
+    rows = {}
     for variant, weights in trunks:
         started = time.time()
-        features[variant] = pooled_features(records, stage_ends(variant)[2:], variant=variant, weights=weights)
+        pooled = pooled_features(records, stage_ends(variant)[2:], variant=variant, weights=weights)
         print(f"{len(records)} images of {args.data}: pooled EfficientNet-{variant.title()} features in {time.time() - started:.0f} s")
-        rows.update({f"{variant}: {name}": features[variant][:, columns(variant, taps)] for name, taps in tap_sets(variant).items()})
+        trunk = EfficientNetLite(variant=variant)
+        rows.update({f"{variant}: {name}": pooled[:, columns(trunk, taps)] for name, taps in tap_sets(variant).items()})
     if len(trunks) > 1:
         rows[" + ".join(f"{v}: default" for v, _ in trunks)] = np.hstack([rows[f"{v}: default"] for v, _ in trunks])
     y = np.array([r.target for r in records])
