@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +46,6 @@ from hyperimage.data.photos import builtin_photos
 from hyperimage.evaluation.benchmark.iqa import brisque_svr
 from hyperimage.evaluation.level_check import level_srocc
 from hyperimage.evaluation.protocol import REAL_IQA_SPLIT, random_split
-from hyperimage.inference.model import HyperImageModel
 
 from _results import write_results
 
@@ -90,14 +88,6 @@ def family_means(by_distortion: dict[str, float]) -> dict[str, float]:
         if family is not None:
             groups.setdefault(family, []).append(value)
     return {family: float(np.mean(v)) for family, v in groups.items()}
-
-
-def patch_average(model: HyperImageModel) -> HyperImageModel:
-    """The paper's baseline over ``model``'s own stage 1: each image scored by the mean of its
-    cell scores (window-label units; the ranking within a set needs no calibration)."""
-    baseline = HyperImageModel(replace(model.config, method="patch-average"), replace(model.fitted, stage2_norm=(0.0, 1.0)))
-    baseline.stage1.load_state_dict(model.stage1.state_dict())
-    return baseline.eval()
 
 
 def brisque_scores(train_root: Path, records: list) -> np.ndarray | None:
@@ -149,7 +139,7 @@ def main() -> None:
         higher = model.config.score.higher_is_better
         figures["model_levels"] = report(f"model ({model.config.preset})", records, scores, higher)
         if model.stage2 is not None:
-            average = np.array([p.score for p in api.score(patch_average(model), [r.path for r in records])], dtype=float)
+            average = np.array([p.score for p in api.score(model.patch_average(), [r.path for r in records])], dtype=float)
             figures["patch_average_levels"] = report("patch averaging", records, average, higher)
         brisque = brisque_scores(args.brisque_data, records)
         if brisque is not None:

@@ -8,9 +8,10 @@ patch scores over the grid, so both are trained and evaluated by the same code.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -166,6 +167,15 @@ class HyperImageModel(nn.Module):
             self.stage2 = networks.create(
                 config.stage2, in_features=self.stage1.num_features, grid=config.grid, **config.stage2_args
             )
+
+    def patch_average(self) -> "HyperImageModel":
+        """The paper's patch-averaging baseline over a copy of this model's stage 1: each image
+        scored by the mean of its cell scores, in window-label units until ``stage2_norm`` is
+        fitted to map that mean to the targets (the ranking of images needs no fit)."""
+        baseline = HyperImageModel(replace(self.config, method="patch-average"), copy.deepcopy(self.fitted))
+        baseline.fitted.stage2_norm = (0.0, 1.0)
+        baseline.stage1.load_state_dict(self.stage1.state_dict())
+        return baseline.eval()
 
     @property
     def score_range(self) -> tuple[float | None, float | None]:

@@ -165,8 +165,6 @@ def patch_average_of(model: HyperImageModel, result: TrainResult) -> HyperImageM
     Calibrated on the training images' mean patch scores in ``result`` (what :func:`train`
     returned with ``model``), exactly as :func:`train` does for ``method="patch-average"``.
     """
-    config = replace(model.config, method="patch-average")
-    baseline = HyperImageModel(config, copy.deepcopy(model.fitted))
-    baseline.stage1.load_state_dict(model.stage1.state_dict())
+    baseline = model.patch_average()
     calibrate_average(baseline, result.train_means, result.train_targets)
-    return baseline.eval()
+    return baseline
