@@ -10,7 +10,9 @@ header lookup alone tells them apart; re-saved alike (``benchmarks/resave_check.
   training images' forensic hyper-images (the channels' cells at native size) with their image
   labels and mask cells, the epoch of the lowest validation loss kept; given several weights of
   the cells' loss (``--cell-weight 1,3``), one stage 2 per weight, the one of best validation
-  AUC + pixel F1 kept (``cell_weight`` in the split's file);
+  AUC + pixel F1 kept (``cell_weight`` in the split's file); ``--members K`` trains K networks
+  side by side and averages them, ``--hide P`` hides each training cell with probability P
+  (Hide-and-Seek);
 * **each channel alone**: a logistic regression (scikit-learn, standardised) on the channel's
   cells pooled per image (mean, maximum and minimum of each feature): a calibrated read-out;
   and the same read-out on every channel's pooled cells at once (the hyper-image averaged away,
@@ -136,7 +138,8 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
 
     def validation(weight: float) -> tuple[float, tuple]:
         """Stage 2 trained with cell-loss ``weight``: its validation AUC + pixel F1, and the fit."""
-        fit = train_evidence_stage2(items["train"], items["val"], epochs=args.epochs, cell_weight=weight, seed=split)
+        fit = train_evidence_stage2(items["train"], items["val"], epochs=args.epochs, cell_weight=weight, seed=split,
+                                    members=args.members, hide=args.hide)
         scores, maps = predict(*fit, [i.hyper for i in items["val"]])
         vm, vt = pixel_maps(part["val"], maps)
         return roc_auc_score(labels["val"], scores) + threshold_f1(vm, vt, best_threshold(vm, vt))["f1"], fit
@@ -191,6 +194,8 @@ def main() -> None:
     parser.add_argument("--cell-weight", type=lambda text: [float(w) for w in text.split(",")], default=[1.0],
                         help="Stage 2's cell-loss weight, or several comma-separated: each trained, the one of best "
                         "validation AUC + pixel F1 kept per split")
+    parser.add_argument("--members", type=int, default=1, help="Stage-2 networks trained side by side and averaged")
+    parser.add_argument("--hide", type=float, default=0.0, help="Stage 2's Hide-and-Seek: each training cell hidden with this probability")
     parser.add_argument("--cell", type=int, default=CELL, help="Side of the grid's cells (pixels, a multiple of 8)")
     parser.add_argument("--cache", type=Path, default=Path("runs/evidence-cache"))
     parser.add_argument("--learned-model", help="The learned channel reads the stage 1 of this forgery model folder per split, "
@@ -234,7 +239,8 @@ def main() -> None:
 
     settings = {"channels": channels, "learned_model": args.learned_model if per_split else None,
                 **({"cell": args.cell} if args.cell != CELL else {}),
-                **({"cell_weights": args.cell_weight} if args.cell_weight != [1.0] else {})}
+                **({"cell_weights": args.cell_weight} if args.cell_weight != [1.0] else {}),
+                **({"members": args.members} if args.members != 1 else {}), **({"hide": args.hide} if args.hide else {})}
     done = split_results(
         args.out, args.splits, settings,
         lambda split: {"data": str(args.data), **run_split(split, records, split_cells(split), channels, depths, dct, crops, grid, args)}, report,

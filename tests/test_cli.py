@@ -529,12 +529,16 @@ def test_train_evidence_writes_a_forensic_model_folder(tiny_forgery, tmp_path):
 
 
 def test_train_evidence_on_smaller_cells_maps_finer(tiny_forgery, tmp_path):
-    """--cell 32: the model keeps its grid, and its map of an image has twice the cells a side."""
+    """--cell 32: the model keeps its grid, and its map of an image has twice the cells a side;
+    --members and --hide reach stage 2 and the report."""
     out = tmp_path / "fine"
-    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(out), "--channels", "noise,jpeg", "--epochs", "2", "--cell", "32"])
+    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(out), "--channels", "noise,jpeg", "--epochs", "2",
+                              "--cell", "32", "--members", "2", "--hide", "0.3"])
     assert res.exit_code == 0, res.output
     model = ForensicModel.load(out)
-    assert model.grid.cell == 32
+    assert model.grid.cell == 32 and model.members == 2
+    report = json.loads((out / "training.json").read_text())
+    assert (report["members"], report["hide"]) == (2, 0.3)
     image = next(p for p in sorted(tiny_forgery.rglob("*")) if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     h, w = Evidence.read(image).size
     assert model.hyper_image(Evidence.read(image)).shape[1:] == (math.ceil(h / 32), math.ceil(w / 32))

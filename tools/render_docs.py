@@ -408,6 +408,32 @@ def _evidence_casia_cell32() -> str:
     return _evidence_casia("evidence-casia1-q75-cell32")
 
 
+@table("evidence-casia1-q75-cell32-ensemble", "evidence-casia1-q75-cell32-ensemble")
+def _evidence_casia_cell32_ensemble() -> str:
+    return _evidence_casia("evidence-casia1-q75-cell32-ensemble")
+
+
+#: Stage 2 on 32-px cells as first trained, with Hide-and-Seek, with five members, with both.
+STAGE2_VARIANTS = {
+    "one network": "evidence-casia1-q75-cell32",
+    "Hide-and-Seek 0.4": "evidence-casia1-q75-cell32-hide",
+    "five members": "evidence-casia1-q75-cell32-members",
+    "five members, Hide-and-Seek 0.4": "evidence-casia1-q75-cell32-ensemble",
+}
+
+
+@table("evidence-stage2-variants", *STAGE2_VARIANTS.values())
+def _evidence_stage2_variants() -> str:
+    def cell(f: dict) -> str:
+        return f"{f['mean']:.3f} +- {f['std']:.3f} ({' / '.join(f'{v:.3f}' for v in f['values'])})"
+
+    rows = []
+    for label, name in STAGE2_VARIANTS.items():
+        f = results(name)["rows"]["stage 2, all channels"]
+        rows.append([label, *(cell(f[m]) for m in ("auc", "auc_copy-move", "auc_splicing")), cell(f["pixel"]["f1"])])
+    return markdown(["stage 2", "ROC AUC (splits 0 / 1 / 2)", "AUC copy-move", "AUC splicing", "pixel F1"], rows)
+
+
 @table("tamper-heldout", "tamper-heldout")
 def _tamper_heldout() -> str:
     data = results("tamper-heldout")

@@ -474,6 +474,8 @@ def train_evidence(
     allow_outside: bool = False,
     log: Callable[[str], None] | None = None,
     cell: int = CELL,
+    members: int = 5,
+    hide: float = 0.4,
 ) -> ForensicModel:
     """Train a forensic evidence model on a forgery data set folder and save it to ``out``
     (``hyperimage train-evidence``; :func:`~hyperimage.training.evidence_stage2.train_forensic`).
@@ -483,7 +485,8 @@ def train_evidence(
     ``channels``: the evidence channels (``"all"``, ``"noise,jpeg"`` or a list;
     :mod:`hyperimage.inference.evidence`). Images without a ``split`` are split by group with
     ``seed`` as :func:`train` splits a forgery data set (2/3-1/6-1/6); ``cell``: the side of the
-    grid's cells in pixels (a multiple of 8; smaller cells, finer maps); stage 2 trains
+    grid's cells in pixels (a multiple of 8; smaller cells, finer maps); stage 2 (``members``
+    networks averaged, Hide-and-Seek on cells with probability ``hide``) trains
     ``epochs`` on the training images and keeps the epoch of lowest validation loss, and the
     threshold is the score of best balanced accuracy on the validation images. ``out`` has
     one writer (its lock, as for :func:`train`) and gets the model, ``splits.csv`` and
@@ -503,7 +506,8 @@ def train_evidence(
     records = random_split(records, seed=seed, fractions=SPLITS[tasks.CLASSIFICATION.name])
     with FolderLock(out, log) as held:
         remove_stale_temporaries(out)
-        fit = train_forensic(records, names, epochs=epochs, seed=seed, cell_weight=cell_weight, width=width, log=log, grid=grid)
+        fit = train_forensic(records, names, epochs=epochs, seed=seed, cell_weight=cell_weight, width=width, log=log, grid=grid,
+                            members=members, hide=hide)
         report = {"data": str(data.resolve()), **fit.report}
 
         def extras(tmp: Path) -> None:

@@ -150,6 +150,8 @@ def train_evidence(
     seed: int = typer.Option(0, help="Seed for the split and stage 2."),
     cell_weight: float = typer.Option(1.0, min=0.0, help="Weight of the cells' loss against the mask (0: image labels only)."),
     cell: int = typer.Option(64, min=8, help="Side of the grid's cells in pixels, a multiple of 8 (smaller: finer maps, slower)."),
+    members: int = typer.Option(5, min=1, max=64, help="Stage-2 networks trained side by side and averaged (steadier, better)."),
+    hide: float = typer.Option(0.4, min=0.0, max=0.9, help="Hide-and-Seek: each training cell hidden with this probability (0: none)."),
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
     quiet: bool = typer.Option(False, help="No progress lines."),
 ) -> None:
@@ -162,7 +164,7 @@ def train_evidence(
     try:
         model = api.train_evidence(
             data, out, channels, epochs=epochs, seed=seed, cell_weight=cell_weight, allow_outside=allow_outside, cell=cell,
-            log=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)),
+            members=members, hide=hide, log=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)),
         )
     except ValueError as err:
         _fail(str(err))

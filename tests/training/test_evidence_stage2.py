@@ -32,17 +32,21 @@ def _items(rng: np.random.Generator, n: int) -> tuple[list[EvidenceItem], list[t
     return items, where
 
 
-def test_stage_2_learns_to_call_and_to_point(seed, learned):
+@pytest.mark.parametrize("members,hide", [(1, 0.0), (3, 0.4)])
+def test_stage_2_learns_to_call_and_to_point(seed, learned, members, hide):
     rng = np.random.default_rng(seed)
     train, _ = _items(rng, 60)
     val, _ = _items(rng, 20)
     test, where = _items(rng, 60)
-    net, norm = train_evidence_stage2(train, val, epochs=12, lr=3e-3, seed=seed)
+    net, norm = train_evidence_stage2(train, val, epochs=12, lr=3e-3, seed=seed, members=members, hide=hide)
     scores, maps = predict(net, norm, [i.hyper for i in test])
     labels = np.array([i.label for i in test])
-    learned("image AUC", roc_auc_score(labels, scores), above=0.8)  # measured 0.958 +- 0.045, worst 0.875, 3.5 spreads (10 runs: seeds 0-4, 1 and 2 threads)
+    # measured over 15 runs (seeds 0-4; 1 thread, 2 threads, AVX2; tools/learning_spread.py -k test_stage_2_learns):
+    # one member 0.958 +- 0.045 (worst 0.875, 4.6 spreads), 3 members hiding 0.4: 0.925 +- 0.058 (worst 0.850, 3.0 spreads)
+    learned("image AUC", roc_auc_score(labels, scores), above=0.75)
     hits = [np.unravel_index(np.argmax(m), m.shape) == cell for m, cell in zip(maps, where) if cell is not None]
-    learned("tampered cell found", float(np.mean(hits)), above=0.8)  # measured 0.960 +- 0.036, worst 0.925, 4.5 spreads (same runs)
+    # same runs: one member 0.960 +- 0.035 (worst 0.925, 4.6 spreads), 3 members 0.940 +- 0.042 (worst 0.900, 3.3 spreads)
+    learned("tampered cell found", float(np.mean(hits)), above=0.8)
     assert all(m.shape == i.hyper.shape[1:] for m, i in zip(maps, test))
 
 
@@ -52,6 +56,10 @@ def test_training_is_deterministic():
     val, _ = _items(rng, 12)
     a, b = (predict(*train_evidence_stage2(train, val, epochs=2, seed=3), [i.hyper for i in val])[0] for _ in range(2))
     np.testing.assert_array_equal(a, b)
+    hidden = [predict(*train_evidence_stage2(train, val, epochs=2, seed=3, hide=0.4, members=2), [i.hyper for i in val])[0]
+              for _ in range(2)]
+    np.testing.assert_array_equal(*hidden)
+    assert np.abs(hidden[0] - a).max() > 1e-4
 
 
 def test_a_forensic_model_trained_on_a_generated_folder_loads_and_scores(tiny_forgery, tmp_path, learned, seed):
@@ -71,7 +79,7 @@ def test_a_forensic_model_trained_on_a_generated_folder_loads_and_scores(tiny_fo
     assert [line for line in said if line.startswith("evidence of")][-1] == f"evidence of {len(used)}/{len(used)} images"
     assert len([line for line in said if line.startswith("epoch ")]) == 24
     history = fit.report["history"]
-    learned("training loss fall", history[0]["train_loss"] - min(h["train_loss"] for h in history), above=0.0)  # measured 0.422 +- 0.107, worst 0.282, 3.9 spreads (15 runs: seeds 0-4, 1 and 2 threads, AVX2; tools/learning_spread.py)
+    learned("training loss fall", history[0]["train_loss"] - min(h["train_loss"] for h in history), above=0.0)  # measured 0.369 +- 0.045, worst 0.301, 8.1 spreads (15 runs: seeds 0-4, 1 and 2 threads, AVX2; tools/learning_spread.py; 5 members hiding 0.4)
     assert fit.report["n_train"] + fit.report["n_val"] == len(used) and 0.0 <= fit.model.threshold <= 1.0
     fit.model.save(tmp_path / "model")
     forensic = hyperimage.load(tmp_path / "model")

@@ -32,6 +32,7 @@ from hyperimage.inference.evidence import CellGrid, Evidence
 from hyperimage.inference.evidence.model import ForensicModel, Norm, predict, standardise
 from hyperimage.inference.networks.evidence import EvidenceStage2
 from hyperimage.inference.scoring import same_size
+from hyperimage.training.augment.hide import hide_cells
 
 
 @dataclass
@@ -74,25 +75,36 @@ def _tensors(items: list[EvidenceItem], idx: list[int], norm: Norm):
 
 
 def _loss(net: EvidenceStage2, x, y, cells, known, weights: torch.Tensor, cell_weight: float) -> torch.Tensor:
-    cell_logits = net.cells(x)
-    image = F.binary_cross_entropy_with_logits(-net.pool(cell_logits), y, weight=weights[y.long()])
+    """The mean over stage 2's members of each one's loss (each learns on its own, as a deep
+    ensemble's members do)."""
+    image_logits, cell_logits = net.member_outputs(x)
+    members = image_logits.shape[1]
+    loss = F.binary_cross_entropy_with_logits(
+        -image_logits, y[:, None].expand(-1, members), weight=weights[y.long()][:, None].expand(-1, members)
+    )
     if cell_weight and known.any():
-        per_cell = F.binary_cross_entropy_with_logits(cell_logits[known], cells[known])
-        image = image + cell_weight * per_cell
-    return image
+        target = cells[known][:, None].expand(-1, members, -1, -1)
+        loss = loss + cell_weight * F.binary_cross_entropy_with_logits(cell_logits[known], target)
+    return loss
 
 
 def train_evidence_stage2(
     train: list[EvidenceItem], val: list[EvidenceItem], epochs: int = 40, lr: float = 1e-3, batch_size: int = 16,
     cell_weight: float = 1.0, width: int = 32, seed: int = 0, on_epoch: Callable[[int, float, float], None] | None = None,
+    members: int = 1, hide: float = 0.0,
 ) -> tuple[EvidenceStage2, Norm]:
-    """Stage 2 trained on ``train`` (Adam, ``epochs``), the epoch of the lowest loss on ``val``
-    kept; returns it in eval mode with the feature standardisation it expects. ``on_epoch``
-    hears each epoch's number (from 1), mean training loss and mean validation loss."""
+    """Stage 2 of ``members`` networks (:class:`EvidenceStage2`) trained on ``train`` (Adam,
+    ``epochs``), the epoch of the lowest loss on ``val`` kept; returns it in eval mode with the
+    feature standardisation it expects. ``hide``: Hide-and-Seek (Singh & Lee 2017,
+    :func:`~hyperimage.training.augment.hide.hide_cells`): each cell of a training hyper-image
+    hidden with this probability, set to the training mean (0 once standardised), its label
+    kept, so that stage 2 weighs all the evidence rather than the one most telling cell.
+    ``on_epoch`` hears each epoch's number (from 1), mean training loss and mean validation loss."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
     norm = feature_norm(train)
-    net = EvidenceStage2(train[0].hyper.shape[0], width)
+    net = EvidenceStage2(train[0].hyper.shape[0], width, members=members)
     labels = np.array([i.label for i in train])
     counts = np.array([(labels <= 0.5).sum(), (labels > 0.5).sum()]).clip(min=1)
     weights = torch.tensor(len(labels) / (2.0 * counts), dtype=torch.float32)
@@ -104,7 +116,10 @@ def train_evidence_stage2(
         seen = 0.0
         for idx in _batches(train, batch_size, rng):
             optimiser.zero_grad()
-            loss = _loss(net, *_tensors(train, idx, norm), weights, cell_weight)
+            x, y, cells, known = _tensors(train, idx, norm)
+            if hide:
+                x = hide_cells(x, gen, probability=hide, cell=1, value=0.0)
+            loss = _loss(net, x, y, cells, known, weights, cell_weight)
             loss.backward()
             optimiser.step()
             seen += float(loss.detach()) * len(idx)
@@ -169,6 +184,8 @@ def train_forensic(
     width: int = 32,
     lr: float = 1e-3,
     grid: CellGrid = CellGrid(),
+    members: int = 5,
+    hide: float = 0.4,
     log: Callable[[str], None] = lambda line: None,
     every: int = PROGRESS_EVERY,
 ) -> ForensicFit:
@@ -179,12 +196,12 @@ def train_forensic(
     The channels read every image at its own size, as stored (:meth:`Evidence.read`), with a
     line to ``log`` every ``every`` images; an image that cannot be read is one line there and
     left out. Stage 2 is trained by :func:`train_evidence_stage2` (``epochs``, ``lr``,
-    ``cell_weight``, ``width``, ``seed``; a line per epoch), and the threshold is the score of
+    ``cell_weight``, ``width``, ``members``, ``hide``, ``seed``; a line per epoch), and the threshold is the score of
     best balanced accuracy on the validation images (:func:`balanced_threshold`).
     """
     if not channels:
         raise ValueError("no evidence channel to train on")
-    model = ForensicModel(channels, cell=grid.cell, width=width)  # refuses unknown channels before any image is read
+    model = ForensicModel(channels, cell=grid.cell, width=width, members=members)  # refuses unknown channels before any image is read
     chosen = [r for r in records if r.split in ("train", "val")]
     items: dict[str, list[EvidenceItem]] = {"train": [], "val": []}
     skipped = []
@@ -213,6 +230,7 @@ def train_forensic(
 
     net, norm = train_evidence_stage2(
         items["train"], items["val"], epochs=epochs, lr=lr, cell_weight=cell_weight, width=width, seed=seed, on_epoch=epoch_done,
+        members=members, hide=hide,
     )
     val_scores = predict(net, norm, [i.hyper for i in items["val"]])[0]
     val_labels = np.array([i.label for i in items["val"]])
@@ -225,6 +243,7 @@ def train_forensic(
     called = val_scores >= threshold
     report = {
         "channels": list(channels), "cell": grid.cell, "epochs": epochs, "seed": seed, "cell_weight": cell_weight, "width": width,
+        "members": members, "hide": hide,
         "n_train": len(items["train"]), "n_val": len(items["val"]), "skipped": skipped, "history": history,
         "threshold": threshold,
         "val_balanced_accuracy": float((called[authentic].mean() + (~called[~authentic]).mean()) / 2)

@@ -154,3 +154,46 @@ def test_impossible_models_are_refused_when_made():
         ForensicModel(["noise", "noise"])
     with pytest.raises(ValueError, match="needs 6 means"):
         ForensicModel(["noise"], (np.zeros(3), np.ones(3)))
+
+
+def test_a_model_of_several_members_saves_and_loads(tmp_path):
+    torch.manual_seed(3)
+    depth = sum(len(CHANNELS.get(n).features) for n in CHANNELS_USED)
+    model = ForensicModel(CHANNELS_USED, (np.zeros(depth, np.float32), np.ones(depth, np.float32)), width=8, members=3)
+    model.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["members"] == 3
+    loaded = ForensicModel.load(tmp_path / "m")
+    hypers = [model.hyper_image(Evidence(_pixels(k))) for k in range(2)]
+    assert loaded.members == 3
+    np.testing.assert_allclose(loaded.predict(hypers)[0], model.predict(hypers)[0], atol=1e-6)
+
+
+def test_a_format_1_folder_still_loads_as_one_member(saved, tmp_path):
+    """Format 1 had no ``members`` and a scalar ``stage2.bias``: such a folder scores as before."""
+    folder = tmp_path / "v1"
+    folder.mkdir()
+    config = json.loads((saved / "config.json").read_text())
+    config["format_version"] = 1
+    del config["members"]
+    (folder / "config.json").write_text(json.dumps(config))
+    tensors = dict(load_file(saved / "model.safetensors"))
+    tensors["stage2.bias"] = tensors["stage2.bias"].reshape(())
+    save_file(tensors, folder / "model.safetensors")
+    hypers = [_model().hyper_image(Evidence(_pixels(0)))]
+    np.testing.assert_allclose(ForensicModel.load(folder).predict(hypers)[0], _model().predict(hypers)[0], atol=1e-6)
+    config["members"] = 2
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="unknown key 'members'"):
+        ForensicModel.load(folder)
+
+
+@pytest.mark.parametrize("members,message", [(0, "members 0 is outside the bounds 1-64"), (2, "tensor 'stage2.bias' has shape [1]")])
+def test_members_must_fit_the_weights(saved, tmp_path, members, message):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    config = json.loads((saved / "config.json").read_text())
+    config["members"] = members
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "model.safetensors").write_bytes((saved / "model.safetensors").read_bytes())
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        ForensicModel.load(folder)

@@ -39,15 +39,17 @@ from hyperimage.inference.networks.evidence import EvidenceStage2
 from hyperimage.inference.scoring import same_size
 from hyperimage.storage import CONFIG, FORENSIC_FORMAT, WEIGHTS, load_tensors, write_model_folder
 
-#: The version of the forensic model format.
-FORMAT_VERSION = 1
+#: The version of the forensic model format (2: stage 2 may hold several members; a format-1
+#: folder, one member with a scalar ``bias``, still loads).
+FORMAT_VERSION = 2
 
 #: The score of every forensic model: the probability that the image is authentic, as the shipped forgery model's.
 SCORE = ScoreSpec(name="probability authentic", low=0.0, high=1.0, higher_is_better=True)
 
-#: Bounds a saved config must keep (inclusive): the cell side in pixels, stage 2's width.
+#: Bounds a saved config must keep (inclusive): the cell side in pixels, stage 2's width and members.
 CELL_BOUNDS = (8, 1024)
 WIDTH_BOUNDS = (1, 1024)
+MEMBERS_BOUNDS = (1, 64)
 
 #: Hyper-images scored in one batch (of one grid size).
 BATCH = 32
@@ -72,8 +74,8 @@ def predict(net: EvidenceStage2, norm: Norm, hypers: Sequence[np.ndarray]) -> tu
         for members in same_size(hypers):
             for start in range(0, len(members), BATCH):
                 idx = members[start : start + BATCH]
-                cells = net.cells(standardise([hypers[k] for k in idx], norm).to(_device(net)))
-                scores[idx] = torch.sigmoid(-net.pool(cells)).cpu().numpy()
+                image, cells = net.outputs(standardise([hypers[k] for k in idx], norm).to(_device(net)))
+                scores[idx] = torch.sigmoid(-image).cpu().numpy()
                 for k, m in zip(idx, torch.sigmoid(cells).cpu().numpy()):
                     maps[k] = m
     return scores, maps
@@ -142,13 +144,13 @@ class ForensicModel(nn.Module):
 
     ``norm``: the feature standardisation (zeros and ones until trained); ``threshold``: an
     image is called authentic when its score is at least this; ``cell``: the grid's cell side
-    in pixels; ``width`` and ``sharpness``: stage 2's
+    in pixels; ``width``, ``sharpness`` and ``members``: stage 2's
     (:class:`~hyperimage.inference.networks.evidence.EvidenceStage2`).
     """
 
     def __init__(
         self, channels: Sequence[str], norm: Norm | None = None, threshold: float = 0.5, cell: int = CELL,
-        width: int = 32, sharpness: float = 4.0,
+        width: int = 32, sharpness: float = 4.0, members: int = 1,
     ):
         super().__init__()
         if not channels:
@@ -160,8 +162,8 @@ class ForensicModel(nn.Module):
         self.channels = tuple(channels)
         self.grid = CellGrid(cell)
         depth = sum(len(CHANNELS.get(name).features) for name in self.channels)
-        self.stage2 = EvidenceStage2(depth, width, sharpness)
-        self.width, self.sharpness, self.threshold = width, sharpness, float(threshold)
+        self.stage2 = EvidenceStage2(depth, width, sharpness, members=members)
+        self.width, self.sharpness, self.members, self.threshold = width, sharpness, members, float(threshold)
         mean, std = norm if norm is not None else (np.zeros(depth, np.float32), np.ones(depth, np.float32))
         if np.shape(mean) != (depth,) or np.shape(std) != (depth,):
             raise ValueError(f"the standardisation needs {depth} means and deviations, got {np.shape(mean)} and {np.shape(std)}")
@@ -225,7 +227,7 @@ class ForensicModel(nn.Module):
         config = {
             "format": FORENSIC_FORMAT, "format_version": FORMAT_VERSION, "version": __version__,
             "channels": [channel_entry(name) for name in self.channels],
-            "cell": self.grid.cell, "width": self.width, "sharpness": self.sharpness,
+            "cell": self.grid.cell, "width": self.width, "sharpness": self.sharpness, "members": self.members,
             "score": asdict(SCORE), "threshold": self.threshold,
         }
         return write_model_folder(folder, state, {"format": FORENSIC_FORMAT, "version": __version__}, config, extras)
@@ -251,6 +253,8 @@ class ForensicModel(nn.Module):
         except ValueError as err:
             raise ValueError(f"{folder / CONFIG}: cannot build this model ({err})") from None
         tensors, _ = load_tensors(folder / WEIGHTS, kind="model file")
+        if "stage2.bias" in tensors and tensors["stage2.bias"].ndim == 0:  # format 1: one member, a scalar bias
+            tensors["stage2.bias"] = tensors["stage2.bias"].reshape(1)
         check_weights(folder / WEIGHTS, tensors, model.state_dict())
         if (tensors["std"] <= 0).any():
             raise ValueError(f"{folder / WEIGHTS}: not a valid model file (tensor 'std' holds a deviation <= 0)")
@@ -273,9 +277,11 @@ def read_forensic_json(path: Path) -> dict[str, Any]:
         raise bad(f"not valid JSON ({err})") from None
     if not isinstance(data, dict) or data.get("format") != FORENSIC_FORMAT:
         raise bad(f"not a forensic model's config (its format must be {FORENSIC_FORMAT!r})")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise bad(f"forensic model format {data.get('format_version')!r}; this hyperimage reads format {FORMAT_VERSION}")
+    if data.get("format_version") not in (1, FORMAT_VERSION):
+        raise bad(f"forensic model format {data.get('format_version')!r}; this hyperimage reads formats 1 to {FORMAT_VERSION}")
     schema = {"channels": [], "cell": 0, "width": 0, "sharpness": 0.0, "score": SCORE, "threshold": 0.0}
+    if data["format_version"] > 1:
+        schema["members"] = 0
     if unknown := sorted(set(data) - set(schema) - {"format", "format_version", "version"}):
         raise bad(f"unknown key {unknown[0]!r}")
     for key, default in schema.items():
@@ -285,8 +291,8 @@ def read_forensic_json(path: Path) -> dict[str, Any]:
             raise bad(why)
     if ScoreSpec(**data["score"]) != SCORE:
         raise bad(f"score must be {asdict(SCORE)}: a forensic model gives the probability that an image is authentic")
-    for key, bounds in (("cell", CELL_BOUNDS), ("width", WIDTH_BOUNDS)):
-        if not bounds[0] <= data[key] <= bounds[1]:
+    for key, bounds in (("cell", CELL_BOUNDS), ("width", WIDTH_BOUNDS), ("members", MEMBERS_BOUNDS)):
+        if key in data and not bounds[0] <= data[key] <= bounds[1]:
             raise bad(f"{key} {data[key]} is outside the bounds {bounds[0]}-{bounds[1]}")
     if not data["sharpness"] > 0 or not 0.0 <= data["threshold"] <= 1.0:
         raise bad(f"sharpness must be positive and threshold in [0, 1], got {data['sharpness']} and {data['threshold']}")
@@ -310,5 +316,5 @@ def read_forensic_json(path: Path) -> dict[str, Any]:
             raise bad(f"unknown key channels.{sorted(set(entry) - set(expected))[0]}")
     return {
         "channels": [entry["name"] for entry in channels], "threshold": data["threshold"], "cell": data["cell"],
-        "width": data["width"], "sharpness": data["sharpness"],
+        "width": data["width"], "sharpness": data["sharpness"], "members": data.get("members", 1),
     }
