@@ -413,6 +413,11 @@ def _evidence_casia_cell32_ensemble() -> str:
     return _evidence_casia("evidence-casia1-q75-cell32-ensemble")
 
 
+@table("evidence-casia1-q75-cell16-ensemble", "evidence-casia1-q75-cell16-ensemble")
+def _evidence_casia_cell16_ensemble() -> str:
+    return _evidence_casia("evidence-casia1-q75-cell16-ensemble")
+
+
 #: Stage 2 on 32-px cells as first trained, with Hide-and-Seek, with five members, with both.
 STAGE2_VARIANTS = {
     "one network": "evidence-casia1-q75-cell32",
