@@ -46,7 +46,7 @@ import operator
 import re
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -398,24 +398,13 @@ def _evidence_casia(name: str) -> str:
     return markdown(["row", "ROC AUC", "AUC copy-move (`Sp_S`)", "AUC splicing (`Sp_D`)", "detection at 5% false alarms", *(titles[k] for k in pixel)], rows)
 
 
-@table("evidence-casia1-q75", "evidence-casia1-q75")
-def _evidence_casia_all() -> str:
-    return _evidence_casia("evidence-casia1-q75")
-
-
-@table("evidence-casia1-q75-cell32", "evidence-casia1-q75-cell32")
-def _evidence_casia_cell32() -> str:
-    return _evidence_casia("evidence-casia1-q75-cell32")
-
-
-@table("evidence-casia1-q75-cell32-ensemble", "evidence-casia1-q75-cell32-ensemble")
-def _evidence_casia_cell32_ensemble() -> str:
-    return _evidence_casia("evidence-casia1-q75-cell32-ensemble")
-
-
-@table("evidence-casia1-q75-cell16-ensemble", "evidence-casia1-q75-cell16-ensemble")
-def _evidence_casia_cell16_ensemble() -> str:
-    return _evidence_casia("evidence-casia1-q75-cell16-ensemble")
+#: The evidence benchmark's runs on CASIA v1, each a table of its own (``benchmarks/evidence_casia.py --out``).
+EVIDENCE_CASIA_RUNS = (
+    "evidence-casia1-q75", "evidence-casia1-q75-without-learned", "evidence-casia1-q75-cell32",
+    "evidence-casia1-q75-cell32-synthetic", "evidence-casia1-q75-cell32-ensemble", "evidence-casia1-q75-cell16-ensemble",
+)
+for _run in EVIDENCE_CASIA_RUNS:
+    table(_run, _run)(partial(_evidence_casia, _run))
 
 
 #: Stage 2 on 32-px cells as first trained, with Hide-and-Seek, with five members, with both.
@@ -447,16 +436,6 @@ def _tamper_heldout() -> str:
     rows = [[row, *(cell(f[k]) for k in kinds)] for row, f in data["rows"].items()]
     rows.append(["centred box (pixel F1)", *(f"{data['centred_box_pixel'][k]['f1']:.3f}" for k in kinds)])
     return markdown(["row", *(f"{k.replace('_', '-')}: AUC / pixel F1" for k in kinds)], rows)
-
-
-@table("evidence-casia1-q75-cell32-synthetic", "evidence-casia1-q75-cell32-synthetic")
-def _evidence_casia_cell32_synthetic() -> str:
-    return _evidence_casia("evidence-casia1-q75-cell32-synthetic")
-
-
-@table("evidence-casia1-q75-without-learned", "evidence-casia1-q75-without-learned")
-def _evidence_casia_without_learned() -> str:
-    return _evidence_casia("evidence-casia1-q75-without-learned")
 
 
 def _iqa_row(data: dict[str, Any], row: str) -> dict[str, Any]:
