@@ -45,7 +45,7 @@ from hyperimage.storage import (
 )
 from hyperimage.training import Recipe, recipe as recipes, train as train_records
 from hyperimage.training.engine import resolve
-from hyperimage.training.evidence_stage2 import DEFAULT_CHANNELS, train_forensic
+from hyperimage.training.evidence_stage2 import DEFAULT_CHANNELS, DEFAULT_HIDE, DEFAULT_MEMBERS, train_forensic
 from hyperimage.training.recipe import RECIPE_FILE
 
 T = TypeVar("T")
@@ -474,8 +474,8 @@ def train_evidence(
     allow_outside: bool = False,
     log: Callable[[str], None] | None = None,
     cell: int = CELL,
-    members: int = 5,
-    hide: float = 0.4,
+    members: int = DEFAULT_MEMBERS,
+    hide: float = DEFAULT_HIDE,
 ) -> ForensicModel:
     """Train a forensic evidence model on a forgery data set folder and save it to ``out``
     (``hyperimage train-evidence``; :func:`~hyperimage.training.evidence_stage2.train_forensic`).

@@ -150,8 +150,8 @@ def train_evidence(
     seed: int = typer.Option(0, help="Seed for the split and stage 2."),
     cell_weight: float = typer.Option(1.0, min=0.0, help="Weight of the cells' loss against the mask (0: image labels only)."),
     cell: int = typer.Option(64, min=8, help="Side of the grid's cells in pixels, a multiple of 8 (smaller: finer maps, slower)."),
-    members: int = typer.Option(5, min=1, max=64, help="Stage-2 networks trained side by side and averaged (steadier, better)."),
-    hide: float = typer.Option(0.4, min=0.0, max=0.9, help="Hide-and-Seek: each training cell hidden with this probability (0: none)."),
+    members: int = typer.Option(api.DEFAULT_MEMBERS, min=1, max=64, help="Stage-2 networks trained side by side and averaged (steadier, better)."),
+    hide: float = typer.Option(api.DEFAULT_HIDE, min=0.0, max=0.9, help="Hide-and-Seek: each training cell hidden with this probability (0: none)."),
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
     quiet: bool = typer.Option(False, help="No progress lines."),
 ) -> None:

@@ -137,6 +137,11 @@ def train_evidence_stage2(
 #: The channels ``hyperimage train-evidence`` reads by default: all four of issue 31.
 DEFAULT_CHANNELS = ("noise", "jpeg", "copy-move", "learned")
 
+#: ``hyperimage train-evidence``'s stage 2: five members, each training cell hidden with
+#: probability 0.4; on CASIA v1 re-saved at 75 the two together beat either alone
+#: (``docs/results/forgery.md``, table ``evidence-stage2-variants``).
+DEFAULT_MEMBERS, DEFAULT_HIDE = 5, 0.4
+
 #: Images between two progress lines while the channels read a data set.
 PROGRESS_EVERY = 50
 
@@ -184,8 +189,8 @@ def train_forensic(
     width: int = 32,
     lr: float = 1e-3,
     grid: CellGrid = CellGrid(),
-    members: int = 5,
-    hide: float = 0.4,
+    members: int = DEFAULT_MEMBERS,
+    hide: float = DEFAULT_HIDE,
     log: Callable[[str], None] = lambda line: None,
     every: int = PROGRESS_EVERY,
 ) -> ForensicFit:
