@@ -555,7 +555,7 @@ def _grid_match(
     gy, gx = (a.ravel() for a in np.meshgrid(ys, xs, indexing="ij"))
     f = torch.from_numpy(np.ascontiguousarray(features[gy, gx]))
     squared = (f * f).sum(dim=1)
-    py, px = torch.from_numpy(gy).float(), torch.from_numpy(gx).float()
+    position = torch.from_numpy(np.stack([gy, gx], axis=1)).float()
     # the grid pixels closer than min_shift: a fixed stencil of grid steps around each
     reach = int(math.ceil(min_shift / stride))
     sy, sx = (a.ravel() for a in np.mgrid[-reach : reach + 1, -reach : reach + 1])
@@ -569,7 +569,7 @@ def _grid_match(
     for start in range(0, len(f), chunk):
         rows = torch.arange(start, min(start + chunk, len(f)))
         partial = torch.addmm(squared[None], f[rows], f.T, alpha=-2.0)
-        partial += (py[rows, None] - py[None]).abs_().add_((px[rows, None] - px[None]).abs_()).mul_(nearer)
+        partial += torch.cdist(position[rows], position, p=1).mul_(nearer)
         partial.scatter_(1, close[rows], float("inf"))
         nearest.append(partial.argmin(dim=1))
     j = torch.cat(nearest).numpy()
