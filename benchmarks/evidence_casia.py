@@ -31,8 +31,10 @@ for stage 2 pixel F1 / IoU of its cell map (bilinear between the cells' centres,
 :class:`~hyperimage.inference.evidence.predictor.ForensicExplanation` draws it; thresholded at the value best on validation
 images, :func:`~hyperimage.evaluation.localisation.best_threshold`) beside the centred box
 measured the same way; and the same for the map less its image's largest value
-(``pixel_relative``: which cells are tampered, given that the image is, apart from how
-strongly stage 2 believes it is). Each split writes ``OUT/splitK.json``; the summary (mean +- sd over
+(``pixel_relative``) and for the map given that the image is tampered
+(``pixel_given_tampered``, :func:`~hyperimage.inference.evidence.model.given_tampered`: each
+cell's probability over the image's probability of being tampered), both saying which cells
+are tampered apart from how strongly stage 2 believes the image is. Each split writes ``OUT/splitK.json``; the summary (mean +- sd over
 the splits present) goes to ``OUT.json``, so an interrupted run loses at most one split.
 
     python benchmarks/evidence_casia.py --data data/casia1-resaved/q75 --channels noise,learned,jpeg,copy-move \\
@@ -73,7 +75,7 @@ from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_
 from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
 from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid
-from hyperimage.inference.evidence.model import predict
+from hyperimage.inference.evidence.model import given_tampered, predict
 from hyperimage.training.evidence_stage2 import EvidenceItem, mask_cells, train_evidence_stage2
 from hyperimage.training.recipe import RECIPE_FILE
 
@@ -155,6 +157,9 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
     row["pixel"] = threshold_f1(tm, tt, best_threshold(vm, vt))
     vm, tm = ([p - p.max() for p in maps] for maps in (vm, tm))
     row["pixel_relative"] = threshold_f1(tm, tt, best_threshold(vm, vt))
+    (vm, _), (tm, _) = (pixel_maps(part[k], [given_tampered(s, m) for s, m in zip(scores, maps)])
+                        for k, scores, maps in (("val", val_scores, val_maps), ("test", test_scores, test_maps)))
+    row["pixel_given_tampered"] = threshold_f1(tm, tt, best_threshold(vm, vt))
     centre_val, centre_test = [centre_map(t.shape) for t in vt], [centre_map(t.shape) for t in tt]
     result["centred_box_pixel"] = threshold_f1(centre_test, tt, best_threshold(centre_val, vt))
     result["rows"]["stage 2, all channels"] = row
@@ -235,7 +240,7 @@ def main() -> None:
     def report(split: int, result: dict) -> None:
         rows = result["rows"]
         print(f"split {split}: " + "; ".join(f"{k} AUC {v['auc']:.3f}" for k, v in rows.items())
-              + f"; stage-2 pixel F1 {rows['stage 2, all channels']['pixel']['f1']:.3f}, relative {rows['stage 2, all channels']['pixel_relative']['f1']:.3f} (centred box {result['centred_box_pixel']['f1']:.3f})", flush=True)
+              + f"; stage-2 pixel F1 {rows['stage 2, all channels']['pixel']['f1']:.3f}, relative {rows['stage 2, all channels']['pixel_relative']['f1']:.3f}, given tampered {rows['stage 2, all channels']['pixel_given_tampered']['f1']:.3f} (centred box {result['centred_box_pixel']['f1']:.3f})", flush=True)
 
     settings = {"channels": channels, "learned_model": args.learned_model if per_split else None,
                 **({"cell": args.cell} if args.cell != CELL else {}),

@@ -583,7 +583,7 @@ def test_explain_with_channels_draws_a_panel_per_channel_and_the_model_map(tiny_
 
     res = runner.invoke(app, ["explain", "--model", str(forensic_folder), str(image), "--out", str(tmp_path / "f.png"), "--channel", "copy-move", "--raw"])
     assert res.exit_code == 0, res.output
-    assert [p.title.split(":")[0] for p in drawn[-1]] == ["copy-move", "combined"]
+    assert [p.title.split(":")[0] for p in drawn[-1]] == ["copy-move", "combined", "where, if tampered"]
     assert np.load(tmp_path / "f.npy").shape == (2, 2) and "forensic evidence" in res.stdout
 
     before = len(drawn)

@@ -387,15 +387,19 @@ def _forensic_fullsize() -> str:
     return markdown(["read-out (image ROC AUC) / map", "native", "shrunk to 384 px", "native - 384 px (paired)", "centred box"], rows)
 
 
+#: The stage-2 maps whose pixel F1 an evidence run reports, as its table heads them (those the run has).
+PIXEL_MAPS = {"pixel": "pixel F1", "pixel_relative": "pixel F1, map less its largest value",
+              "pixel_given_tampered": "pixel F1, map given tampered"}
+
+
 def _evidence_casia(name: str) -> str:
     data = results(name)
     sd = lambda f: f"{f['mean']:.3f} +- {f['std']:.3f}" if f else ""  # noqa: E731  (benchmarks/_evidence.mean_sd's summaries)
-    pixel = ["pixel"] + (["pixel_relative"] if any("pixel_relative" in f for f in data["rows"].values()) else [])
+    pixel = [k for k in PIXEL_MAPS if any(k in f for f in data["rows"].values())]
     rows = [[row, *(sd(f.get(m)) for m in ("auc", "auc_copy-move", "auc_splicing", "detection_at_5pc")), *(sd(f.get(k, {}).get("f1")) for k in pixel)]
             for row, f in data["rows"].items()]  # fmt: skip
     rows.append(["centred box", "", "", "", "", sd(data["centred_box_pixel"]["f1"]), *([""] * (len(pixel) - 1))])
-    titles = {"pixel": "pixel F1", "pixel_relative": "pixel F1, map less its largest value"}
-    return markdown(["row", "ROC AUC", "AUC copy-move (`Sp_S`)", "AUC splicing (`Sp_D`)", "detection at 5% false alarms", *(titles[k] for k in pixel)], rows)
+    return markdown(["row", "ROC AUC", "AUC copy-move (`Sp_S`)", "AUC splicing (`Sp_D`)", "detection at 5% false alarms", *(PIXEL_MAPS[k] for k in pixel)], rows)
 
 
 #: The evidence benchmark's runs on CASIA v1, each a table of its own (``benchmarks/evidence_casia.py --out``).

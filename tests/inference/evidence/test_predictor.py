@@ -12,7 +12,7 @@ from PIL import Image
 import hyperimage
 from hyperimage.data.io import ImageError
 from hyperimage.inference.evidence import CHANNELS, CellGrid
-from hyperimage.inference.evidence.model import ForensicModel
+from hyperimage.inference.evidence.model import ForensicModel, given_tampered
 from hyperimage.inference.evidence.predictor import ForensicPredictor, evidence_of
 from hyperimage.inference.explain import panel_figure
 
@@ -75,8 +75,9 @@ def test_explain_returns_each_channel_map_and_the_combined_one(folder, photo):
     assert e.heat.shape == (100, 140) and e.score == pytest.approx(forensic.score(photo), abs=1e-6)
     assert ((0 <= e.cells) & (e.cells <= 1)).all() and e.authentic == (e.score >= 0.3)
     panels = e.panels
-    assert len(panels) == len(CHANNELS.available()) + 1
+    assert len(panels) == len(CHANNELS.available()) + 2
     assert panels[0].title == CHANNELS.get("copy-move").legend and panels[-1].scale.high == 1.0
+    assert panels[-2].title.startswith("combined") and panels[-1].title.startswith("where, if tampered")
     figure = panel_figure(panels, e.title)
     assert len([ax for ax in figure.axes if ax.get_title()]) == len(panels)
     assert forensic.explain(photo).channels.keys() == set(CHANNELS_USED)  # by default the model's own
@@ -102,3 +103,9 @@ def test_evidence_of_reads_as_stored_at_native_size(photo):
     floats = evidence_of(evidence.pixels.astype(np.float32) / 255)
     np.testing.assert_array_equal(floats.pixels, evidence.pixels)
     assert CellGrid().spread(np.arange(6.0).reshape(2, 3), 100, 140)[99, 139] == 5.0
+
+
+def test_the_map_given_tampered_is_the_cells_over_the_probability_of_tampering():
+    cells = np.array([[0.05, 0.2], [0.4, 0.01]], np.float32)
+    np.testing.assert_allclose(given_tampered(0.6, cells), [[0.125, 0.5], [1.0, 0.025]], rtol=1e-6)  # P(tampered) 0.4; 0.4 / 0.4 = 1
+    assert given_tampered(1.0, cells).max() == 1.0 and given_tampered(0.0, cells).tolist() == cells.tolist()

@@ -7,8 +7,9 @@ does a two-stage model's, with the same ``score``, ``explain`` and ``info``::
     forensic = hyperimage.load("models/forensic")     # a folder written by `hyperimage train-evidence`
     forensic.score("photo.jpg")                        # probability authentic, 0-1, higher is better
     e = forensic.explain("photo.jpg", channels="all")  # e.cells (U, V) probability tampered,
+    e.given_tampered                                   # the same given that the image is tampered
     e.channels["copy-move"]                            # each channel's headline map (U, V)
-    e.save("evidence.png")                             # one panel per channel and the combined map
+    e.save("evidence.png")                             # one panel per channel and the model's two maps
 
 The channels read every image at its own size and as stored (no EXIF turn: a JPEG's 8x8
 blocks sit on the stored grid), so the maps lie on the stored pixels. A path is read as the
@@ -20,7 +21,7 @@ the notes say why.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
@@ -31,7 +32,7 @@ from PIL import Image
 
 from hyperimage.inference import tasks
 from hyperimage.inference.evidence import CellGrid, ChannelReading, Evidence, channel_names, figures, read_channels
-from hyperimage.inference.evidence.model import SCORE, ForensicModel
+from hyperimage.inference.evidence.model import SCORE, ForensicModel, given_tampered
 from hyperimage.inference.explain import HeatScale, Panel, render_overlay, render_panels, save_grid, save_png
 from hyperimage.inference.predictor import MODEL_CARD, Input, ModelInfo, labelled_inputs, input_name, image_of
 
@@ -43,6 +44,12 @@ TAMPERED = HeatScale(
     label="each cell's probability of being tampered (forensic model)", low=0.0, high=1.0,
     worse=tasks.CLASSIFICATION.worse, better=tasks.CLASSIFICATION.better, worse_is_low=False, cmap="inferno",
 )
+
+#: The title of the forensic model's map given that the image is tampered.
+GIVEN = "where, if tampered: the forensic model's map given that the image is tampered"
+
+#: How that map reads (:func:`~hyperimage.inference.evidence.model.given_tampered`).
+GIVEN_TAMPERED = replace(TAMPERED, label="each cell's probability of being tampered, given that the image is (forensic model)")
 
 
 def evidence_of(x: Input, label: str = "image") -> Evidence:
@@ -161,6 +168,13 @@ class ForensicExplanation:
         return self.evidence.grid.interpolate(self.cells, *self.image.shape[:2])
 
     @property
+    def given_tampered(self) -> np.ndarray:
+        """``(U, V)``: every cell's probability of being tampered given that the image is
+        (:func:`~hyperimage.inference.evidence.model.given_tampered`): where the tampering
+        is, apart from how sure the model is that there is any."""
+        return given_tampered(self.score, self.cells)
+
+    @property
     def authentic(self) -> bool:
         """Whether the model calls the image authentic: its score at least the model's threshold."""
         return self.score >= self.threshold
@@ -173,8 +187,10 @@ class ForensicExplanation:
 
     @property
     def panels(self) -> list[Panel]:
-        """One panel per channel reading, then the model's map (:data:`TAMPERED`)."""
-        return [*self.evidence.panels, Panel(COMBINED, self.image, self.heat, self.scale)]
+        """One panel per channel reading, then the model's map (:data:`TAMPERED`) and the
+        same given that the image is tampered (:data:`GIVEN_TAMPERED`)."""
+        where = self.evidence.grid.interpolate(self.given_tampered, *self.image.shape[:2])
+        return [*self.evidence.panels, Panel(COMBINED, self.image, self.heat, self.scale), Panel(GIVEN, self.image, where, GIVEN_TAMPERED)]
 
     @cached_property
     def overlay(self) -> Image.Image:
