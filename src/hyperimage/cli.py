@@ -252,7 +252,7 @@ def score(
     model: Optional[Path] = MODEL_OPTION,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file (default: stdout)."),
     resume: bool = typer.Option(False, help="Skip the images --output already holds; append the rest."),
-    workers: Optional[int] = typer.Option(None, min=0, help="Decoding processes (default: none on 2 cores or fewer, else cores - 1, at most 4; for a forensic model, whose evidence channels are the work, one per core, at most 4; 0: none)."),
+    workers: Optional[int] = typer.Option(None, min=0, help="Decoding processes (default: none on 2 cores or fewer, else cores - 1, at most 4; 0: none)."),
     quiet: bool = typer.Option(False, help="No progress bar (there is none either when stderr is not a terminal)."),
     device: str = DEVICE_OPTION,
     precision: str = PRECISION_OPTION,

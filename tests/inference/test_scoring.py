@@ -188,14 +188,3 @@ def test_rows_carry_a_scorers_extra_fields_through_workers_shards_and_resume(tmp
     assert merged == 5 and list(read_rows(out, "json")) == rows  # a merge keeps every row's fields
     with pytest.raises(ValueError, match="rows with bytes need JSON"):
         score_archive(scorer, [tmp_path / "img"], tmp_path / "rows.csv", workers=0)
-
-
-def test_a_read_bound_scorer_reads_on_every_core_by_default(model, monkeypatch):
-    from hyperimage.inference import scoring
-    from hyperimage.inference.evidence.model import ForensicFiles, ForensicModel
-
-    monkeypatch.setattr(scoring, "cores_per_rank", lambda: 2)
-    assert scoring.scoring_workers(ModelFiles(model)) == 0 and scoring.scoring_workers() == 0
-    assert scoring.scoring_workers(ForensicFiles(ForensicModel(["noise"]))) == 2
-    monkeypatch.setattr(scoring, "cores_per_rank", lambda: 16)
-    assert scoring.scoring_workers(ForensicFiles(ForensicModel(["noise"]))) == 4 == scoring.scoring_workers(ModelFiles(model))

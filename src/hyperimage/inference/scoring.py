@@ -56,12 +56,7 @@ class FileScorer(Protocol):
     """What scoring files needs of a model: :meth:`read` one file into what :meth:`score`
     takes (in a decoding worker, so the costly part of reading runs there), and score a list
     of those. A two-stage model's is :class:`ModelFiles`; a forensic model's reads the
-    evidence channels (:class:`~hyperimage.inference.evidence.model.ForensicFiles`).
-
-    ``read_bound``: reading a file costs far more than scoring it (the evidence channels
-    against a small stage 2), so every core reads by default (:func:`scoring_workers`)."""
-
-    read_bound: bool
+    evidence channels (:class:`~hyperimage.inference.evidence.model.ForensicFiles`)."""
 
     def read(self, path: Path) -> tuple[Any, dict[str, Any] | None]:
         """One file as what :meth:`score` takes, and the extra fields of its row (None: none);
@@ -81,7 +76,6 @@ class ModelFiles:
 
     model: HyperImageModel
     extra: Callable[[Path], dict[str, Any]] | None = None
-    read_bound = False
 
     def read(self, path: Path) -> tuple[torch.Tensor, dict[str, Any] | None]:
         image = read_image(path, self.model.config, self.model.grid)
@@ -116,18 +110,15 @@ def default_workers() -> int:
     return max(1, min(4, cores_per_rank() - 1))
 
 
-def scoring_workers(scorer: FileScorer | None = None) -> int:
-    """Decoding processes ``score`` starts by default: for a ``read_bound`` scorer (a forensic
-    model's) one per core, at most 4, the model then on one thread; else none on 2 cores or
-    fewer, else :func:`default_workers`.
+def scoring_workers() -> int:
+    """Decoding processes ``score`` starts by default: none on 2 cores or fewer, else
+    :func:`default_workers`.
 
     On 2 idle cores the model's second thread is worth more than a decoding worker: 300 PNGs of
     512 x 384 scored by the shipped ``livec-imagenet`` model at 27.8 images/s serially against
     17.9 with one worker and a one-thread model (``benchmarks/score_archive.py``, malloc's
     thresholds fixed as every command fixes them).
     """
-    if scorer is not None and scorer.read_bound:
-        return min(4, cores_per_rank())
     return 0 if cores_per_rank() <= 2 else default_workers()
 
 
@@ -523,7 +514,7 @@ def score_archive(
     if world > 1:
         _done_marker(output, rank).unlink(missing_ok=True)
     summary = ArchiveSummary(skipped=len(done))
-    workers = scoring_workers(file_scorer(model)) if workers is None else workers
+    workers = scoring_workers() if workers is None else workers
     data = DecodedImages(model, paths, batch_size, done, rank, world)
     stream = sys.stdout if target is None else open(target, "a" if resume else "w", newline="", encoding="utf-8")
     try:

@@ -141,7 +141,6 @@ class ForensicFiles:
 
     model: "ForensicModel"
     channels: tuple[str, ...] = ()
-    read_bound = True
 
     def read(self, path: Path) -> tuple[np.ndarray, dict[str, Any] | None]:
         hyper, readings = self.model.read(Evidence.read(path), self.channels)
