@@ -22,7 +22,13 @@ header lookup alone tells them apart; re-saved alike (``benchmarks/resave_check.
   ``CROP`` x ``CROP`` window on the 8x8 block grid that holds no tampered pixel (drawn with a
   fixed seed among those; tampered images without a mask, or without such a window, left
   out). No crop of a tampered image shows tampering, so what this row still separates is how
-  the files were made (their compression history), not the tampering.
+  the files were made (their compression history), not the tampering;
+* **same-file windows** (:mod:`hyperimage.evaluation.windows`), the protocol on which file
+  history tells nothing: from every tampered test image with a mask, its ``CROP`` x ``CROP``
+  window on the cells' grid holding the most tampered pixels against one holding none (rows
+  ``windows: ...``): stage 2's map (the image analysed whole) read as its largest value over
+  the window, the pooled read-out of every channel and the DCT-Markov SVM over the window,
+  those two fitted on the training images' windows.
 
 Figures on the test images: ROC AUC (all tampered, and the copy-move ``Sp_S`` and splicing
 ``Sp_D`` subsets apart, each against all authentic test images), accuracy at the threshold of
@@ -62,6 +68,7 @@ import argparse
 import csv
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,32 +81,16 @@ from hyperimage.data.io import load_image
 from hyperimage.evaluation.baselines.dct_markov import DctMarkovSVM, dct_markov_features
 from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1
 from hyperimage.evaluation.protocol import FORGERY_SPLIT, random_split
+from hyperimage.evaluation.windows import clean_window, crop, tampered_window
 from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid
 from hyperimage.inference.evidence.model import given_tampered, predict
 from hyperimage.training.evidence_stage2 import EvidenceItem, mask_cells, train_evidence_stage2
 from hyperimage.training.recipe import RECIPE_FILE
 
 
-#: Side of the control row's untampered crops (pixels, a multiple of the 8-px JPEG block).
+#: Side of the control row's untampered crops and of the same-file windows (pixels, a multiple
+#: of the 8-px JPEG block and of the cells).
 CROP = 128
-
-
-def untampered_crop(image: np.ndarray, mask: np.ndarray | None, seed: int) -> np.ndarray | None:
-    """One ``CROP`` x ``CROP`` window of ``image`` on the 8x8 block grid with no pixel of ``mask``
-    (``None``: an authentic image, any window), drawn with ``seed``; None where there is none."""
-    h, w = image.shape[:2]
-    if h < CROP or w < CROP:
-        return None
-    free = np.ones((h, w), bool) if mask is None else ~mask
-    # windows whose every pixel is free: a summed-area table over the free map, on the block grid
-    table = np.pad(free.astype(np.int64).cumsum(0).cumsum(1), [(1, 0), (1, 0)])
-    ys, xs = np.arange(0, h - CROP + 1, 8), np.arange(0, w - CROP + 1, 8)
-    inside = table[ys[:, None] + CROP, xs[None] + CROP] - table[ys[:, None], xs[None] + CROP] - table[ys[:, None] + CROP, xs[None]] + table[ys[:, None], xs[None]]
-    rows, cols = np.nonzero(inside == CROP * CROP)
-    if not len(rows):
-        return None
-    k = np.random.default_rng(seed).integers(len(rows))
-    return image[ys[rows[k]] : ys[rows[k]] + CROP, xs[cols[k]] : xs[cols[k]] + CROP]
 
 
 #: Stage-1 phases that read no image of the data set: they make their own from pristine photos.
@@ -119,7 +110,7 @@ def check_learned_model(model: Path, records, data: Path, split: int) -> None:
         raise ValueError(f"{model} was trained on {len(seen)} of split {split}'s held-out images (first: {seen[0]})")
 
 
-def run_split(split: int, records, cells, channels, depths, dct, crops, grid: CellGrid, args) -> dict:
+def run_split(split: int, records, cells, channels, depths, dct, crops, windows, grid: CellGrid, args) -> dict:
     recs = random_split(records, seed=split, fractions=FORGERY_SPLIT)
     part = {name: [r for r in recs if r.split == name] for name in ("train", "val", "test")}
     labels = {name: np.array([r.target for r in rs]) for name, rs in part.items()}
@@ -182,7 +173,46 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, grid: Ce
     row = image_figures(svm.decision_function(x["test"]), y["test"], [r.distortion for r in kept["test"]], svm.decision_function(x["val"]), y["val"])
     row["test_images"] = {"authentic": int((y["test"] > 0.5).sum()), "tampered": int((y["test"] <= 0.5).sum())}
     result["rows"]["dct-markov-svm, untampered crops (control)"] = row
+    maps = {r.path: m for k, each in (("val", val_maps), ("test", test_maps)) for r, m in zip(part[k], each)}
+    result["rows"].update(window_rows(part, windows, cells, maps, grid))
     return result
+
+
+@dataclass(frozen=True)
+class Windows:
+    """A tampered file's two same-file windows (:mod:`hyperimage.evaluation.windows`): the
+    corners of the one with the most tampered pixels and of one with none, in that order, and
+    the DCT-Markov features of each."""
+
+    corners: tuple[tuple[int, int], tuple[int, int]]
+    dct: list[np.ndarray]
+
+
+def window_rows(part: dict, windows: dict, cells: dict, maps: dict, grid: CellGrid) -> dict:
+    """The rows of the same-file windows: each tampered file's most tampered window against its
+    window with no tampered pixel, so file history tells them nothing. Stage 2 scores a window
+    by the largest value of its cell map there (the image analysed whole, as a user's would
+    be); the pooled read-out of every channel and the DCT-Markov SVM are fitted on the
+    training files' windows, the SVM's C and every threshold chosen on the validation files'."""
+    side = CROP // grid.cell
+    kept = {k: [r for r in rs if r.path in windows] for k, rs in part.items()}
+    labels = {k: np.tile([0.0, 1.0], len(rs)) for k, rs in kept.items()}  # tampered window, then clean
+    kinds = [r.distortion for r in kept["test"] for _ in range(2)]
+
+    def cut(array: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
+        y, x = (c // grid.cell for c in corner)
+        return array[..., y : y + side, x : x + side]
+
+    scores = {k: np.array([1.0 - cut(maps[r.path], c).max() for r in kept[k] for c in windows[r.path].corners]) for k in ("val", "test")}
+    rows = {"windows: stage 2, all channels": image_figures(scores["test"], labels["test"], kinds, scores["val"], labels["val"])}
+    x = {k: np.stack([pooled(cut(cells[r.path], c)) for r in rs for c in windows[r.path].corners]) for k, rs in kept.items()}
+    rows["windows: all channels, pooled read-out"] = pooled_readout(x, labels, kinds)
+    x = {k: np.stack([f for r in rs for f in windows[r.path].dct]) for k, rs in kept.items()}
+    svm = DctMarkovSVM().fit(x["train"], labels["train"], x["val"], labels["val"])
+    rows["windows: dct-markov-svm"] = image_figures(
+        svm.decision_function(x["test"]), labels["test"], kinds, svm.decision_function(x["val"]), labels["val"]
+    )
+    return rows
 
 
 def summarise(splits: list[dict]) -> dict:
@@ -227,16 +257,22 @@ def main() -> None:
             each["learned"] = channel_cells(records, ["learned"], cache, root, grid, learned_model=model)
         return {r.path: np.concatenate([each[c][r.path] for c in channels]) for r in records}
     depths = [len(CHANNELS.get(c).features) for c in channels]
-    dct, crops = {}, {}
+    if CROP % args.cell:
+        parser.error(f"--cell must divide the windows' side, {CROP} px")
+    dct, crops, windows = {}, {}, {}
     for n, r in enumerate(records):
         image = load_image(r.path, mode="RGB")
         dct[r.path] = dct_markov_features(image)
         if r.target > 0.5 or r.mask is not None:
-            crop = untampered_crop(image, None if r.target > 0.5 else mask_cells(r, image.shape[:2], grid)[0], seed=n)
-            if crop is not None:
-                crops[r.path] = dct_markov_features(crop)
+            mask = np.zeros(image.shape[:2], bool) if r.target > 0.5 else mask_cells(r, image.shape[:2], grid)[0]
+            corner = clean_window(mask, CROP, 8, seed=n)
+            if corner is not None:
+                crops[r.path] = dct_markov_features(crop(image, corner, CROP))
+            pair = (tampered_window(mask, CROP, args.cell), clean_window(mask, CROP, args.cell, seed=n))
+            if r.target <= 0.5 and None not in pair:
+                windows[r.path] = Windows(pair, [dct_markov_features(crop(image, c, CROP)) for c in pair])
     print(f"untampered crops: {sum(r.target > 0.5 for r in records if r.path in crops)} authentic, "
-          f"{sum(r.target <= 0.5 for r in records if r.path in crops)} tampered", flush=True)
+          f"{sum(r.target <= 0.5 for r in records if r.path in crops)} tampered; same-file windows of {len(windows)} tampered images", flush=True)
     def report(split: int, result: dict) -> None:
         rows = result["rows"]
         print(f"split {split}: " + "; ".join(f"{k} AUC {v['auc']:.3f}" for k, v in rows.items())
@@ -248,7 +284,7 @@ def main() -> None:
                 **({"members": args.members} if args.members != 1 else {}), **({"hide": args.hide} if args.hide else {})}
     done = split_results(
         args.out, args.splits, settings,
-        lambda split: {"data": str(args.data), **run_split(split, records, split_cells(split), channels, depths, dct, crops, grid, args)}, report,
+        lambda split: {"data": str(args.data), **run_split(split, records, split_cells(split), channels, depths, dct, crops, windows, grid, args)}, report,
     )
     summary = {**settings, "data": str(args.data), "splits": len(done), **summarise(done)}
     write_results(args.out.with_suffix(".json"), summary)
