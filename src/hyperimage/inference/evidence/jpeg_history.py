@@ -249,19 +249,25 @@ def _double_laws(calibrated: np.ndarray, q2: float) -> np.ndarray:
     blurred by the rounding between the compressions (Gaussian, ``ROUNDING_SIGMA``) and quantised
     again with the file's step ``q2`` (the A-DQ model of Bianchi & Piva 2012). The blur moves a
     level's mass into the bins beside its own, no further: ``ROUNDING_SIGMA`` is well below a step."""
-    laws = np.empty((MAX_PRIMARY_STEP, 2 * MAX_BIN + 1))
+    rows, values, counts = [], [], []
     for q1 in range(1, MAX_PRIMARY_STEP + 1):
         level = np.rint(calibrated / q1).astype(np.int64)
-        counts = np.bincount(level - level.min()).astype(np.float64)
-        value = (np.flatnonzero(counts) + level.min()) * q1
-        counts = counts[counts > 0]
-        home = np.rint(value / q2)
-        below = counts * ndtr(((home - 0.5) * q2 - value) / ROUNDING_SIGMA)
-        above = counts * ndtr((value - (home + 0.5) * q2) / ROUNDING_SIGMA)
-        law = np.zeros(2 * MAX_BIN + 1)
-        for step, mass in ((0, counts - below - above), (-1, below), (1, above)):
-            np.add.at(law, np.clip(home + step, -MAX_BIN, MAX_BIN).astype(np.int64) + MAX_BIN, mass)
-        laws[q1 - 1] = law + 0.5
+        each = np.bincount(level - level.min())
+        at = np.flatnonzero(each)
+        rows.append(np.full(len(at), q1 - 1))
+        values.append((at + level.min()) * q1)
+        counts.append(each[at])
+    row, value, count = np.concatenate(rows), np.concatenate(values), np.concatenate(counts).astype(np.float64)
+    # every (primary step, level) at once from here
+    home = np.rint(value / q2)
+    below = count * ndtr(((home - 0.5) * q2 - value) / ROUNDING_SIGMA)
+    above = count * ndtr((value - (home + 0.5) * q2) / ROUNDING_SIGMA)
+    bins = 2 * MAX_BIN + 1
+    laws = np.zeros(MAX_PRIMARY_STEP * bins)
+    for step, mass in ((0, count - below - above), (-1, below), (1, above)):
+        target = row * bins + np.clip(home + step, -MAX_BIN, MAX_BIN).astype(np.int64) + MAX_BIN
+        laws += np.bincount(target, mass, minlength=laws.size)
+    laws = laws.reshape(MAX_PRIMARY_STEP, bins) + 0.5
     return laws / laws.sum(axis=1, keepdims=True)
 
 
