@@ -26,9 +26,9 @@ header lookup alone tells them apart; re-saved alike (``benchmarks/resave_check.
 * **same-file windows** (:mod:`hyperimage.evaluation.windows`), the protocol on which file
   history tells nothing: from every tampered test image with a mask, its ``CROP`` x ``CROP``
   window on the cells' grid holding the most tampered pixels against one holding none (rows
-  ``windows: ...``): stage 2's map (the image analysed whole) read as its largest value over
-  the window, the pooled read-out of every channel and the DCT-Markov SVM over the window,
-  those two fitted on the training images' windows.
+  ``windows: ...``): stage 2's map (the image analysed whole) read over the window as
+  validation chose (``window_read``, per split), the pooled read-out of every channel and the
+  DCT-Markov SVM over the window, those two fitted on the training images' windows.
 
 Figures on the test images: ROC AUC (all tampered, and the copy-move ``Sp_S`` and splicing
 ``Sp_D`` subsets apart, each against all authentic test images), accuracy at the threshold of
@@ -173,8 +173,11 @@ def run_split(split: int, records, cells, channels, depths, dct, crops, windows,
     row = image_figures(svm.decision_function(x["test"]), y["test"], [r.distortion for r in kept["test"]], svm.decision_function(x["val"]), y["val"])
     row["test_images"] = {"authentic": int((y["test"] > 0.5).sum()), "tampered": int((y["test"] <= 0.5).sum())}
     result["rows"]["dct-markov-svm, untampered crops (control)"] = row
-    maps = {r.path: m for k, each in (("val", val_maps), ("test", test_maps)) for r, m in zip(part[k], each)}
-    result["rows"].update(window_rows(part, windows, cells, maps, grid))
+    maps = {r.path: {"probability": m, "given tampered": given_tampered(score, m)}
+            for k, scores, each in (("val", val_scores, val_maps), ("test", test_scores, test_maps))
+            for r, score, m in zip(part[k], scores, each)}
+    rows, result["window_read"] = window_rows(part, windows, cells, maps, grid)
+    result["rows"].update(rows)
     return result
 
 
@@ -188,12 +191,18 @@ class Windows:
     dct: list[np.ndarray]
 
 
-def window_rows(part: dict, windows: dict, cells: dict, maps: dict, grid: CellGrid) -> dict:
+#: How stage 2's cell maps may be read over a window: the one best on the validation windows is kept.
+WINDOW_READS = {"largest": np.max, "mean": np.mean}
+
+
+def window_rows(part: dict, windows: dict, cells: dict, maps: dict, grid: CellGrid) -> tuple[dict, str]:
     """The rows of the same-file windows: each tampered file's most tampered window against its
-    window with no tampered pixel, so file history tells them nothing. Stage 2 scores a window
-    by the largest value of its cell map there (the image analysed whole, as a user's would
-    be); the pooled read-out of every channel and the DCT-Markov SVM are fitted on the
-    training files' windows, the SVM's C and every threshold chosen on the validation files'."""
+    window with no tampered pixel, so file history tells them nothing. Stage 2 analyses the
+    image whole, as a user's would be, and a window is read off one of its maps (``maps``: per
+    image, the probability map and the map given tampered) by one of :data:`WINDOW_READS`, the
+    pair of best validation AUC (returned beside the rows, in words); the pooled read-out of every channel and the
+    DCT-Markov SVM are fitted on the training files' windows, the SVM's C and every threshold
+    chosen on the validation files'."""
     side = CROP // grid.cell
     kept = {k: [r for r in rs if r.path in windows] for k, rs in part.items()}
     labels = {k: np.tile([0.0, 1.0], len(rs)) for k, rs in kept.items()}  # tampered window, then clean
@@ -203,8 +212,13 @@ def window_rows(part: dict, windows: dict, cells: dict, maps: dict, grid: CellGr
         y, x = (c // grid.cell for c in corner)
         return array[..., y : y + side, x : x + side]
 
-    scores = {k: np.array([1.0 - cut(maps[r.path], c).max() for r in kept[k] for c in windows[r.path].corners]) for k in ("val", "test")}
-    rows = {"windows: stage 2, all channels": image_figures(scores["test"], labels["test"], kinds, scores["val"], labels["val"])}
+    def read(k: str, name: str, how: str) -> np.ndarray:
+        return np.array([-WINDOW_READS[how](cut(maps[r.path][name], c)) for r in kept[k] for c in windows[r.path].corners])
+
+    ways = [(name, how) for name in ("probability", "given tampered") for how in WINDOW_READS]
+    name, how = max(ways, key=lambda way: roc_auc_score(labels["val"], read("val", *way)))
+    row = image_figures(read("test", name, how), labels["test"], kinds, read("val", name, how), labels["val"])
+    rows = {"windows: stage 2, all channels": row}
     x = {k: np.stack([pooled(cut(cells[r.path], c)) for r in rs for c in windows[r.path].corners]) for k, rs in kept.items()}
     rows["windows: all channels, pooled read-out"] = pooled_readout(x, labels, kinds)
     x = {k: np.stack([f for r in rs for f in windows[r.path].dct]) for k, rs in kept.items()}
@@ -212,7 +226,7 @@ def window_rows(part: dict, windows: dict, cells: dict, maps: dict, grid: CellGr
     rows["windows: dct-markov-svm"] = image_figures(
         svm.decision_function(x["test"]), labels["test"], kinds, svm.decision_function(x["val"]), labels["val"]
     )
-    return rows
+    return rows, f"{how} of the {name} map"
 
 
 def summarise(splits: list[dict]) -> dict:
@@ -286,7 +300,8 @@ def main() -> None:
         args.out, args.splits, settings,
         lambda split: {"data": str(args.data), **run_split(split, records, split_cells(split), channels, depths, dct, crops, windows, grid, args)}, report,
     )
-    summary = {**settings, "data": str(args.data), "splits": len(done), **summarise(done)}
+    summary = {**settings, "data": str(args.data), "splits": len(done), **summarise(done),
+               "window_read": [split.get("window_read") for split in done]}
     write_results(args.out.with_suffix(".json"), summary)
     for row, figures in summary["rows"].items():
         print(f"{row:<24} AUC {figures['auc']['mean']:.3f} +- {figures['auc']['std']:.3f}, "
