@@ -544,6 +544,29 @@ def test_train_evidence_on_smaller_cells_maps_finer(tiny_forgery, tmp_path):
     assert model.hyper_image(Evidence.read(image)).shape[1:] == (math.ceil(h / 32), math.ceil(w / 32))
 
 
+def test_train_evidence_with_a_stage_1_of_its_own_keeps_it(tiny_forgery, tmp_path):
+    """--learned-model: the learned channel reads that forgery model's stage 1, and the new
+    folder keeps a copy of it (scoring needs nothing else); without the learned channel among
+    the channels it is refused before any image is read."""
+    import shutil
+
+    from hyperimage.inference.predictor import shipped_folder
+
+    stage1 = tmp_path / "stage1"
+    shutil.copytree(shipped_folder("forgery"), stage1)
+    out = tmp_path / "forensic"
+    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(out), "--channels", "noise,learned", "--epochs", "2",
+                              "--learned-model", str(stage1)])
+    assert res.exit_code == 0, res.output
+    assert "(its own stage 1)" in res.stdout
+    assert json.loads((out / "training.json").read_text())["learned_model"] == str(stage1)
+    shutil.rmtree(stage1)
+    assert ForensicModel.load(out).learned_model == out / "learned-stage1"
+    res = runner.invoke(app, ["train-evidence", str(tiny_forgery), "--out", str(tmp_path / "m"), "--channels", "noise,jpeg",
+                              "--learned-model", str(out / "learned-stage1")])
+    assert res.exit_code == 2 and "does not read that channel" in res.stderr and "evidence of" not in res.stderr
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

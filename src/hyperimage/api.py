@@ -476,6 +476,7 @@ def train_evidence(
     cell: int = CELL,
     members: int = DEFAULT_MEMBERS,
     hide: float = DEFAULT_HIDE,
+    learned_model: str | Path | None = None,
 ) -> ForensicModel:
     """Train a forensic evidence model on a forgery data set folder and save it to ``out``
     (``hyperimage train-evidence``; :func:`~hyperimage.training.evidence_stage2.train_forensic`).
@@ -488,7 +489,10 @@ def train_evidence(
     grid's cells in pixels (a multiple of 8; smaller cells, finer maps); stage 2 (``members``
     networks averaged, Hide-and-Seek on cells with probability ``hide``) trains
     ``epochs`` on the training images and keeps the epoch of lowest validation loss, and the
-    threshold is the score of best balanced accuracy on the validation images. ``out`` has
+    threshold is the score of best balanced accuracy on the validation images.
+    ``learned_model``: a forgery model folder (a ``forgery-fast`` design, e.g. one whose stage 1
+    learned from tampering made on the fly) whose stage 1 the ``learned`` channel reads instead
+    of the shipped model's; the new model keeps a copy, so it needs no shipped model. ``out`` has
     one writer (its lock, as for :func:`train`) and gets the model, ``splits.csv`` and
     ``training.json`` (counts, skipped images, each epoch's losses, the threshold) as one
     folder. ``log`` (default: stderr) hears a line every 50 images read and every epoch.
@@ -507,7 +511,7 @@ def train_evidence(
     with FolderLock(out, log) as held:
         remove_stale_temporaries(out)
         fit = train_forensic(records, names, epochs=epochs, seed=seed, cell_weight=cell_weight, width=width, log=log, grid=grid,
-                            members=members, hide=hide)
+                            members=members, hide=hide, learned_model=None if learned_model is None else Path(learned_model))
         report = {"data": str(data.resolve()), **fit.report}
 
         def extras(tmp: Path) -> None:

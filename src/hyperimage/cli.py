@@ -152,19 +152,21 @@ def train_evidence(
     cell: int = typer.Option(64, min=8, help="Side of the grid's cells in pixels, a multiple of 8 (smaller: finer maps, slower)."),
     members: int = typer.Option(api.DEFAULT_MEMBERS, min=1, max=64, help="Stage-2 networks trained side by side and averaged (steadier, better)."),
     hide: float = typer.Option(api.DEFAULT_HIDE, min=0.0, max=0.9, help="Hide-and-Seek: each training cell hidden with this probability (0: none)."),
+    learned_model: Optional[Path] = typer.Option(None, help="Forgery model folder (forgery-fast design) whose stage 1 the learned channel reads instead of the shipped model's; the new model keeps a copy."),
     allow_outside: bool = typer.Option(False, help=ALLOW_OUTSIDE_HELP),
     quiet: bool = typer.Option(False, help="No progress lines."),
 ) -> None:
     """Train a forensic evidence model: stage 2 over the evidence channels read at each image's own size.
 
-    The channels (noise, JPEG history, copy-move, the shipped forgery model's cells) need no
-    training; stage 2 learns how their cells combine, and the threshold is chosen on the
-    validation images. Score and explain with it as with any model folder (--model OUT).
+    The channels (noise, JPEG history, copy-move, the shipped forgery model's cells or those of
+    --learned-model) need no training; stage 2 learns how their cells combine, and the threshold
+    is chosen on the validation images. Score and explain with it as with any model folder (--model OUT).
     """
     try:
         model = api.train_evidence(
             data, out, channels, epochs=epochs, seed=seed, cell_weight=cell_weight, allow_outside=allow_outside, cell=cell,
             members=members, hide=hide, log=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)),
+            learned_model=learned_model,
         )
     except ValueError as err:
         _fail(str(err))

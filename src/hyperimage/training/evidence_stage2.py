@@ -193,6 +193,7 @@ def train_forensic(
     hide: float = DEFAULT_HIDE,
     log: Callable[[str], None] = lambda line: None,
     every: int = PROGRESS_EVERY,
+    learned_model: Path | None = None,
 ) -> ForensicFit:
     """A :class:`~hyperimage.inference.evidence.model.ForensicModel` over ``channels``, trained
     on the ``train`` records and checked on the ``val`` ones (each record's ``split``; targets
@@ -203,10 +204,13 @@ def train_forensic(
     left out. Stage 2 is trained by :func:`train_evidence_stage2` (``epochs``, ``lr``,
     ``cell_weight``, ``width``, ``members``, ``hide``, ``seed``; a line per epoch), and the threshold is the score of
     best balanced accuracy on the validation images (:func:`balanced_threshold`).
+    ``learned_model``: the forgery model folder whose stage 1 the ``learned`` channel reads
+    (default: the shipped model's), kept in the model's folder when it is saved.
     """
     if not channels:
         raise ValueError("no evidence channel to train on")
-    model = ForensicModel(channels, cell=grid.cell, width=width, members=members)  # refuses unknown channels before any image is read
+    # refuses unknown channels and a stage 1 it cannot read before any image is read
+    model = ForensicModel(channels, cell=grid.cell, width=width, members=members, learned_model=learned_model)
     chosen = [r for r in records if r.split in ("train", "val")]
     items: dict[str, list[EvidenceItem]] = {"train": [], "val": []}
     skipped = []
@@ -248,7 +252,7 @@ def train_forensic(
     called = val_scores >= threshold
     report = {
         "channels": list(channels), "cell": grid.cell, "epochs": epochs, "seed": seed, "cell_weight": cell_weight, "width": width,
-        "members": members, "hide": hide,
+        "members": members, "hide": hide, "learned_model": None if learned_model is None else str(learned_model),
         "n_train": len(items["train"]), "n_val": len(items["val"]), "skipped": skipped, "history": history,
         "threshold": threshold,
         "val_balanced_accuracy": float((called[authentic].mean() + (~called[~authentic]).mean()) / 2)

@@ -197,3 +197,98 @@ def test_members_must_fit_the_weights(saved, tmp_path, members, message):
     (folder / "model.safetensors").write_bytes((saved / "model.safetensors").read_bytes())
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         ForensicModel.load(folder)
+
+
+@pytest.fixture(scope="module")
+def own_stage1(tmp_path_factory):
+    """A forgery model folder whose stage 1 is not the shipped one's: the shipped weights, moved a little."""
+    from hyperimage.inference.predictor import shipped_folder
+
+    model = HyperImageModel.load(shipped_folder("forgery"))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for weight in model.stage1.parameters():
+            weight.add_(0.05 * torch.randn(weight.shape, generator=generator))
+    return model.save(tmp_path_factory.mktemp("stage1") / "tampering")
+
+
+def test_a_stage_1_of_its_own_is_kept_in_the_model_folder(own_stage1, tmp_path):
+    """With ``learned_model`` the learned channel reads that stage 1, the folder keeps a copy
+    (with its SHA-256 in the config), and the saved model reads the same cells when the
+    original folder is gone; the shipped stage 1 reads other cells."""
+    import shutil
+
+    from hyperimage.inference.evidence import CellGrid
+    from hyperimage.inference.evidence.learned import LearnedChannel
+    from hyperimage.inference.evidence.model import LEARNED_FOLDER, fingerprint
+
+    source = tmp_path / "stage1"
+    shutil.copytree(own_stage1, source)
+    model = ForensicModel(CHANNELS_USED, width=8, learned_model=source)
+    evidence = Evidence(_pixels(3, (130, 200)))
+    own_cells = LearnedChannel(source)(evidence, CellGrid(64))
+    hyper = model.hyper_image(evidence)
+    np.testing.assert_array_equal(hyper[-2:], own_cells.transpose(2, 0, 1))
+    assert not np.allclose(hyper[-2:], CHANNELS.get("learned")(evidence, CellGrid(64)).transpose(2, 0, 1))
+    saved = model.save(tmp_path / "model")
+    config = json.loads((saved / "config.json").read_text())
+    learned = config["channels"][2]
+    assert config["format_version"] == 3 and learned["shipped_model"] is None
+    assert learned["model"] == {"folder": LEARNED_FOLDER, "sha256": fingerprint(source / "model.safetensors")}
+    assert {p.name for p in (saved / LEARNED_FOLDER).iterdir()} == {"config.json", "model.safetensors"}
+    shutil.rmtree(source)
+    loaded = ForensicModel.load(saved)
+    assert loaded.learned_model == saved / LEARNED_FOLDER and "its own stage 1" in loaded.description
+    np.testing.assert_array_equal(loaded.hyper_image(evidence), hyper)
+    readings = loaded.read(evidence, ["learned", "noise"])[1]
+    assert "a forgery stage 1" in readings[0].channel.legend  # what a map of the model's own channel says
+    again = loaded.save(tmp_path / "again")  # a loaded model saves whole again, its stage 1 with it
+    np.testing.assert_array_equal(ForensicModel.load(again).hyper_image(evidence), hyper)
+
+
+def _learned_entry(key, value):
+    def edit(config):
+        config["channels"][2]["model"][key] = value
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda folder: (folder / "learned-stage1" / "model.safetensors").unlink(), "which is missing or incomplete"),
+        (lambda folder: (folder / "learned-stage1" / "model.safetensors").write_bytes(b"other weights"),
+         "is not the stage 1 the model was trained with"),
+    ],
+)
+def test_a_missing_or_changed_stage_1_of_its_own_is_one_line(own_stage1, tmp_path, edit, message):
+    folder = ForensicModel(CHANNELS_USED, width=8, learned_model=own_stage1).save(tmp_path / "model")
+    edit(folder)
+    with pytest.raises(ValueError, match=message) as err:
+        ForensicModel.load(folder)
+    assert str(folder / "config.json") in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (_learned_entry("folder", "../elsewhere"), "its stage 1 must be recorded as"),
+        (_learned_entry("extra", 1), "its stage 1 must be recorded as"),
+        (_edit("format_version", 2), "only the learned channel of a format-3 model"),
+    ],
+)
+def test_a_stage_1_recorded_otherwise_is_refused(own_stage1, tmp_path, edit, message):
+    folder = ForensicModel(CHANNELS_USED, width=8, learned_model=own_stage1).save(tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=message):
+        ForensicModel.load(folder)
+
+
+def test_a_stage_1_of_its_own_needs_the_learned_channel_and_a_fast_path(own_stage1):
+    from hyperimage.inference.predictor import shipped_folder
+
+    with pytest.raises(ValueError, match="does not read that channel"):
+        ForensicModel(["noise", "jpeg"], learned_model=own_stage1)
+    with pytest.raises(ValueError, match="iqa.*fast path"):
+        ForensicModel(CHANNELS_USED, learned_model=shipped_folder("iqa"))

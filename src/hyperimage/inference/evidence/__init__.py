@@ -204,17 +204,18 @@ class ChannelReading:
         }
 
 
-def read_channels(evidence: Evidence, channels: Sequence[str], grid: CellGrid = CellGrid()) -> list[ChannelReading]:
-    """Each named channel's reading of ``evidence``, in order; the notes a channel adds to
-    ``evidence.notes`` are also its reading's."""
+def read_channels(evidence: Evidence, channels: Sequence[str | Channel], grid: CellGrid = CellGrid()) -> list[ChannelReading]:
+    """Each channel's reading of ``evidence``, in order: a name reads the registered channel,
+    a :class:`Channel` itself (e.g. a forensic model's own ``learned`` channel) reads as it
+    is; the notes a channel adds to ``evidence.notes`` are also its reading's."""
     u, v = grid.shape(*evidence.size)
     readings = []
     for name in channels:
-        channel = CHANNELS.get(name)
+        channel = CHANNELS.get(name) if isinstance(name, str) else name
         before = len(evidence.notes)
         cells = channel(evidence, grid)
         if cells.shape[:2] != (u, v):
-            raise ValueError(f"evidence channel {name!r} gave cells {cells.shape[:2]}, the grid is {(u, v)}")
+            raise ValueError(f"evidence channel {channel.name!r} gave cells {cells.shape[:2]}, the grid is {(u, v)}")
         readings.append(ChannelReading(channel, cells.astype(np.float32), tuple(evidence.notes[before:])))
     return readings
 

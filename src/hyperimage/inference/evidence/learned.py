@@ -14,7 +14,9 @@ looks tampered) and the same as a robust z-score against the image's own cells.
 
 The registered channel reads the shipped model; ``LearnedChannel(folder)`` reads the stage 1 of
 another forgery model of the same design (e.g. one trained on a benchmark split's training
-images, so that no test image was seen: ``benchmarks/evidence_casia.py --learned-model``).
+images, so that no test image was seen: ``benchmarks/evidence_casia.py --learned-model``; or
+one whose stage 1 learned from tampering made on the fly), and a forensic model trained with
+``hyperimage train-evidence --learned-model`` keeps that folder's stage 1 in its own.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class LearnedChannel:
         self.model = None if model is None else Path(model)
         if self.model is not None:
             self.shipped_model = None
+            self.legend = "learned: a forgery stage 1's patch decision against the image's own cells (robust z; below 0 looks tampered)"
 
     def stage1(self) -> GridStage1:
         """The stage 1 this channel reads cells with."""

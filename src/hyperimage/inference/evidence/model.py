@@ -13,16 +13,21 @@ Saved as a model folder: ``model.safetensors`` (stage 2's weights and the ``mean
 tensors) and ``config.json`` (``format: hyperimage-forensic``; the channels with their feature
 names and, for a channel that reads a shipped model's weights, that model's name and the
 SHA-256 of its weights file; the cell; stage 2's width and sharpness; the score's name, range
-and direction; the threshold). :meth:`ForensicModel.load` checks every part against what
+and direction; the threshold). A model whose ``learned`` channel reads a stage 1 of its own
+(``hyperimage train-evidence --learned-model``, e.g. one learned from tampering made on the
+fly) keeps that forgery model's ``config.json`` and ``model.safetensors`` in its folder, under
+:data:`LEARNED_FOLDER`, with their SHA-256 in the config: such a model needs no shipped model
+and outlives a new release of it. :meth:`ForensicModel.load` checks every part against what
 this installation gives (no pickle): a channel that is no longer registered, one whose
-features changed, a shipped model whose weights changed, or tensors of other shapes is one
-line naming the file.
+features changed, a shipped model whose weights changed, a kept stage 1 that is missing or
+changed, or tensors of other shapes is one line naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,15 +38,20 @@ import torch
 from torch import nn
 
 from hyperimage import __version__
-from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid, ChannelReading, Evidence, figures, read_channels, stack
+from hyperimage.inference.evidence import CELL, CHANNELS, CellGrid, Channel, ChannelReading, Evidence, figures, read_channels, stack
+from hyperimage.inference.evidence.learned import LearnedChannel
 from hyperimage.inference.model import ScoreSpec, check_model_folder, check_value, check_weights
 from hyperimage.inference.networks.evidence import EvidenceStage2
 from hyperimage.inference.scoring import same_size
 from hyperimage.storage import CONFIG, FORENSIC_FORMAT, WEIGHTS, load_tensors, write_model_folder
 
-#: The version of the forensic model format (2: stage 2 may hold several members; a format-1
-#: folder, one member with a scalar ``bias``, still loads).
-FORMAT_VERSION = 2
+#: The version of the forensic model format (2: stage 2 may hold several members; 3: the
+#: ``learned`` channel may read a stage 1 kept in the folder; folders of formats 1 and 2 still load).
+FORMAT_VERSION = 3
+
+#: The folder, inside a forensic model's, of the forgery model whose stage 1 its ``learned``
+#: channel reads when it was trained with one of its own; it keeps that model's config and weights.
+LEARNED_FOLDER = "learned-stage1"
 
 #: The score of every forensic model: the probability that the image is authentic, as the shipped forgery model's.
 SCORE = ScoreSpec(name="probability authentic", low=0.0, high=1.0, higher_is_better=True)
@@ -110,15 +120,25 @@ def shipped_fingerprint(name: str) -> str:
     return hashlib.sha256((shipped_folder(name) / WEIGHTS).read_bytes()).hexdigest()
 
 
-def channel_entry(name: str) -> dict[str, Any]:
-    """How ``config.json`` records the registered channel ``name``: its features and the shipped model it reads."""
+def fingerprint(path: Path) -> str:
+    """SHA-256 of the file at ``path``, hex."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def channel_entry(name: str, learned_model: Path | None = None) -> dict[str, Any]:
+    """How ``config.json`` records the registered channel ``name``: its features and the shipped
+    model it reads or, for ``learned`` with a stage 1 of its own (``learned_model``, a model
+    folder), where the model folder keeps that stage 1 and the SHA-256 of its weights."""
     channel = CHANNELS.get(name)
-    shipped = channel.shipped_model
-    return {
+    shipped = None if learned_model is not None and name == "learned" else channel.shipped_model
+    entry = {
         "name": name,
         "features": list(channel.features),
         "shipped_model": None if shipped is None else {"name": shipped, "sha256": shipped_fingerprint(shipped)},
     }
+    if learned_model is not None and name == "learned":
+        entry["model"] = {"folder": LEARNED_FOLDER, "sha256": fingerprint(learned_model / WEIGHTS)}
+    return entry
 
 
 #: The field of a ``hyperimage score --format json`` row that holds the evidence channels' figures.
@@ -156,12 +176,14 @@ class ForensicModel(nn.Module):
     ``norm``: the feature standardisation (zeros and ones until trained); ``threshold``: an
     image is called authentic when its score is at least this; ``cell``: the grid's cell side
     in pixels; ``width``, ``sharpness`` and ``members``: stage 2's
-    (:class:`~hyperimage.inference.networks.evidence.EvidenceStage2`).
+    (:class:`~hyperimage.inference.networks.evidence.EvidenceStage2`); ``learned_model``: the
+    folder of a forgery model (a ``forgery-fast`` design) whose stage 1 the ``learned`` channel
+    reads instead of the shipped model's, kept in the model's folder when it is saved.
     """
 
     def __init__(
         self, channels: Sequence[str], norm: Norm | None = None, threshold: float = 0.5, cell: int = CELL,
-        width: int = 32, sharpness: float = 4.0, members: int = 1,
+        width: int = 32, sharpness: float = 4.0, members: int = 1, learned_model: str | Path | None = None,
     ):
         super().__init__()
         if not channels:
@@ -172,6 +194,13 @@ class ForensicModel(nn.Module):
             raise ValueError(f"the threshold is a probability in [0, 1], got {threshold}")
         self.channels = tuple(channels)
         self.grid = CellGrid(cell)
+        self.learned_model = None if learned_model is None else Path(learned_model)
+        self.readers: dict[str, Channel] = {}
+        if self.learned_model is not None:
+            if "learned" not in self.channels:
+                raise ValueError(f"a stage 1 for the learned channel was given ({self.learned_model}), but the model does not read that channel")
+            self.readers["learned"] = LearnedChannel(self.learned_model)
+            self.readers["learned"].stage1()  # refuses a folder without a 64-px fast path now, naming it
         depth = sum(len(CHANNELS.get(name).features) for name in self.channels)
         self.stage2 = EvidenceStage2(depth, width, sharpness, members=members)
         self.width, self.sharpness, self.members, self.threshold = width, sharpness, members, float(threshold)
@@ -207,14 +236,16 @@ class ForensicModel(nn.Module):
     @property
     def description(self) -> str:
         """One line saying what the score means, as :func:`~hyperimage.inference.predictor.describe` says a two-stage model's."""
+        own = " (its own stage 1)" if self.learned_model is not None else ""
         return (f"{SCORE.name}: range [0, 1], higher is better (forensic evidence: stage 2 over "
-                f"{', '.join(self.channels)}; authentic from {self.threshold:.4g})")
+                f"{', '.join(self.channels)}{own}; authentic from {self.threshold:.4g})")
 
     def read(self, evidence: Evidence, channels: Sequence[str] = ()) -> tuple[np.ndarray, list[ChannelReading]]:
         """The forensic hyper-image ``(D, U, V)`` stage 2 reads, and the readings of the named
-        ``channels`` besides (each channel reads ``evidence`` once, whether the model uses it or not)."""
+        ``channels`` besides (each channel reads ``evidence`` once, whether the model uses it or not;
+        the model's own ``learned`` channel where it has one, the registered channels otherwise)."""
         needed = list(dict.fromkeys([*self.channels, *channels]))
-        readings = dict(zip(needed, read_channels(evidence, needed, self.grid)))
+        readings = dict(zip(needed, read_channels(evidence, [self.readers.get(n, n) for n in needed], self.grid)))
         return hyper_of([readings[n] for n in self.channels], self.grid.shape(*evidence.size)), [readings[n] for n in channels]
 
     def hyper_image(self, evidence: Evidence) -> np.ndarray:
@@ -233,15 +264,25 @@ class ForensicModel(nn.Module):
         """Write ``model.safetensors`` and ``config.json`` into ``folder``, whole, as
         :meth:`HyperImageModel.save <hyperimage.inference.model.HyperImageModel.save>` writes
         a model (``extras`` adds files, e.g. the splits and the training report, to the new
-        folder before it replaces the old one)."""
+        folder before it replaces the old one; a stage 1 of the model's own goes to
+        :data:`LEARNED_FOLDER` first)."""
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
         config = {
             "format": FORENSIC_FORMAT, "format_version": FORMAT_VERSION, "version": __version__,
-            "channels": [channel_entry(name) for name in self.channels],
+            "channels": [channel_entry(name, self.learned_model) for name in self.channels],
             "cell": self.grid.cell, "width": self.width, "sharpness": self.sharpness, "members": self.members,
             "score": asdict(SCORE), "threshold": self.threshold,
         }
-        return write_model_folder(folder, state, {"format": FORENSIC_FORMAT, "version": __version__}, config, extras)
+
+        def with_stage1(tmp: Path) -> None:
+            if self.learned_model is not None:
+                (tmp / LEARNED_FOLDER).mkdir()
+                for name in (CONFIG, WEIGHTS):
+                    shutil.copyfile(self.learned_model / name, tmp / LEARNED_FOLDER / name)
+            if extras is not None:
+                extras(tmp)
+
+        return write_model_folder(folder, state, {"format": FORENSIC_FORMAT, "version": __version__}, config, with_stage1)
 
     @classmethod
     def load(cls, folder: str | Path) -> "ForensicModel":
@@ -253,7 +294,7 @@ class ForensicModel(nn.Module):
             One line naming the folder or file: not a model folder or an incomplete one, a
             ``config.json`` that is no JSON or breaks the schema, a channel this installation
             does not have or whose features (or shipped weights) changed since the model was
-            trained, or weights that are not a whole safetensors file of finite tensors of
+            trained, a stage 1 of its own that is missing or changed, or weights that are not a whole safetensors file of finite tensors of
             the shapes the config needs.
         """
         folder = Path(folder)
@@ -288,9 +329,10 @@ def read_forensic_json(path: Path) -> dict[str, Any]:
         raise bad(f"not valid JSON ({err})") from None
     if not isinstance(data, dict) or data.get("format") != FORENSIC_FORMAT:
         raise bad(f"not a forensic model's config (its format must be {FORENSIC_FORMAT!r})")
-    if data.get("format_version") not in (1, FORMAT_VERSION):
+    if data.get("format_version") not in range(1, FORMAT_VERSION + 1):
         raise bad(f"forensic model format {data.get('format_version')!r}; this hyperimage reads formats 1 to {FORMAT_VERSION}")
     schema = {"channels": [], "cell": 0, "width": 0, "sharpness": 0.0, "score": SCORE, "threshold": 0.0}
+    own = path.parent / LEARNED_FOLDER
     if data["format_version"] > 1:
         schema["members"] = 0
     if unknown := sorted(set(data) - set(schema) - {"format", "format_version", "version"}):
@@ -316,7 +358,17 @@ def read_forensic_json(path: Path) -> dict[str, Any]:
         name = entry["name"]
         if name not in CHANNELS:
             raise bad(f"unknown evidence channel {name!r} (this installation has {', '.join(CHANNELS.available())})")
-        expected = channel_entry(name)
+        if "model" in entry:
+            kept = entry["model"]
+            if name != "learned" or data["format_version"] < 3:
+                raise bad(f"channel {name!r}: only the learned channel of a format-3 model keeps a stage 1 of its own")
+            if not isinstance(kept, dict) or kept.get("folder") != LEARNED_FOLDER or set(kept) != {"folder", "sha256"}:
+                raise bad(f"channel {name!r}: its stage 1 must be recorded as {{'folder': {LEARNED_FOLDER!r}, 'sha256': ...}}")
+            if not (own / WEIGHTS).is_file() or not (own / CONFIG).is_file():
+                raise bad(f"channel {name!r} reads the stage 1 kept in {own}, which is missing or incomplete")
+        expected = channel_entry(name, own if "model" in entry else None)
+        if entry.get("model") != expected.get("model"):
+            raise bad(f"channel {name!r}: {own / WEIGHTS} is not the stage 1 the model was trained with (its SHA-256 differs)")
         if entry.get("features") != expected["features"]:
             raise bad(f"channel {name!r} was trained on features {entry.get('features')!r}; the installed channel gives "
                       f"{expected['features']} (train the model again)")
@@ -328,4 +380,5 @@ def read_forensic_json(path: Path) -> dict[str, Any]:
     return {
         "channels": [entry["name"] for entry in channels], "threshold": data["threshold"], "cell": data["cell"],
         "width": data["width"], "sharpness": data["sharpness"], "members": data.get("members", 1),
+        "learned_model": own if any("model" in entry for entry in channels) else None,
     }
