@@ -137,8 +137,13 @@ def channel_entry(name: str, learned_model: Path | None = None) -> dict[str, Any
         "shipped_model": None if shipped is None else {"name": shipped, "sha256": shipped_fingerprint(shipped)},
     }
     if learned_model is not None and name == "learned":
-        entry["model"] = {"folder": LEARNED_FOLDER, "sha256": fingerprint(learned_model / WEIGHTS)}
+        entry["model"] = stage1_record(fingerprint(learned_model / WEIGHTS))
     return entry
+
+
+def stage1_record(sha256: object) -> dict[str, Any]:
+    """How ``config.json`` records a stage 1 kept in the model folder: where, and its weights' SHA-256."""
+    return {"folder": LEARNED_FOLDER, "sha256": sha256}
 
 
 #: The field of a ``hyperimage score --format json`` row that holds the evidence channels' figures.
@@ -362,7 +367,7 @@ def read_forensic_json(path: Path) -> dict[str, Any]:
             kept = entry["model"]
             if name != "learned" or data["format_version"] < 3:
                 raise bad(f"channel {name!r}: only the learned channel of a format-3 model keeps a stage 1 of its own")
-            if not isinstance(kept, dict) or kept.get("folder") != LEARNED_FOLDER or set(kept) != {"folder", "sha256"}:
+            if not isinstance(kept, dict) or kept != stage1_record(kept.get("sha256")):
                 raise bad(f"channel {name!r}: its stage 1 must be recorded as {{'folder': {LEARNED_FOLDER!r}, 'sha256': ...}}")
             if not (own / WEIGHTS).is_file() or not (own / CONFIG).is_file():
                 raise bad(f"channel {name!r} reads the stage 1 kept in {own}, which is missing or incomplete")
