@@ -466,6 +466,21 @@ def test_evaluate_a_forgery_model_reports_detection_and_pixel_figures_and_resave
     assert_fails(runner.invoke(app, [*args[:3], "--resave", "0"]), "--resave is a JPEG quality from 1 to 100, got 0")
 
 
+def test_evaluate_a_forensic_model_reports_both_maps(forensic_folder, tiny_forgery, tmp_path):
+    """A forensic model's test split (its splits.csv), figures at its own threshold, and the
+    pixel F1 of its map and of its map given tampered, thresholds from validation."""
+    res = runner.invoke(app, ["evaluate", str(forensic_folder), str(tiny_forgery), "--json", str(tmp_path / "e.json")])
+    assert res.exit_code == 0, res.output
+    first, pixel, given = res.stdout.splitlines()
+    assert first.startswith("test: n=4  accuracy ") and "detection at 5% false alarms " in first
+    assert re.fullmatch(r"pixel F1 \d\.\d{3}  IoU \d\.\d{3} \(threshold from val, 2 images; centred box F1 \d\.\d{3}\)", pixel), pixel
+    assert given.startswith("pixel F1 of the map given tampered ")
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["score"]["name"] == "probability authentic" and (report["score"]["low"], report["score"]["high"]) == (0.0, 1.0)
+    assert report["errors"] == [] and "errors" not in report["pixel"]
+    assert report["pixel_given_tampered"]["images"] == report["pixel"]["images"] == 2
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("bench", ["synthetic", "iqa", "forgery"])
 def test_benchmarks_refuse_a_device_the_machine_lacks(bench):

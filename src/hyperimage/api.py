@@ -28,11 +28,12 @@ from hyperimage.data.generators import synthetic
 from hyperimage.data.io import ImageError
 from hyperimage.distributed import init_world, local_device, torchrun_env
 from hyperimage.evaluation.protocol import (
-    SPLITS, apply_saved_splits, evaluate_records, localisation_metrics, random_split, save_splits, tampered_with_masks,
+    SPLITS, apply_saved_splits, evaluate_forensic, evaluate_records, localisation_metrics, random_split, save_splits,
+    tampered_with_masks,
 )
 from hyperimage.inference import predictor, tasks
 from hyperimage.inference.evidence import ALL, CELL, CellGrid, channel_names
-from hyperimage.inference.evidence.model import ForensicFiles, ForensicModel, channel_row
+from hyperimage.inference.evidence.model import SCORE, ForensicFiles, ForensicModel, channel_row
 from hyperimage.inference.evidence.predictor import ChannelEvidence, ForensicPredictor, read_evidence
 from hyperimage.inference.explain import Panel, save_grid, save_overlay, save_panels
 from hyperimage.inference.model import HyperImageModel, read_config
@@ -646,7 +647,7 @@ def _with_model_splits(records: Sequence[ImageRecord], data: Path, model_dir: Pa
 
 
 def evaluate(
-    model: str | Path | HyperImageModel, data: str | Path, split: str = "test", allow_outside: bool = False,
+    model: str | Path | HyperImageModel | ForensicModel, data: str | Path, split: str = "test", allow_outside: bool = False,
     resave: int | None = None, cache: str | Path = FORGERY_CACHE, log: Callable[[str], None] | None = None,
     precision: str | None = None,
 ) -> dict:
@@ -658,16 +659,18 @@ def evaluate(
     from the split the model was trained with) or ``all``; ``allow_outside`` as in :func:`train`.
     For a classifier on tampered images with masks, ``pixel`` holds the pixel F1 and IoU of
     its heat maps beside the centred box's, each thresholded as chosen on the validation
-    split's masked images (:func:`~hyperimage.evaluation.protocol.localisation_metrics`).
-    ``resave`` (a JPEG quality, 1-100) evaluates on a copy of ``data`` with every JPEG saved
+    split's masked images (:func:`~hyperimage.evaluation.protocol.localisation_metrics`). A
+    forensic evidence model is evaluated by
+    :func:`~hyperimage.evaluation.protocol.evaluate_forensic` (its own threshold; ``pixel``
+    and ``pixel_given_tampered``, its two maps). ``resave`` (a JPEG quality, 1-100) evaluates on a copy of ``data`` with every JPEG saved
     again at that quality (:func:`resaved_copy` under ``cache``; ``log`` hears where), so
     that no figure rests on how the files were saved. ``precision`` as in :func:`on_device`.
     """
     if resave is not None and not 1 <= resave <= 100:
         raise ValueError(f"--resave is a JPEG quality from 1 to 100, got {resave}")
     data = Path(data)
-    model_dir = None if isinstance(model, HyperImageModel) else Path(model)
-    net = model if isinstance(model, HyperImageModel) else load_model(model)
+    model_dir = None if isinstance(model, (HyperImageModel, ForensicModel)) else Path(model)
+    net = model if isinstance(model, (HyperImageModel, ForensicModel)) else load_any_model(model)
     net = net if precision is None else net.set_precision(precision)
     if resave is not None:
         data = resaved_copy(data, resave, cache, log or (lambda s: print(s, file=sys.stderr)))
@@ -677,6 +680,9 @@ def evaluate(
         records = [r for r in everything if r.split == split]
         if not records:
             raise ValueError(f"{data}: no images in split {split!r} (use --split all, or a data set with a split column)")
+    if isinstance(net, ForensicModel):
+        result = evaluate_forensic(net, [r for r in everything if r.split == "val"], records, split)
+        return {"split": split, "resave": resave, "score": {**asdict(SCORE), "low": SCORE.low, "high": SCORE.high}, **result}
     result = evaluate_records(net, records)
     if net.config.task == tasks.CLASSIFICATION.name and tampered_with_masks(records):
         pixel = localisation_metrics(net, [r for r in everything if r.split == "val"], records, split)

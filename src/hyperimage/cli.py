@@ -205,12 +205,13 @@ def evaluate(
         f"{split}: n={result['n']}  "
         + "  ".join(f"{METRIC_NAMES.get(m, m)} {result.get(m, float('nan')):.4f}" for m in shown)
     )
-    if "pixel" in result:
-        pixel = result["pixel"]
-        typer.echo(
-            f"pixel F1 {pixel['f1']:.3f}  IoU {pixel['iou']:.3f} (threshold from {pixel['threshold_from']}, "
-            f"{pixel['images']} images; centred box F1 {pixel['centred_box']['f1']:.3f})"
-        )
+    for key, what in (("pixel", "pixel F1"), ("pixel_given_tampered", "pixel F1 of the map given tampered")):
+        if key in result:
+            pixel = result[key]
+            typer.echo(
+                f"{what} {pixel['f1']:.3f}  IoU {pixel['iou']:.3f} (threshold from {pixel['threshold_from']}, "
+                f"{pixel['images']} images; centred box F1 {pixel['centred_box']['f1']:.3f})"
+            )
     if json_out:
         from hyperimage.evaluation.provenance import stamp
 

@@ -29,6 +29,8 @@ from hyperimage.data.datasets.layout import Layout
 from hyperimage.data.datasets.records import ImageRecord
 from hyperimage.data.io import ImageError
 from hyperimage.evaluation.localisation import best_threshold, centre_map, threshold_f1, truth_mask
+from hyperimage.inference.evidence import Evidence
+from hyperimage.inference.evidence.model import ForensicModel, given_tampered
 from hyperimage.inference.explain import heat_map
 from hyperimage.inference.model import HyperImageModel, read_image
 from hyperimage.inference.scoring import score_files
@@ -167,25 +169,35 @@ def localisation_metrics(
     model: HyperImageModel, val_records: Sequence[ImageRecord], test_records: Sequence[ImageRecord], split: str = "test"
 ) -> dict:
     """Pixel F1 and IoU of ``model``'s heat maps against the true masks of the tampered
-    ``test_records`` that have one, beside the centred box's.
-
-    The one definition of :mod:`~hyperimage.evaluation.localisation`: each map is flagged
-    above one threshold, chosen by :func:`~hyperimage.evaluation.localisation.best_threshold`
-    on the tampered ``val_records`` with masks (so no test image tunes it), then
-    :func:`~hyperimage.evaluation.localisation.threshold_f1`; the centred box
-    (:func:`~hyperimage.evaluation.localisation.centre_map`) gets its own threshold the same
-    way, so a reader sees what a map that knows nothing of the image scores. Where no
-    validation image with a mask can be read, the threshold is chosen on the test images
-    themselves and ``threshold_from`` says so (``split``, the name of ``test_records``'
-    split, instead of ``"val"``). Returns ``f1``, ``iou``, ``threshold``, ``threshold_from``,
-    ``images`` (test images scored), ``centred_box`` (its ``f1`` and ``iou``) and ``errors``
-    (one line per image or mask that could not be read; NaN figures if no test image could).
-    """
+    ``test_records`` that have one, beside the centred box's (:func:`pixel_figures`; the maps
+    of :func:`~hyperimage.inference.explain.heat_map`)."""
     model.eval()
     val, test = tampered_with_masks(val_records), tampered_with_masks(test_records)
     read, errors = _heat_maps(model, {r.path: r for r in [*val, *test]}.values())  # an image of both read once
+    return pixel_figures(read, val, test, errors, split)
 
-    def maps_and_masks(records: list[ImageRecord]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+
+def pixel_figures(
+    read: dict[Path, tuple[np.ndarray, np.ndarray]], val: Sequence[ImageRecord], test: Sequence[ImageRecord],
+    errors: list[str], split: str = "test",
+) -> dict:
+    """Pixel F1 and IoU of the maps ``read`` (``(map, true mask)`` by image path, larger looks
+    tampered) of the ``test`` records, beside the centred box's.
+
+    The one definition of :mod:`~hyperimage.evaluation.localisation`: each map is flagged
+    above one threshold, chosen by :func:`~hyperimage.evaluation.localisation.best_threshold`
+    on the ``val`` records' maps (so no test image tunes it), then
+    :func:`~hyperimage.evaluation.localisation.threshold_f1`; the centred box
+    (:func:`~hyperimage.evaluation.localisation.centre_map`) gets its own threshold the same
+    way, so a reader sees what a map that knows nothing of the image scores. Where no
+    validation map was read, the threshold is chosen on the test images themselves and
+    ``threshold_from`` says so (``split``, the name of the test records' split, instead of
+    ``"val"``). Returns ``f1``, ``iou``, ``threshold``, ``threshold_from``, ``images`` (test
+    images scored), ``centred_box`` (its ``f1`` and ``iou``) and ``errors`` (one line per image
+    or mask that could not be read; NaN figures if no test image could).
+    """
+
+    def maps_and_masks(records: Sequence[ImageRecord]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         kept = [read[r.path] for r in records if r.path in read]
         return [m for m, _ in kept], [t for _, t in kept]
 
@@ -206,6 +218,42 @@ def localisation_metrics(
         "centred_box": threshold_f1([centre_map(t.shape) for t in masks], masks, centre),
         **found,
     }
+
+
+def evaluate_forensic(
+    model: ForensicModel, val_records: Sequence[ImageRecord], test_records: Sequence[ImageRecord], split: str = "test"
+) -> dict:
+    """The figures of a forensic evidence model on ``test_records``, each image read once (its
+    channels at its own size, as stored): :func:`classification_metrics` at the model's own
+    threshold and, where tampered images carry masks, ``pixel`` (:func:`pixel_figures` of its
+    map, each cell's probability of being tampered drawn at the image's size) and
+    ``pixel_given_tampered`` (the same of its map given that the image is tampered,
+    :func:`~hyperimage.inference.evidence.model.given_tampered`, what ``explain`` draws as
+    "where, if tampered"), thresholds chosen on the tampered ``val_records`` with masks.
+    Unreadable images are listed in ``errors``, not scored."""
+    wanted = {r.path: r for r in [*test_records, *tampered_with_masks(val_records)]}
+    read, errors = {}, []
+    for record in wanted.values():
+        try:
+            evidence = Evidence.read(record.path)
+            truth = truth_mask(record, evidence.size) if record.mask is not None and record.target < 0.5 else None
+        except ImageError as err:
+            errors.append(str(err))
+            continue
+        (score,), (cells,) = model.predict([model.hyper_image(evidence)])
+        read[record.path] = float(score), cells, truth
+    pairs = [(read[r.path][0], r.target) for r in test_records if r.path in read]
+    metrics = classification_metrics([p for p, _ in pairs], [t for _, t in pairs], model.threshold) if len(pairs) > 1 else {}
+    result = {**metrics, "n": len(pairs), "errors": errors, "higher_is_better": True}
+    val, test = tampered_with_masks(val_records), tampered_with_masks(test_records)
+    if test:
+        for key, draw in (("pixel", lambda score, cells: cells), ("pixel_given_tampered", given_tampered)):
+            maps = {path: (model.grid.interpolate(draw(score, cells), *truth.shape), truth)
+                    for path, (score, cells, truth) in read.items() if truth is not None}
+            figures = pixel_figures(maps, val, test, [], split)
+            figures.pop("errors")  # each image was read once, its errors are the result's
+            result[key] = figures
+    return result
 
 
 def random_split(

@@ -102,6 +102,15 @@ def given_tampered(score: float, cells: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(cells, np.float32) / max(1.0 - float(score), 1e-6), 0.0, 1.0)
 
 
+def describe_forensic(channels: Sequence[str], threshold: float, own_stage1: bool) -> str:
+    """One line saying what a forensic model's score means (its channels, whether its ``learned``
+    channel reads a stage 1 of its own, its threshold), as
+    :func:`~hyperimage.inference.predictor.describe` says a two-stage model's."""
+    own = " (its own stage 1)" if own_stage1 else ""
+    return (f"{SCORE.name}: range [0, 1], higher is better (forensic evidence: stage 2 over "
+            f"{', '.join(channels)}{own}; authentic from {threshold:.4g})")
+
+
 def hyper_of(readings: Sequence[ChannelReading], shape: tuple[int, int]) -> np.ndarray:
     """The hyper-image ``(D, U, V)`` of channel readings on a grid of ``shape`` ``(U, V)``."""
     return stack(readings, shape).transpose(2, 0, 1)
@@ -241,9 +250,7 @@ class ForensicModel(nn.Module):
     @property
     def description(self) -> str:
         """One line saying what the score means, as :func:`~hyperimage.inference.predictor.describe` says a two-stage model's."""
-        own = " (its own stage 1)" if self.learned_model is not None else ""
-        return (f"{SCORE.name}: range [0, 1], higher is better (forensic evidence: stage 2 over "
-                f"{', '.join(self.channels)}{own}; authentic from {self.threshold:.4g})")
+        return describe_forensic(self.channels, self.threshold, self.learned_model is not None)
 
     def read(self, evidence: Evidence, channels: Sequence[str] = ()) -> tuple[np.ndarray, list[ChannelReading]]:
         """The forensic hyper-image ``(D, U, V)`` stage 2 reads, and the readings of the named
