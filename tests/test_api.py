@@ -184,7 +184,7 @@ def test_info_says_what_the_score_means(predictors):
 
 
 def test_load_refuses_what_is_not_a_model_in_one_line(tmp_path):
-    with pytest.raises(ValueError, match=r"no such model folder, and not a shipped model \(iqa, forgery\)$"):
+    with pytest.raises(ValueError, match=r"no such model folder, and not a shipped model \(iqa, forgery, forensic\)$"):
         hyperimage.load("iqa-large")
     with pytest.raises(ValueError, match="not a hyperimage model folder"):
         hyperimage.load(tmp_path)
@@ -197,14 +197,16 @@ def test_load_refuses_what_is_not_a_model_in_one_line(tmp_path):
 
 def test_list_models_and_the_models_command():
     shipped = hyperimage.list_models()
-    assert list(shipped) == list(MODELS)
+    names = [*MODELS, "forensic"]  # the forensic model is described from its config alone, as the others
+    assert list(shipped) == names
     assert "image quality" in shipped["iqa"] and "probability authentic" in shipped["forgery"]
+    assert "probability authentic" in shipped["forensic"] and "its own stage 1" in shipped["forensic"]
     assert all("\n" not in line and "higher is better" in line for line in shipped.values())
     res = CliRunner().invoke(app, ["models"])
     assert res.exit_code == 0, res.output
     lines = res.stdout.strip().splitlines()
-    assert [line.split()[0] for line in lines] == list(MODELS)
-    assert all(shipped[name] in line for name, line in zip(MODELS, lines))
+    assert [line.split()[0] for line in lines] == names
+    assert all(shipped[name] in line for name, line in zip(names, lines))
 
 
 def test_import_hyperimage_stays_light():

@@ -86,3 +86,21 @@ def test_explain_a_folder_writes_one_map_per_image_and_goes_on_past_a_bad_one(tm
     alone = CliRunner().invoke(app, ["explain", str(photos / "sub" / "b.png"), "--out", str(tmp_path / "b.png")])
     one = alone.stdout.split("score ")[1].split()[0]
     assert f"b.png.png: score {one}" in res.stdout  # the same map and score as explaining it alone
+
+
+def test_default_forensic_model_states_its_score_and_keeps_its_stage_1():
+    model = api.default_model("forensic")
+    assert isinstance(model, api.ForensicModel) and model.grid.cell == 16
+    assert model.channels == ("noise", "jpeg", "copy-move", "learned") and model.score_range == (0.0, 1.0)
+    assert model.learned_model == api.DEFAULT_MODELS / "forensic" / "learned-stage1"  # needs no other shipped model
+    assert "probability authentic" in api.describe(model) and "its own stage 1" in api.describe(model)
+    assert "whether and where a photo was tampered" in api.list_models()["forensic"]
+
+
+def test_forensic_task_scores_and_explains_a_photo(photo, tmp_path):
+    res = CliRunner().invoke(app, ["score", "--task", "forensic", str(photo)])
+    assert res.exit_code == 0, res.output
+    assert 0.0 <= float(res.stdout.strip().splitlines()[1].split(",")[1]) <= 1.0
+    res = CliRunner().invoke(app, ["explain", "--task", "forensic", str(photo), "--out", str(tmp_path / "where.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "where.png").stat().st_size > 1000

@@ -1,9 +1,9 @@
 """Golden outputs: the shipped models' scores and patch heat-map grids on three fixed photos.
 
 ``tests/golden/reference.json`` (written by ``tools/golden.py``) pins, for each photo of
-``tests/golden/`` and each shipped model (``default_model("iqa")``, ``default_model("forgery")``),
+``tests/golden/`` and each shipped model (``default_model("iqa")``, ``("forgery")``, ``("forensic")``),
 the score ``hyperimage score`` gives and the ``U x V`` grid of ``patch`` cell values
-``hyperimage explain --raw`` writes. A change anywhere on that path (decoding, resizing,
+``hyperimage explain --raw`` writes (the forensic model: its cells' probability of being tampered). A change anywhere on that path (decoding, resizing,
 preprocessing, the grid, the networks, loading the weights) that moves them beyond the measured
 float tolerance fails here. Grid shapes must match exactly.
 """
@@ -48,7 +48,7 @@ def reference() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def computed() -> Iterator[dict[str, dict[str, dict[str, Any]]]]:
-    """Both models' outputs, on one thread: 0.1 s an image where two threads beside other busy
+    """Every shipped model's outputs, on one thread: 0.1 s an image where two threads beside other busy
     processes take seconds (their barriers wait for each other); the tolerance covers 1 and 2
     threads alike (``reference.json``, ``measured``)."""
     before = torch.get_num_threads()

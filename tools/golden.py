@@ -1,14 +1,15 @@
-"""Golden outputs of the two shipped models: write them, or check them, for ``tests/test_golden.py``.
+"""Golden outputs of the shipped models: write them, or check them, for ``tests/test_golden.py``.
 
 What: three small photos in ``tests/golden/`` (crops of scikit-image's public-domain / CC0
 ``skimage.data`` photos, one a JPEG, one with a copy-move forgery; ``tests/golden/README.md``)
 and ``tests/golden/reference.json``, which holds, for each photo and each shipped model
-(``hyperimage.api.default_model("iqa")`` and ``("forgery")``):
+(``hyperimage.api.default_model("iqa")``, ``("forgery")`` and ``("forensic")``):
 
 * the score as ``hyperimage score`` gives it (:func:`hyperimage.api.score`, the CLI's path);
 * the ``U x V`` grid of cell values of the ``patch`` read-out, as ``hyperimage explain --raw``
   writes it (:meth:`hyperimage.inference.predictor.Predictor.explain`, which
-  :func:`hyperimage.api.explain` calls);
+  :func:`hyperimage.api.explain` calls; for the forensic model, its cells' probability of
+  being tampered);
 
 with the tolerance the test allows and how it was measured.
 
@@ -60,7 +61,7 @@ REFERENCE = GOLDEN / "reference.json"
 SCRIPT = "tools/golden.py"
 
 #: The shipped models, by the task :func:`hyperimage.api.default_model` takes.
-MODELS = ("iqa", "forgery")
+MODELS = ("iqa", "forgery", "forensic")
 
 #: Tolerance = FACTOR x the largest difference measured under :data:`SETTINGS`, ...
 FACTOR = 10.0
@@ -231,9 +232,12 @@ def ranges() -> dict[str, dict[str, list[float]]]:
     out = {}
     for task in MODELS:
         model = api.default_model(task)
-        scale = heat_scale(model, "patch")
-        s = model.config.score
-        out[task] = {"score": [float(s.low), float(s.high)], "cells": [float(scale.low), float(scale.high)]}
+        if isinstance(model, api.ForensicModel):  # its cells: each one's probability of being tampered
+            cells = (0.0, 1.0)
+        else:
+            scale = heat_scale(model, "patch")
+            cells = (scale.low, scale.high)
+        out[task] = {"score": [float(v) for v in model.score_range], "cells": [float(v) for v in cells]}
     return out
 
 

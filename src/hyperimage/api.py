@@ -553,10 +553,10 @@ def on_device(
     return net if precision is None else net.set_precision(precision)
 
 
-def default_model(task: str = "iqa") -> HyperImageModel:
-    """The model shipped inside the package for ``task`` (``iqa``, ``forgery``): ``hyperimage.load(task).model``
-    without moving it to a device."""
-    return load_model(predictor.shipped_folder(task))
+def default_model(task: str = "iqa") -> HyperImageModel | ForensicModel:
+    """The model shipped inside the package for ``task`` (``iqa``, ``forgery``, ``forensic``):
+    ``hyperimage.load(task).model`` without moving it to a device."""
+    return load_any_model(predictor.shipped_folder(task))
 
 
 def explain(

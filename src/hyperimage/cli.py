@@ -221,6 +221,7 @@ def evaluate(
 class Task(str, Enum):
     iqa = "iqa"
     forgery = "forgery"
+    forensic = "forensic"
 
 
 TASK_OPTION = typer.Option(Task.iqa, help="Which default model to use when no model folder is given.")

@@ -52,6 +52,8 @@ SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "models"
 SHIPPED = {
     "iqa": "no-reference quality of photos, trained on LIVE In the Wild Challenge's human opinion scores",
     "forgery": "whether a photo is authentic or spliced / copy-moved, trained on CASIA v1",
+    "forensic": "whether and where a photo was tampered, from forensic evidence read at its own size, "
+                "trained on CASIA v1 re-saved alike at JPEG quality 75",
 }
 
 #: The model card a model folder may hold (its text is :attr:`ModelInfo.card`).
@@ -413,7 +415,7 @@ class Predictor:
 
 
 def shipped_folder(name: str) -> Path:
-    """The folder of the shipped model ``name`` (``iqa``, ``forgery``); ValueError if it is not installed."""
+    """The folder of the shipped model ``name`` (``iqa``, ``forgery``, ``forensic``); ValueError if it is not installed."""
     if name not in SHIPPED:
         raise ValueError(f"unknown model {name!r}: the shipped models are {', '.join(SHIPPED)}")
     folder = SHIPPED_MODELS / name
@@ -423,16 +425,16 @@ def shipped_folder(name: str) -> Path:
 
 
 def load(
-    name_or_folder: str | os.PathLike | HyperImageModel, device: str | torch.device | None = None, precision: str = "float32"
+    name_or_folder: "str | os.PathLike | HyperImageModel | ForensicModel", device: str | torch.device | None = None, precision: str = "float32"
 ) -> "Predictor | ForensicPredictor":
-    """A :class:`Predictor` for a shipped model (``"iqa"``, ``"forgery"``) or a model folder.
+    """A :class:`Predictor` for a shipped model (``"iqa"``, ``"forgery"``, ``"forensic"``) or a model folder.
 
     A string that names a shipped model (:func:`list_models`) is that model; anything else
     is a folder (``Path("iqa")`` or ``"./iqa"`` for a folder of that name), checked before
     use (:meth:`HyperImageModel.load`). A folder of a forensic evidence model (its
     ``config.json`` says ``format: hyperimage-forensic``, as ``hyperimage train-evidence``
     writes it) gives a :class:`~hyperimage.inference.evidence.predictor.ForensicPredictor`,
-    used alike. A :class:`HyperImageModel` already loaded is wrapped as it is. ``device``:
+    used alike. A :class:`HyperImageModel` or forensic model already loaded is wrapped as it is. ``device``:
     ``cpu``, ``cuda``, ``mps`` or ``auto`` / None (CUDA where available, else the CPU); None
     leaves a given model where it is. ``precision``: ``float32``, or ``bfloat16`` where the
     device has it natively (:mod:`~hyperimage.inference.precision`; two-stage models only).
@@ -443,11 +445,18 @@ def load(
         One line: a path that is no folder, not a model folder, or a broken one; a precision
         the device or the model cannot score in.
     """
+    from hyperimage.inference.evidence.model import ForensicModel
+    from hyperimage.inference.evidence.predictor import ForensicPredictor
+
     if isinstance(name_or_folder, HyperImageModel):
         predictor = Predictor(name_or_folder)
         predictor = predictor if device is None else predictor.to(device)
         predictor.model.set_precision(precision)
         return predictor
+    if isinstance(name_or_folder, ForensicModel):
+        name_or_folder.set_precision(precision)
+        forensic = ForensicPredictor(name_or_folder)
+        return forensic if device is None else forensic.to(device)
     if isinstance(name_or_folder, str) and name_or_folder in SHIPPED:
         name, folder = name_or_folder, shipped_folder(name_or_folder)
     else:
@@ -462,8 +471,6 @@ def load(
         predictor.model.set_precision(precision)
         return predictor
     model.set_precision(precision)
-    from hyperimage.inference.evidence.predictor import ForensicPredictor
-
     return ForensicPredictor(model, name, folder).to(device)
 
 
@@ -488,7 +495,14 @@ def list_models() -> dict[str, str]:
     out = {}
     for name, purpose in SHIPPED.items():
         folder = SHIPPED_MODELS / name
-        if is_model_dir(folder):
+        if not is_model_dir(folder):
+            continue
+        if model_format(folder) == FORENSIC_FORMAT:
+            from hyperimage.inference.evidence.model import describe_forensic, read_forensic_json
+
+            args = read_forensic_json(folder / CONFIG)
+            out[name] = f"{purpose}; {describe_forensic(args['channels'], args['threshold'], args['learned_model'] is not None)}"
+        else:
             config, fitted = read_model_json(folder / CONFIG)
             out[name] = f"{purpose}; {describe(config, clip_range(config.score, fitted))}"
     return out
