@@ -230,6 +230,19 @@ def test_a_forensic_model_is_served_with_its_map_and_channels(forensic_folder, t
     assert bad.status_code == 400 and bad.json()["detail"] == "x.png: not an image Pillow can read"
 
 
+def test_the_shipped_forensic_model_is_a_task_of_its_own(photo):
+    """The third shipped model is served beside the others, under its own task; the page offers it."""
+    import hyperimage
+
+    served = TestClient(serve.create_app({"iqa": api.default_model("iqa"), "forensic": hyperimage.load("forensic")}, max_bytes=2**20))
+    assert set(served.get("/api/models").json()["models"]) == {"iqa", "forensic"}
+    with open(photo, "rb") as f:
+        body = _post(served, [("coffee.png", f.read(), "image/png")], task="forensic").json()
+    [result] = body["results"]
+    assert 0.0 <= result["score"] <= 1.0 and result["score"] == pytest.approx(hyperimage.load("forensic").score(photo), abs=1e-6)
+    assert 'value="forensic"' in served.get("/").text
+
+
 def test_the_page_offers_the_forensic_evidence_for_forgery(client):
     page = client.get("/").text
     assert 'id="show-evidence"' in page and 'id="evidence"' in page and "Show forensic evidence" in page and 'form.append("evidence"' in page

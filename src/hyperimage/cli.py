@@ -380,6 +380,7 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     model: Optional[Path] = typer.Option(None, help="Quality model folder (default: the shipped one)."),
     forgery_model: Optional[Path] = typer.Option(None, help="Forgery model folder (default: the shipped one); a forensic model folder (train-evidence) too."),
+    forensic_model: Optional[Path] = typer.Option(None, help="Forensic model folder (train-evidence; default: the shipped one)."),
     max_mb: float = typer.Option(20.0, help="Largest upload accepted, in MB."),
     device: str = DEVICE_OPTION,
 ) -> None:
@@ -394,7 +395,8 @@ def serve(
         _fail("--max-mb must be positive")
     try:
         models = {
-            task: api.load(folder or api.DEFAULT_MODELS / task, device) for task, folder in (("iqa", model), ("forgery", forgery_model))
+            task: api.load(folder or api.DEFAULT_MODELS / task, device)
+            for task, folder in (("iqa", model), ("forgery", forgery_model), ("forensic", forensic_model))
         }
     except ValueError as err:
         _fail(str(err))
