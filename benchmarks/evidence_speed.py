@@ -12,7 +12,8 @@ same files.
 
 The baseline, in the same run and the same kind of process: the shipped forgery model scoring
 the same files (``hyperimage.load("forgery").score``), which shrinks the large one to 384 px
-before it looks.
+before it looks; beside it the shipped forensic model end to end (``hyperimage.load("forensic")``:
+its channels on its own 16-px cells, whatever ``--cell`` says, then its stage 2).
 
     python benchmarks/evidence_speed.py [--channels noise,jpeg,...] [--cell 64] [--json results/evidence-speed.json]
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+from functools import partial
 import resource
 import tempfile
 import time
@@ -33,6 +35,9 @@ from skimage import data
 from _results import write_results
 
 LARGE = (3000, 4000)
+#: The shipped models timed on the same files, by results key: the baseline, which shrinks
+#: every image to 384 px, and the forensic model, whose channels read every image whole.
+MODELS = {"shipped_model": "forgery", "shipped_forensic": "forensic"}
 SMALL = (256, 384)
 
 
@@ -63,10 +68,10 @@ def _evidence(paths: list[str], channels: list[str], cell: int, out) -> None:
     out.put({"wall_s": wall, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "per_channel_s": each})
 
 
-def _model(paths: list[str], channels: list[str], cell: int, out) -> None:
+def _model(name: str, paths: list[str], channels: list[str], cell: int, out) -> None:
     import hyperimage
 
-    predictor = hyperimage.load("forgery")
+    predictor = hyperimage.load(name)
     predictor.score(paths[:1])  # warm: the first call builds the kernels
     started = time.perf_counter()
     predictor.score(paths)
@@ -104,11 +109,11 @@ def main() -> None:
             "channels": channels,
             "cell": args.cell,
             "large": {"size": list(LARGE), "evidence": _in_fresh_process(_evidence, [large], channels, args.cell),
-                      "shipped_model": _in_fresh_process(_model, [large], channels, args.cell)},
+                      **{key: _in_fresh_process(partial(_model, name), [large], channels, args.cell) for key, name in MODELS.items()}},
             "small": {"size": list(SMALL), "images": len(small), "evidence": _in_fresh_process(_evidence, small, channels, args.cell),
-                      "shipped_model": _in_fresh_process(_model, small, channels, args.cell)},
+                      **{key: _in_fresh_process(partial(_model, name), small, channels, args.cell) for key, name in MODELS.items()}},
         }
-    for run in ("evidence", "shipped_model"):
+    for run in ("evidence", *MODELS):
         figures["small"][run]["images_per_s"] = len(small) / figures["small"][run]["wall_s"]
     ev, base = figures["large"]["evidence"], figures["large"]["shipped_model"]
     print(f"channels: {', '.join(channels)} on {args.cell}-px cells")
@@ -120,6 +125,9 @@ def main() -> None:
     print(f"384 x 256 JPEGs: evidence {s_ev['images_per_s']:.1f} images/s (budget 10), "
           f"shipped model {s_base['images_per_s']:.1f} images/s; ratio {s_ev['images_per_s'] / s_base['images_per_s']:.2f}")
     print("  per channel and image: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in s_ev["per_channel_s"].items()))
+    forensic = figures["large"]["shipped_forensic"], figures["small"]["shipped_forensic"]
+    print(f"shipped forensic model (every channel on its 16-px cells, then stage 2): 4000 x 3000 {forensic[0]['wall_s']:.1f} s, "
+          f"peak {forensic[0]['peak_mib']:.1f} MiB; 384 x 256 {forensic[1]['images_per_s']:.1f} images/s")
     write_results(args.json, figures)
 
 
