@@ -231,7 +231,8 @@ def evaluate_forensic(
     :func:`~hyperimage.inference.evidence.model.given_tampered`, what ``explain`` draws as
     "where, if tampered"), thresholds chosen on the tampered ``val_records`` with masks.
     Unreadable images are listed in ``errors``, not scored."""
-    wanted = {r.path: r for r in [*test_records, *tampered_with_masks(val_records)]}
+    val, test = tampered_with_masks(val_records), tampered_with_masks(test_records)
+    wanted = {r.path: r for r in [*test_records, *val]}
     read, errors = {}, []
     for record in wanted.values():
         try:
@@ -245,7 +246,6 @@ def evaluate_forensic(
     pairs = [(read[r.path][0], r.target) for r in test_records if r.path in read]
     metrics = classification_metrics([p for p, _ in pairs], [t for _, t in pairs], model.threshold) if len(pairs) > 1 else {}
     result = {**metrics, "n": len(pairs), "errors": errors, "higher_is_better": True}
-    val, test = tampered_with_masks(val_records), tampered_with_masks(test_records)
     if test:
         for key, draw in (("pixel", lambda score, cells: cells), ("pixel_given_tampered", given_tampered)):
             maps = {path: (model.grid.interpolate(draw(score, cells), *truth.shape), truth)
